@@ -1,0 +1,333 @@
+"""The `eiwa` command line: train, evaluate, predict, cv, info, quickstart."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .config import INPUTS, load_config
+from .data import FORMATS, Corpus, read_conll, read_corpus, read_span_records, read_text
+from .errors import EiwaError
+from .scoring import Scores
+from .tagger import Tagger, builtin_models, write_atomic
+
+console = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+class Group(click.Group):
+    """Turns eiwa's own errors into one line on stderr and exit status 2, with no traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except EiwaError as error:
+            click.echo(f"eiwa: error: {error}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("eiwa: interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="eiwa")
+def cli():
+    """eiwa (英和): Japanese named-entity recognition by transfer from English.
+
+    \b
+    Start with:  eiwa quickstart
+    Each command has --help with examples.
+    """
+
+
+# ----------------------------------------------------------------------------- shared options
+
+
+def data_options(function):
+    options = [
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="conll", show_default=True,
+                     help="conll: token-per-line columns; spans: JSON/JSONL raw text with character spans; "
+                          "hironsan: the installed Hironsan corpus (no path needed)."),
+        click.option("--columns", callback=_split_columns,
+                     help="Comma-separated column names for CoNLL files, e.g. token,reading,pos,tag "
+                          "(default: first column token, last column tag)."),
+        click.option("--token-prefix", help="Prefix to strip from CoNLL tokens (WikiANN: 'en:')."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def model_options(function):
+    options = [
+        click.option("--lang", type=click.Choice(["en", "ja"]), help="Language of the data (default: en)."),
+        click.option("--word-input", type=click.Choice(INPUTS), help="Japanese: the word module reads native script or romaji."),
+        click.option("--char-input", type=click.Choice(INPUTS), help="Japanese: the char module reads native script or romaji."),
+        click.option("--seed", type=int, help="Random seed (default 1)."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                     help="Hyper-parameters from a TOML or JSON file."),
+        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                     help="Override one hyper-parameter; repeatable (e.g. --set max_epochs=20)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _split_columns(ctx, param, value):
+    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+
+
+def _print_scores(title: str, scores: Scores) -> None:
+    table = Table(title=title)
+    for column in ("type", "precision", "recall", "F1", "gold", "predicted"):
+        table.add_column(column, justify="left" if column == "type" else "right")
+    rows = [(name, s) for name, s in sorted(scores.per_type.items())] + [("micro", scores)]
+    for name, s in rows:
+        table.add_row(name, f"{s.precision:.4f}", f"{s.recall:.4f}", f"{s.f1:.4f}", str(s.gold), str(s.predicted))
+    Console(soft_wrap=True).print(table)
+
+
+def _misaligned_note(corpus: Corpus) -> str | None:
+    total = sum(len(s.entities) for s in corpus.sentences)
+    lost = sum(s.misaligned_entities() for s in corpus.sentences)
+    if not total or not lost:
+        return None
+    return f"{lost} of {total} gold entities ({lost / total:.2%}) have a boundary inside a token and cannot be found"
+
+
+# ----------------------------------------------------------------------------- train
+
+
+@cli.command()
+@model_options
+@data_options
+@click.option("--train", "train_path", type=click.Path(), help="Training data (not needed for --format hironsan).")
+@click.option("--dev", "dev_path", type=click.Path(), help="Dev data for early stopping (default: every 10th training sentence).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from the checkpoint in --out.")
+@click.option("--force", is_flag=True, help="Overwrite a model already in --out.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train(lang, word_input, char_input, seed, config_path, overrides, fmt, columns, token_prefix,
+          train_path, dev_path, out, resume, force, quiet):
+    """Train a tagger from scratch.
+
+    \b
+    Examples:
+      eiwa train --lang en --train ../shared/data/conll2003/train.txt \\
+                 --dev ../shared/data/conll2003/valid.txt --out models/conll03
+      eiwa train --lang ja --format spans --train ner.json --char-input romaji --out models/ja
+      eiwa train --lang ja --format hironsan --set max_epochs=30 --out models/hironsan
+      eiwa train ... --out models/conll03 --resume      # after an interruption
+    """
+    from .train import split_off_dev, train as run_training
+
+    out_dir = Path(out)
+    if (out_dir / "meta.json").exists() and not (resume or force):
+        raise EiwaError(f"{out_dir} already holds a model: use --force to overwrite it or --resume to continue training")
+    config = load_config(config_path, list(overrides), lang=lang, word_input=word_input, char_input=char_input, seed=seed)
+    corpus = read_corpus(fmt, train_path, config.lang, columns, token_prefix, split_tokens=True)
+    if corpus.token_splits:
+        console.print(f"split {corpus.token_splits} tokens at entity boundaries so that no training entity is lost")
+    sentences = corpus.sentences
+    if dev_path:
+        dev = read_corpus(fmt, dev_path, config.lang, columns, token_prefix, split_tokens=False).sentences
+    else:
+        sentences, dev = split_off_dev(sentences, config.dev_fraction)
+        console.print(f"dev: every {round(1 / config.dev_fraction)}th training sentence ({len(dev)} sentences)")
+    if not any(s.entities for s in sentences):
+        raise EiwaError("the training data has no entities: is the tag column right (see --columns)?")
+    console.print(f"training on {len(sentences)} sentences, dev {len(dev)}; writing {out_dir}")
+    if not resume:
+        console.print("config:\n" + config.describe())
+    result = run_training(config, sentences, dev, out=out_dir, resume=resume, progress=not quiet)
+    console.print(f"best dev F1 {result.best_dev_f1:.4f} at epoch {result.best_epoch} of {result.epochs} "
+                  f"({result.seconds:.0f} s); model saved to {out_dir}")
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+
+@cli.command()
+@click.argument("model")
+@data_options
+@click.option("--data", "data_path", type=click.Path(), help="Data to score (not needed for --format hironsan).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: precision, recall, f1, per_type.")
+def evaluate(model, fmt, columns, token_prefix, data_path, as_json):
+    """Score a model: entity-level exact match, micro and per type.
+
+    MODEL is a model directory or the name of a built-in model. Raw-text data (--format spans)
+    is scored on character spans of the original text.
+
+    \b
+    Examples:
+      eiwa evaluate models/conll03 --data ../shared/data/conll2003/test.txt
+      eiwa evaluate models/ja --format spans --data test.jsonl --json
+    """
+    tagger = Tagger.load(model)
+    corpus = read_corpus(fmt, data_path, tagger.config.lang, columns, token_prefix, split_tokens=False)
+    scores = tagger.evaluate(corpus.sentences)
+    note = _misaligned_note(corpus)
+    if as_json:
+        result = scores.to_dict()
+        if fmt == "spans":
+            result["entities_lost_to_token_boundaries"] = sum(s.misaligned_entities() for s in corpus.sentences)
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        _print_scores(f"{model} on {data_path or fmt} ({len(corpus.sentences)} sentences)", scores)
+        if note:
+            console.print(note)
+
+
+# ----------------------------------------------------------------------------- predict
+
+
+@cli.command()
+@click.argument("model")
+@click.argument("texts", nargs=-1)
+@click.option("--input", "input_path", type=click.Path(), help="Read sentences from this file instead of TEXT arguments.")
+@click.option("--format", "fmt", type=click.Choice(["txt", "conll", "jsonl"]), default="txt", show_default=True,
+              help="txt: one sentence a line; conll: tokens in the first column (or --columns); jsonl: objects with a \"text\" field.")
+@click.option("--columns", callback=_split_columns, help="Column names for --format conll.")
+@click.option("--token-prefix", help="Prefix to strip from CoNLL tokens.")
+@click.option("--output", type=click.Path(dir_okay=False), help="Write JSONL here (default: standard output).")
+@click.option("--batch-size", type=int, default=256, show_default=True)
+def predict(model, texts, input_path, fmt, columns, token_prefix, output, batch_size):
+    """Tag raw text or a file; write JSONL lines {"text", "entities": [{"start", "end", "type", "text"}]}.
+
+    \b
+    Examples:
+      eiwa predict models/conll03 "John lives in New York."
+      eiwa predict eiwa-quickstart "田中さんは東京の日本銀行に勤めている。"
+      eiwa predict models/ja --input sentences.txt --output tagged.jsonl
+      eiwa predict models/conll03 --input test.txt --format conll
+    """
+    from .tagger import as_json
+
+    tagger = Tagger.load(model)
+    if input_path and texts:
+        raise EiwaError("give either TEXT arguments or --input, not both")
+    if input_path is None and not texts:
+        raise EiwaError("nothing to tag: give TEXT arguments or --input PATH")
+    if texts:
+        results = tagger.predict(texts, batch_size)
+    elif fmt == "conll":
+        sentences = read_conll(input_path, tagger.config.lang, columns, token_prefix).sentences
+        results = [as_json(s.text, spans) for s, spans in zip(sentences, tagger.tag_sentences(sentences, batch_size))]
+    elif fmt == "jsonl":
+        results = tagger.predict([text for text, _, _ in read_span_records(input_path)], batch_size)
+    else:
+        results = tagger.predict(read_text(input_path).splitlines(), batch_size)
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
+    if output:
+        write_atomic(Path(output), lambda path: Path(path).write_text(lines, encoding="utf-8"))
+        console.print(f"wrote {len(results)} lines to {output}")
+    else:
+        sys.stdout.write(lines)
+
+
+# ----------------------------------------------------------------------------- cv
+
+
+@cli.command()
+@model_options
+@data_options
+@click.option("--data", "data_path", type=click.Path(), help="Data (not needed for --format hironsan).")
+@click.option("--folds", type=int, default=5, show_default=True)
+@click.option("--seeds", default="1,2,3", show_default=True, help="Comma-separated seeds.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with f1_mean, f1_std and per-seed scores.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON result to this file.")
+def cv(lang, word_input, char_input, seed, config_path, overrides, fmt, columns, token_prefix, data_path,
+       folds, seeds, as_json, out):
+    """k-fold cross-validation over seeds: pooled P/R/F1 per seed, mean ± std of F1.
+
+    Fold k is the sentences at positions i with i % folds == k (the shared protocol).
+
+    \b
+    Examples:
+      eiwa cv --lang ja --format hironsan --folds 5 --seeds 1,2,3
+      eiwa cv --lang ja --format hironsan --word-input native --char-input romaji --json
+      eiwa cv --lang ja --format spans --data ner.json --folds 10 --seeds 1
+    """
+    from .cv import cross_validate
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise EiwaError(f"--seeds expects comma-separated integers, got {seeds!r}") from None
+    if not seed_list:
+        raise EiwaError("--seeds is empty")
+    config = load_config(config_path, list(overrides), lang=lang, word_input=word_input, char_input=char_input, seed=seed)
+    train_view = read_corpus(fmt, data_path, config.lang, columns, token_prefix, split_tokens=True).sentences
+    test_view = read_corpus(fmt, data_path, config.lang, columns, token_prefix).sentences if fmt == "spans" else None
+    if folds < 2 or folds > len(train_view):
+        raise EiwaError(f"--folds must be between 2 and {len(train_view)}, got {folds}")
+    result = cross_validate(config, train_view, test_view, folds, seed_list, log=lambda line: console.print(line))
+    if out:
+        write_atomic(Path(out), lambda path: Path(path).write_text(json.dumps(result, ensure_ascii=False, indent=1)))
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        for entry in result["per_seed"]:
+            click.echo(f"seed {entry['seed']}: P {entry['precision']:.4f}  R {entry['recall']:.4f}  F1 {entry['f1']:.4f}")
+        click.echo(f"F1 {result['f1_mean']:.4f} ± {result['f1_std']:.4f} (mean ± sample std over {len(seed_list)} seeds, "
+                   f"{folds}-fold pooled)")
+
+
+# ----------------------------------------------------------------------------- info
+
+
+@cli.command()
+@click.argument("model", required=False)
+def info(model):
+    """Show a model's settings, or list the built-in models."""
+    if model is None:
+        click.echo("built-in models: " + (", ".join(builtin_models()) or "none"))
+        return
+    tagger = Tagger.load(model)
+    click.echo(json.dumps({"meta": tagger.meta, "config": tagger.config.to_dict()}, ensure_ascii=False, indent=1))
+
+
+# ----------------------------------------------------------------------------- quickstart
+
+
+@cli.command()
+@click.option("--out", default="eiwa-quickstart", show_default=True, type=click.Path(file_okay=False),
+              help="Where to save the Japanese model.")
+@click.option("--seed", type=int, default=1, show_default=True)
+def quickstart(out, seed):
+    """Train a Japanese tagger on the installed Hironsan corpus, score it, and tag an example.
+
+    Trains on four of the five protocol folds (sentences i with i % 5 != 0), scores on the fifth,
+    saves the model to --out and tags an example sentence. A few minutes on two CPU cores.
+    """
+    from .data import read_hironsan
+    from .train import split_off_dev, train as run_training
+
+    out_dir = Path(out)
+    if (out_dir / "meta.json").exists():
+        console.print(f"{out_dir} already holds a model; it will be replaced")
+    config = load_config(None, [], lang="ja", word_input="native", char_input="romaji", seed=seed)
+    corpus = read_hironsan().sentences
+    test = [s for i, s in enumerate(corpus) if i % 5 == 0]
+    train_part, dev = split_off_dev([s for i, s in enumerate(corpus) if i % 5 != 0], config.dev_fraction)
+    console.print(f"Hironsan corpus: training on {len(train_part)} sentences, dev {len(dev)}, test {len(test)} "
+                  f"(word input native, char input romaji)")
+    result = run_training(config, train_part, dev, out=out_dir)
+    _print_scores("Hironsan fold 1 (test)", result.tagger.evaluate(test))
+    example = "2019年4月1日、日本政府は新しい元号を「令和」と発表し、菅義偉官房長官が首相官邸で記者会見を開いた。"
+    click.echo(json.dumps(result.tagger.predict([example])[0], ensure_ascii=False))
+    console.print(f"model saved to {out_dir}; try: eiwa predict {out_dir} \"東京で会議が開かれた。\"")
+
+
+def main() -> None:
+    cli(prog_name="eiwa")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Hyper-parameters: one dataclass, loadable from TOML or JSON, overridable with `--set key=value`.
+
+Defaults follow Lample et al. (2016, "Neural Architectures for Named Entity Recognition") where
+they apply: 25-dimensional character embeddings and 25 hidden units per direction in the
+character BiLSTM, 100-dimensional word embeddings, 100 hidden units per direction in the word
+BiLSTM, dropout 0.5, singleton words replaced by the unknown word with probability 0.5, gradient
+clipping at 5, and BIOES tags. Where eiwa departs (Adam instead of plain SGD, mini-batches of 32,
+a small casing embedding) it is for speed on CPUs; see docs/MODEL.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .errors import EiwaError
+
+INPUTS = ("native", "romaji")
+
+
+@dataclass
+class Config:
+    # Data and inputs. For Japanese each module's input is chosen independently.
+    lang: str = "en"
+    word_input: str = "native"
+    char_input: str = "native"
+    tag_scheme: str = "bioes"
+
+    # char module: overlapping character bigrams -> embeddings -> BiLSTM.
+    char_embedding_dim: int = 25
+    char_hidden_dim: int = 25  # per direction
+    char_lowercase: bool = False
+
+    # word module: normalised word -> embedding (+ a small casing embedding).
+    word_embedding_dim: int = 100
+    case_embedding_dim: int = 10
+    word_lowercase: bool = True
+    singleton_unk_rate: float = 0.5
+    vectors: str | None = None  # word2vec/fastText text file to initialise word embeddings
+    vectors_limit: int = 200_000  # read at most this many vectors
+
+    # classifier module: dropout -> word BiLSTM -> linear -> CRF (or softmax).
+    hidden_dim: int = 100  # per direction
+    dropout: float = 0.5
+    decoder: str = "crf"
+
+    # Training.
+    optimizer: str = "adam"
+    lr: float = 0.002
+    lr_decay: float = 0.0  # lr_epoch = lr / (1 + lr_decay * epoch), as in NCRF++
+    batch_size: int = 32
+    max_epochs: int = 50
+    patience: int = 8  # epochs without a better dev F1 before stopping
+    clip: float = 5.0
+    seed: int = 1
+    dev_fraction: float = 0.1  # held out from training data when no dev set is given
+    threads: int = 0  # torch intra-op threads; 0 = leave PyTorch's default
+
+    def validate(self) -> "Config":
+        if self.lang not in ("en", "ja"):
+            raise EiwaError(f"lang must be 'en' or 'ja', got {self.lang!r}")
+        for name in ("word_input", "char_input"):
+            if getattr(self, name) not in INPUTS:
+                raise EiwaError(f"{name} must be one of {', '.join(INPUTS)}, got {getattr(self, name)!r}")
+        if self.lang == "en":
+            # English has no romanization: both modules read the words as written.
+            self.word_input = self.char_input = "native"
+        if self.decoder not in ("crf", "softmax"):
+            raise EiwaError(f"decoder must be 'crf' or 'softmax', got {self.decoder!r}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise EiwaError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.tag_scheme not in ("bioes", "iob2"):
+            raise EiwaError(f"tag_scheme must be 'bioes' or 'iob2', got {self.tag_scheme!r}")
+        for name in ("dropout", "singleton_unk_rate", "dev_fraction"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise EiwaError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        for name in ("char_embedding_dim", "char_hidden_dim", "word_embedding_dim", "hidden_dim", "batch_size", "max_epochs"):
+            if getattr(self, name) < 1:
+                raise EiwaError(f"{name} must be at least 1, got {getattr(self, name)}")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict, origin: str = "config") -> "Config":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise EiwaError(f"{origin}: unknown setting(s) {', '.join(unknown)}")
+        config = cls()
+        for key, value in values.items():
+            setattr(config, key, _coerce(key, value, origin))
+        return config
+
+    def with_overrides(self, assignments: list[str]) -> "Config":
+        """Apply `key=value` strings (values parsed as the field's type)."""
+        values = self.to_dict()
+        for assignment in assignments:
+            key, sep, raw = assignment.partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep or not key:
+                raise EiwaError(f"--set expects key=value, got {assignment!r}")
+            if key not in values:
+                raise EiwaError(f"--set: unknown setting {key!r}; settings: {', '.join(values)}")
+            values[key] = _parse_value(key, raw.strip())
+        return Config.from_dict(values, "--set")
+
+    def describe(self) -> str:
+        return "\n".join(f"  {key} = {value!r}" for key, value in self.to_dict().items())
+
+
+def _field_type(key: str) -> str:
+    return {f.name: str(f.type) for f in fields(Config)}[key]
+
+
+def _parse_value(key: str, raw: str):
+    kind = _field_type(key)
+    if "None" in kind and raw.lower() in ("none", "null", ""):
+        return None
+    if kind.startswith("bool"):
+        if raw.lower() in ("true", "1", "yes", "on"):
+            return True
+        if raw.lower() in ("false", "0", "no", "off"):
+            return False
+        raise EiwaError(f"--set {key}: expected true or false, got {raw!r}")
+    if kind.startswith("int"):
+        try:
+            return int(raw)
+        except ValueError:
+            raise EiwaError(f"--set {key}: expected an integer, got {raw!r}") from None
+    if kind.startswith("float"):
+        try:
+            return float(raw)
+        except ValueError:
+            raise EiwaError(f"--set {key}: expected a number, got {raw!r}") from None
+    return raw
+
+
+def _coerce(key: str, value, origin: str):
+    kind = _field_type(key)
+    if value is None and "None" in kind:
+        return None
+    if kind.startswith("bool") and isinstance(value, bool):
+        return value
+    if kind.startswith("int") and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind.startswith("float") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind.startswith("str") and isinstance(value, str):
+        return value
+    raise EiwaError(f"{origin}: setting {key} should be {kind}, got {value!r}")
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None, **fixed) -> Config:
+    """Defaults, then a TOML/JSON file, then `--set` overrides, then values fixed by command-line flags."""
+    config = Config()
+    if path is not None:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise EiwaError(f"{path}: cannot read config: {error.strerror}") from None
+        try:
+            values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
+            raise EiwaError(f"{path}: invalid config: {error}") from None
+        config = Config.from_dict(values, str(path))
+    if overrides:
+        config = config.with_overrides(overrides)
+    for key, value in fixed.items():
+        if value is not None:
+            setattr(config, key, value)
+    return config.validate()

@@ -1,0 +1,414 @@
+"""Readers: files on disk -> `Sentence` examples.
+
+Every reader gives the same thing: a sentence's text, its tokens with character offsets into
+that text, optional per-token readings (katakana, for Japanese romanization), and the gold
+entities as character spans. Keeping gold entities as character spans means one scorer serves
+token data (CoNLL) and raw-text data (Stockmark) alike, and tags are derived only at the point
+where the model needs them (`encoding.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from .errors import DataError, EiwaError
+from .tags import parse_tag, spans_from_tags
+
+FORMATS = ("conll", "spans", "hironsan")
+
+
+@dataclass(frozen=True)
+class Span:
+    """An entity as character offsets into its sentence's text (end exclusive)."""
+
+    start: int
+    end: int
+    type: str
+
+    def as_tuple(self) -> tuple[int, int, str]:
+        return (self.start, self.end, self.type)
+
+
+@dataclass
+class Sentence:
+    text: str
+    tokens: list[str]
+    offsets: list[tuple[int, int]]
+    entities: list[Span] = field(default_factory=list)
+    readings: list[str | None] | None = None
+    # Where the sentence came from, for error messages ("file:line").
+    origin: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def token_spans(self) -> list[tuple[int, int, str]]:
+        """Gold entities as token-index spans; entities not aligned to token boundaries are left out."""
+        starts = {s: i for i, (s, _) in enumerate(self.offsets)}
+        ends = {e: i + 1 for i, (_, e) in enumerate(self.offsets)}
+        return [
+            (starts[e.start], ends[e.end], e.type)
+            for e in self.entities
+            if e.start in starts and e.end in ends and starts[e.start] < ends[e.end]
+        ]
+
+    def misaligned_entities(self) -> int:
+        """How many gold entities have a boundary inside a token (the tagger cannot find those)."""
+        return len(self.entities) - len(self.token_spans())
+
+
+@dataclass
+class Corpus:
+    sentences: list[Sentence]
+    # How many tokens were split so that no gold entity boundary falls inside a token.
+    token_splits: int = 0
+
+    def entity_types(self) -> list[str]:
+        return sorted({e.type for s in self.sentences for e in s.entities})
+
+
+def join_tokens(tokens: Sequence[str], separator: str) -> tuple[str, list[tuple[int, int]]]:
+    """The text of a pre-tokenized sentence and each token's offsets in it."""
+    offsets, position = [], 0
+    for token in tokens:
+        offsets.append((position, position + len(token)))
+        position += len(token) + len(separator)
+    return separator.join(tokens), offsets
+
+
+def token_separator(lang: str) -> str:
+    # Japanese is written without spaces, so a CoNLL sentence's text is its tokens run together.
+    return "" if lang == "ja" else " "
+
+
+def sentence_from_tags(
+    tokens: list[str],
+    tags: list[str],
+    lang: str,
+    readings: list[str | None] | None = None,
+    origin: str | None = None,
+) -> Sentence:
+    text, offsets = join_tokens(tokens, token_separator(lang))
+    entities = [
+        Span(offsets[start][0], offsets[end - 1][1], kind) for start, end, kind in spans_from_tags(tags)
+    ]
+    return Sentence(text, list(tokens), offsets, entities, readings, origin)
+
+
+# ----------------------------------------------------------------------------- file helpers
+
+
+def read_text(path: str | Path) -> str:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, None, "no such file")
+    if path.is_dir():
+        raise DataError(path, None, "is a directory, expected a file")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DataError(path, line, f"invalid UTF-8 (byte {error.start})") from None
+    if not text.strip():
+        raise DataError(path, None, "file is empty")
+    return text
+
+
+# ----------------------------------------------------------------------------- CoNLL columns
+
+
+def read_conll(
+    path: str | Path,
+    lang: str = "en",
+    columns: Sequence[str] | None = None,
+    token_prefix: str | None = None,
+) -> Corpus:
+    """CoNLL-style column files: one token a line, blank lines between sentences.
+
+    `columns` names the columns (e.g. token,reading,pos,tag); it must contain `token` and, for
+    training data, `tag`. Without it the first column is the token and the last the tag, and every
+    row must have as many columns as the file's first row. IOB1, IOB2 and BIOES tags are accepted;
+    invalid sequences are repaired as conlleval does. `-DOCSTART-` lines are skipped.
+    """
+    text = read_text(path)
+    if columns is not None:
+        columns = list(columns)
+        if "token" not in columns:
+            raise EiwaError(f"--columns must name a 'token' column, got {','.join(columns)}")
+    sentences: list[Sentence] = []
+    rows: list[tuple[int, list[str]]] = []
+    expected_width: int | None = len(columns) if columns else None
+    width_line = 0
+
+    def flush() -> None:
+        if rows:
+            sentences.append(_conll_sentence(path, rows, columns, token_prefix, lang))
+            rows.clear()
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            flush()
+            continue
+        fields = line.split()
+        if fields[0] == "-DOCSTART-":
+            flush()
+            continue
+        if expected_width is None:
+            expected_width, width_line = len(fields), number
+        if len(fields) != expected_width:
+            told = "as --columns names" if columns else f"as on line {width_line}"
+            raise DataError(path, number, f"expected {expected_width} columns {told}, found {len(fields)}")
+        rows.append((number, fields))
+    flush()
+    if not sentences:
+        raise DataError(path, None, "no sentences found")
+    return Corpus(sentences)
+
+
+def _conll_sentence(path, rows, columns, token_prefix, lang) -> Sentence:
+    token_at = columns.index("token") if columns else 0
+    if columns:
+        tag_at = columns.index("tag") if "tag" in columns else None
+    else:
+        tag_at = -1 if len(rows[0][1]) > 1 else None  # a single column holds tokens only
+    reading_at = columns.index("reading") if columns and "reading" in columns else None
+    tokens, tags, readings = [], [], []
+    for number, fields in rows:
+        token = fields[token_at]
+        if token_prefix and token.startswith(token_prefix):
+            token = token[len(token_prefix) :]
+        if not token:
+            raise DataError(path, number, "empty token after stripping the prefix")
+        tokens.append(token)
+        if tag_at is not None:
+            tag = fields[tag_at]
+            try:
+                parse_tag(tag)
+            except ValueError as error:
+                raise DataError(path, number, f"unknown tag {tag!r}: {error}") from None
+            tags.append(tag)
+        if reading_at is not None:
+            reading = fields[reading_at]
+            readings.append(None if reading in ("*", "_", "-") else reading)
+    if tag_at is None:
+        tags = ["O"] * len(tokens)
+    origin = f"{path}:{rows[0][0]}"
+    return sentence_from_tags(tokens, tags, lang, readings if reading_at is not None else None, origin)
+
+
+# ----------------------------------------------------------------------------- character spans
+
+
+def _json_records(path: str | Path) -> Iterator[tuple[int, object]]:
+    """(line, record) pairs from a JSON array or from JSON Lines, with the line each record starts on."""
+    text = read_text(path)
+    stripped = text.lstrip()
+    decoder = json.JSONDecoder()
+    if stripped.startswith("["):
+        # Decode the array element by element so that an error can name its line.
+        position = text.index("[") + 1
+        whitespace = re.compile(r"[\s,]*")
+        while True:
+            position = whitespace.match(text, position).end()
+            if position >= len(text):
+                raise DataError(path, text.count("\n") + 1, "unterminated JSON array")
+            if text[position] == "]":
+                return
+            line = text.count("\n", 0, position) + 1
+            try:
+                record, position = decoder.raw_decode(text, position)
+            except json.JSONDecodeError as error:
+                raise DataError(path, text.count("\n", 0, error.pos) + 1, f"invalid JSON: {error.msg}") from None
+            yield line, record
+    else:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DataError(path, number, f"invalid JSON: {error.msg}") from None
+
+
+def read_span_records(path: str | Path) -> list[tuple[str, list[Span], str]]:
+    """Raw texts with character-span entities, validated: (text, entities, origin) triples.
+
+    Each record is `{"text": ..., "entities": [{"start": s, "end": e, "type": t}]}`; the Stockmark
+    form `{"span": [s, e], "type": t}` is accepted too. Offsets are characters, end exclusive.
+    """
+    records = []
+    for line, record in _json_records(path):
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise DataError(path, line, 'each record must be an object with a "text" string')
+        text = record["text"]
+        entities = []
+        for item in record.get("entities") or []:
+            entities.append(_span_from_json(path, line, text, item))
+        records.append((text, entities, f"{path}:{line}"))
+    if not records:
+        raise DataError(path, None, "no records found")
+    return records
+
+
+def _span_from_json(path, line, text, item) -> Span:
+    if not isinstance(item, dict):
+        raise DataError(path, line, f"entity must be an object, got {item!r}")
+    if "span" in item:
+        bounds = item["span"]
+        if not (isinstance(bounds, list) and len(bounds) == 2):
+            raise DataError(path, line, f'"span" must be [start, end], got {bounds!r}')
+        start, end = bounds
+    else:
+        start, end = item.get("start"), item.get("end")
+    kind = item.get("type") or item.get("label")
+    if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool) or isinstance(end, bool):
+        raise DataError(path, line, f"entity needs integer start and end, got {item!r}")
+    if not isinstance(kind, str) or not kind:
+        raise DataError(path, line, f'entity needs a "type" string, got {item!r}')
+    if not 0 <= start < end <= len(text):
+        raise DataError(path, line, f"span [{start}, {end}) out of range for a text of {len(text)} characters")
+    return Span(start, end, kind)
+
+
+def read_spans(path: str | Path, lang: str, split_tokens: bool = True) -> Corpus:
+    """Raw-text records tokenized for `lang`.
+
+    With `split_tokens` (training data) a token that has an entity boundary inside it is split
+    there, so that no gold entity is lost; evaluation data is tokenized plainly, and its entities
+    that do not align with tokens simply count as missed.
+    """
+    tokenizer = tokenizer_for(lang)
+    sentences, splits = [], 0
+    for text, entities, origin in read_span_records(path):
+        sentence = tokenizer.sentence(text, entities, origin)
+        if split_tokens and entities:
+            sentence, made = tokenizer.split_for_entities(sentence)
+            splits += made
+        sentences.append(sentence)
+    return Corpus(sentences, token_splits=splits)
+
+
+# ----------------------------------------------------------------------------- Hironsan corpus
+
+
+def read_hironsan() -> Corpus:
+    """The Hironsan corpus (PyPI `hironsancorpus`): 500 sentences in file order, train then test.
+
+    Rows are MeCab output plus a tag; the tenth column, when present, is the katakana reading.
+    """
+    try:
+        from hironsan import corpus as hironsan_corpus
+    except ImportError:  # pragma: no cover - it is a declared dependency
+        raise EiwaError("the Hironsan corpus needs the package hironsancorpus: pip install hironsancorpus") from None
+    sentences = []
+    for split in ("train", "test"):
+        for index, rows in enumerate(hironsan_corpus.hiron2016.iob_sents(split)):
+            tokens = [row[0] for row in rows]
+            tags = [row[-1] for row in rows]
+            readings = [row[9] if len(row) > 10 and row[9] != "*" else None for row in rows]
+            sentences.append(sentence_from_tags(tokens, tags, "ja", readings, f"hironsan:{split}:{index}"))
+    return Corpus(sentences)
+
+
+# ----------------------------------------------------------------------------- raw text
+
+
+class EnglishTokenizer:
+    """Whitespace and punctuation splitting, with offsets, for raw English text."""
+
+    pattern = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]")
+
+    def tokenize(self, text: str) -> list[tuple[str, int, int, None]]:
+        return [(m.group(), m.start(), m.end(), None) for m in self.pattern.finditer(text)]
+
+
+class RawTextTokenizer:
+    """Turns raw text into a `Sentence`, for one language."""
+
+    def __init__(self, lang: str):
+        self.lang = lang
+        if lang == "ja":
+            from .japanese import JapaneseTokenizer
+
+            self._japanese = JapaneseTokenizer()
+        else:
+            self._english = EnglishTokenizer()
+
+    def _tokens(self, text: str) -> list[tuple[str, int, int, str | None]]:
+        if self.lang == "ja":
+            return [(t.text, t.start, t.end, t.reading) for t in self._japanese.tokenize(text)]
+        return self._english.tokenize(text)
+
+    def sentence(self, text: str, entities: list[Span] | None = None, origin: str | None = None) -> Sentence:
+        tokens = self._tokens(text)
+        readings = [t[3] for t in tokens] if self.lang == "ja" else None
+        return Sentence(text, [t[0] for t in tokens], [(t[1], t[2]) for t in tokens], entities or [], readings, origin)
+
+    def split_for_entities(self, sentence: Sentence) -> tuple[Sentence, int]:
+        """Split tokens at entity boundaries that fall inside them; returns the new sentence and the split count."""
+        boundaries = {e.start for e in sentence.entities} | {e.end for e in sentence.entities}
+        if sentence.misaligned_entities() == 0:
+            return sentence, 0
+        pieces, splits = [], 0
+        for index, (start, end) in enumerate(sentence.offsets):
+            cuts = sorted(b for b in boundaries if start < b < end)
+            splits += len(cuts)
+            edges = [start, *cuts, end]
+            for piece_start, piece_end in zip(edges, edges[1:]):
+                piece = sentence.text[piece_start:piece_end]
+                if cuts:
+                    reading = self._japanese.reading(piece) if self.lang == "ja" else None
+                else:
+                    reading = sentence.readings[index] if sentence.readings else None
+                pieces.append((piece, piece_start, piece_end, reading))
+        readings = [p[3] for p in pieces] if sentence.readings is not None else None
+        return (
+            replace(
+                sentence,
+                tokens=[p[0] for p in pieces],
+                offsets=[(p[1], p[2]) for p in pieces],
+                readings=readings,
+            ),
+            splits,
+        )
+
+
+_tokenizers: dict[str, RawTextTokenizer] = {}
+
+
+def tokenizer_for(lang: str) -> RawTextTokenizer:
+    """One shared tokenizer per language (MeCab start-up and its caches are worth keeping)."""
+    if lang not in _tokenizers:
+        _tokenizers[lang] = RawTextTokenizer(lang)
+    return _tokenizers[lang]
+
+
+# ----------------------------------------------------------------------------- dispatch
+
+
+def read_corpus(
+    fmt: str,
+    path: str | Path | None,
+    lang: str,
+    columns: Sequence[str] | None = None,
+    token_prefix: str | None = None,
+    split_tokens: bool = False,
+) -> Corpus:
+    """Read any supported format; `path` is not needed for the installed Hironsan corpus."""
+    if fmt == "hironsan":
+        if lang != "ja":
+            raise EiwaError("--format hironsan is Japanese: use --lang ja")
+        return read_hironsan()
+    if path is None:
+        raise EiwaError(f"--format {fmt} needs a data path")
+    if fmt == "conll":
+        return read_conll(path, lang, columns, token_prefix)
+    if fmt == "spans":
+        return read_spans(path, lang, split_tokens=split_tokens)
+    raise EiwaError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")

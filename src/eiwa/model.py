@@ -1,0 +1,155 @@
+"""The tagger network: three named modules, `char`, `word` and `classifier`.
+
+    token -> char bigrams -> CharModule (BiLSTM) ----\
+                                                      concat -> ClassifierModule (BiLSTM -> linear -> CRF) -> tags
+    token -> normalised word -> WordModule ----------/
+
+Parameter names start with the module's name (`char.`, `word.`, `classifier.`), which is what
+transfer uses to move modules from one model to another.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .config import Config
+from .encoding import CASES, Batch
+
+MODULES = ("char", "word", "classifier")
+
+
+class CharModule(nn.Module):
+    """A word's character bigrams -> embeddings -> BiLSTM; the final states are the word's vector."""
+
+    def __init__(self, num_bigrams: int, embedding_dim: int, hidden_dim: int):
+        super().__init__()
+        self.embedding = nn.Embedding(num_bigrams, embedding_dim, padding_idx=0)
+        self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True, bidirectional=True)
+        self.output_dim = 2 * hidden_dim
+
+    def forward(self, bigram_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """bigram_ids [forms, longest], lengths [forms] -> [forms, 2 * hidden]."""
+        packed = pack_padded_sequence(self.embedding(bigram_ids), lengths, batch_first=True, enforce_sorted=False)
+        _, (final, _) = self.lstm(packed)  # final: [2 directions, forms, hidden]
+        return torch.cat([final[0], final[1]], dim=-1)
+
+
+class WordModule(nn.Module):
+    """A normalised word's embedding plus a small embedding of its casing (lost by lowercasing)."""
+
+    def __init__(self, num_words: int, embedding_dim: int, case_dim: int, singleton_unk_rate: float):
+        super().__init__()
+        self.embedding = nn.Embedding(num_words, embedding_dim, padding_idx=0)
+        self.case_embedding = nn.Embedding(len(CASES), case_dim, padding_idx=0)
+        self.singleton_unk_rate = singleton_unk_rate
+        self.output_dim = embedding_dim + case_dim
+
+    def forward(self, word_ids: torch.Tensor, case_ids: torch.Tensor, singletons: torch.Tensor) -> torch.Tensor:
+        if self.training and self.singleton_unk_rate > 0:
+            # Lample et al.: words seen once in training are sometimes replaced by the unknown word,
+            # so that its embedding is trained for the unseen words met at test time.
+            drop = singletons & (torch.rand(word_ids.shape) < self.singleton_unk_rate)
+            word_ids = word_ids.masked_fill(drop, 1)
+        return torch.cat([self.embedding(word_ids), self.case_embedding(case_ids)], dim=-1)
+
+
+class ClassifierModule(nn.Module):
+    """Token vectors -> dropout -> word-level BiLSTM -> dropout -> tag scores -> CRF (or softmax)."""
+
+    def __init__(self, input_dim: int, hidden_dim: int, num_tags: int, dropout: float, decoder: str):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.lstm = nn.LSTM(input_dim, hidden_dim, batch_first=True, bidirectional=True)
+        self.output = nn.Linear(2 * hidden_dim, num_tags)
+        self.decoder = decoder
+        if decoder == "crf":
+            self.crf = CRF(num_tags)
+
+    def emissions(self, token_vectors: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        packed = pack_padded_sequence(self.dropout(token_vectors), lengths, batch_first=True, enforce_sorted=False)
+        hidden, _ = self.lstm(packed)
+        hidden, _ = pad_packed_sequence(hidden, batch_first=True, total_length=token_vectors.shape[1])
+        return self.output(self.dropout(hidden))
+
+    def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean negative log-likelihood per sentence."""
+        if self.decoder == "crf":
+            return (self.crf.log_partition(emissions, mask) - self.crf.score(emissions, tags, mask)).mean()
+        token_loss = nn.functional.cross_entropy(emissions.transpose(1, 2), tags, reduction="none")
+        return (token_loss * mask).sum() / emissions.shape[0]
+
+    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Best tag ids [batch, time] (padding positions hold 0)."""
+        if self.decoder == "crf":
+            return self.crf.viterbi(emissions, mask)
+        return emissions.argmax(-1).masked_fill(~mask, 0)
+
+
+class CRF(nn.Module):
+    """Linear-chain CRF, vectorised over the batch: the only loop is over time steps."""
+
+    def __init__(self, num_tags: int):
+        super().__init__()
+        self.transitions = nn.Parameter(torch.zeros(num_tags, num_tags))  # [from, to]
+        self.start = nn.Parameter(torch.zeros(num_tags))
+        self.end = nn.Parameter(torch.zeros(num_tags))
+
+    def score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Score of the given tag paths: [batch]."""
+        maskf = mask.to(emissions.dtype)
+        emitted = (emissions.gather(2, tags.unsqueeze(2)).squeeze(2) * maskf).sum(1)
+        moved = (self.transitions[tags[:, :-1], tags[:, 1:]] * maskf[:, 1:]).sum(1)
+        last = tags.gather(1, (mask.sum(1) - 1).unsqueeze(1)).squeeze(1)
+        return emitted + moved + self.start[tags[:, 0]] + self.end[last]
+
+    def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """log of the sum over all tag paths of exp(score): [batch] (the forward algorithm)."""
+        alpha = self.start + emissions[:, 0]  # [batch, tags]
+        for t in range(1, emissions.shape[1]):
+            step = torch.logsumexp(alpha.unsqueeze(2) + self.transitions + emissions[:, t].unsqueeze(1), dim=1)
+            alpha = torch.where(mask[:, t].unsqueeze(1), step, alpha)
+        return torch.logsumexp(alpha + self.end, dim=1)
+
+    def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        best = self.start + emissions[:, 0]
+        backpointers = []
+        for t in range(1, emissions.shape[1]):
+            candidates = best.unsqueeze(2) + self.transitions  # [batch, from, to]
+            top, source = candidates.max(dim=1)
+            active = mask[:, t].unsqueeze(1)
+            best = torch.where(active, top + emissions[:, t], best)
+            # Past a sentence's end, each tag points to itself so the path is carried through.
+            backpointers.append(torch.where(active, source, torch.arange(best.shape[1]).expand_as(source)))
+        tag = (best + self.end).argmax(dim=1)
+        path = [tag]
+        for source in reversed(backpointers):
+            tag = source.gather(1, tag.unsqueeze(1)).squeeze(1)
+            path.append(tag)
+        path.reverse()
+        return torch.stack(path, dim=1).masked_fill(~mask, 0)
+
+
+class NERModel(nn.Module):
+    """char + word -> classifier. Attribute names are the module names used by transfer."""
+
+    def __init__(self, config: Config, num_words: int, num_bigrams: int, num_tags: int):
+        super().__init__()
+        self.char = CharModule(num_bigrams, config.char_embedding_dim, config.char_hidden_dim)
+        self.word = WordModule(num_words, config.word_embedding_dim, config.case_embedding_dim, config.singleton_unk_rate)
+        self.classifier = ClassifierModule(
+            self.char.output_dim + self.word.output_dim, config.hidden_dim, num_tags, config.dropout, config.decoder
+        )
+
+    def emissions(self, batch: Batch) -> torch.Tensor:
+        form_vectors = self.char(batch.form_bigrams, batch.form_lengths)
+        char_vectors = form_vectors[batch.token_forms]  # scatter each distinct form back to its tokens
+        word_vectors = self.word(batch.word_ids, batch.case_ids, batch.singletons)
+        return self.classifier.emissions(torch.cat([word_vectors, char_vectors], dim=-1), batch.lengths)
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        return self.classifier.loss(self.emissions(batch), batch.tag_ids, batch.mask)
+
+    def decode(self, batch: Batch) -> torch.Tensor:
+        return self.classifier.decode(self.emissions(batch), batch.mask)

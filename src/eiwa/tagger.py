@@ -1,0 +1,218 @@
+"""`Tagger`: a trained model with its config and vocabularies; tags sentences and raw text; saves and loads.
+
+A model is a directory:
+
+    meta.json          format name and version, eiwa version, entity types, training summary
+    config.json        every hyper-parameter (see config.py)
+    vocab.json         word, character-bigram and tag vocabularies
+    model.safetensors  the weights
+
+Every file is written to a temporary name and renamed into place, so an interrupted save never
+leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .config import Config
+from .data import Sentence, Span, tokenizer_for
+from .encoding import Encoded, Encoder
+from .errors import EiwaError, ModelError
+from .model import NERModel
+from .scoring import Scores, score
+from .tags import spans_from_tags
+
+FORMAT = "eiwa-model"
+FORMAT_VERSION = 1
+BUILTIN_DIR = Path(__file__).parent / "models"
+
+
+class Tagger:
+    def __init__(self, config: Config, encoder: Encoder, model: NERModel, meta: dict | None = None):
+        self.config = config
+        self.encoder = encoder
+        self.model = model
+        self.meta = meta or {}
+
+    @classmethod
+    def create(cls, config: Config, encoder: Encoder) -> "Tagger":
+        model = NERModel(config, len(encoder.words), len(encoder.bigrams), len(encoder.tags))
+        return cls(config, encoder, model)
+
+    @property
+    def entity_types(self) -> list[str]:
+        return self.encoder.tags.entity_types()
+
+    # ------------------------------------------------------------------------- tagging
+
+    def tag_encoded(self, encoded: Encoded, batch_size: int = 256) -> list[list[tuple[int, int, str]]]:
+        """Token-index entity spans for every encoded sentence."""
+        tag_names = self.encoder.tags.items
+        results: list[list[tuple[int, int, str]]] = [[] for _ in range(len(encoded))]
+        was_training = self.model.training
+        self.model.eval()
+        with torch.inference_mode():
+            for batch in self.encoder.batches(encoded, batch_size):
+                best = self.model.decode(batch).numpy()
+                for row, index in enumerate(batch.indices):
+                    tags = [tag_names[i] for i in best[row, : batch.lengths[row]]]
+                    results[index] = spans_from_tags(tags)
+        self.model.train(was_training)
+        return results
+
+    def tag_sentences(self, sentences: Sequence[Sentence], batch_size: int = 256) -> list[list[Span]]:
+        """Predicted entities of pre-tokenized sentences, as character spans into each sentence's text."""
+        token_spans = self.tag_encoded(self.encoder.encode(sentences, with_tags=False), batch_size)
+        return [
+            [Span(s.offsets[start][0], s.offsets[end - 1][1], kind) for start, end, kind in spans]
+            for s, spans in zip(sentences, token_spans)
+        ]
+
+    def predict(self, texts: Iterable[str], batch_size: int = 256) -> list[dict]:
+        """Raw texts -> `{"text", "entities": [{"start", "end", "type", "text"}]}` with character offsets."""
+        tokenizer = tokenizer_for(self.config.lang)
+        sentences = [tokenizer.sentence(text) for text in texts]
+        return [as_json(s.text, spans) for s, spans in zip(sentences, self.tag_sentences(sentences, batch_size))]
+
+    def evaluate(self, sentences: Sequence[Sentence], batch_size: int = 256) -> Scores:
+        """Entity-level exact match on character spans against each sentence's gold entities."""
+        predicted = self.tag_sentences(sentences, batch_size)
+        return score([[e.as_tuple() for e in s.entities] for s in sentences], [[e.as_tuple() for e in p] for p in predicted])
+
+    # ------------------------------------------------------------------------- persistence
+
+    def save(self, directory: str | Path, training: dict | None = None) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        if training is not None:
+            self.meta["training"] = training
+        meta = {
+            **self.meta,
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "eiwa_version": __version__,
+            "lang": self.config.lang,
+            "entity_types": self.entity_types,
+        }
+        write_atomic(directory / "model.safetensors", lambda path: save_file(self.model.state_dict(), path))
+        write_json(directory / "config.json", self.config.to_dict())
+        write_json(directory / "vocab.json", self.encoder.to_json())
+        write_json(directory / "meta.json", meta)  # last: a directory with meta.json is complete
+
+    @classmethod
+    def load(cls, name_or_path: str | Path) -> "Tagger":
+        directory = resolve_model(name_or_path)
+        meta = _read_json(directory / "meta.json")
+        if meta.get("format") != FORMAT:
+            raise ModelError(f"{directory}: not an eiwa model (meta.json has no format {FORMAT!r})")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ModelError(
+                f"{directory}: model format version {meta.get('format_version')} is not supported "
+                f"by eiwa {__version__} (it reads version {FORMAT_VERSION})"
+            )
+        try:
+            config = Config.from_dict(_read_json(directory / "config.json"), str(directory / "config.json")).validate()
+            encoder = Encoder.from_json(config, _read_json(directory / "vocab.json"))
+        except (KeyError, TypeError) as error:
+            raise ModelError(f"{directory}: vocab.json is damaged ({error})") from None
+        except EiwaError as error:
+            raise ModelError(f"{directory}: {error}") from None
+        tagger = cls.create(config, encoder)
+        tagger.meta = meta
+        tagger.load_weights(directory / "model.safetensors")
+        return tagger
+
+    def load_weights(self, path: Path) -> None:
+        if not path.exists():
+            raise ModelError(f"{path}: missing")
+        try:
+            weights = load_file(path)
+        except (SafetensorError, OSError) as error:
+            raise ModelError(f"{path}: damaged weights file ({error})") from None
+        expected = self.model.state_dict()
+        missing = sorted(set(expected) - set(weights))
+        unexpected = sorted(set(weights) - set(expected))
+        wrong = sorted(k for k in set(expected) & set(weights) if expected[k].shape != weights[k].shape)
+        if missing or unexpected or wrong:
+            problems = [f"{label}: {', '.join(keys[:5])}" for label, keys in
+                        (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
+            raise ModelError(f"{path}: weights do not match config and vocabularies ({'; '.join(problems)})")
+        self.model.load_state_dict(weights)
+
+
+def as_json(text: str, spans: Sequence[Span]) -> dict:
+    return {
+        "text": text,
+        "entities": [{"start": s.start, "end": s.end, "type": s.type, "text": text[s.start : s.end]} for s in spans],
+    }
+
+
+def builtin_models() -> list[str]:
+    if not BUILTIN_DIR.is_dir():
+        return []
+    return sorted(p.name for p in BUILTIN_DIR.iterdir() if (p / "meta.json").exists())
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """A model directory, or the name of a model shipped with eiwa."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        if not (path / "meta.json").exists():
+            raise ModelError(f"{path}: not a model directory (no meta.json); was training interrupted before the first save?")
+        return path
+    if str(name_or_path) in builtin_models():
+        return BUILTIN_DIR / str(name_or_path)
+    known = ", ".join(builtin_models()) or "none"
+    raise ModelError(f"{name_or_path}: no such model directory or built-in model (built-in: {known})")
+
+
+# ----------------------------------------------------------------------------- atomic files
+
+
+def write_atomic(path: Path, write) -> None:
+    """Call write(temporary_path), then rename the result over `path`."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def write_json(path: Path, value) -> None:
+    def write(temporary):
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(value, handle, ensure_ascii=False, indent=1)
+            handle.write("\n")
+
+    write_atomic(path, write)
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{path}: missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelError(f"{path}: damaged ({error})") from None
+
+
+def load(name_or_path: str | Path) -> Tagger:
+    """`eiwa.load(path_or_builtin_name)` -> a Tagger whose `.predict(texts)` gives JSON-ready dicts."""
+    return Tagger.load(name_or_path)
+
+

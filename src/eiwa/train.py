@@ -1,0 +1,259 @@
+"""Training: mini-batches, early stopping on dev F1, gradient clipping, atomic checkpoints, resume.
+
+Repeatability: the model is initialised under `torch.manual_seed(seed)`, and each epoch reseeds
+both the batch order and dropout from (seed, epoch). An epoch therefore computes the same thing
+whether the run went straight through or was resumed from the checkpoint written after the
+epoch before it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from safetensors.torch import load_file, save_file
+
+from .config import Config
+from .data import Sentence
+from .encoding import Encoder, read_vectors
+from .errors import EiwaError
+from .tagger import Tagger, write_atomic, write_json
+
+CHECKPOINT = "checkpoint"
+
+
+@dataclass
+class TrainResult:
+    tagger: Tagger
+    best_dev_f1: float
+    best_epoch: int
+    epochs: int
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return {
+            "best_dev_f1": self.best_dev_f1,
+            "best_epoch": self.best_epoch,
+            "epochs": self.epochs,
+            "seconds": round(self.seconds, 1),
+            "history": self.history,
+        }
+
+
+def split_off_dev(sentences: Sequence[Sentence], fraction: float) -> tuple[list[Sentence], list[Sentence]]:
+    """Every k-th sentence (k = 1/fraction) becomes dev: deterministic, and spread over the file."""
+    if fraction <= 0 or len(sentences) < 2:
+        return list(sentences), []
+    step = max(2, round(1 / fraction))
+    train = [s for i, s in enumerate(sentences) if i % step != step - 1]
+    dev = [s for i, s in enumerate(sentences) if i % step == step - 1]
+    return train, dev
+
+
+def build_tagger(config: Config, sentences: Sequence[Sentence]) -> Tagger:
+    """A fresh, randomly initialised tagger with vocabularies from the training sentences."""
+    vector_words, vectors = [], None
+    if config.vectors:
+        vector_words, vectors = read_vectors(config.vectors, config.word_lowercase, config.vectors_limit)
+        if vectors.shape[1] != config.word_embedding_dim:
+            raise EiwaError(
+                f"{config.vectors}: vectors have {vectors.shape[1]} dimensions but word_embedding_dim is "
+                f"{config.word_embedding_dim}; use --set word_embedding_dim={vectors.shape[1]}"
+            )
+    encoder = Encoder.build(config, sentences, vector_words)
+    torch.manual_seed(config.seed)
+    tagger = Tagger.create(config, encoder)
+    if vectors is not None:
+        rows = torch.tensor([encoder.words.index(w) for w in vector_words])
+        with torch.no_grad():
+            tagger.model.word.embedding.weight[rows] = torch.from_numpy(vectors)
+    return tagger
+
+
+def make_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9)
+    return torch.optim.Adam(model.parameters(), lr=config.lr)
+
+
+def train(
+    config: Config,
+    train_sentences: Sequence[Sentence],
+    dev_sentences: Sequence[Sentence],
+    out: str | Path | None = None,
+    resume: bool = False,
+    tagger: Tagger | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train (or fine-tune `tagger`) with early stopping on dev F1.
+
+    With `out`, the best model is saved there whenever dev F1 improves, and a checkpoint after
+    every epoch; with `resume`, training continues from that checkpoint.
+    """
+    console = Console(stderr=True, soft_wrap=True)
+    log = log or (lambda line: console.print(line, highlight=False))
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    out = Path(out) if out is not None else None
+    checkpoint = out / CHECKPOINT if out is not None else None
+
+    state = {"epoch": 0, "best_dev_f1": -1.0, "best_epoch": 0, "bad_epochs": 0, "history": [], "seconds": 0.0}
+    if resume:
+        if checkpoint is None or not (checkpoint / "state.json").exists():
+            raise EiwaError(f"--resume: no checkpoint in {out} to resume from")
+        tagger, optimizer_state, state = _read_checkpoint(checkpoint)
+        config = tagger.config
+        log(f"resuming after epoch {state['epoch']} (best dev F1 {state['best_dev_f1']:.4f} at epoch {state['best_epoch']})")
+    elif tagger is None:
+        tagger = build_tagger(config, train_sentences)
+    model, encoder = tagger.model, tagger.encoder
+    optimizer = make_optimizer(config, model)
+    if resume:
+        optimizer.load_state_dict(optimizer_state)
+    if not dev_sentences:
+        raise EiwaError("no dev sentences for early stopping: give --dev or keep dev_fraction above 0")
+
+    train_data = encoder.encode(train_sentences)
+    dev_gold = [[e.as_tuple() for e in s.entities] for s in dev_sentences]
+    best_weights = {k: v.clone() for k, v in model.state_dict().items()}
+    if resume and out is not None and (out / "model.safetensors").exists():
+        best_weights = load_file(out / "model.safetensors")
+
+    progress_bar = (
+        Progress(
+            TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(), TextColumn("sentences"),
+            TextColumn("loss {task.fields[loss]:.3f}  {task.fields[speed]:.0f} sent/s  dev F1 {task.fields[dev_f1]}"),
+            TimeElapsedColumn(), console=console, transient=True,
+        )
+        if progress and console.is_terminal
+        else None
+    )
+    started = time.perf_counter() - state["seconds"]
+    with progress_bar or nullcontext():
+        while state["epoch"] < config.max_epochs and state["bad_epochs"] < config.patience:
+            epoch = state["epoch"] + 1
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr / (1 + config.lr_decay * (epoch - 1))
+            loss, speed, seconds = _run_epoch(model, encoder, train_data, optimizer, config, epoch, progress_bar, state)
+            dev_scores = tagger.evaluate(dev_sentences)
+            dev_f1 = dev_scores.f1
+            improved = dev_f1 > state["best_dev_f1"]
+            if improved:
+                state.update(best_dev_f1=dev_f1, best_epoch=epoch, bad_epochs=0)
+                best_weights = {k: v.clone() for k, v in model.state_dict().items()}
+            else:
+                state["bad_epochs"] += 1
+            state["epoch"] = epoch
+            state["seconds"] = time.perf_counter() - started
+            state["history"].append({"epoch": epoch, "loss": round(loss, 4), "dev_f1": round(dev_f1, 4),
+                                     "seconds": round(seconds, 2), "sentences_per_second": round(speed, 1)})
+            log(f"epoch {epoch:3d}  loss {loss:8.4f}  dev F1 {dev_f1:.4f}{' *' if improved else '  '} "
+                f"(best {state['best_dev_f1']:.4f} @ {state['best_epoch']})  {speed:6.0f} sent/s  {seconds:5.1f} s")
+            if out is not None:
+                if improved:
+                    tagger.save(out, training=_summary(state, len(train_sentences), len(dev_sentences)))
+                _write_checkpoint(checkpoint, tagger, optimizer, state)
+    model.load_state_dict(best_weights)
+    result = TrainResult(tagger, state["best_dev_f1"], state["best_epoch"], state["epoch"], state["seconds"], state["history"])
+    if out is not None:
+        tagger.save(out, training=_summary(state, len(train_sentences), len(dev_sentences)))
+        shutil.rmtree(checkpoint, ignore_errors=True)  # finished: nothing left to resume
+    return result
+
+
+def _summary(state: dict, train_size: int, dev_size: int) -> dict:
+    return {
+        "best_dev_f1": state["best_dev_f1"],
+        "best_epoch": state["best_epoch"],
+        "epochs": state["epoch"],
+        "seconds": round(state["seconds"], 1),
+        "train_sentences": train_size,
+        "dev_sentences": dev_size,
+    }
+
+
+def _run_epoch(model, encoder, data, optimizer, config, epoch, progress_bar, state) -> tuple[float, float, float]:
+    model.train()
+    torch.manual_seed(config.seed * 100_003 + epoch)  # dropout and unknown-word dropout
+    shuffle_seed = int(np.random.SeedSequence([config.seed, epoch]).generate_state(1)[0])
+    task = None
+    if progress_bar is not None:
+        best = f"{state['best_dev_f1']:.4f}" if state["best_dev_f1"] >= 0 else "-"
+        task = progress_bar.add_task("train", total=len(data), epoch=epoch, loss=0.0, speed=0.0, dev_f1=best)
+    total_loss, sentences, started = 0.0, 0, time.perf_counter()
+    for batch in encoder.batches(data, config.batch_size, shuffle_seed=shuffle_seed):
+        optimizer.zero_grad(set_to_none=True)
+        loss = model.loss(batch)
+        loss.backward()
+        if config.clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+        optimizer.step()
+        size = len(batch.indices)
+        total_loss += loss.item() * size
+        sentences += size
+        if task is not None:
+            elapsed = time.perf_counter() - started
+            progress_bar.update(task, advance=size, loss=total_loss / sentences, speed=sentences / max(elapsed, 1e-9))
+    if task is not None:
+        progress_bar.remove_task(task)
+    seconds = time.perf_counter() - started
+    return total_loss / max(sentences, 1), sentences / max(seconds, 1e-9), seconds
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def _write_checkpoint(directory: Path, tagger: Tagger, optimizer: torch.optim.Optimizer, state: dict) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v.contiguous() for k, v in tagger.model.state_dict().items()}
+    optimizer_state = optimizer.state_dict()
+    plain_state = {}
+    for index, values in optimizer_state["state"].items():
+        for name, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"optimizer.{index}.{name}"] = value.contiguous()
+            else:
+                plain_state.setdefault(str(index), {})[name] = value
+    # The state file names the tensors it belongs with, so a pair from different epochs is detected.
+    token = f"epoch-{state['epoch']}"
+    write_atomic(directory / "state.safetensors", lambda path: save_file(tensors, path, metadata={"token": token}))
+    write_json(directory / "config.json", tagger.config.to_dict())
+    write_json(directory / "vocab.json", tagger.encoder.to_json())
+    write_json(directory / "state.json", {**state, "token": token, "optimizer_groups": optimizer_state["param_groups"],
+                                          "optimizer_plain": plain_state})
+
+
+def _read_checkpoint(directory: Path):
+    from safetensors import safe_open
+
+    from .tagger import _read_json
+
+    state = _read_json(directory / "state.json")
+    config = Config.from_dict(_read_json(directory / "config.json")).validate()
+    encoder = Encoder.from_json(config, _read_json(directory / "vocab.json"))
+    tagger = Tagger.create(config, encoder)
+    with safe_open(directory / "state.safetensors", "pt") as handle:
+        if handle.metadata().get("token") != state.get("token"):
+            raise EiwaError(f"{directory}: checkpoint files are from different epochs; cannot resume")
+    tensors = load_file(directory / "state.safetensors")
+    tagger.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    optimizer_state: dict = {"state": {}, "param_groups": state.pop("optimizer_groups")}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            optimizer_state["state"].setdefault(int(index), {})[name] = value
+    for index, values in state.pop("optimizer_plain").items():
+        optimizer_state["state"].setdefault(int(index), {}).update(values)
+    state.pop("token")
+    return tagger, optimizer_state, state
+
