@@ -168,3 +168,22 @@ def test_convert_preserves_spans(scheme, tags):
     allowed_prefixes = {"O", "B", "I"} if scheme in ("iob1", "iob2") else {"O", "B", "I", "E", "S"}
     assert {parse_tag(tag)[0] for tag in converted} <= allowed_prefixes
     assert convert(converted, scheme) == converted
+
+
+def test_spans_from_tag_ids_matches_spans_from_tags_on_random_batches():
+    # The vectorised batch version must give exactly the per-sentence reference result,
+    # including invalid sequences and padding.
+    import numpy as np
+
+    from eiwa.tags import spans_from_tag_ids
+
+    names = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC", "I-ORG"]
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        rows, steps = rng.integers(1, 6), rng.integers(1, 12)
+        ids = rng.integers(0, len(names), size=(rows, steps))
+        lengths = rng.integers(1, steps + 1, size=rows)
+        got = spans_from_tag_ids(ids, lengths, names)
+        for row in range(rows):
+            expected = spans_from_tags([names[i] for i in ids[row, : lengths[row]]])
+            assert got[row] == expected

@@ -104,33 +104,43 @@ def _misaligned_note(corpus: Corpus) -> str | None:
 # ----------------------------------------------------------------------------- train
 
 
-@cli.command()
-@model_options
-@data_options
-@click.option("--train", "train_path", type=click.Path(), help="Training data (not needed for --format hironsan).")
-@click.option("--dev", "dev_path", type=click.Path(), help="Dev data for early stopping (default: every 10th training sentence).")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
-@click.option("--resume", is_flag=True, help="Continue an interrupted run from the checkpoint in --out.")
-@click.option("--force", is_flag=True, help="Overwrite a model already in --out.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(lang, word_input, char_input, seed, config_path, overrides, fmt, columns, token_prefix,
-          train_path, dev_path, out, resume, force, quiet):
-    """Train a tagger from scratch.
+def transfer_options(function):
+    options = [
+        click.option("--source", help="Source model directory or built-in name (e.g. conll03-en)."),
+        click.option("--modules", default=None,
+                     help="Modules to copy from the source: a comma-separated subset of char,word,classifier, or none."),
+        click.option("--label-map", help="Source types to target types: PER=PSN,LOC=LOC,... , a file, or auto (default)."),
+        click.option("--fine-tune", type=click.Choice(["all", "frozen", "lower-lr"]),
+                     help="Train all weights (default), keep transferred ones frozen, or give them a lower learning "
+                          "rate (--set transferred_lr_scale=0.1)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
 
-    \b
-    Examples:
-      eiwa train --lang en --train ../shared/data/conll2003/train.txt \\
-                 --dev ../shared/data/conll2003/valid.txt --out models/conll03
-      eiwa train --lang ja --format spans --train ner.json --char-input romaji --out models/ja
-      eiwa train --lang ja --format hironsan --set max_epochs=30 --out models/hironsan
-      eiwa train ... --out models/conll03 --resume      # after an interruption
-    """
+
+def training_options(function):
+    options = [
+        click.option("--train", "train_path", type=click.Path(), help="Training data (not needed for --format hironsan)."),
+        click.option("--dev", "dev_path", type=click.Path(),
+                     help="Dev data for early stopping (default: every 10th training sentence)."),
+        click.option("--out", required=True, type=click.Path(file_okay=False), help="Model directory to write."),
+        click.option("--resume", is_flag=True, help="Continue an interrupted run from the checkpoint in --out."),
+        click.option("--force", is_flag=True, help="Overwrite a model already in --out."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, make_tagger=None):
+    """Read training and dev data, then train (a fresh tagger, or the one make_tagger builds) into `out`."""
     from .train import split_off_dev, train as run_training
 
     out_dir = Path(out)
     if (out_dir / "meta.json").exists() and not (resume or force):
         raise EiwaError(f"{out_dir} already holds a model: use --force to overwrite it or --resume to continue training")
-    config = load_config(config_path, list(overrides), lang=lang, word_input=word_input, char_input=char_input, seed=seed)
     corpus = read_corpus(fmt, train_path, config.lang, columns, token_prefix, split_tokens=True)
     if corpus.token_splits:
         console.print(f"split {corpus.token_splits} tokens at entity boundaries so that no training entity is lost")
@@ -143,11 +153,79 @@ def train(lang, word_input, char_input, seed, config_path, overrides, fmt, colum
     if not any(s.entities for s in sentences):
         raise EiwaError("the training data has no entities: is the tag column right (see --columns)?")
     console.print(f"training on {len(sentences)} sentences, dev {len(dev)}; writing {out_dir}")
+    tagger = None
     if not resume:
-        console.print("config:\n" + config.describe())
-    result = run_training(config, sentences, dev, out=out_dir, resume=resume, progress=not quiet)
+        tagger = make_tagger(config, sentences) if make_tagger else None
+        console.print("config:\n" + (tagger.config if tagger else config).describe())
+    result = run_training(config, sentences, dev, out=out_dir, resume=resume, tagger=tagger, progress=not quiet)
     console.print(f"best dev F1 {result.best_dev_f1:.4f} at epoch {result.best_epoch} of {result.epochs} "
                   f"({result.seconds:.0f} s); model saved to {out_dir}")
+
+
+def _transfer_factory(source_name, modules_spec, label_map_spec, log):
+    """(config, sentences) -> transferred Tagger, for `transfer` and `cv --source`."""
+    from .transfer import parse_modules, resolve_label_map, transfer
+
+    source = Tagger.load(source_name)
+    modules = parse_modules(modules_spec)
+
+    def make_tagger(config, sentences):
+        label_map = resolve_label_map(label_map_spec, source, config, sentences, log) if "classifier" in modules else {}
+        tagger, report = transfer(source, config, sentences, modules, label_map)
+        for line in report.lines():
+            log(line)
+        return tagger
+
+    return make_tagger
+
+
+@cli.command()
+@model_options
+@data_options
+@training_options
+def train(lang, word_input, char_input, seed, config_path, overrides, fmt, columns, token_prefix,
+          train_path, dev_path, out, resume, force, quiet):
+    """Train a tagger from scratch.
+
+    \b
+    Examples:
+      eiwa train --lang en --train ../shared/data/conll2003/train.txt \\
+                 --dev ../shared/data/conll2003/valid.txt --out models/conll03
+      eiwa train --lang ja --format spans --train ner.json --char-input romaji --out models/ja
+      eiwa train --lang ja --format hironsan --config configs/small-data.toml --out models/hironsan
+      eiwa train ... --out models/conll03 --resume      # after an interruption
+    """
+    config = load_config(config_path, list(overrides), lang=lang, word_input=word_input, char_input=char_input, seed=seed)
+    _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet)
+
+
+@cli.command()
+@model_options
+@data_options
+@transfer_options
+@training_options
+def transfer(lang, word_input, char_input, seed, config_path, overrides, fmt, columns, token_prefix,
+             source, modules, label_map, fine_tune, train_path, dev_path, out, resume, force, quiet):
+    """Start a model from a source model (e.g. English), module by module, and fine-tune it.
+
+    Transferred modules keep the source weights; their embedding tables cover the source's items
+    plus the target's new ones. The output layer and CRF follow --label-map. --modules none trains
+    from scratch through the same code path.
+
+    \b
+    Examples:
+      eiwa transfer --source conll03-en --lang ja --format hironsan --modules char,classifier \\
+                    --word-input native --char-input romaji --label-map PER=PSN,LOC=LOC,ORG=ORG,MISC=ART \\
+                    --config configs/small-data.toml --out models/hironsan-transfer
+      eiwa transfer --source models/conll03 --lang ja --format spans --train ner.json \\
+                    --modules classifier --label-map auto --fine-tune lower-lr --out models/ja
+    """
+    if not resume and (not source or not modules):
+        raise EiwaError("transfer needs --source and --modules")
+    config = load_config(config_path, list(overrides), lang=lang or "ja", word_input=word_input, char_input=char_input,
+                         seed=seed, fine_tune=fine_tune)
+    factory = None if resume else _transfer_factory(source, modules, label_map, lambda line: console.print(line))
+    _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, factory)
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -237,13 +315,14 @@ def predict(model, texts, input_path, fmt, columns, token_prefix, output, batch_
 @cli.command()
 @model_options
 @data_options
+@transfer_options
 @click.option("--data", "data_path", type=click.Path(), help="Data (not needed for --format hironsan).")
 @click.option("--folds", type=int, default=5, show_default=True)
 @click.option("--seeds", default="1,2,3", show_default=True, help="Comma-separated seeds.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with f1_mean, f1_std and per-seed scores.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON result to this file.")
-def cv(lang, word_input, char_input, seed, config_path, overrides, fmt, columns, token_prefix, data_path,
-       folds, seeds, as_json, out):
+def cv(lang, word_input, char_input, seed, config_path, overrides, fmt, columns, token_prefix,
+       source, modules, label_map, fine_tune, data_path, folds, seeds, as_json, out):
     """k-fold cross-validation over seeds: pooled P/R/F1 per seed, mean ± std of F1.
 
     Fold k is the sentences at positions i with i % folds == k (the shared protocol).
@@ -253,6 +332,8 @@ def cv(lang, word_input, char_input, seed, config_path, overrides, fmt, columns,
       eiwa cv --lang ja --format hironsan --folds 5 --seeds 1,2,3
       eiwa cv --lang ja --format hironsan --word-input native --char-input romaji --json
       eiwa cv --lang ja --format spans --data ner.json --folds 10 --seeds 1
+      eiwa cv --lang ja --format hironsan --source conll03-en --modules char,classifier \\
+              --char-input romaji --label-map PER=PSN,LOC=LOC,ORG=ORG,MISC=ART --config configs/small-data.toml
     """
     from .cv import cross_validate
 
@@ -262,12 +343,17 @@ def cv(lang, word_input, char_input, seed, config_path, overrides, fmt, columns,
         raise EiwaError(f"--seeds expects comma-separated integers, got {seeds!r}") from None
     if not seed_list:
         raise EiwaError("--seeds is empty")
-    config = load_config(config_path, list(overrides), lang=lang, word_input=word_input, char_input=char_input, seed=seed)
+    config = load_config(config_path, list(overrides), lang=lang, word_input=word_input, char_input=char_input, seed=seed,
+                         fine_tune=fine_tune)
+    if bool(source) != bool(modules):
+        raise EiwaError("cv with transfer needs both --source and --modules")
+    factory = _transfer_factory(source, modules, label_map, lambda line: None) if source else None
     train_view = read_corpus(fmt, data_path, config.lang, columns, token_prefix, split_tokens=True).sentences
     test_view = read_corpus(fmt, data_path, config.lang, columns, token_prefix).sentences if fmt == "spans" else None
     if folds < 2 or folds > len(train_view):
         raise EiwaError(f"--folds must be between 2 and {len(train_view)}, got {folds}")
-    result = cross_validate(config, train_view, test_view, folds, seed_list, log=lambda line: console.print(line))
+    result = cross_validate(config, train_view, test_view, folds, seed_list, make_tagger=factory,
+                            log=lambda line: console.print(line))
     if out:
         write_atomic(Path(out), lambda path: Path(path).write_text(json.dumps(result, ensure_ascii=False, indent=1)))
     if as_json:

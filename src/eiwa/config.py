@@ -5,7 +5,7 @@ they apply: 25-dimensional character embeddings and 25 hidden units per directio
 character BiLSTM, 100-dimensional word embeddings, 100 hidden units per direction in the word
 BiLSTM, dropout 0.5, singleton words replaced by the unknown word with probability 0.5, gradient
 clipping at 5, and BIOES tags. Where eiwa departs (Adam instead of plain SGD, mini-batches of 32,
-a small casing embedding) it is for speed on CPUs; see docs/MODEL.md.
+a small casing embedding to make up for lowercased words) it is for speed on CPUs.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class Config:
     word_embedding_dim: int = 100
     case_embedding_dim: int = 10
     word_lowercase: bool = True
+    min_word_count: int = 1  # rarer training words are left to the unknown word (keeps models small)
     singleton_unk_rate: float = 0.5
     vectors: str | None = None  # word2vec/fastText text file to initialise word embeddings
     vectors_limit: int = 200_000  # read at most this many vectors
@@ -46,6 +47,11 @@ class Config:
     hidden_dim: int = 100  # per direction
     dropout: float = 0.5
     decoder: str = "crf"
+
+    # Transfer (set by `eiwa transfer`; empty for a model trained from scratch).
+    transferred: str = ""  # comma-separated modules whose weights came from the source model
+    fine_tune: str = "all"  # all: train every weight; frozen: keep transferred weights; lower-lr: see below
+    transferred_lr_scale: float = 0.1  # lower-lr: transferred modules learn at lr * this
 
     # Training.
     optimizer: str = "adam"
@@ -74,10 +80,13 @@ class Config:
             raise EiwaError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
         if self.tag_scheme not in ("bioes", "iob2"):
             raise EiwaError(f"tag_scheme must be 'bioes' or 'iob2', got {self.tag_scheme!r}")
+        if self.fine_tune not in ("all", "frozen", "lower-lr"):
+            raise EiwaError(f"fine_tune must be all, frozen or lower-lr, got {self.fine_tune!r}")
         for name in ("dropout", "singleton_unk_rate", "dev_fraction"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise EiwaError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        for name in ("char_embedding_dim", "char_hidden_dim", "word_embedding_dim", "hidden_dim", "batch_size", "max_epochs"):
+        for name in ("char_embedding_dim", "char_hidden_dim", "word_embedding_dim", "hidden_dim", "batch_size", "max_epochs",
+                     "min_word_count"):
             if getattr(self, name) < 1:
                 raise EiwaError(f"{name} must be at least 1, got {getattr(self, name)}")
         return self

@@ -34,7 +34,9 @@ CASES = ("<pad>", "lower", "upper_initial", "all_upper", "mixed", "numeric", "ha
 class Vocab:
     """String <-> id, with padding at 0 and the unknown entry at 1."""
 
-    def __init__(self, items: Iterable[str] = (), counts: Sequence[int] | None = None):
+    def __init__(self, items: Iterable[str] = (), counts: Sequence[int] | None = None, inherited: int = 0):
+        # Ids below `inherited` were copied, rows and all, from a source model's vocabulary (transfer.py).
+        self.inherited = inherited
         self.items = [PAD, UNK]
         self.ids = {PAD: 0, UNK: 1}
         for item in items:
@@ -53,11 +55,11 @@ class Vocab:
         return self.ids.get(item, 1)
 
     def to_json(self) -> dict:
-        return {"items": self.items[2:], "counts": self.counts}
+        return {"items": self.items[2:], "counts": self.counts, "inherited": self.inherited}
 
     @classmethod
     def from_json(cls, data: dict) -> "Vocab":
-        return cls(data["items"], data.get("counts"))
+        return cls(data["items"], data.get("counts"), data.get("inherited", 0))
 
 
 class TagVocab:
@@ -232,7 +234,8 @@ class Encoder:
             for form in inputs.char_forms(sentence):
                 bigram_counts.update(bigrams(form))
             tag_set.update(tags_from_spans(sentence.token_spans(), len(sentence), config.tag_scheme))
-        word_items = [w for w, _ in word_counts.most_common()] + [w for w in extra_words if w not in word_counts]
+        word_items = [w for w, n in word_counts.most_common() if n >= config.min_word_count]
+        word_items += [w for w in extra_words if w not in word_counts]
         words = Vocab(word_items)
         words.counts = [0, 0] + [word_counts.get(w, 0) for w in words.items[2:]]
         bigram_vocab = Vocab(b for b, _ in bigram_counts.most_common())

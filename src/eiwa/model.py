@@ -12,12 +12,38 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .config import Config
 from .encoding import CASES, Batch
 
 MODULES = ("char", "word", "classifier")
+
+
+class BiLSTM(nn.Module):
+    """A bidirectional LSTM over right-padded batches, exact at every real position.
+
+    The backward direction reads each sequence reversed within its own length, so padding only
+    ever trails the real items in both directions and never reaches them. This gives what packed
+    sequences give, but the backward pass of packed sequences is 2-3x slower on CPUs.
+    """
+
+    def __init__(self, input_dim: int, hidden_dim: int):
+        super().__init__()
+        self.forward_lstm = nn.LSTM(input_dim, hidden_dim, batch_first=True)
+        self.backward_lstm = nn.LSTM(input_dim, hidden_dim, batch_first=True)
+
+    def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """inputs [batch, time, dim], lengths [batch] -> (outputs [batch, time, 2 * hidden], final states [batch, 2 * hidden])."""
+        steps = torch.arange(inputs.shape[1])
+        reverse = lengths.unsqueeze(1) - 1 - steps  # position t <-> length - 1 - t
+        reverse = torch.where(reverse >= 0, reverse, steps)  # padding stays where it is
+        forward_out, _ = self.forward_lstm(inputs)
+        reversed_inputs = inputs.gather(1, reverse.unsqueeze(2).expand(-1, -1, inputs.shape[2]))
+        backward_reversed, _ = self.backward_lstm(reversed_inputs)
+        backward_out = backward_reversed.gather(1, reverse.unsqueeze(2).expand(-1, -1, backward_reversed.shape[2]))
+        rows, last = torch.arange(inputs.shape[0]), lengths - 1
+        final = torch.cat([forward_out[rows, last], backward_reversed[rows, last]], dim=-1)
+        return torch.cat([forward_out, backward_out], dim=-1), final
 
 
 class CharModule(nn.Module):
@@ -26,14 +52,13 @@ class CharModule(nn.Module):
     def __init__(self, num_bigrams: int, embedding_dim: int, hidden_dim: int):
         super().__init__()
         self.embedding = nn.Embedding(num_bigrams, embedding_dim, padding_idx=0)
-        self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True, bidirectional=True)
+        self.lstm = BiLSTM(embedding_dim, hidden_dim)
         self.output_dim = 2 * hidden_dim
 
     def forward(self, bigram_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """bigram_ids [forms, longest], lengths [forms] -> [forms, 2 * hidden]."""
-        packed = pack_padded_sequence(self.embedding(bigram_ids), lengths, batch_first=True, enforce_sorted=False)
-        _, (final, _) = self.lstm(packed)  # final: [2 directions, forms, hidden]
-        return torch.cat([final[0], final[1]], dim=-1)
+        _, final = self.lstm(self.embedding(bigram_ids), lengths)
+        return final
 
 
 class WordModule(nn.Module):
@@ -61,16 +86,14 @@ class ClassifierModule(nn.Module):
     def __init__(self, input_dim: int, hidden_dim: int, num_tags: int, dropout: float, decoder: str):
         super().__init__()
         self.dropout = nn.Dropout(dropout)
-        self.lstm = nn.LSTM(input_dim, hidden_dim, batch_first=True, bidirectional=True)
+        self.lstm = BiLSTM(input_dim, hidden_dim)
         self.output = nn.Linear(2 * hidden_dim, num_tags)
         self.decoder = decoder
         if decoder == "crf":
             self.crf = CRF(num_tags)
 
     def emissions(self, token_vectors: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        packed = pack_padded_sequence(self.dropout(token_vectors), lengths, batch_first=True, enforce_sorted=False)
-        hidden, _ = self.lstm(packed)
-        hidden, _ = pad_packed_sequence(hidden, batch_first=True, total_length=token_vectors.shape[1])
+        hidden, _ = self.lstm(self.dropout(token_vectors), lengths)
         return self.output(self.dropout(hidden))
 
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -30,7 +30,7 @@ from .encoding import Encoded, Encoder
 from .errors import EiwaError, ModelError
 from .model import NERModel
 from .scoring import Scores, score
-from .tags import spans_from_tags
+from .tags import spans_from_tag_ids
 
 FORMAT = "eiwa-model"
 FORMAT_VERSION = 1
@@ -43,6 +43,7 @@ class Tagger:
         self.encoder = encoder
         self.model = model
         self.meta = meta or {}
+        self.origin: str | None = None  # the path or built-in name it was loaded from
 
     @classmethod
     def create(cls, config: Config, encoder: Encoder) -> "Tagger":
@@ -64,9 +65,8 @@ class Tagger:
         with torch.inference_mode():
             for batch in self.encoder.batches(encoded, batch_size):
                 best = self.model.decode(batch).numpy()
-                for row, index in enumerate(batch.indices):
-                    tags = [tag_names[i] for i in best[row, : batch.lengths[row]]]
-                    results[index] = spans_from_tags(tags)
+                for index, spans in zip(batch.indices, spans_from_tag_ids(best, batch.lengths.numpy(), tag_names)):
+                    results[index] = spans
         self.model.train(was_training)
         return results
 
@@ -129,6 +129,7 @@ class Tagger:
             raise ModelError(f"{directory}: {error}") from None
         tagger = cls.create(config, encoder)
         tagger.meta = meta
+        tagger.origin = str(name_or_path)
         tagger.load_weights(directory / "model.safetensors")
         return tagger
 

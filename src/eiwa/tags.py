@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
+import numpy as np
+
 SCHEMES = ("iob1", "iob2", "bioes")
 
 Span = tuple[int, int, str]
@@ -117,3 +119,37 @@ def tags_from_spans(spans: Iterable[Span], length: int, scheme: str = "bioes") -
 def convert(tags: Sequence[str], scheme: str) -> list[str]:
     """Rewrite tags in ``scheme``, repairing invalid sequences as :func:`spans_from_tags` does."""
     return tags_from_spans(spans_from_tags(tags), len(tags), scheme)
+
+
+def spans_from_tag_ids(tag_ids: np.ndarray, lengths: np.ndarray, tag_names: Sequence[str]) -> list[list[Span]]:
+    """`spans_from_tags` for a whole batch of decoded tag ids at once, without a loop over tokens.
+
+    tag_ids is [sentences, time] (padding ignored past each length). The conlleval rules above
+    depend only on each token and its predecessor, so they vectorise: a token continues an
+    entity when it is I-/E-, its predecessor is B-/I- of the same type; an entity starts at every
+    other non-O token and ends where the next token does not continue it.
+    """
+    parsed = [parse_tag(tag) for tag in tag_names]
+    prefix_codes = {"O": 0, "B": 1, "I": 2, "E": 3, "S": 4}
+    prefix_of = np.array([prefix_codes[p] for p, _ in parsed])
+    types = sorted({t for _, t in parsed if t is not None})
+    type_of = np.array([types.index(t) if t is not None else -1 for _, t in parsed])
+
+    rows, steps = tag_ids.shape
+    valid = np.arange(steps)[None, :] < np.asarray(lengths)[:, None]
+    prefix = np.where(valid, prefix_of[tag_ids], 0)
+    kind = np.where(valid, type_of[tag_ids], -1)
+    previous_prefix = np.pad(prefix, ((0, 0), (1, 0)))[:, :-1]
+    previous_kind = np.pad(kind, ((0, 0), (1, 0)), constant_values=-1)[:, :-1]
+    continues = np.isin(prefix, (2, 3)) & np.isin(previous_prefix, (1, 2)) & (kind == previous_kind)
+    inside = prefix != 0
+    starts = inside & ~continues
+    next_continues = np.pad(continues, ((0, 0), (0, 1)))[:, 1:]
+    ends = inside & ~next_continues
+    # Starts and ends alternate in row-major order, so the k-th start pairs with the k-th end.
+    start_rows, start_cols = np.nonzero(starts)
+    _, end_cols = np.nonzero(ends)
+    spans: list[list[Span]] = [[] for _ in range(rows)]
+    for row, start, end in zip(start_rows.tolist(), start_cols.tolist(), end_cols.tolist()):
+        spans[row].append((start, end + 1, types[kind[row, start]]))
+    return spans

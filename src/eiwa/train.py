@@ -26,6 +26,7 @@ from .data import Sentence
 from .encoding import Encoder, read_vectors
 from .errors import EiwaError
 from .tagger import Tagger, write_atomic, write_json
+from .transfer import freeze_transferred, parameter_groups
 
 CHECKPOINT = "checkpoint"
 
@@ -79,10 +80,15 @@ def build_tagger(config: Config, sentences: Sequence[Sentence]) -> Tagger:
     return tagger
 
 
-def make_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
+def make_optimizer(tagger: Tagger) -> torch.optim.Optimizer:
+    """The optimizer, with the fine-tuning choice of a transferred model applied."""
+    config = tagger.config
+    if config.fine_tune == "frozen":
+        freeze_transferred(tagger)
+    groups = parameter_groups(tagger)
     if config.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9)
-    return torch.optim.Adam(model.parameters(), lr=config.lr)
+        return torch.optim.SGD(groups, lr=config.lr, momentum=0.9)
+    return torch.optim.Adam(groups, lr=config.lr)
 
 
 def train(
@@ -112,19 +118,18 @@ def train(
         if checkpoint is None or not (checkpoint / "state.json").exists():
             raise EiwaError(f"--resume: no checkpoint in {out} to resume from")
         tagger, optimizer_state, state = _read_checkpoint(checkpoint)
-        config = tagger.config
         log(f"resuming after epoch {state['epoch']} (best dev F1 {state['best_dev_f1']:.4f} at epoch {state['best_epoch']})")
     elif tagger is None:
         tagger = build_tagger(config, train_sentences)
+    config = tagger.config  # a transferred tagger carries its own (source architecture, transfer settings)
     model, encoder = tagger.model, tagger.encoder
-    optimizer = make_optimizer(config, model)
+    optimizer = make_optimizer(tagger)
     if resume:
         optimizer.load_state_dict(optimizer_state)
     if not dev_sentences:
         raise EiwaError("no dev sentences for early stopping: give --dev or keep dev_fraction above 0")
 
     train_data = encoder.encode(train_sentences)
-    dev_gold = [[e.as_tuple() for e in s.entities] for s in dev_sentences]
     best_weights = {k: v.clone() for k, v in model.state_dict().items()}
     if resume and out is not None and (out / "model.safetensors").exists():
         best_weights = load_file(out / "model.safetensors")
@@ -143,7 +148,7 @@ def train(
         while state["epoch"] < config.max_epochs and state["bad_epochs"] < config.patience:
             epoch = state["epoch"] + 1
             for group in optimizer.param_groups:
-                group["lr"] = config.lr / (1 + config.lr_decay * (epoch - 1))
+                group["lr"] = config.lr * group["scale"] / (1 + config.lr_decay * (epoch - 1))
             loss, speed, seconds = _run_epoch(model, encoder, train_data, optimizer, config, epoch, progress_bar, state)
             dev_scores = tagger.evaluate(dev_sentences)
             dev_f1 = dev_scores.f1

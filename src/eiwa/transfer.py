@@ -1,0 +1,291 @@
+"""Transfer: start a target-language tagger from a source tagger, module by module.
+
+Each module is a set of parameters named by its prefix (see model.py). Transferring a module
+copies its weights, except for three kinds of tables whose rows mean something that differs
+between the two models and are therefore matched up rather than copied wholesale:
+
+* embedding tables (`char.embedding`, `word.embedding`) are indexed by vocabulary items: the
+  target vocabulary starts with every source item, in source order (rows copied), followed by
+  the target training items the source does not know (rows initialised as in a fresh model);
+* the output layer and the CRF (`classifier.output`, `classifier.crf`) are indexed by tags: a
+  target tag takes the row of the source tag its type maps to under the label map (B-PSN from
+  B-PER under PER=PSN); tags of unmapped target types start fresh.
+
+The target model inherits the source's architecture (sizes, lowercasing, tag scheme), since the
+copied weights only fit that architecture; its inputs and training settings are its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from .config import Config
+from .data import Sentence
+from .encoding import Encoder, TagVocab, Vocab
+from .errors import EiwaError
+from .model import MODULES
+from .tagger import Tagger
+from .tags import parse_tag, tags_from_spans
+
+# Vocabulary-indexed tables, and the encoder attribute holding their vocabulary.
+VOCAB_TABLES = {"char.embedding.weight": "bigrams", "word.embedding.weight": "words"}
+# Tag-indexed parameters, and which of their dimensions run over tags.
+TAG_TABLES = {
+    "classifier.output.weight": (0,),
+    "classifier.output.bias": (0,),
+    "classifier.crf.transitions": (0, 1),
+    "classifier.crf.start": (0,),
+    "classifier.crf.end": (0,),
+}
+# Settings that shape the weights: a target model must share them with its source.
+ARCHITECTURE = (
+    "char_embedding_dim", "char_hidden_dim", "char_lowercase", "word_embedding_dim", "case_embedding_dim",
+    "word_lowercase", "hidden_dim", "decoder", "tag_scheme",
+)
+
+LabelMap = dict[str, list[str]]  # source type -> target types
+
+
+def parse_modules(text: str) -> list[str]:
+    """'char,classifier' -> ['char', 'classifier']; 'none' -> [] (training from scratch)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if names == ["none"]:
+        return []
+    unknown = [n for n in names if n not in MODULES]
+    if unknown or not names:
+        raise EiwaError(f"--modules: expected a comma-separated subset of {','.join(MODULES)} or 'none', got {text!r}")
+    return [m for m in MODULES if m in names]
+
+
+def parse_label_map(spec: str, source_types: Sequence[str], target_types: Sequence[str]) -> LabelMap:
+    """`PER=PSN,LOC=LOC`, or a file with one `SOURCE=TARGET` a line (or a JSON object SOURCE -> [TARGETS])."""
+    path = Path(spec)
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+        if text.lstrip().startswith("{"):
+            try:
+                raw = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise EiwaError(f"{path}: invalid JSON label map: {error}") from None
+            pairs = [(s, t) for s, targets in raw.items() for t in ([targets] if isinstance(targets, str) else targets)]
+        else:
+            pairs = [_pair(line, f"{path}:{n}") for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
+    else:
+        pairs = [_pair(item, "--label-map") for item in spec.split(",") if item.strip()]
+    label_map: LabelMap = defaultdict(list)
+    for source, target in pairs:
+        if source not in source_types:
+            raise EiwaError(f"--label-map: source type {source!r} is not one of the source model's ({', '.join(source_types)})")
+        if target_types and target not in target_types:
+            raise EiwaError(f"--label-map: target type {target!r} does not occur in the target data ({', '.join(target_types)})")
+        if target not in label_map[source]:
+            label_map[source].append(target)
+    return dict(label_map)
+
+
+def _pair(item: str, where: str) -> tuple[str, str]:
+    source, sep, target = item.strip().partition("=")
+    if not sep or not source.strip() or not target.strip():
+        raise EiwaError(f"{where}: expected SOURCE=TARGET, got {item.strip()!r}")
+    return source.strip(), target.strip()
+
+
+def format_label_map(label_map: LabelMap) -> str:
+    return ",".join(f"{s}={t}" for s, targets in sorted(label_map.items()) for t in targets) or "(empty)"
+
+
+def target_config(source: Config, target: Config) -> Config:
+    """The target's own settings, with the source's architecture."""
+    return replace(target, **{name: getattr(source, name) for name in ARCHITECTURE})
+
+
+def source_view(source: Tagger, config: Config) -> Tagger:
+    """The source model reading the target's inputs (language, native script or romaji)."""
+    view_config = replace(source.config, lang=config.lang, word_input=config.word_input, char_input=config.char_input)
+    encoder = Encoder(view_config, source.encoder.words, source.encoder.bigrams, source.encoder.tags)
+    return Tagger(view_config, encoder, source.model, source.meta)
+
+
+def propose_label_map(source: Tagger, config: Config, sentences: Sequence[Sentence], min_share: float = 0.1) -> tuple[LabelMap, dict]:
+    """`--label-map auto`: tag the target training data with the source model and map each target
+    type to the source type most often predicted on its gold tokens (if on at least `min_share` of them)."""
+    view = source_view(source, config)
+    overlap: dict[str, Counter] = defaultdict(Counter)
+    gold_tokens: Counter = Counter()
+    predicted = view.tag_encoded(view.encoder.encode(sentences, with_tags=False))
+    for sentence, spans in zip(sentences, predicted):
+        gold = [None] * len(sentence)
+        for start, end, kind in sentence.token_spans():
+            gold[start:end] = [kind] * (end - start)
+        for kind in gold:
+            if kind:
+                gold_tokens[kind] += 1
+        for start, end, kind in spans:
+            for position in range(start, end):
+                if gold[position]:
+                    overlap[gold[position]][kind] += 1
+    label_map: LabelMap = defaultdict(list)
+    for target_type, counts in sorted(overlap.items()):
+        source_type, count = counts.most_common(1)[0]
+        if count >= max(1, min_share * gold_tokens[target_type]):
+            label_map[source_type].append(target_type)
+    evidence = {t: {"gold_tokens": gold_tokens[t], "predicted_as": dict(overlap[t])} for t in sorted(gold_tokens)}
+    return dict(label_map), evidence
+
+
+@dataclass
+class TransferReport:
+    modules: list[str]
+    label_map: LabelMap
+    copied: dict[str, tuple[int, int]]  # table -> (target training items the source knows, target training items)
+    mapped_tags: tuple[int, int]  # (target tags given source rows, target tags)
+
+    def lines(self) -> list[str]:
+        lines = [f"transferred modules: {', '.join(self.modules) or 'none (training from scratch)'}"]
+        for table, (known, total) in self.copied.items():
+            share = known / total if total else 0.0
+            lines.append(f"  {table}: {known} of {total} target training items ({share:.1%}) have source rows")
+        if "classifier" in self.modules:
+            lines.append(f"  label map {format_label_map(self.label_map)}: {self.mapped_tags[0]} of "
+                         f"{self.mapped_tags[1]} target tags start from source rows")
+        return lines
+
+    def to_dict(self) -> dict:
+        return {"modules": self.modules, "label_map": self.label_map,
+                "copied": {k: {"known": a, "total": b} for k, (a, b) in self.copied.items()},
+                "mapped_tags": {"mapped": self.mapped_tags[0], "total": self.mapped_tags[1]}}
+
+
+def extend(source: Vocab, target: Vocab) -> Vocab:
+    """Every source item (same ids), then the target's new items; counts are the target's."""
+    merged = Vocab(source.items[2:] + [item for item in target.items[2:] if item not in source], inherited=len(source))
+    target_counts = dict(zip(target.items, target.counts))
+    merged.counts = [target_counts.get(item, 0) for item in merged.items]
+    return merged
+
+
+def transfer(
+    source: Tagger, config: Config, sentences: Sequence[Sentence], modules: Sequence[str], label_map: LabelMap
+) -> tuple[Tagger, TransferReport]:
+    """A target tagger for `config` whose `modules` start from `source`; the rest is initialised fresh.
+
+    With no modules this is exactly a fresh model, built through the same code path, so that
+    transfer and training from scratch differ only in what is transferred.
+    """
+    config = replace(target_config(source.config, config), transferred=",".join(modules))
+    fresh = Encoder.build(config, sentences)
+    words = extend(source.encoder.words, fresh.words) if "word" in modules else fresh.words
+    bigrams = extend(source.encoder.bigrams, fresh.bigrams) if "char" in modules else fresh.bigrams
+    tag_names = list(fresh.tags.items)
+    if "classifier" in modules:
+        # Mapped target types get all their tags, so that the source's knowledge of them survives
+        # even when the target training data is small (or empty: the zero-shot case).
+        mapped_types = sorted({t for targets in label_map.values() for t in targets})
+        tag_names += tags_from_scheme(mapped_types, config.tag_scheme)
+    encoder = Encoder(config, words, bigrams, TagVocab(tag_names))
+    torch.manual_seed(config.seed)
+    target = Tagger.create(config, encoder)
+
+    copied = {}
+    for table, attribute in VOCAB_TABLES.items():
+        module = table.split(".")[0]
+        if module in modules:
+            items = getattr(fresh, attribute).items[2:]
+            known = sum(item in getattr(source.encoder, attribute) for item in items)
+            copied[attribute] = (known, len(items))
+    target_rows, source_rows = _tag_correspondence(source.encoder.tags, encoder.tags, label_map)
+    source_state = source.model.state_dict()
+    with torch.no_grad():
+        for name, value in target.model.state_dict().items():
+            if name.split(".")[0] not in modules:
+                continue
+            if name in VOCAB_TABLES:
+                rows = len(getattr(source.encoder, VOCAB_TABLES[name]))
+                value[:rows] = source_state[name]
+            elif name in TAG_TABLES:
+                _copy_tag_rows(value, source_state[name], TAG_TABLES[name], target_rows, source_rows)
+            else:
+                value.copy_(source_state[name])
+    report = TransferReport(list(modules), label_map, copied, (len(target_rows), len(encoder.tags)))
+    target.meta["transfer"] = {"source": source.origin, **report.to_dict()}
+    return target, report
+
+
+def tags_from_scheme(types: Sequence[str], scheme: str) -> list[str]:
+    """Every tag the scheme has for these types."""
+    tags = []
+    for kind in types:
+        # A two-token and a one-token entity between them use every prefix of the scheme.
+        tags += tags_from_spans([(0, 2, kind), (2, 3, kind)], 3, scheme)
+    return sorted(set(tags) - {"O"})
+
+
+def _tag_correspondence(source_tags: TagVocab, target_tags: TagVocab, label_map: LabelMap) -> tuple[list[int], list[int]]:
+    """Parallel lists: target tag ids and the source tag ids whose rows they take."""
+    source_of_type = {}
+    for source_type, targets in label_map.items():
+        for target_type in targets:
+            source_of_type.setdefault(target_type, source_type)
+    target_rows, source_rows = [], []
+    for index, tag in enumerate(target_tags.items):
+        prefix, kind = parse_tag(tag)
+        source_tag = "O" if kind is None else (f"{prefix}-{source_of_type[kind]}" if kind in source_of_type else None)
+        if source_tag in source_tags.ids:
+            target_rows.append(index)
+            source_rows.append(source_tags.ids[source_tag])
+    return target_rows, source_rows
+
+
+def _copy_tag_rows(target: torch.Tensor, source: torch.Tensor, dims: tuple[int, ...], target_rows, source_rows) -> None:
+    t, s = torch.tensor(target_rows, dtype=torch.long), torch.tensor(source_rows, dtype=torch.long)
+    if dims == (0, 1):
+        target[t.unsqueeze(1), t.unsqueeze(0)] = source[s.unsqueeze(1), s.unsqueeze(0)]
+    else:
+        target[t] = source[s]
+
+
+def freeze_transferred(tagger: Tagger) -> None:
+    """`fine_tune = frozen`: transferred weights stay as they came, except the embedding rows of
+    items the source did not know, which must still learn (their gradients are masked, not the table's)."""
+    modules = [m for m in tagger.config.transferred.split(",") if m]
+    for name, parameter in tagger.model.named_parameters():
+        if name.split(".")[0] not in modules:
+            continue
+        if name in VOCAB_TABLES:
+            inherited = getattr(tagger.encoder, VOCAB_TABLES[name]).inherited
+            keep = torch.arange(parameter.shape[0]) >= inherited
+            parameter.register_hook(lambda grad, keep=keep: grad * keep.unsqueeze(1).to(grad.dtype))
+        else:
+            parameter.requires_grad_(False)
+
+
+def parameter_groups(tagger: Tagger) -> list[dict]:
+    """Optimizer groups: with `fine_tune = lower-lr`, transferred modules learn at lr * transferred_lr_scale."""
+    config = tagger.config
+    modules = [m for m in config.transferred.split(",") if m]
+    if config.fine_tune != "lower-lr" or not modules:
+        return [{"params": list(tagger.model.parameters()), "scale": 1.0}]
+    moved = [p for n, p in tagger.model.named_parameters() if n.split(".")[0] in modules]
+    kept = [p for n, p in tagger.model.named_parameters() if n.split(".")[0] not in modules]
+    return [{"params": kept, "scale": 1.0}, {"params": moved, "scale": config.transferred_lr_scale}]
+
+
+def resolve_label_map(
+    spec: str | None, source: Tagger, config: Config, sentences: Sequence[Sentence], log=lambda line: None
+) -> LabelMap:
+    """An explicit map (string or file), or `auto` (also the default): proposed from the training data."""
+    target_types = sorted({e.type for s in sentences for e in s.entities})
+    if spec and spec != "auto":
+        return parse_label_map(spec, source.entity_types, target_types)
+    label_map, evidence = propose_label_map(source, config, sentences)
+    log(f"label map (auto): {format_label_map(label_map)}")
+    for kind, seen in evidence.items():
+        predicted = ", ".join(f"{s} {n}" for s, n in sorted(seen["predicted_as"].items(), key=lambda x: -x[1])) or "nothing"
+        log(f"  {kind}: {seen['gold_tokens']} gold tokens, source predicts {predicted}")
+    return label_map

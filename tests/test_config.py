@@ -1,0 +1,121 @@
+"""Tests for eiwa.config: defaults, TOML/JSON files, `--set` parsing and validation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eiwa.config import Config, load_config
+from eiwa.errors import EiwaError
+
+
+def test_defaults_validate_and_follow_lample():
+    config = Config().validate()
+    assert (config.char_embedding_dim, config.char_hidden_dim, config.word_embedding_dim, config.hidden_dim) == (25, 25, 100, 100)
+    assert config.dropout == 0.5 and config.tag_scheme == "bioes" and config.decoder == "crf"
+    assert load_config(None) == config
+
+
+def test_toml_file(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('lang = "ja"\nchar_input = "romaji"\nhidden_dim = 32\ndropout = 0.25\nchar_lowercase = true\nlr = 1\n')
+    config = load_config(path)
+    assert (config.lang, config.char_input, config.hidden_dim, config.dropout, config.char_lowercase) == ("ja", "romaji", 32, 0.25, True)
+    assert config.lr == 1.0 and isinstance(config.lr, float)  # an int is accepted for a float setting
+
+
+def test_json_file_then_overrides_then_fixed_flags(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"hidden_dim": 16, "max_epochs": 7, "vectors": None}))
+    config = load_config(path, ["max_epochs=3"], seed=9, lang=None)
+    assert (config.hidden_dim, config.max_epochs, config.seed, config.vectors, config.lang) == (16, 3, 9, None, "en")
+
+
+@pytest.mark.parametrize(
+    "content, suffix, match",
+    [
+        ('hiden_dim = 3\n', ".toml", "unknown setting"),
+        ('hidden_dim = "big"\n', ".toml", "hidden_dim"),
+        ('hidden_dim = 2.5\n', ".toml", "hidden_dim"),
+        ('char_lowercase = 1\n', ".toml", "char_lowercase"),
+        ('hidden_dim = \n', ".toml", "invalid config"),
+        ('{"lang": ', ".json", "invalid config"),
+        ('{"lang": "fr"}', ".json", "lang"),
+    ],
+)
+def test_bad_config_files_are_user_errors_naming_the_file(tmp_path, content, suffix, match):
+    path = tmp_path / f"c{suffix}"
+    path.write_text(content)
+    with pytest.raises(EiwaError, match=match) as excinfo:
+        load_config(path)
+    if match != "lang":
+        assert str(path) in str(excinfo.value)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(EiwaError, match="cannot read config"):
+        load_config(tmp_path / "none.toml")
+
+
+def test_set_parses_each_field_type():
+    config = Config().with_overrides([
+        "hidden_dim=12", "dropout=0.3", "char_lowercase=yes", "word_lowercase=off",
+        "vectors=none", "optimizer=sgd", "char-embedding-dim = 7",
+    ])
+    assert config.hidden_dim == 12 and isinstance(config.hidden_dim, int)
+    assert config.dropout == 0.3 and isinstance(config.dropout, float)
+    assert config.char_lowercase is True and config.word_lowercase is False
+    assert config.vectors is None
+    assert config.optimizer == "sgd"
+    assert config.char_embedding_dim == 7  # dashes read as underscores
+    assert Config().with_overrides(["vectors=vec.txt"]).vectors == "vec.txt"
+    assert Config().with_overrides(["lr=1"]).lr == 1.0
+
+
+@pytest.mark.parametrize(
+    "assignment, match",
+    [
+        ("hidden=3", "unknown setting"),
+        ("hidden_dim=3.5", "integer"),
+        ("hidden_dim=", "integer"),
+        ("dropout=half", "number"),
+        ("char_lowercase=maybe", "true or false"),
+        ("max_epochs", "key=value"),
+        ("=3", "key=value"),
+    ],
+)
+def test_set_errors(assignment, match):
+    with pytest.raises(EiwaError, match=match):
+        Config().with_overrides([assignment])
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (["dropout=1.0"], "dropout"),
+        (["dev_fraction=-0.1"], "dev_fraction"),
+        (["hidden_dim=0"], "hidden_dim"),
+        (["decoder=hmm"], "decoder"),
+        (["tag_scheme=iob1"], "tag_scheme"),
+        (["optimizer=adagrad"], "optimizer"),
+        (["lang=ja", "char_input=kana"], "char_input"),
+    ],
+)
+def test_validate_rejects_bad_values(overrides, match):
+    with pytest.raises(EiwaError, match=match):
+        load_config(None, overrides)
+
+
+def test_english_forces_native_inputs_japanese_keeps_romaji():
+    config = load_config(None, ["char_input=romaji", "word_input=romaji"])
+    assert config.lang == "en"
+    assert (config.word_input, config.char_input) == ("native", "native")
+    config = load_config(None, ["char_input=romaji"], lang="ja")
+    assert (config.word_input, config.char_input) == ("native", "romaji")
+
+
+def test_round_trip_through_dict():
+    config = Config(hidden_dim=7, vectors="v.txt", char_lowercase=True)
+    assert Config.from_dict(config.to_dict()) == config
+    assert "hidden_dim = 7" in config.describe()
