@@ -118,15 +118,8 @@ def test_training_data_without_entities_is_a_user_error(runner, tmp_path):
     assert_user_error(result, "no entities")
 
 
-NO_EXAMPLES = pytest.mark.xfail(
-    reason="BUG: cli.info and cli.quickstart --help have no Examples section, although the top-level help "
-           "says 'Each command has --help with examples'", strict=True)
-
-
 # Every registered command, so that commands added later are covered too.
-@pytest.mark.parametrize("command", [
-    pytest.param(name, marks=NO_EXAMPLES) if name in ("info", "quickstart") else name for name in sorted(cli.commands)
-])
+@pytest.mark.parametrize("command", sorted(cli.commands))
 def test_help_of_each_command_shows_examples(runner, command):
     result = runner.invoke(cli, [command, "--help"])
     assert result.exit_code == 0, result.output
@@ -257,12 +250,9 @@ def test_info_of_a_model_prints_meta_and_config(runner, tiny_model_dir):
     assert shown["config"]["hidden_dim"] == 8
 
 
-# ----------------------------------------------------------------------------- suspected bugs
+# ----------------------------------------------------------------------------- edge cases
 
 
-@pytest.mark.xfail(reason="BUG: cli.train divides by config.dev_fraction to print the dev message; with "
-                          "--set dev_fraction=0 and no --dev it crashes with ZeroDivisionError instead of the "
-                          "'no dev sentences' user error", strict=True)
 def test_dev_fraction_zero_without_dev_is_a_user_error(runner, tmp_path):
     data = write_conll(tmp_path / "train.conll", synthetic_tagged(20))
     result = runner.invoke(cli, ["train", "--train", str(data), "--out", str(tmp_path / "m"),
@@ -270,10 +260,6 @@ def test_dev_fraction_zero_without_dev_is_a_user_error(runner, tmp_path):
     assert_user_error(result, "dev")
 
 
-@pytest.mark.xfail(reason="BUG: overlapping (or duplicated) entities in --format spans training data pass "
-                          "data.read_span_records, then tags.tags_from_spans raises ValueError inside "
-                          "encoding.Encoder.build: a traceback instead of a DataError naming the file and line",
-                   strict=True)
 def test_overlapping_entities_in_spans_training_data_do_not_crash(runner, tmp_path):
     record = {"text": "John Smith lives in Paris .",
               "entities": [{"start": 0, "end": 10, "type": "PER"}, {"start": 5, "end": 10, "type": "PER"}]}
@@ -281,7 +267,7 @@ def test_overlapping_entities_in_spans_training_data_do_not_crash(runner, tmp_pa
     path.write_text("".join(json.dumps(record) + "\n" for _ in range(12)), encoding="utf-8")
     result = runner.invoke(cli, ["train", "--format", "spans", "--train", str(path), "--out", str(tmp_path / "m"),
                                  "--quiet", *TINY_SET, "--set", "max_epochs=1"])
-    assert "Traceback" not in result.output and not isinstance(result.exception, ValueError)
-    assert result.exit_code in (0, 2), result.output  # handled, or reported as a user error
+    # Flat tags cannot nest entities: the overlapping one is left out of training, not a crash.
+    assert result.exit_code == 0, result.output
     if result.exit_code == 2:
         assert_user_error(result, str(path))

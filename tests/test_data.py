@@ -167,9 +167,6 @@ def test_invalid_utf8_names_the_line_of_the_bad_byte(tmp_path):
     assert "UTF-8" in str(excinfo.value)
 
 
-@pytest.mark.xfail(reason="BUG: data.read_text reports the wrong line/byte for invalid UTF-8 after a BOM: "
-                          "decode('utf-8-sig') gives error.start relative to the text after the 3-byte BOM",
-                   strict=True)
 def test_invalid_utf8_after_a_byte_order_mark_names_the_right_line(tmp_path):
     path = tmp_path / "a.conll"
     path.write_bytes(b"\xef\xbb\xbfa O\n\xffb O\n")  # the bad byte is on line 2
@@ -420,9 +417,6 @@ def test_read_vectors_errors_name_the_line(tmp_path, content, line, match):
     assert_data_error(excinfo, path, line)
 
 
-@pytest.mark.xfail(reason="BUG: encoding.read_vectors raises UnboundLocalError ('number') instead of DataError when "
-                          "the file has invalid UTF-8: the text stream decodes a whole chunk before the first line is "
-                          "numbered, so the line is also wrong for later chunks", strict=True)
 def test_read_vectors_invalid_utf8_is_a_data_error_naming_the_line(tmp_path):
     from eiwa.encoding import read_vectors
 

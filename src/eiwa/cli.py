@@ -147,9 +147,11 @@ def _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out,
     sentences = corpus.sentences
     if dev_path:
         dev = read_corpus(fmt, dev_path, config.lang, columns, token_prefix, split_tokens=False).sentences
-    else:
+    elif config.dev_fraction > 0:
         sentences, dev = split_off_dev(sentences, config.dev_fraction)
         console.print(f"dev: every {round(1 / config.dev_fraction)}th training sentence ({len(dev)} sentences)")
+    else:
+        raise EiwaError("no dev data for early stopping: give --dev or keep dev_fraction above 0")
     if not any(s.entities for s in sentences):
         raise EiwaError("the training data has no entities: is the tag column right (see --columns)?")
     console.print(f"training on {len(sentences)} sentences, dev {len(dev)}; writing {out_dir}")
@@ -365,13 +367,50 @@ def cv(lang, word_input, char_input, seed, config_path, overrides, fmt, columns,
                    f"{folds}-fold pooled)")
 
 
+# ----------------------------------------------------------------------------- experiment
+
+
+@cli.command()
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.option("--report-only", is_flag=True, help="Rewrite the report from finished cells without training.")
+def experiment(config_file, report_only):
+    """Run a transfer study from a TOML file: module grid, input grid, data-size curves.
+
+    Every (cell, seed) result is kept as soon as it finishes, so running the same command again
+    after an interruption resumes. Writes cells.jsonl, results.json, RESULTS.md (mean ± std,
+    difference from scratch, paired approximate-randomization p) and PNG curves to the
+    experiment's `out` folder. See experiments/*.toml and src/eiwa/experiment.py for the format.
+
+    \b
+    Examples:
+      eiwa experiment experiments/hironsan.toml
+      eiwa experiment experiments/stockmark.toml --report-only
+    """
+    from .experiment import load_experiment, read_finished, run_experiment, write_report
+
+    spec = load_experiment(config_file)
+    if report_only:
+        out = Path(spec["out"])
+        write_report(spec, read_finished(out / "cells.jsonl"), out)
+    else:
+        out = run_experiment(spec, log=lambda line: console.print(line))
+    console.print(f"report: {out / 'RESULTS.md'}")
+
+
 # ----------------------------------------------------------------------------- info
 
 
 @cli.command()
 @click.argument("model", required=False)
 def info(model):
-    """Show a model's settings, or list the built-in models."""
+    """Show a model's settings, or list the built-in models.
+
+    \b
+    Examples:
+      eiwa info                      # list the built-in models
+      eiwa info conll03-en           # meta data and config of a built-in model
+      eiwa info models/ja            # ... or of a model directory
+    """
     if model is None:
         click.echo("built-in models: " + (", ".join(builtin_models()) or "none"))
         return
@@ -391,6 +430,11 @@ def quickstart(out, seed):
 
     Trains on four of the five protocol folds (sentences i with i % 5 != 0), scores on the fifth,
     saves the model to --out and tags an example sentence. A few minutes on two CPU cores.
+
+    \b
+    Examples:
+      eiwa quickstart
+      eiwa quickstart --out my-model --seed 2
     """
     from .data import read_hironsan
     from .train import split_off_dev, train as run_training

@@ -19,6 +19,8 @@ from .errors import DataError, EiwaError
 from .tags import parse_tag, spans_from_tags
 
 FORMATS = ("conll", "spans", "hironsan")
+# Columns are separated by ASCII spaces and tabs only: a full-width space (U+3000) can be a token.
+COLUMN_SEPARATOR = re.compile(r"[ \t]+")
 
 
 @dataclass(frozen=True)
@@ -47,18 +49,25 @@ class Sentence:
         return len(self.tokens)
 
     def token_spans(self) -> list[tuple[int, int, str]]:
-        """Gold entities as token-index spans; entities not aligned to token boundaries are left out."""
+        """Gold entities as token-index spans, for tagging.
+
+        Entities not aligned to token boundaries are left out, and so are entities overlapping an
+        earlier (or, at the same start, longer) one: flat tags cannot express nesting.
+        """
         starts = {s: i for i, (s, _) in enumerate(self.offsets)}
         ends = {e: i + 1 for i, (_, e) in enumerate(self.offsets)}
-        return [
-            (starts[e.start], ends[e.end], e.type)
-            for e in self.entities
-            if e.start in starts and e.end in ends and starts[e.start] < ends[e.end]
-        ]
+        spans, covered_until = [], 0
+        for e in sorted(self.entities, key=lambda e: (e.start, -e.end)):
+            if e.start in starts and e.end in ends and starts[e.start] < ends[e.end] and starts[e.start] >= covered_until:
+                spans.append((starts[e.start], ends[e.end], e.type))
+                covered_until = ends[e.end]
+        return spans
 
     def misaligned_entities(self) -> int:
         """How many gold entities have a boundary inside a token (the tagger cannot find those)."""
-        return len(self.entities) - len(self.token_spans())
+        starts = {s for s, _ in self.offsets}
+        ends = {e for _, e in self.offsets}
+        return sum(e.start not in starts or e.end not in ends for e in self.entities)
 
 
 @dataclass
@@ -109,11 +118,13 @@ def read_text(path: str | Path) -> str:
     if path.is_dir():
         raise DataError(path, None, "is a directory, expected a file")
     data = path.read_bytes()
+    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     try:
-        text = data.decode("utf-8-sig")
+        text = data[bom:].decode("utf-8")
     except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise DataError(path, line, f"invalid UTF-8 (byte {error.start})") from None
+        position = bom + error.start
+        line = data[:position].count(b"\n") + 1
+        raise DataError(path, line, f"invalid UTF-8 (byte {position})") from None
     if not text.strip():
         raise DataError(path, None, "file is empty")
     return text
@@ -151,11 +162,11 @@ def read_conll(
             rows.clear()
 
     for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
+        line = line.strip(" \t\r\n")
         if not line:
             flush()
             continue
-        fields = line.split()
+        fields = COLUMN_SEPARATOR.split(line)
         if fields[0] == "-DOCSTART-":
             flush()
             continue
@@ -213,14 +224,23 @@ def _json_records(path: str | Path) -> Iterator[tuple[int, object]]:
     if stripped.startswith("["):
         # Decode the array element by element so that an error can name its line.
         position = text.index("[") + 1
-        whitespace = re.compile(r"[\s,]*")
+        whitespace = re.compile(r"\s*")
+        first = True
         while True:
             position = whitespace.match(text, position).end()
-            if position >= len(text):
-                raise DataError(path, text.count("\n") + 1, "unterminated JSON array")
-            if text[position] == "]":
-                return
             line = text.count("\n", 0, position) + 1
+            if position >= len(text):
+                raise DataError(path, line, "unterminated JSON array")
+            if text[position] == "]":
+                if text[position + 1 :].strip():
+                    raise DataError(path, line, "unexpected text after the JSON array")
+                return
+            if not first:
+                if text[position] != ",":
+                    raise DataError(path, line, "expected ',' or ']' between records")
+                position = whitespace.match(text, position + 1).end()
+                line = text.count("\n", 0, position) + 1
+            first = False
             try:
                 record, position = decoder.raw_decode(text, position)
             except json.JSONDecodeError as error:
@@ -309,7 +329,8 @@ def read_hironsan() -> Corpus:
     sentences = []
     for split in ("train", "test"):
         for index, rows in enumerate(hironsan_corpus.hiron2016.iob_sents(split)):
-            tokens = [row[0] for row in rows]
+            # Rows for a full-width space lost their surface upstream and begin with the character class.
+            tokens = ["\u3000" if len(row) == 11 and row[0] == "ZSPACE" else row[0] for row in rows]
             tags = [row[-1] for row in rows]
             readings = [row[9] if len(row) > 10 and row[9] != "*" else None for row in rows]
             sentences.append(sentence_from_tags(tokens, tags, "ja", readings, f"hironsan:{split}:{index}"))

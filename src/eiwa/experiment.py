@@ -1,0 +1,305 @@
+"""`eiwa experiment CONFIG.toml`: the transfer study, on any target data, resumable.
+
+An experiment is a set of grids. Each grid crosses module subsets, the two input choices and
+training-set sizes; every cell of it is trained and tested once per seed (all folds, for k-fold
+data). Each finished (cell, seed) is appended to `cells.jsonl` at once, so an interrupted run
+resumes where it stopped. The report compares every transfer cell with the scratch cell (`none`)
+of the same inputs and size: mean ± std over seeds, the difference, and a paired approximate
+randomization test over test sentences (all seeds pooled).
+
+    name = "hironsan"
+    out = "results/hironsan"          # default: results/<name>
+    seeds = [1, 2, 3]
+    [data]
+    lang = "ja"
+    format = "hironsan"               # or spans / conll with path = "..."
+    protocol = "kfold"                # kfold (folds = 5) or split (the Stockmark rule: i % 10 == 8 dev, 9 test)
+    folds = 5
+    [source]
+    model = "conll03-en"
+    label_map = "PER=PSN,LOC=LOC,ORG=ORG,MISC=ART"   # or auto (not for size 0)
+    [train]
+    config = "configs/small-data.toml"
+    set = ["max_epochs=40"]
+    [[grid]]
+    name = "modules"
+    modules = ["none", "char", "char,classifier"]
+    word_input = ["native"]
+    char_input = ["romaji"]
+    sizes = [0, 100, 500]             # optional; default: all training sentences
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import statistics
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .config import load_config
+from .data import read_corpus
+from .errors import EiwaError
+from .scoring import score
+from .tagger import Tagger, write_atomic
+
+SCRATCH = "none"
+
+
+@dataclass(frozen=True)
+class Cell:
+    grid: str
+    modules: str
+    word_input: str
+    char_input: str
+    size: int | None  # None: all training sentences
+
+    @property
+    def key(self) -> str:
+        size = "all" if self.size is None else str(self.size)
+        return f"{self.grid}|{self.modules}|{self.word_input}|{self.char_input}|{size}"
+
+    def scratch(self) -> "Cell":
+        return replace(self, modules=SCRATCH)
+
+
+def load_experiment(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise EiwaError(f"{path}: cannot read: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise EiwaError(f"{path}: invalid TOML: {error}") from None
+    for key in ("name", "data", "grid"):
+        if key not in spec:
+            raise EiwaError(f"{path}: missing {key!r}")
+    spec.setdefault("seeds", [1, 2, 3])
+    spec.setdefault("out", f"results/{spec['name']}")
+    spec["data"].setdefault("protocol", "kfold")
+    if spec["data"]["protocol"] not in ("kfold", "split"):
+        raise EiwaError(f"{path}: data.protocol must be kfold or split")
+    return spec
+
+
+def cells_of(spec: dict) -> list[Cell]:
+    cells = []
+    for grid in spec["grid"]:
+        for modules, word_input, char_input, size in itertools.product(
+            grid.get("modules", [SCRATCH]), grid.get("word_input", ["native"]), grid.get("char_input", ["native"]),
+            grid.get("sizes", [None]),
+        ):
+            if size == 0 and modules == SCRATCH:
+                continue  # nothing to train: scratch scores 0 by definition
+            cells.append(Cell(grid["name"], modules, word_input, char_input, size))
+    return cells
+
+
+def run_experiment(spec: dict, log: Callable[[str], None] = print) -> Path:
+    """Run every unfinished (cell, seed); then write results.json, RESULTS.md and the plots."""
+    from .train import split_off_dev, train
+    from .transfer import parse_modules, resolve_label_map, transfer
+
+    out = Path(spec["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    finished_path = out / "cells.jsonl"
+    finished = read_finished(finished_path)
+    data = spec["data"]
+    lang = data.get("lang", "ja")
+    train_view = read_corpus(data["format"], data.get("path"), lang, data.get("columns"), data.get("token_prefix"), split_tokens=True).sentences
+    test_view = (read_corpus(data["format"], data.get("path"), lang, data.get("columns"), data.get("token_prefix")).sentences
+                 if data["format"] == "spans" else train_view)
+    splits = _splits(data, len(train_view))
+    base = load_config(spec.get("train", {}).get("config"), spec.get("train", {}).get("set", []), lang=lang)
+    source = Tagger.load(spec["source"]["model"]) if "source" in spec else None
+    label_spec = spec.get("source", {}).get("label_map", "auto")
+
+    for cell in cells_of(spec):
+        for seed in spec["seeds"]:
+            key = f"{cell.key}|{seed}"
+            if key in finished:
+                continue
+            modules = parse_modules(cell.modules)
+            if modules and source is None:
+                raise EiwaError(f"cell {cell.key} transfers modules but the experiment has no [source]")
+            config = replace(base, seed=seed, word_input=cell.word_input, char_input=cell.char_input).validate()
+            per_sentence, gold_all, predicted_all = [], [], []
+            for train_ids, dev_ids, test_ids in splits:
+                train_ids = train_ids[: cell.size] if cell.size is not None else train_ids
+                train_part = [train_view[i] for i in train_ids]
+                dev_part = [test_view[i] for i in dev_ids] if dev_ids is not None else None
+                if dev_part is None:
+                    train_part, dev_part = split_off_dev(train_part, config.dev_fraction)
+                test = [test_view[i] for i in test_ids]
+                if cell.size == 0 and ("classifier" not in modules or label_spec == "auto"):
+                    raise EiwaError(f"cell {cell.key}: size 0 (zero-shot) needs the classifier transferred and an "
+                                    "explicit [source] label_map, not auto")
+                if modules:
+                    label_map = resolve_label_map(label_spec, source, config, train_part) if "classifier" in modules else {}
+                    tagger, _ = transfer(source, config, train_part, modules, label_map)
+                else:
+                    tagger = None
+                if cell.size == 0:
+                    tagger.model.eval()  # zero-shot: the source model through the label map, untrained
+                else:
+                    tagger = train(config, train_part, dev_part, tagger=tagger, progress=False, log=lambda _: None).tagger
+                gold = [[e.as_tuple() for e in s.entities] for s in test]
+                predicted = [[e.as_tuple() for e in spans] for spans in tagger.tag_sentences(test)]
+                gold_all += gold
+                predicted_all += predicted
+                per_sentence += [_counts(g, p) for g, p in zip(gold, predicted)]
+            scores = score(gold_all, predicted_all)
+            record = {"key": key, "cell": cell.key, "seed": seed, **{k: v for k, v in scores.to_dict().items()},
+                      "sentence_counts": per_sentence}
+            with open(finished_path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            finished[key] = record
+            log(f"{cell.key} seed {seed}: P {scores.precision:.4f} R {scores.recall:.4f} F1 {scores.f1:.4f}")
+    write_report(spec, finished, out)
+    return out
+
+
+def read_finished(path: Path) -> dict[str, dict]:
+    finished = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut off by an interruption: that cell simply runs again
+            finished[record["key"]] = record
+    return finished
+
+
+def _splits(data: dict, count: int) -> list[tuple[list[int], list[int] | None, list[int]]]:
+    """(train, dev or None, test) index lists: k folds, or the single fixed split."""
+    if data["protocol"] == "split":
+        train = [i for i in range(count) if i % 10 not in (8, 9)]
+        return [(train, [i for i in range(count) if i % 10 == 8], [i for i in range(count) if i % 10 == 9])]
+    folds = data.get("folds", 5)
+    return [([i for i in range(count) if i % folds != k], None, [i for i in range(count) if i % folds == k])
+            for k in range(folds)]
+
+
+def _counts(gold, predicted) -> tuple[int, int, int]:
+    gold, predicted = set(gold), set(predicted)
+    return (len(gold & predicted), len(predicted), len(gold))
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def micro_f1(counts: np.ndarray) -> float:
+    tp, predicted, gold = counts.sum(axis=0)
+    return 0.0 if tp == 0 else 2 * tp / (predicted + gold)
+
+
+def approximate_randomization(a: np.ndarray, b: np.ndarray, trials: int = 10_000, seed: int = 0) -> float:
+    """Two-sided p-value for the F1 difference of two systems on the same sentences.
+
+    a and b are [sentences, 3] arrays of (true positives, predicted, gold); each trial swaps the
+    two systems' outputs on a random half of the sentences (Noreen 1989; Yeh 2000).
+    """
+    observed = abs(micro_f1(a) - micro_f1(b))
+    rng = np.random.default_rng(seed)
+    swap = rng.random((trials, len(a))) < 0.5  # [trials, sentences]
+    a_sums = np.where(swap[..., None], b, a).sum(axis=1)  # [trials, 3]
+    b_sums = np.where(swap[..., None], a, b).sum(axis=1)
+
+    def f1(sums):
+        return np.where(sums[:, 0] > 0, 2 * sums[:, 0] / np.maximum(sums[:, 1] + sums[:, 2], 1), 0.0)
+
+    at_least = np.sum(np.abs(f1(a_sums) - f1(b_sums)) >= observed - 1e-12)
+    return float((at_least + 1) / (trials + 1))
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def summarise(spec: dict, finished: dict[str, dict]) -> list[dict]:
+    rows = []
+    for cell in cells_of(spec):
+        runs = [finished.get(f"{cell.key}|{seed}") for seed in spec["seeds"]]
+        runs = [r for r in runs if r]
+        if not runs:
+            continue
+        f1s = [r["f1"] for r in runs]
+        row = {
+            "grid": cell.grid, "modules": cell.modules, "word_input": cell.word_input, "char_input": cell.char_input,
+            "size": cell.size, "seeds": [r["seed"] for r in runs],
+            "f1_mean": statistics.fmean(f1s), "f1_std": statistics.stdev(f1s) if len(f1s) > 1 else 0.0,
+            "precision_mean": statistics.fmean(r["precision"] for r in runs),
+            "recall_mean": statistics.fmean(r["recall"] for r in runs),
+            "f1_per_seed": f1s,
+        }
+        scratch_runs = [finished.get(f"{cell.scratch().key}|{r['seed']}") for r in runs]
+        if cell.modules != SCRATCH and all(scratch_runs) and cell.size != 0:
+            mine = np.concatenate([np.asarray(r["sentence_counts"]) for r in runs])
+            theirs = np.concatenate([np.asarray(r["sentence_counts"]) for r in scratch_runs])
+            row["scratch_f1_mean"] = statistics.fmean(r["f1"] for r in scratch_runs)
+            row["difference"] = row["f1_mean"] - row["scratch_f1_mean"]
+            row["p_value"] = approximate_randomization(mine, theirs)
+        rows.append(row)
+    return rows
+
+
+def write_report(spec: dict, finished: dict[str, dict], out: Path) -> None:
+    rows = summarise(spec, finished)
+    write_atomic(out / "results.json", lambda p: Path(p).write_text(json.dumps(rows, indent=1, ensure_ascii=False)))
+    lines = [f"# Experiment {spec['name']}", "",
+             f"Seeds {', '.join(map(str, spec['seeds']))}; data {spec['data'].get('format')} "
+             f"{spec['data'].get('path', '')} ({spec['data']['protocol']}"
+             + (f", {spec['data'].get('folds', 5)} folds pooled" if spec["data"]["protocol"] == "kfold" else "") + ").",
+             "F1 is mean ± sample std over seeds; Δ is the difference from training from scratch (`none`) with the same "
+             "inputs and size; p is a paired approximate-randomization test over test sentences (10,000 trials, seeds pooled).", ""]
+    for grid in spec["grid"]:
+        grid_rows = [r for r in rows if r["grid"] == grid["name"]]
+        if not grid_rows:
+            continue
+        lines += [f"## {grid['name']}", "", "| modules | word input | char input | sentences | F1 | P | R | Δ F1 | p |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in grid_rows:
+            size = "all" if r["size"] is None else str(r["size"])
+            delta = f"{r['difference']:+.4f}" if "difference" in r else ""
+            p = f"{r['p_value']:.4f}" if "p_value" in r else ""
+            lines.append(f"| {r['modules']} | {r['word_input']} | {r['char_input']} | {size} | "
+                         f"{r['f1_mean']:.4f} ± {r['f1_std']:.4f} | {r['precision_mean']:.4f} | {r['recall_mean']:.4f} | {delta} | {p} |")
+        lines.append("")
+        if any(r["size"] is not None for r in grid_rows):
+            plot = _plot_curve(grid["name"], grid_rows, out)
+            if plot:
+                lines += [f"![{grid['name']}]({plot.name})", ""]
+    write_atomic(out / "RESULTS.md", lambda p: Path(p).write_text("\n".join(lines), encoding="utf-8"))
+
+
+def _plot_curve(name: str, rows: list[dict], out: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for (modules, word_input, char_input), group in itertools.groupby(
+        sorted(rows, key=lambda r: (r["modules"], r["word_input"], r["char_input"], r["size"] or 0)),
+        key=lambda r: (r["modules"], r["word_input"], r["char_input"]),
+    ):
+        group = [r for r in group if r["size"] is not None]
+        axes.errorbar([r["size"] for r in group], [r["f1_mean"] for r in group], yerr=[r["f1_std"] for r in group],
+                      marker="o", capsize=3, label=f"{modules} (word {word_input}, char {char_input})")
+    axes.set_xlabel("target training sentences")
+    axes.set_ylabel("test F1")
+    axes.set_title(name)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+    path = out / f"{name}.png"
+    figure.tight_layout()
+    write_atomic(path, lambda p: figure.savefig(p, format="png", dpi=120))
+    plt.close(figure)
+    return path
+
