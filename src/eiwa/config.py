@@ -164,11 +164,28 @@ def _coerce(key: str, value, origin: str):
     raise EiwaError(f"{origin}: setting {key} should be {kind}, got {value!r}")
 
 
+BUILTIN_CONFIGS = Path(__file__).parent / "configs"
+
+
+def builtin_configs() -> list[str]:
+    return sorted(p.stem for p in BUILTIN_CONFIGS.glob("*.toml"))
+
+
+def resolve_config(name_or_path: str | Path) -> Path:
+    """A config file, or the name of a recipe shipped with eiwa (e.g. `small-data`)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    if str(name_or_path) in builtin_configs():
+        return BUILTIN_CONFIGS / f"{name_or_path}.toml"
+    raise EiwaError(f"{name_or_path}: no such config file or built-in config (built-in: {', '.join(builtin_configs())})")
+
+
 def load_config(path: str | Path | None, overrides: list[str] | None = None, **fixed) -> Config:
     """Defaults, then a TOML/JSON file, then `--set` overrides, then values fixed by command-line flags."""
     config = Config()
     if path is not None:
-        path = Path(path)
+        path = resolve_config(path)
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as error:

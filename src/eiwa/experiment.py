@@ -19,7 +19,7 @@ randomization test over test sentences (all seeds pooled).
     model = "conll03-en"
     label_map = "PER=PSN,LOC=LOC,ORG=ORG,MISC=ART"   # or auto (not for size 0)
     [train]
-    config = "configs/small-data.toml"
+    config = "small-data"
     set = ["max_epochs=40"]
     [[grid]]
     name = "modules"
