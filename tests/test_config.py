@@ -53,9 +53,14 @@ def test_bad_config_files_are_user_errors_naming_the_file(tmp_path, content, suf
         assert str(path) in str(excinfo.value)
 
 
-def test_missing_config_file(tmp_path):
-    with pytest.raises(EiwaError, match="cannot read config"):
+def test_missing_config_file_names_it_and_the_built_in_recipes(tmp_path):
+    with pytest.raises(EiwaError, match=r"none\.toml: no such config file.*small-data"):
         load_config(tmp_path / "none.toml")
+
+
+def test_built_in_recipe_by_name():
+    config = load_config("small-data")
+    assert (config.batch_size, config.patience, config.threads) == (8, 15, 1)
 
 
 def test_set_parses_each_field_type():
