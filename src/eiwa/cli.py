@@ -397,6 +397,51 @@ def experiment(config_file, report_only):
     console.print(f"report: {out / 'RESULTS.md'}")
 
 
+# ----------------------------------------------------------------------------- split
+
+
+@cli.command()
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["conll", "spans"]), default="spans", show_default=True)
+@click.option("--every", type=int, default=10, show_default=True, help="Cycle length of the index rule.")
+@click.option("--dev", "dev_slot", type=int, default=8, show_default=True, help="Sentence i is dev when i % every == this.")
+@click.option("--test", "test_slot", type=int, default=9, show_default=True, help="Sentence i is test when i % every == this.")
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Where to write train/dev/test files.")
+def split(data, fmt, every, dev_slot, test_slot, out_dir):
+    """Split a data file into train, dev and test by sentence index (the shared protocol's rule).
+
+    With the defaults, sentence i (0-based, in file order) is dev when i % 10 == 8, test when
+    i % 10 == 9 and train otherwise, as ../shared/data/README.md fixes for the Stockmark set.
+    Records are copied unchanged: JSON Lines for spans, sentence blocks for CoNLL.
+
+    \b
+    Examples:
+      eiwa split ../shared/data/stockmark-wikipedia-ner/ner.json --out-dir data/stockmark
+      eiwa train --lang ja --format spans --train data/stockmark/train.jsonl \\
+                 --dev data/stockmark/dev.jsonl --out models/stockmark
+    """
+    if not (0 <= dev_slot < every and 0 <= test_slot < every and dev_slot != test_slot):
+        raise EiwaError(f"--dev and --test must be different numbers below --every ({every})")
+    if fmt == "spans":
+        from .data import json_records
+
+        records = [json.dumps(record, ensure_ascii=False) + "\n" for _, record in json_records(data)]
+        suffix = "jsonl"
+    else:
+        blocks = [b for b in read_text(data).split("\n\n") if b.strip() and not b.lstrip().startswith("-DOCSTART-")]
+        records = [b.strip("\n") + "\n\n" for b in blocks]
+        suffix = "conll"
+    parts = {"train": [], "dev": [], "test": []}
+    for index, record in enumerate(records):
+        slot = index % every
+        parts["dev" if slot == dev_slot else "test" if slot == test_slot else "train"].append(record)
+    directory = Path(out_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, items in parts.items():
+        write_atomic(directory / f"{name}.{suffix}", lambda path, items=items: Path(path).write_text("".join(items), encoding="utf-8"))
+    console.print(", ".join(f"{name} {len(items)}" for name, items in parts.items()) + f" records written to {directory}")
+
+
 # ----------------------------------------------------------------------------- info
 
 

@@ -216,7 +216,7 @@ def _conll_sentence(path, rows, columns, token_prefix, lang) -> Sentence:
 # ----------------------------------------------------------------------------- character spans
 
 
-def _json_records(path: str | Path) -> Iterator[tuple[int, object]]:
+def json_records(path: str | Path) -> Iterator[tuple[int, object]]:
     """(line, record) pairs from a JSON array or from JSON Lines, with the line each record starts on."""
     text = read_text(path)
     stripped = text.lstrip()
@@ -263,7 +263,7 @@ def read_span_records(path: str | Path) -> list[tuple[str, list[Span], str]]:
     form `{"span": [s, e], "type": t}` is accepted too. Offsets are characters, end exclusive.
     """
     records = []
-    for line, record in _json_records(path):
+    for line, record in json_records(path):
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise DataError(path, line, 'each record must be an object with a "text" string')
         text = record["text"]
