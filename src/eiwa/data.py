@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from .errors import DataError, EiwaError
 from .tags import parse_tag, spans_from_tags
@@ -33,6 +33,44 @@ class Span:
 
     def as_tuple(self) -> tuple[int, int, str]:
         return (self.start, self.end, self.type)
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token of raw text: its characters, offsets into the text (end exclusive) and, for
+    Japanese, the tokenizer's katakana reading (None when the dictionary has none)."""
+
+    text: str
+    start: int
+    end: int
+    reading: str | None = None
+
+
+def split_at_boundaries(
+    tokens: Sequence[Token],
+    boundaries: set[int],
+    reading_of: Callable[[str], str | None],
+) -> tuple[list[Token], int]:
+    """Split every token that has a boundary strictly inside it; returns (new_tokens, number_of_splits).
+
+    A boundary ``b`` is inside token ``t`` when ``t.start < b < t.end``; the token is cut
+    at every such boundary, each cut counting as one split. Pieces keep exact offsets and
+    get their reading from ``reading_of(piece_text)``. Tokens without an inner boundary are
+    returned unchanged.
+    """
+    result: list[Token] = []
+    splits = 0
+    for token in tokens:
+        cuts = [b for b in range(token.start + 1, token.end) if b in boundaries]
+        if not cuts:
+            result.append(token)
+            continue
+        splits += len(cuts)
+        edges = [token.start, *cuts, token.end]
+        for piece_start, piece_end in zip(edges, edges[1:]):
+            piece = token.text[piece_start - token.start : piece_end - token.start]
+            result.append(Token(piece, piece_start, piece_end, reading_of(piece)))
+    return result, splits
 
 
 @dataclass
@@ -345,8 +383,11 @@ class EnglishTokenizer:
 
     pattern = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]")
 
-    def tokenize(self, text: str) -> list[tuple[str, int, int, None]]:
-        return [(m.group(), m.start(), m.end(), None) for m in self.pattern.finditer(text)]
+    def tokenize(self, text: str) -> list[Token]:
+        return [Token(m.group(), m.start(), m.end()) for m in self.pattern.finditer(text)]
+
+    def reading(self, surface: str) -> None:
+        return None
 
 
 class RawTextTokenizer:
@@ -357,47 +398,26 @@ class RawTextTokenizer:
         if lang == "ja":
             from .japanese import JapaneseTokenizer
 
-            self._japanese = JapaneseTokenizer()
+            self.tokenizer = JapaneseTokenizer()
         else:
-            self._english = EnglishTokenizer()
-
-    def _tokens(self, text: str) -> list[tuple[str, int, int, str | None]]:
-        if self.lang == "ja":
-            return [(t.text, t.start, t.end, t.reading) for t in self._japanese.tokenize(text)]
-        return self._english.tokenize(text)
+            self.tokenizer = EnglishTokenizer()
 
     def sentence(self, text: str, entities: list[Span] | None = None, origin: str | None = None) -> Sentence:
-        tokens = self._tokens(text)
-        readings = [t[3] for t in tokens] if self.lang == "ja" else None
-        return Sentence(text, [t[0] for t in tokens], [(t[1], t[2]) for t in tokens], entities or [], readings, origin)
+        return self._sentence(text, self.tokenizer.tokenize(text), entities or [], origin)
+
+    def _sentence(self, text: str, tokens: Sequence[Token], entities: list[Span], origin: str | None) -> Sentence:
+        readings = [t.reading for t in tokens] if self.lang == "ja" else None
+        return Sentence(text, [t.text for t in tokens], [(t.start, t.end) for t in tokens], entities, readings, origin)
 
     def split_for_entities(self, sentence: Sentence) -> tuple[Sentence, int]:
         """Split tokens at entity boundaries that fall inside them; returns the new sentence and the split count."""
-        boundaries = {e.start for e in sentence.entities} | {e.end for e in sentence.entities}
         if sentence.misaligned_entities() == 0:
             return sentence, 0
-        pieces, splits = [], 0
-        for index, (start, end) in enumerate(sentence.offsets):
-            cuts = sorted(b for b in boundaries if start < b < end)
-            splits += len(cuts)
-            edges = [start, *cuts, end]
-            for piece_start, piece_end in zip(edges, edges[1:]):
-                piece = sentence.text[piece_start:piece_end]
-                if cuts:
-                    reading = self._japanese.reading(piece) if self.lang == "ja" else None
-                else:
-                    reading = sentence.readings[index] if sentence.readings else None
-                pieces.append((piece, piece_start, piece_end, reading))
-        readings = [p[3] for p in pieces] if sentence.readings is not None else None
-        return (
-            replace(
-                sentence,
-                tokens=[p[0] for p in pieces],
-                offsets=[(p[1], p[2]) for p in pieces],
-                readings=readings,
-            ),
-            splits,
-        )
+        readings = sentence.readings or [None] * len(sentence)
+        tokens = [Token(t, s, e, r) for t, (s, e), r in zip(sentence.tokens, sentence.offsets, readings)]
+        boundaries = {e.start for e in sentence.entities} | {e.end for e in sentence.entities}
+        pieces, splits = split_at_boundaries(tokens, boundaries, self.tokenizer.reading)
+        return self._sentence(sentence.text, pieces, sentence.entities, sentence.origin), splits
 
 
 _tokenizers: dict[str, RawTextTokenizer] = {}

@@ -17,24 +17,15 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 import fugashi
 import unidic_lite
 
+from .data import Token, split_at_boundaries  # noqa: F401  (Token is this module's output; both re-exported)
+
 _CACHE_SIZE = 100_000
 _NON_SPACE = re.compile(r"\S+")
-
-
-@dataclass(frozen=True)
-class Token:
-    """A token of the input text; ``start``/``end`` are character offsets, end exclusive."""
-
-    text: str
-    start: int
-    end: int
-    reading: str | None  # katakana reading from unidic (feature.kana); None when it has none
 
 
 # fugashi on its own prefers the full ``unidic`` package when that is installed;
@@ -144,30 +135,3 @@ def _without_space(text: str, start: int, end: int, reading: str | None) -> Iter
         return
     for piece in pieces:
         yield Token(piece.group(), piece.start(), piece.end(), None)
-
-
-def split_at_boundaries(
-    tokens: list[Token],
-    boundaries: set[int],
-    reading_of: Callable[[str], str | None],
-) -> tuple[list[Token], int]:
-    """Split every token that has a boundary strictly inside it; returns (new_tokens, number_of_splits).
-
-    A boundary ``b`` is inside token ``t`` when ``t.start < b < t.end``; the token is cut
-    at every such boundary, each cut counting as one split. Pieces keep exact offsets and
-    get their reading from ``reading_of(piece_text)`` (pass ``tokenizer.reading``).
-    Tokens without an inner boundary are returned unchanged.
-    """
-    result: list[Token] = []
-    splits = 0
-    for token in tokens:
-        cuts = [b for b in range(token.start + 1, token.end) if b in boundaries]
-        if not cuts:
-            result.append(token)
-            continue
-        splits += len(cuts)
-        edges = [token.start, *cuts, token.end]
-        for piece_start, piece_end in zip(edges, edges[1:]):
-            piece = token.text[piece_start - token.start : piece_end - token.start]
-            result.append(Token(piece, piece_start, piece_end, reading_of(piece)))
-    return result, splits
