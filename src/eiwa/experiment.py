@@ -26,7 +26,7 @@ randomization test over test sentences (all seeds pooled).
     modules = ["none", "char", "char,classifier"]
     word_input = ["native"]
     char_input = ["romaji"]
-    sizes = [0, 100, 500]             # optional; default: all training sentences
+    sizes = [0, 100, 500]             # optional; default all; 0 only for char,word,classifier (zero-shot)
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from .scoring import score
 from .tagger import Tagger, write_atomic
 
 SCRATCH = "none"
+ZERO_SHOT = "char,word,classifier"  # size 0: the English model tags Japanese through the label map
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,9 @@ class Cell:
 
     @property
     def key(self) -> str:
+        """What is trained: the same setting in two grids is run (and stored) once."""
         size = "all" if self.size is None else str(self.size)
-        return f"{self.grid}|{self.modules}|{self.word_input}|{self.char_input}|{size}"
+        return f"{self.modules}|{self.word_input}|{self.char_input}|{size}"
 
     def scratch(self) -> "Cell":
         return replace(self, modules=SCRATCH)
@@ -87,14 +89,15 @@ def load_experiment(path: str | Path) -> dict:
 
 
 def cells_of(spec: dict) -> list[Cell]:
+    """Every grid's cells, in grid order (a setting shared by two grids appears in both)."""
     cells = []
     for grid in spec["grid"]:
         for modules, word_input, char_input, size in itertools.product(
             grid.get("modules", [SCRATCH]), grid.get("word_input", ["native"]), grid.get("char_input", ["native"]),
             grid.get("sizes", [None]),
         ):
-            if size == 0 and modules == SCRATCH:
-                continue  # nothing to train: scratch scores 0 by definition
+            if size == 0 and modules != ZERO_SHOT:
+                continue  # untrained, only the whole English model means anything (scratch scores 0)
             cells.append(Cell(grid["name"], modules, word_input, char_input, size))
     return cells
 
@@ -122,7 +125,7 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print) -> Path:
         for seed in spec["seeds"]:
             key = f"{cell.key}|{seed}"
             if key in finished:
-                continue
+                continue  # done earlier, or in another grid of this run
             modules = parse_modules(cell.modules)
             if modules and source is None:
                 raise EiwaError(f"cell {cell.key} transfers modules but the experiment has no [source]")
@@ -135,9 +138,8 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print) -> Path:
                 if dev_part is None:
                     train_part, dev_part = split_off_dev(train_part, config.dev_fraction)
                 test = [test_view[i] for i in test_ids]
-                if cell.size == 0 and ("classifier" not in modules or label_spec == "auto"):
-                    raise EiwaError(f"cell {cell.key}: size 0 (zero-shot) needs the classifier transferred and an "
-                                    "explicit [source] label_map, not auto")
+                if cell.size == 0 and label_spec == "auto":
+                    raise EiwaError("size 0 (zero-shot) needs an explicit [source] label_map, not auto")
                 if modules:
                     label_map = resolve_label_map(label_spec, source, config, train_part) if "classifier" in modules else {}
                     tagger, _ = transfer(source, config, train_part, modules, label_map)
