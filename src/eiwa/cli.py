@@ -391,6 +391,8 @@ def experiment(config_file, report_only):
     spec = load_experiment(config_file)
     if report_only:
         out = Path(spec["out"])
+        if not (out / "cells.jsonl").exists():
+            raise EiwaError(f"{out}: no results yet (no cells.jsonl); run `eiwa experiment {config_file}` first")
         write_report(spec, read_finished(out / "cells.jsonl"), out)
     else:
         out = run_experiment(spec, log=lambda line: console.print(line))

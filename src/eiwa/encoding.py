@@ -65,9 +65,11 @@ class Vocab:
 class TagVocab:
     """Tags have no padding or unknown entry of their own: 'O' is id 0."""
 
-    def __init__(self, tags: Iterable[str]):
+    def __init__(self, tags: Iterable[str], inherited: Iterable[str] = ()):
         self.items = ["O"] + sorted(set(tags) - {"O"})
         self.ids = {tag: i for i, tag in enumerate(self.items)}
+        # Tags whose output and CRF rows were copied from a source model's tags (transfer.py).
+        self.inherited = list(inherited)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -244,11 +246,13 @@ class Encoder:
         return cls(config, words, bigram_vocab, TagVocab(tag_set))
 
     def to_json(self) -> dict:
-        return {"words": self.words.to_json(), "bigrams": self.bigrams.to_json(), "tags": self.tags.items}
+        return {"words": self.words.to_json(), "bigrams": self.bigrams.to_json(), "tags": self.tags.items,
+                "inherited_tags": self.tags.inherited}
 
     @classmethod
     def from_json(cls, config: Config, data: dict) -> "Encoder":
-        return cls(config, Vocab.from_json(data["words"]), Vocab.from_json(data["bigrams"]), TagVocab(data["tags"]))
+        tags = TagVocab(data["tags"], data.get("inherited_tags", ()))
+        return cls(config, Vocab.from_json(data["words"]), Vocab.from_json(data["bigrams"]), tags)
 
     def encode(self, sentences: Sequence[Sentence], with_tags: bool = True) -> Encoded:
         form_index: dict[str, int] = {}

@@ -120,6 +120,8 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print) -> Path:
     base = load_config(spec.get("train", {}).get("config"), spec.get("train", {}).get("set", []), lang=lang)
     source = Tagger.load(spec["source"]["model"]) if "source" in spec else None
     label_spec = spec.get("source", {}).get("label_map", "auto")
+    all_types = sorted({e.type for s in train_view for e in s.entities})
+    _end_with_newline(finished_path)
 
     for cell in cells_of(spec):
         for seed in spec["seeds"]:
@@ -141,7 +143,8 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print) -> Path:
                 if cell.size == 0 and label_spec == "auto":
                     raise EiwaError("size 0 (zero-shot) needs an explicit [source] label_map, not auto")
                 if modules:
-                    label_map = resolve_label_map(label_spec, source, config, train_part) if "classifier" in modules else {}
+                    label_map = (resolve_label_map(label_spec, source, config, train_part, target_types=all_types)
+                                 if "classifier" in modules else {})
                     tagger, _ = transfer(source, config, train_part, modules, label_map)
                 else:
                     tagger = None
@@ -163,6 +166,15 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print) -> Path:
             log(f"{cell.key} seed {seed}: P {scores.precision:.4f} R {scores.recall:.4f} F1 {scores.f1:.4f}")
     write_report(spec, finished, out)
     return out
+
+
+def _end_with_newline(path: Path) -> None:
+    """After an interruption the last record may be cut off: start new records on a line of their own."""
+    if path.exists() and path.stat().st_size:
+        with open(path, "rb+") as handle:
+            handle.seek(-1, 2)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
 
 
 def read_finished(path: Path) -> dict[str, dict]:

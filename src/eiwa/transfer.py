@@ -188,7 +188,10 @@ def transfer(
         # even when the target training data is small (or empty: the zero-shot case).
         mapped_types = sorted({t for targets in label_map.values() for t in targets})
         tag_names += tags_from_scheme(mapped_types, config.tag_scheme)
-    encoder = Encoder(config, words, bigrams, TagVocab(tag_names))
+    tags = TagVocab(tag_names)
+    target_rows, source_rows = _tag_correspondence(source.encoder.tags, tags, label_map) if "classifier" in modules else ([], [])
+    tags.inherited = [tags.items[i] for i in target_rows]
+    encoder = Encoder(config, words, bigrams, tags)
     torch.manual_seed(config.seed)
     target = Tagger.create(config, encoder)
 
@@ -199,7 +202,6 @@ def transfer(
             items = getattr(fresh, attribute).items[2:]
             known = sum(item in getattr(source.encoder, attribute) for item in items)
             copied[attribute] = (known, len(items))
-    target_rows, source_rows = _tag_correspondence(source.encoder.tags, encoder.tags, label_map)
     source_state = source.model.state_dict()
     with torch.no_grad():
         for name, value in target.model.state_dict().items():
@@ -221,8 +223,8 @@ def tags_from_scheme(types: Sequence[str], scheme: str) -> list[str]:
     """Every tag the scheme has for these types."""
     tags = []
     for kind in types:
-        # A two-token and a one-token entity between them use every prefix of the scheme.
-        tags += tags_from_spans([(0, 2, kind), (2, 3, kind)], 3, scheme)
+        # A three-token and a one-token entity between them use every prefix of the scheme.
+        tags += tags_from_spans([(0, 3, kind), (3, 4, kind)], 4, scheme)
     return sorted(set(tags) - {"O"})
 
 
@@ -251,18 +253,28 @@ def _copy_tag_rows(target: torch.Tensor, source: torch.Tensor, dims: tuple[int, 
 
 
 def freeze_transferred(tagger: Tagger) -> None:
-    """`fine_tune = frozen`: transferred weights stay as they came, except the embedding rows of
-    items the source did not know, which must still learn (their gradients are masked, not the table's)."""
+    """`fine_tune = frozen`: transferred weights stay as they came, except rows the source had
+    nothing for, which must still learn: embeddings of new items and the output and CRF rows of
+    unmapped target types. Their gradients are masked rather than the whole table's."""
     modules = [m for m in tagger.config.transferred.split(",") if m]
+    tags = tagger.encoder.tags
+    new_tag = torch.tensor([tag not in tags.inherited for tag in tags.items])
     for name, parameter in tagger.model.named_parameters():
         if name.split(".")[0] not in modules:
             continue
         if name in VOCAB_TABLES:
             inherited = getattr(tagger.encoder, VOCAB_TABLES[name]).inherited
-            keep = torch.arange(parameter.shape[0]) >= inherited
-            parameter.register_hook(lambda grad, keep=keep: grad * keep.unsqueeze(1).to(grad.dtype))
+            trainable = torch.arange(parameter.shape[0]) >= inherited
+        elif name in TAG_TABLES:
+            trainable = new_tag
+            if TAG_TABLES[name] == (0, 1):  # a transition is new if either end is
+                trainable = new_tag.unsqueeze(1) | new_tag.unsqueeze(0)
         else:
             parameter.requires_grad_(False)
+            continue
+        while trainable.dim() < parameter.dim():
+            trainable = trainable.unsqueeze(-1)
+        parameter.register_hook(lambda grad, keep=trainable: grad * keep.to(grad.dtype))
 
 
 def parameter_groups(tagger: Tagger) -> list[dict]:
@@ -277,10 +289,14 @@ def parameter_groups(tagger: Tagger) -> list[dict]:
 
 
 def resolve_label_map(
-    spec: str | None, source: Tagger, config: Config, sentences: Sequence[Sentence], log=lambda line: None
+    spec: str | None, source: Tagger, config: Config, sentences: Sequence[Sentence], log=lambda line: None,
+    target_types: Sequence[str] | None = None,
 ) -> LabelMap:
-    """An explicit map (string or file), or `auto` (also the default): proposed from the training data."""
-    target_types = sorted({e.type for s in sentences for e in s.entities})
+    """An explicit map (string or file), or `auto` (also the default): proposed from the training data.
+
+    An explicit map is checked against `target_types` (default: the types in `sentences`)."""
+    if target_types is None:
+        target_types = sorted({e.type for s in sentences for e in s.entities})
     if spec and spec != "auto":
         return parse_label_map(spec, source.entity_types, target_types)
     label_map, evidence = propose_label_map(source, config, sentences)

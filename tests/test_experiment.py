@@ -1,0 +1,370 @@
+"""Tests for the experiment runner (src/eiwa/experiment.py): the paired approximate-randomization
+test, micro F1, the cell grid, the data splits, a tiny resumable run with its report, and the
+`eiwa experiment` command.
+
+One tiny experiment is run once per module (k-fold, 2 folds, 2 seeds, scratch and transfer from the
+session's tiny English model at sizes 0 and 10); tests that rerun it work on a copy of its output.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import statistics
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import eiwa.train
+import eiwa.transfer
+from conftest import TINY, synthetic_tagged, write_conll
+from eiwa.cli import cli
+from eiwa.errors import EiwaError
+from eiwa.experiment import (
+    Cell,
+    _splits,
+    approximate_randomization,
+    cells_of,
+    load_experiment,
+    micro_f1,
+    read_finished,
+    run_experiment,
+)
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def test_micro_f1_from_counts():
+    # (true positives, predicted, gold) per sentence: tp 3, predicted 5, gold 6 -> 2*3/11.
+    counts = np.array([[1, 2, 1], [0, 1, 3], [2, 2, 2]])
+    assert micro_f1(counts) == pytest.approx(6 / 11)
+    assert micro_f1(np.array([[0, 3, 2], [0, 0, 1]])) == 0.0  # no true positives
+    assert micro_f1(np.array([[2, 2, 2]])) == 1.0
+
+
+def test_approximate_randomization_identical_systems():
+    counts = np.random.default_rng(0).integers(0, 3, size=(50, 3))
+    assert approximate_randomization(counts, counts.copy(), trials=2000) == 1.0
+
+
+def test_approximate_randomization_clearly_better_system():
+    better = np.tile([1, 1, 1], (200, 1))  # every entity found
+    worse = np.tile([0, 1, 1], (200, 1))  # every entity wrong
+    p = approximate_randomization(better, worse)
+    assert 0 < p < 0.01
+    assert p == pytest.approx(1 / 10_001)  # no trial reaches the observed difference; the +1 keeps p above 0
+
+
+def test_approximate_randomization_is_seeded_symmetric_and_in_range():
+    rng = np.random.default_rng(1)
+    gold = rng.integers(1, 4, size=60)
+    a = np.stack([rng.binomial(gold, 0.7), gold, gold], axis=1)
+    b = np.stack([rng.binomial(gold, 0.6), gold, gold], axis=1)
+    p = approximate_randomization(a, b, trials=3000, seed=5)
+    assert 0 < p <= 1
+    assert approximate_randomization(a, b, trials=3000, seed=5) == p  # same seed, same answer
+    assert approximate_randomization(b, a, trials=3000, seed=5) == p  # two-sided: order does not matter
+
+
+def test_approximate_randomization_matches_the_exact_permutation_test():
+    # With 10 sentences all 2**10 swaps can be enumerated: the sampled p must agree with the exact one.
+    a = np.array([[1, 1, 2], [2, 2, 2], [0, 1, 1], [1, 1, 1], [3, 3, 4], [1, 2, 1], [0, 0, 1], [2, 2, 2], [1, 1, 1], [1, 1, 2]])
+    b = np.array([[0, 1, 2], [2, 2, 2], [0, 1, 1], [0, 1, 1], [2, 3, 4], [1, 1, 1], [0, 1, 1], [1, 2, 2], [1, 1, 1], [0, 1, 2]])
+    observed = abs(micro_f1(a) - micro_f1(b))
+    extreme = 0
+    for swap in itertools.product([False, True], repeat=len(a)):
+        swap = np.array(swap)[:, None]
+        extreme += abs(micro_f1(np.where(swap, b, a)) - micro_f1(np.where(swap, a, b))) >= observed - 1e-12
+    exact = extreme / 2 ** len(a)
+    assert 0.01 < exact < 0.5  # a case where the answer is neither tiny nor 1
+    assert approximate_randomization(a, b, trials=20_000, seed=3) == pytest.approx(exact, abs=0.02)
+
+
+# ----------------------------------------------------------------------------- cells and splits
+
+
+def test_cells_of_crosses_the_grid_and_keeps_size_0_for_full_transfer_only():
+    spec = {"grid": [
+        {"name": "g", "modules": ["none", "char", "char,word,classifier"], "word_input": ["native", "romaji"],
+         "char_input": ["romaji"], "sizes": [0, 10, None]},
+        {"name": "plain"},
+        {"name": "again", "modules": ["char"], "char_input": ["romaji"], "sizes": [10]},
+    ]}
+    cells = cells_of(spec)
+    # 3 modules x 2 word inputs x 1 char input x 3 sizes = 18, less the 4 untrained (size 0) cells of none and
+    # char; then the default cell of "plain" and the one cell of "again".
+    assert len(cells) == 16
+    assert Cell("g", "none", "native", "romaji", 0) not in cells
+    assert Cell("g", "char", "romaji", "romaji", 0) not in cells
+    assert Cell("g", "char,word,classifier", "romaji", "romaji", 0) in cells  # zero-shot
+    assert cells[-2] == Cell("plain", "none", "native", "native", None)
+    assert len(set(cells)) == len(cells)
+    assert {c.key for c in cells if c.grid == "g" and c.modules == "char" and c.word_input == "native"} == {
+        "char|native|romaji|10", "char|native|romaji|all"}
+    # The same setting in two grids has one key, so it is trained once.
+    assert cells[-1].key == Cell("g", "char", "native", "romaji", 10).key == "char|native|romaji|10"
+    assert Cell("g", "char", "native", "romaji", 10).scratch() == Cell("g", "none", "native", "romaji", 10)
+
+
+def test_split_protocol_uses_positions_8_and_9_of_every_ten():
+    [(train, dev, test)] = _splits({"protocol": "split"}, 25)
+    assert dev == [8, 18]
+    assert test == [9, 19]
+    assert train == [i for i in range(25) if i not in (8, 9, 18, 19)]
+
+
+def test_kfold_protocol_uses_position_modulo_folds():
+    splits = _splits({"protocol": "kfold", "folds": 3}, 8)
+    assert [test for _, _, test in splits] == [[0, 3, 6], [1, 4, 7], [2, 5]]
+    for train, dev, test in splits:
+        assert dev is None and sorted(train + test) == list(range(8))
+    assert len(_splits({"protocol": "kfold"}, 12)) == 5  # five folds by default
+
+
+# ----------------------------------------------------------------------------- a tiny experiment
+
+# A second grid whose one cell (scratch, 10 sentences) is also in the first: it must be trained only once.
+SHARED_GRID = '[[grid]]\nname = "scratch"\nmodules = ["none"]\nsizes = [10]'
+TRAIN_SET = [f"{k}={v}" for k, v in TINY.items() if k not in ("seed", "max_epochs")] + ["max_epochs=1", "threads=1"]
+
+
+def write_spec(path: Path, out: Path, data: Path, source: Path | None, label_map="PER=PER,LOC=LOC",
+               modules=("none", "char,word,classifier"), sizes=(0, 10), seeds=(1, 2), protocol="kfold",
+               extra_grid: str = "") -> Path:
+    lines = [
+        'name = "tiny"', f"out = {json.dumps(str(out))}", f"seeds = {json.dumps(list(seeds))}",
+        "[data]", 'lang = "en"', 'format = "conll"', f"path = {json.dumps(str(data))}", f'protocol = "{protocol}"', "folds = 2",
+    ]
+    if source is not None:
+        lines += ["[source]", f"model = {json.dumps(str(source))}", f"label_map = {json.dumps(label_map)}"]
+    lines += ["[train]", f"set = {json.dumps(TRAIN_SET)}",
+              "[[grid]]", 'name = "curve"', f"modules = {json.dumps(list(modules))}", f"sizes = {json.dumps(list(sizes))}",
+              extra_grid]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def data_examples():
+    # Every sentence holds a PER and a LOC, so that even a 9-sentence training part has both types
+    # (an explicit label map is checked against the training part's types).
+    examples = [e for e in synthetic_tagged(300, seed=4) if "B-PER" in e[1] and "B-LOC" in e[1]][:40]
+    assert len(examples) == 40
+    return examples
+
+
+def write_data(path: Path) -> Path:
+    return write_conll(path, data_examples())
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory, tiny_model_dir):
+    root = tmp_path_factory.mktemp("experiment")
+    data = write_data(root / "data.conll")
+    spec_path = write_spec(root / "tiny.toml", root / "out", data, tiny_model_dir, extra_grid=SHARED_GRID)
+    log: list[str] = []
+    out = run_experiment(load_experiment(spec_path), log=log.append)
+    return SimpleNamespace(root=root, data=data, out=out, spec_path=spec_path, log=log, source=tiny_model_dir)
+
+
+@pytest.fixture
+def copy_of(experiment, tmp_path):
+    """A copy of the finished experiment's output and a spec that writes there."""
+    out = tmp_path / "out"
+    shutil.copytree(experiment.out, out)
+    spec_path = write_spec(tmp_path / "tiny.toml", out, experiment.data, experiment.source, extra_grid=SHARED_GRID)
+    return SimpleNamespace(out=out, spec_path=spec_path, spec=load_experiment(spec_path))
+
+
+FULL = "char,word,classifier"
+EXPECTED_KEYS = [f"{cell}|native|native|{size}|{seed}" for cell, size in (("none", 10), (FULL, 0), (FULL, 10)) for seed in (1, 2)]
+
+
+def records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "cells.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def count_calls(monkeypatch, module, name):
+    calls = []
+    original = getattr(module, name)
+
+    def wrapper(*args, **kwargs):
+        calls.append((args, kwargs))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapper)
+    return calls
+
+
+def forbid_training(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished cell was trained again")
+
+    monkeypatch.setattr(eiwa.train, "train", refuse)
+    monkeypatch.setattr(eiwa.transfer, "transfer", refuse)
+
+
+def test_experiment_writes_cells_results_report_and_plot(experiment):
+    out = experiment.out
+    assert out == experiment.root / "out"
+    assert [r["key"] for r in records(out)] == EXPECTED_KEYS  # scratch at size 0 is skipped
+    assert (out / "results.json").exists() and (out / "RESULTS.md").exists()
+    for grid in ("curve", "scratch"):
+        assert (out / f"{grid}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Six trained (cell, seed) runs; the second grid's only cell is the first grid's scratch cell, not run again.
+    assert len(experiment.log) == 6 and experiment.log[0].startswith("none|native|native|10 seed 1: P ")
+
+
+def test_experiment_records_are_consistent(experiment):
+    for record in records(experiment.out):
+        counts = np.asarray(record["sentence_counts"])
+        assert counts.shape == (40, 3)  # every sentence is tested once over the two folds
+        tp, predicted, gold = counts.sum(axis=0)
+        assert (record["true_positives"], record["predicted"], record["gold"]) == (tp, predicted, gold)
+        assert record["f1"] == pytest.approx(micro_f1(counts))
+        assert gold == sum(tag.startswith("B-") for _, tags in data_examples() for tag in tags)
+    # Zero-shot is the trained English source through PER=PER,LOC=LOC on data of its own kind: it must score.
+    zero_shot = [r for r in records(experiment.out) if r["cell"] == f"{FULL}|native|native|0"]
+    assert all(r["f1"] > 0.5 for r in zero_shot)
+
+
+def test_experiment_report_has_a_row_per_cell_with_mean_and_std(experiment):
+    by_cell: dict[str, list[float]] = {}
+    for record in records(experiment.out):
+        by_cell.setdefault(record["cell"], []).append(record["f1"])
+    report = (experiment.out / "RESULTS.md").read_text(encoding="utf-8")
+    assert report.startswith("# Experiment tiny")
+    assert "(kfold, 2 folds pooled)" in report and "![curve](curve.png)" in report and "![scratch](scratch.png)" in report
+    curve, scratch = report.split("## curve")[1].split("## scratch")
+    table_rows = [line for line in curve.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(table_rows) == 3  # one per cell of the grid
+    for (cell, f1s), row in zip(by_cell.items(), table_rows):
+        modules, word_input, char_input, size = cell.split("|")
+        assert row.startswith(f"| {modules} | {word_input} | {char_input} | {size} | ")
+        assert f"{statistics.fmean(f1s):.4f} ± {statistics.stdev(f1s):.4f}" in row
+    # The shared scratch cell is reported in the second grid too, with the same numbers.
+    [shared] = [line for line in scratch.splitlines() if line.startswith("| none ")]
+    assert shared == table_rows[0]
+    results = {(r["grid"], r["modules"], r["size"]): r for r in json.loads((experiment.out / "results.json").read_text())}
+    assert set(results) == {("curve", "none", 10), ("curve", FULL, 0), ("curve", FULL, 10), ("scratch", "none", 10)}
+    # Only a transfer cell with a scratch counterpart gets a difference and a p-value.
+    transfer = results[("curve", FULL, 10)]
+    assert transfer["difference"] == pytest.approx(transfer["f1_mean"] - results[("curve", "none", 10)]["f1_mean"])
+    assert 0 < transfer["p_value"] <= 1
+    assert "p_value" not in results[("curve", FULL, 0)] and "p_value" not in results[("curve", "none", 10)]
+
+
+def test_rerun_does_not_retrain_finished_cells(copy_of, monkeypatch):
+    before = (copy_of.out / "cells.jsonl").read_bytes()
+    (copy_of.out / "RESULTS.md").unlink()
+    forbid_training(monkeypatch)
+    run_experiment(copy_of.spec, log=lambda _: None)
+    assert (copy_of.out / "cells.jsonl").read_bytes() == before
+    assert (copy_of.out / "RESULTS.md").exists()  # the report is still written
+
+
+def test_rerun_after_losing_the_last_line_retrains_exactly_that_run(copy_of, monkeypatch):
+    path = copy_of.out / "cells.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]), encoding="utf-8")
+    calls = count_calls(monkeypatch, eiwa.train, "train")
+    run_experiment(copy_of.spec, log=lambda _: None)
+    # The lost run is (full transfer, size 10, seed 2): one training per fold, all with seed 2, from a transferred tagger.
+    assert len(calls) == 2
+    assert all(args[0].seed == 2 and kwargs["tagger"].config.transferred == FULL for args, kwargs in calls)
+    redone = records(copy_of.out)
+    assert [r["key"] for r in redone] == EXPECTED_KEYS
+    assert redone[-1] == json.loads(lines[-1])  # training is repeatable: the same scores again
+
+
+def test_truncated_last_line_is_tolerated(copy_of, monkeypatch):
+    path = copy_of.out / "cells.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]) + lines[-1][:40], encoding="utf-8")  # cut off mid-record
+    assert len(read_finished(path)) == 5
+    calls = count_calls(monkeypatch, eiwa.train, "train")
+    run_experiment(copy_of.spec, log=lambda _: None)
+    assert len(calls) == 2  # only the cut-off run is trained again
+    results = json.loads((copy_of.out / "results.json").read_text())
+    assert sorted(r["seeds"] for r in results) == [[1, 2]] * 4  # and the report has every run
+
+
+def test_after_a_truncated_line_is_redone_everything_is_finished(copy_of, monkeypatch):
+    path = copy_of.out / "cells.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]) + lines[-1][:40], encoding="utf-8")
+    run_experiment(copy_of.spec, log=lambda _: None)
+    assert set(read_finished(path)) == set(EXPECTED_KEYS)
+
+
+def test_explicit_label_map_survives_a_small_training_part(tmp_path, tiny_model_dir):
+    # ORG occurs in the data, but not among the first sentences of either fold's training part.
+    plain = [e for e in synthetic_tagged(300, seed=4) if "B-PER" in e[1] and "B-LOC" in e[1] and "B-ORG" not in e[1]]
+    with_org = [e for e in synthetic_tagged(300, seed=4) if "B-ORG" in e[1]]
+    data = write_conll(tmp_path / "data.conll", plain[:24] + with_org[:6])
+    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, tiny_model_dir,
+                                      label_map="PER=PER,LOC=LOC,ORG=ORG", modules=["classifier"], sizes=[10], seeds=[1]))
+    run_experiment(spec, log=lambda _: None)
+    assert len(records(tmp_path / "out")) == 1
+
+
+def test_zero_shot_needs_an_explicit_label_map(tmp_path, tiny_model_dir):
+    data = write_data(tmp_path / "data.conll")
+    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, tiny_model_dir, label_map="auto",
+                                      modules=[FULL], sizes=[0], seeds=[1]))
+    with pytest.raises(EiwaError, match="zero-shot"):
+        run_experiment(spec, log=lambda _: None)
+
+
+def test_transfer_cells_need_a_source(tmp_path):
+    data = write_data(tmp_path / "data.conll")
+    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, None, modules=["char"], sizes=[10]))
+    with pytest.raises(EiwaError, match="no \\[source\\]"):
+        run_experiment(spec, log=lambda _: None)
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_cli_report_only_rewrites_the_report_without_training(runner, copy_of, monkeypatch):
+    original = (copy_of.out / "RESULTS.md").read_text(encoding="utf-8")
+    for name in ("RESULTS.md", "results.json", "curve.png", "scratch.png"):
+        (copy_of.out / name).unlink()
+    forbid_training(monkeypatch)
+    result = runner.invoke(cli, ["experiment", str(copy_of.spec_path), "--report-only"])
+    assert result.exit_code == 0, result.output
+    assert (copy_of.out / "RESULTS.md").read_text(encoding="utf-8") == original
+    assert (copy_of.out / "curve.png").exists() and (copy_of.out / "results.json").exists()
+    assert str(copy_of.out / "RESULTS.md") in result.stderr
+
+
+def test_cli_report_only_before_any_run(runner, tmp_path, tiny_model_dir):
+    spec_path = write_spec(tmp_path / "t.toml", tmp_path / "never-run", tmp_path / "data.conll", tiny_model_dir)
+    result = runner.invoke(cli, ["experiment", str(spec_path), "--report-only"])
+    assert result.exit_code in (0, 2), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (None, "cannot read"),
+    ("name = \n", "invalid TOML"),
+    ('name = "x"\n[data]\nformat = "conll"\n', "missing 'grid'"),
+    ('name = "x"\n[data]\nprotocol = "random"\n[[grid]]\nname = "g"\n', "protocol must be kfold or split"),
+])
+def test_cli_experiment_bad_file_exits_2_naming_it(runner, tmp_path, content, fragment):
+    path = tmp_path / "spec.toml"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    result = runner.invoke(cli, ["experiment", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith(f"eiwa: error: {path}: ") and fragment in message
