@@ -271,3 +271,18 @@ def test_overlapping_entities_in_spans_training_data_do_not_crash(runner, tmp_pa
     assert result.exit_code == 0, result.output
     if result.exit_code == 2:
         assert_user_error(result, str(path))
+
+
+def test_quickstart_compares_transfer_with_scratch_and_saves_the_model(runner, tmp_path, tiny_model_dir):
+    # The main job, with a tiny English source and one epoch so that it runs in seconds.
+    out = tmp_path / "quick"
+    result = runner.invoke(cli, ["quickstart", "--source", str(tiny_model_dir), "--out", str(out),
+                                 "--label-map", "PER=PSN,LOC=LOC,ORG=ORG", *TINY_SET, "--set", "max_epochs=1"])
+    assert result.exit_code == 0, result.output
+    assert "from scratch" in result.stdout and "transfer from" in result.stdout and "difference" in result.stdout
+    example = json.loads(result.stdout.strip().splitlines()[-1])  # the tagged example sentence
+    assert example["text"].startswith("2019年") and isinstance(example["entities"], list)
+    assert (out / "meta.json").exists()
+    meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    assert meta["transfer"]["modules"] == ["char", "classifier"]
+    assert meta["transfer"]["label_map"]["PER"] == ["PSN"]

@@ -480,9 +480,10 @@ QUICKSTART_EXAMPLE = "2019年4月1日、日本政府は新しい元号を「令�
               help="Where to save the Japanese model.")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--source", default="conll03-en", show_default=True, help="English source model (directory or built-in name).")
+@click.option("--label-map", default=HIRONSAN_LABEL_MAP, show_default=True, help="Source types to Hironsan types.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one hyper-parameter of the small-data recipe; repeatable.")
-def quickstart(out, seed, source, overrides):
+def quickstart(out, seed, source, label_map, overrides):
     """Transfer the built-in English model to Japanese and compare it with training from scratch.
 
     On the installed Hironsan corpus: trains on four of the five protocol folds (sentences i with
@@ -507,13 +508,14 @@ def quickstart(out, seed, source, overrides):
     test = [s for i, s in enumerate(corpus) if i % 5 == 0]
     train_part, dev = split_off_dev([s for i, s in enumerate(corpus) if i % 5 != 0], config.dev_fraction)
     english = Tagger.load(source)
-    label_map = parse_label_map(HIRONSAN_LABEL_MAP, english.entity_types, sorted({e.type for s in corpus for e in s.entities}))
+    label_spec = label_map
+    label_map = parse_label_map(label_spec, english.entity_types, sorted({e.type for s in corpus for e in s.entities}))
     console.print(f"Hironsan corpus: {len(train_part)} training, {len(dev)} dev and {len(test)} test sentences; "
                   "word input native, char input romaji")
 
     console.print("[1/2] training from scratch")
     scratch = run_training(config, train_part, dev).tagger
-    console.print(f"[2/2] transferring {', '.join(QUICKSTART_MODULES)} from {source} (label map {HIRONSAN_LABEL_MAP}), fine-tuning")
+    console.print(f"[2/2] transferring {', '.join(QUICKSTART_MODULES)} from {source} (label map {label_spec}), fine-tuning")
     start, report = transfer(english, config, train_part, QUICKSTART_MODULES, label_map)
     for line in report.lines():
         console.print(line)
