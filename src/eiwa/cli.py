@@ -12,7 +12,7 @@ from rich.table import Table
 
 from . import __version__
 from .config import INPUTS, load_config
-from .data import FORMATS, Corpus, read_conll, read_corpus, read_span_records, read_text
+from .data import FORMATS, Corpus, entity_types, read_conll, read_corpus, read_span_records, read_text
 from .errors import EiwaError
 from .scoring import Scores
 from .tagger import Tagger, builtin_models, write_atomic
@@ -509,7 +509,7 @@ def quickstart(out, seed, source, label_map, overrides):
     train_part, dev = split_off_dev([s for i, s in enumerate(corpus) if i % 5 != 0], config.dev_fraction)
     english = Tagger.load(source)
     label_spec = label_map
-    label_map = parse_label_map(label_spec, english.entity_types, sorted({e.type for s in corpus for e in s.entities}))
+    label_map = parse_label_map(label_spec, english.entity_types, entity_types(corpus))
     console.print(f"Hironsan corpus: {len(train_part)} training, {len(dev)} dev and {len(test)} test sentences; "
                   "word input native, char input romaji")
 

@@ -115,7 +115,12 @@ class Corpus:
     token_splits: int = 0
 
     def entity_types(self) -> list[str]:
-        return sorted({e.type for s in self.sentences for e in s.entities})
+        return entity_types(self.sentences)
+
+
+def entity_types(sentences: Sequence[Sentence]) -> list[str]:
+    """The gold entity types that occur in these sentences, sorted."""
+    return sorted({e.type for s in sentences for e in s.entities})
 
 
 def join_tokens(tokens: Sequence[str], separator: str) -> tuple[str, list[tuple[int, int]]]:

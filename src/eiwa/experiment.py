@@ -42,7 +42,7 @@ from typing import Callable
 import numpy as np
 
 from .config import load_config
-from .data import read_corpus
+from .data import entity_types, read_corpus
 from .errors import EiwaError
 from .scoring import score
 from .tagger import Tagger, write_atomic
@@ -120,7 +120,7 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print) -> Path:
     base = load_config(spec.get("train", {}).get("config"), spec.get("train", {}).get("set", []), lang=lang)
     source = Tagger.load(spec["source"]["model"]) if "source" in spec else None
     label_spec = spec.get("source", {}).get("label_map", "auto")
-    all_types = sorted({e.type for s in train_view for e in s.entities})
+    all_types = entity_types(train_view)
     _end_with_newline(finished_path)
 
     for cell in cells_of(spec):

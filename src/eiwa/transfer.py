@@ -26,7 +26,7 @@ from typing import Sequence
 import torch
 
 from .config import Config
-from .data import Sentence
+from .data import Sentence, entity_types
 from .encoding import Encoder, TagVocab, Vocab
 from .errors import EiwaError
 from .model import MODULES
@@ -296,7 +296,7 @@ def resolve_label_map(
 
     An explicit map is checked against `target_types` (default: the types in `sentences`)."""
     if target_types is None:
-        target_types = sorted({e.type for s in sentences for e in s.entities})
+        target_types = entity_types(sentences)
     if spec and spec != "auto":
         return parse_label_map(spec, source.entity_types, target_types)
     label_map, evidence = propose_label_map(source, config, sentences)
