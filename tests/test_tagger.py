@@ -312,3 +312,17 @@ def test_end_to_end_cli_on_the_hironsan_corpus(tmp_path):
     assert [r["text"] for r in records] == ["東京に行った。", "田中さんは大阪にいる。"]
     for record in records:
         assert all(record["text"][e["start"] : e["end"]] == e["text"] for e in record["entities"])
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path):
+    # Files are written under temporary names first; they must not stay private (mode 0600).
+    import os
+    import stat
+
+    from eiwa.tagger import write_json
+
+    path = tmp_path / "x.json"
+    write_json(path, {"a": 1})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

@@ -179,6 +179,9 @@ def resolve_model(name_or_path: str | Path) -> Path:
 
 # ----------------------------------------------------------------------------- atomic files
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def write_atomic(path: Path, write) -> None:
     """Call write(temporary_path), then rename the result over `path`."""
@@ -187,6 +190,7 @@ def write_atomic(path: Path, write) -> None:
     os.close(handle)
     try:
         write(temporary)
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes files private; saved files should not be
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
