@@ -285,19 +285,16 @@ def write_report(spec: dict, finished: dict[str, dict], out: Path) -> None:
         lines.append("")
         if any(r["size"] is not None for r in grid_rows):
             plot = _plot_curve(grid["name"], grid_rows, out)
-            if plot:
-                lines += [f"![{grid['name']}]({plot.name})", ""]
+            lines += [f"![{grid['name']}]({plot.name})", ""]
     write_atomic(out / "RESULTS.md", lambda p: Path(p).write_text("\n".join(lines), encoding="utf-8"))
 
 
-def _plot_curve(name: str, rows: list[dict], out: Path) -> Path | None:
-    try:
-        import matplotlib
+def _plot_curve(name: str, rows: list[dict], out: Path) -> Path:
+    import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
     figure, axes = plt.subplots(figsize=(6, 4))
     for (modules, word_input, char_input), group in itertools.groupby(
         sorted(rows, key=lambda r: (r["modules"], r["word_input"], r["char_input"], r["size"] or 0)),
