@@ -286,3 +286,14 @@ def test_quickstart_compares_transfer_with_scratch_and_saves_the_model(runner, t
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     assert meta["transfer"]["modules"] == ["char", "classifier"]
     assert meta["transfer"]["label_map"]["PER"] == ["PSN"]
+
+
+def test_train_refuses_to_start_over_on_an_interrupted_run(runner, tmp_path):
+    # A checkpoint without a saved model means an interrupted run: starting over needs --force.
+    out = tmp_path / "m"
+    (out / "checkpoint").mkdir(parents=True)
+    (out / "checkpoint" / "state.json").write_text("{}", encoding="utf-8")
+    data = write_conll(tmp_path / "train.conll", synthetic_tagged(20))
+    result = runner.invoke(cli, ["train", "--train", str(data), "--out", str(out), *TINY_SET])
+    assert_user_error(result, "--resume")
+    assert (out / "checkpoint" / "state.json").read_text(encoding="utf-8") == "{}"

@@ -139,8 +139,12 @@ def _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out,
     from .train import split_off_dev, train as run_training
 
     out_dir = Path(out)
-    if (out_dir / "meta.json").exists() and not (resume or force):
-        raise EiwaError(f"{out_dir} already holds a model: use --force to overwrite it or --resume to continue training")
+    if not (resume or force):
+        if (out_dir / "meta.json").exists():
+            raise EiwaError(f"{out_dir} already holds a model: use --force to overwrite it or --resume to continue training")
+        if (out_dir / "checkpoint" / "state.json").exists():
+            raise EiwaError(f"{out_dir} holds the checkpoint of an interrupted run: use --resume to continue it "
+                            "or --force to start over")
     corpus = read_corpus(fmt, train_path, config.lang, columns, token_prefix, split_tokens=True)
     if corpus.token_splits:
         console.print(f"split {corpus.token_splits} tokens at entity boundaries so that no training entity is lost")
