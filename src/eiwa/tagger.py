@@ -112,7 +112,7 @@ class Tagger:
     @classmethod
     def load(cls, name_or_path: str | Path) -> "Tagger":
         directory = resolve_model(name_or_path)
-        meta = _read_json(directory / "meta.json")
+        meta = read_json(directory / "meta.json")
         if meta.get("format") != FORMAT:
             raise ModelError(f"{directory}: not an eiwa model (meta.json has no format {FORMAT!r})")
         if meta.get("format_version") != FORMAT_VERSION:
@@ -121,8 +121,8 @@ class Tagger:
                 f"by eiwa {__version__} (it reads version {FORMAT_VERSION})"
             )
         try:
-            config = Config.from_dict(_read_json(directory / "config.json"), str(directory / "config.json")).validate()
-            encoder = Encoder.from_json(config, _read_json(directory / "vocab.json"))
+            config = Config.from_dict(read_json(directory / "config.json"), str(directory / "config.json")).validate()
+            encoder = Encoder.from_json(config, read_json(directory / "vocab.json"))
         except (KeyError, TypeError) as error:
             raise ModelError(f"{directory}: vocab.json is damaged ({error})") from None
         except EiwaError as error:
@@ -207,7 +207,7 @@ def write_json(path: Path, value) -> None:
     write_atomic(path, write)
 
 
-def _read_json(path: Path):
+def read_json(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -19,13 +19,14 @@ import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from .config import Config
 from .data import Sentence
 from .encoding import Encoder, read_vectors
 from .errors import EiwaError
-from .tagger import Tagger, write_atomic, write_json
+from .tagger import Tagger, read_json, write_atomic, write_json
 from .transfer import freeze_transferred, parameter_groups
 
 CHECKPOINT = "checkpoint"
@@ -39,15 +40,6 @@ class TrainResult:
     epochs: int
     seconds: float
     history: list[dict] = field(default_factory=list)
-
-    def summary(self) -> dict:
-        return {
-            "best_dev_f1": self.best_dev_f1,
-            "best_epoch": self.best_epoch,
-            "epochs": self.epochs,
-            "seconds": round(self.seconds, 1),
-            "history": self.history,
-        }
 
 
 def split_off_dev(sentences: Sequence[Sentence], fraction: float) -> tuple[list[Sentence], list[Sentence]]:
@@ -239,13 +231,9 @@ def _write_checkpoint(directory: Path, tagger: Tagger, optimizer: torch.optim.Op
 
 
 def _read_checkpoint(directory: Path):
-    from safetensors import safe_open
-
-    from .tagger import _read_json
-
-    state = _read_json(directory / "state.json")
-    config = Config.from_dict(_read_json(directory / "config.json")).validate()
-    encoder = Encoder.from_json(config, _read_json(directory / "vocab.json"))
+    state = read_json(directory / "state.json")
+    config = Config.from_dict(read_json(directory / "config.json")).validate()
+    encoder = Encoder.from_json(config, read_json(directory / "vocab.json"))
     tagger = Tagger.create(config, encoder)
     with safe_open(directory / "state.safetensors", "pt") as handle:
         if handle.metadata().get("token") != state.get("token"):
