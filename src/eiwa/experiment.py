@@ -5,7 +5,8 @@ training-set sizes; every cell of it is trained and tested once per seed (all fo
 data). Each finished (cell, seed) is appended to `cells.jsonl` at once, so an interrupted run
 resumes where it stopped. The report compares every transfer cell with the scratch cell (`none`)
 of the same inputs and size: mean ± std over seeds, the difference, and a paired approximate
-randomization test over test sentences (all seeds pooled).
+randomization test over test sentences (all seeds pooled). Paths in the file (`out`, `data.path`)
+are relative to the directory the command runs in, as on the command line.
 
     name = "hironsan"
     out = "results/hironsan"          # default: results/<name>
