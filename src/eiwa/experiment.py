@@ -35,6 +35,7 @@ from __future__ import annotations
 import itertools
 import json
 import statistics
+import time
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -134,7 +135,8 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print) -> Path:
                 raise EiwaError(f"cell {cell.key} transfers modules but the experiment has no [source]")
             config = replace(base, seed=seed, word_input=cell.word_input, char_input=cell.char_input).validate()
             per_sentence, gold_all, predicted_all = [], [], []
-            for train_ids, dev_ids, test_ids in splits:
+            for part, (train_ids, dev_ids, test_ids) in enumerate(splits, start=1):
+                started = time.perf_counter()
                 train_ids = train_ids[: cell.size] if cell.size is not None else train_ids
                 train_part = [train_view[i] for i in train_ids]
                 dev_part = [test_view[i] for i in dev_ids] if dev_ids is not None else None
@@ -158,6 +160,9 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print) -> Path:
                 gold_all += gold
                 predicted_all += predicted
                 per_sentence += [_counts(g, p) for g, p in zip(gold, predicted)]
+                if len(splits) > 1:
+                    log(f"  {cell.key} seed {seed} fold {part}/{len(splits)}: F1 {score(gold, predicted).f1:.4f} "
+                        f"({time.perf_counter() - started:.0f} s)")
             scores = score(gold_all, predicted_all)
             record = {"key": key, "cell": cell.key, "seed": seed, **{k: v for k, v in scores.to_dict().items()},
                       "sentence_counts": per_sentence}
