@@ -215,7 +215,11 @@ def test_experiment_writes_cells_results_report_and_plot(experiment):
     for grid in ("curve", "scratch"):
         assert (out / f"{grid}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Six trained (cell, seed) runs; the second grid's only cell is the first grid's scratch cell, not run again.
-    assert len(experiment.log) == 6 and experiment.log[0].startswith("none|native|native|10 seed 1: P ")
+    # One summary line per (cell, seed), each after a line per fold (indented).
+    summaries = [line for line in experiment.log if not line.startswith("  ")]
+    folds = [line for line in experiment.log if line.startswith("  ")]
+    assert len(summaries) == 6 and summaries[0].startswith("none|native|native|10 seed 1: P ")
+    assert len(folds) == 12 and folds[0].startswith("  none|native|native|10 seed 1 fold 1/2: F1 ")
 
 
 def test_experiment_records_are_consistent(experiment):
