@@ -275,18 +275,19 @@ def write_report(spec: dict, finished: dict[str, dict], out: Path) -> None:
              f"{spec['data'].get('path', '')} ({spec['data']['protocol']}"
              + (f", {spec['data'].get('folds', 5)} folds pooled" if spec["data"]["protocol"] == "kfold" else "") + ").",
              "F1 is mean ± sample std over seeds; Δ is the difference from training from scratch (`none`) with the same "
-             "inputs and size; p is a paired approximate-randomization test over test sentences (10,000 trials, seeds pooled).", ""]
+             "inputs and size, over the same seeds; p is a paired approximate-randomization test over test sentences "
+             "(10,000 trials, seeds pooled). A row with fewer seeds than listed is unfinished.", ""]
     for grid in spec["grid"]:
         grid_rows = [r for r in rows if r["grid"] == grid["name"]]
         if not grid_rows:
             continue
-        lines += [f"## {grid['name']}", "", "| modules | word input | char input | sentences | F1 | P | R | Δ F1 | p |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"## {grid['name']}", "", "| modules | word input | char input | sentences | seeds | F1 | P | R | Δ F1 | p |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for r in grid_rows:
             size = "all" if r["size"] is None else str(r["size"])
             delta = f"{r['difference']:+.4f}" if "difference" in r else ""
             p = f"{r['p_value']:.4f}" if "p_value" in r else ""
-            lines.append(f"| {r['modules']} | {r['word_input']} | {r['char_input']} | {size} | "
+            lines.append(f"| {r['modules']} | {r['word_input']} | {r['char_input']} | {size} | {len(r['seeds'])} | "
                          f"{r['f1_mean']:.4f} ± {r['f1_std']:.4f} | {r['precision_mean']:.4f} | {r['recall_mean']:.4f} | {delta} | {p} |")
         lines.append("")
         if any(r["size"] is not None for r in grid_rows):
