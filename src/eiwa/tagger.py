@@ -70,9 +70,16 @@ class Tagger:
         self.model.train(was_training)
         return results
 
-    def tag_sentences(self, sentences: Sequence[Sentence], batch_size: int = 256) -> list[list[Span]]:
-        """Predicted entities of pre-tokenized sentences, as character spans into each sentence's text."""
-        token_spans = self.tag_encoded(self.encoder.encode(sentences, with_tags=False), batch_size)
+    def tag_sentences(
+        self, sentences: Sequence[Sentence], batch_size: int = 256, encoded: Encoded | None = None
+    ) -> list[list[Span]]:
+        """Predicted entities of pre-tokenized sentences, as character spans into each sentence's text.
+
+        `encoded` is these sentences already encoded by this tagger's encoder (training scores
+        the same dev set every epoch and encodes it once)."""
+        if encoded is None:
+            encoded = self.encoder.encode(sentences, with_tags=False)
+        token_spans = self.tag_encoded(encoded, batch_size)
         return [
             [Span(s.offsets[start][0], s.offsets[end - 1][1], kind) for start, end, kind in spans]
             for s, spans in zip(sentences, token_spans)
@@ -84,9 +91,9 @@ class Tagger:
         sentences = [tokenizer.sentence(text) for text in texts]
         return [as_json(s.text, spans) for s, spans in zip(sentences, self.tag_sentences(sentences, batch_size))]
 
-    def evaluate(self, sentences: Sequence[Sentence], batch_size: int = 256) -> Scores:
+    def evaluate(self, sentences: Sequence[Sentence], batch_size: int = 256, encoded: Encoded | None = None) -> Scores:
         """Entity-level exact match on character spans against each sentence's gold entities."""
-        predicted = self.tag_sentences(sentences, batch_size)
+        predicted = self.tag_sentences(sentences, batch_size, encoded)
         return score([[e.as_tuple() for e in s.entities] for s in sentences], [[e.as_tuple() for e in p] for p in predicted])
 
     # ------------------------------------------------------------------------- persistence

@@ -122,6 +122,7 @@ def train(
         raise EiwaError("no dev sentences for early stopping: give --dev or keep dev_fraction above 0")
 
     train_data = encoder.encode(train_sentences)
+    dev_data = encoder.encode(dev_sentences, with_tags=False)  # once: it is scored every epoch
     best_weights = {k: v.clone() for k, v in model.state_dict().items()}
     if resume and out is not None and (out / "model.safetensors").exists():
         best_weights = load_file(out / "model.safetensors")
@@ -142,7 +143,7 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * group["scale"] / (1 + config.lr_decay * (epoch - 1))
             loss, speed, seconds = _run_epoch(model, encoder, train_data, optimizer, config, epoch, progress_bar, state)
-            dev_scores = tagger.evaluate(dev_sentences)
+            dev_scores = tagger.evaluate(dev_sentences, encoded=dev_data)
             dev_f1 = dev_scores.f1
             improved = dev_f1 > state["best_dev_f1"]
             if improved:
