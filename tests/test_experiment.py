@@ -33,6 +33,7 @@ from eiwa.experiment import (
     micro_f1,
     read_finished,
     run_experiment,
+    select_cells,
 )
 
 # ----------------------------------------------------------------------------- statistics
@@ -372,3 +373,27 @@ def test_cli_experiment_bad_file_exits_2_naming_it(runner, tmp_path, content, fr
     assert "Traceback" not in result.output
     message = result.stderr.strip().splitlines()[-1]
     assert message.startswith(f"eiwa: error: {path}: ") and fragment in message
+
+
+def test_select_cells_filters_by_grid_modules_and_size(tmp_path, tiny_model_dir):
+    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", tmp_path / "d.conll", tiny_model_dir,
+                                      extra_grid=SHARED_GRID))
+    cells = cells_of(spec)
+    assert [c.key for c in select_cells(cells)] == [c.key for c in cells]
+    assert {(c.grid, c.modules, c.size) for c in select_cells(cells, grids=["curve"], sizes=["0"])} == {("curve", FULL, 0)}
+    assert {c.grid for c in select_cells(cells, modules=["none"])} == {"curve", "scratch"}
+    with pytest.raises(EiwaError, match="no size 5 in this experiment"):
+        select_cells(cells, sizes=["5"])
+
+
+def test_cli_experiment_runs_only_the_selected_cells(runner, copy_of, monkeypatch):
+    # Drop one finished cell; a run limited to another cell must not bring it back.
+    kept = [r for r in records(copy_of.out) if r["key"] != "none|native|native|10|2"]
+    (copy_of.out / "cells.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+    forbid_training(monkeypatch)  # every selected cell is already finished
+    result = runner.invoke(cli, ["experiment", str(copy_of.spec_path), "--grid", "curve", "--modules", FULL,
+                                 "--set", "threads=1"])
+    assert result.exit_code == 0, result.output
+    assert "none|native|native|10|2" not in {r["key"] for r in records(copy_of.out)}
+    result = runner.invoke(cli, ["experiment", str(copy_of.spec_path), "--grid", "nope"])
+    assert result.exit_code == 2 and "no grid nope in this experiment" in result.stderr

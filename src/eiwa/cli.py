@@ -377,20 +377,28 @@ def cv(lang, word_input, char_input, seed, config_path, overrides, fmt, columns,
 @cli.command()
 @click.argument("config_file", type=click.Path(dir_okay=False))
 @click.option("--report-only", is_flag=True, help="Rewrite the report from finished cells without training.")
-def experiment(config_file, report_only):
+@click.option("--grid", "grids", multiple=True, help="Run only this grid (repeatable).")
+@click.option("--modules", "module_sets", multiple=True, help="Run only cells with this module subset, e.g. char,classifier (repeatable).")
+@click.option("--size", "sizes", multiple=True, help="Run only cells with this training size, or `all` (repeatable).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a training setting for this run, e.g. threads=1 (repeatable; not for settings that change results).")
+def experiment(config_file, report_only, grids, module_sets, sizes, overrides):
     """Run a transfer study from a TOML file: module grid, input grid, data-size curves.
 
     Every (cell, seed) result is kept as soon as it finishes, so running the same command again
     after an interruption resumes. Writes cells.jsonl, results.json, RESULTS.md (mean ± std,
     difference from scratch, paired approximate-randomization p) and PNG curves to the
     experiment's `out` folder. See experiments/*.toml and src/eiwa/experiment.py for the format.
+    --grid, --modules and --size run part of the study first (the report always covers every
+    finished cell); --set threads=1 lets two studies share two cores.
 
     \b
     Examples:
       eiwa experiment experiments/hironsan.toml
+      eiwa experiment experiments/stockmark.toml --grid curve --modules none --modules char,classifier
       eiwa experiment experiments/stockmark.toml --report-only
     """
-    from .experiment import load_experiment, read_finished, run_experiment, write_report
+    from .experiment import cells_of, load_experiment, read_finished, run_experiment, select_cells, write_report
 
     spec = load_experiment(config_file)
     if report_only:
@@ -399,7 +407,10 @@ def experiment(config_file, report_only):
             raise EiwaError(f"{out}: no results yet (no cells.jsonl); run `eiwa experiment {config_file}` first")
         write_report(spec, read_finished(out / "cells.jsonl"), out)
     else:
-        out = run_experiment(spec, log=lambda line: console.print(line))
+        spec.setdefault("train", {})
+        spec["train"]["set"] = [*spec["train"].get("set", []), *overrides]
+        cells = select_cells(cells_of(spec), grids or None, module_sets or None, sizes or None)
+        out = run_experiment(spec, log=lambda line: console.print(line), cells=cells)
     console.print(f"report: {out / 'RESULTS.md'}")
 
 

@@ -104,8 +104,25 @@ def cells_of(spec: dict) -> list[Cell]:
     return cells
 
 
-def run_experiment(spec: dict, log: Callable[[str], None] = print) -> Path:
-    """Run every unfinished (cell, seed); then write results.json, RESULTS.md and the plots."""
+def select_cells(cells: list[Cell], grids=None, modules=None, sizes=None) -> list[Cell]:
+    """The cells that pass every given filter (None: no filter): to run part of a study first."""
+    def size_name(size):
+        return "all" if size is None else str(size)
+
+    for wanted, known, what in ((grids, {c.grid for c in cells}, "grid"),
+                                (modules, {c.modules for c in cells}, "modules"),
+                                (sizes, {size_name(c.size) for c in cells}, "size")):
+        unknown = set(wanted or ()) - known
+        if unknown:
+            raise EiwaError(f"no {what} {', '.join(sorted(unknown))} in this experiment (it has: {', '.join(sorted(known))})")
+    return [c for c in cells
+            if (grids is None or c.grid in grids) and (modules is None or c.modules in modules)
+            and (sizes is None or size_name(c.size) in sizes)]
+
+
+def run_experiment(spec: dict, log: Callable[[str], None] = print, cells: list[Cell] | None = None) -> Path:
+    """Run every unfinished (cell, seed) of `cells` (default: all); then write results.json,
+    RESULTS.md and the plots (from everything finished, including cells run earlier)."""
     from .train import split_off_dev, train
     from .transfer import parse_modules, resolve_label_map, transfer
 
@@ -125,7 +142,7 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print) -> Path:
     all_types = entity_types(train_view)
     _end_with_newline(finished_path)
 
-    for cell in cells_of(spec):
+    for cell in cells_of(spec) if cells is None else cells:
         for seed in spec["seeds"]:
             key = f"{cell.key}|{seed}"
             if key in finished:
