@@ -10,7 +10,7 @@ import torch
 
 from conftest import synthetic_sentences, tiny_config
 from eiwa.data import sentence_from_tags
-from eiwa.encoding import Encoder
+from eiwa.encoding import Encoder, FormChunk
 from eiwa.model import CRF, MODULES
 from eiwa.tagger import Tagger
 from eiwa.tags import tags_from_spans
@@ -158,28 +158,53 @@ def test_char_module_runs_on_distinct_forms_only():
     encoded = tagger.encoder.encode(sentences)
     batch = tagger.encoder.batch(encoded, np.arange(3))
     distinct = {w for t in texts for w in t}
-    assert batch.form_bigrams.shape[0] == batch.form_lengths.shape[0] == len(distinct)
+    lengths = torch.cat([chunk.lengths for chunk in batch.form_chunks])
+    assert len(lengths) == len(distinct)
     # every token points at the row of its own form
     for row, tokens in enumerate(texts):
         for column, token in enumerate(tokens):
             form_row = batch.token_forms[row, column]
-            assert int(batch.form_lengths[form_row]) == len(token) + 1  # bigrams with begin/end markers
+            assert int(lengths[form_row]) == len(token) + 1  # bigrams with begin/end markers
     same = batch.token_forms[0, 0] == batch.token_forms[0, 3] == batch.token_forms[1, 0]
     assert bool(same)
     # a batch of one sentence holds only that sentence's forms
     single = tagger.encoder.batch(encoded, np.array([1]))
-    assert single.form_bigrams.shape[0] == 2
+    assert sum(len(chunk.lengths) for chunk in single.form_chunks) == 2
 
     seen = []
     original = tagger.model.char.forward
 
-    def spy(bigram_ids, lengths):
-        seen.append(bigram_ids.shape[0])
-        return original(bigram_ids, lengths)
+    def spy(chunks):
+        seen.append(sum(len(chunk.lengths) for chunk in chunks))
+        return original(chunks)
 
     tagger.model.char.forward = spy
     tagger.model.emissions(batch)
     assert seen == [len(distinct)]
+
+
+def test_form_chunks_group_similar_lengths_and_keep_every_form():
+    words = ["a", "to", "cat", "dogs", "horse", "giraffes", "hippopotamus", "antidisestablishmentarianism"]
+    sentences = [sentence_from_tags(words, ["O"] * len(words), "en")]
+    tagger = build(tiny_config(), sentences)
+    encoded = tagger.encoder.encode(sentences)
+    chunks, row = encoded.form_chunks()
+    assert sorted(row.tolist()) == list(range(len(words)))
+    for chunk in chunks:
+        # padded to the chunk's longest form, which is less than twice its shortest (or 2 bigrams)
+        assert chunk.bigram_ids.shape[1] == int(chunk.lengths.max())
+        assert int(chunk.lengths.max()) <= max(2, 2 * int(chunk.lengths.min()) - 1)
+    stacked = torch.cat([chunk.lengths for chunk in chunks])
+    for form, token in enumerate(words):
+        assert int(stacked[row[form]]) == len(token) + 1
+    # the chunked character module gives each form the vector it gets on its own
+    model = tagger.model.eval()
+    with torch.inference_mode():
+        together = model.char(chunks)[torch.from_numpy(row)]
+        for form in range(len(words)):
+            alone = model.char([FormChunk(encoded.form_bigrams[form : form + 1, : int(encoded.form_lengths[form])],
+                                          encoded.form_lengths[form : form + 1])])
+            torch.testing.assert_close(together[form], alone[0])
 
 
 def test_char_lowercase_merges_forms():
@@ -189,7 +214,7 @@ def test_char_lowercase_merges_forms():
         config = tiny_config(char_lowercase=lowercase)
         encoder = Encoder.build(config, sentences)
         batch = encoder.batch(encoder.encode(sentences), np.arange(1))
-        assert batch.form_bigrams.shape[0] == expected
+        assert sum(len(chunk.lengths) for chunk in batch.form_chunks) == expected
 
 
 # ----------------------------------------------------------------------------- batching

@@ -326,3 +326,19 @@ def test_saved_files_get_ordinary_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_tagging_with_several_threads_equals_one_thread_and_restores_the_setting(tiny_model_dir):
+    tagger = Tagger.load(tiny_model_dir)
+    sentences = synthetic_sentences(150, seed=11)
+    encoded = tagger.encoder.encode(sentences, with_tags=False)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        alone = tagger.tag_encoded(encoded, batch_size=8)
+        torch.set_num_threads(2)
+        together = tagger.tag_encoded(encoded, batch_size=8)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert together == alone and any(alone)

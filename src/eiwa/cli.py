@@ -280,7 +280,7 @@ def evaluate(model, fmt, columns, token_prefix, data_path, as_json):
 @click.option("--columns", callback=_split_columns, help="Column names for --format conll.")
 @click.option("--token-prefix", help="Prefix to strip from CoNLL tokens.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write JSONL here (default: standard output).")
-@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--batch-size", type=int, default=64, show_default=True)
 def predict(model, texts, input_path, fmt, columns, token_prefix, output, batch_size):
     """Tag raw text or a file; write JSONL lines {"text", "entities": [{"start", "end", "type", "text"}]}.
 

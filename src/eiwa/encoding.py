@@ -5,11 +5,13 @@ arrays; batches are then cut from those arrays with NumPy, so the training and i
 never touch individual tokens in Python.
 
 The character module runs once per *distinct* word form in a batch: each token carries an index
-into a table of distinct forms, and the model scatters the form vectors back to the tokens.
+into a table of distinct forms, and the model scatters the form vectors back to the tokens. The
+forms go through it in chunks of similar length, since padding costs an LSTM as much as real input.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections import Counter
@@ -198,15 +200,44 @@ class Encoded:
     def __len__(self) -> int:
         return len(self.word_ids)
 
+    def form_chunks(self, forms: np.ndarray | None = None) -> tuple[list["FormChunk"], np.ndarray]:
+        """The given forms (default: all) in chunks of similar length for the character module, and
+        each form's row in the chunks' outputs concatenated in order.
+
+        Chunks hold forms of 1-2, 3-4, 5-8, 9-16... bigrams (at most 4096 forms each), so that a
+        chunk is padded to at most twice its shortest form instead of to the longest in the batch.
+        """
+        forms = np.arange(len(self.form_lengths)) if forms is None else forms
+        lengths = self.form_lengths.numpy()[forms]
+        order = np.argsort(lengths, kind="stable")
+        row = np.empty_like(order)
+        row[order] = np.arange(len(order))
+        forms, lengths = forms[order], lengths[order]
+        size_class = np.ceil(np.log2(np.maximum(lengths, 2))).astype(np.int64)
+        bounds = np.union1d(np.flatnonzero(np.diff(size_class)) + 1, np.arange(4096, len(forms), 4096))
+        chunks = [
+            FormChunk(self.form_bigrams[torch.from_numpy(part)][:, : int(part_lengths[-1])], torch.from_numpy(part_lengths))
+            for part, part_lengths in zip(np.split(forms, bounds), np.split(lengths, bounds))
+        ]
+        return chunks, row
+
+
+@dataclass
+class FormChunk:
+    """Distinct word forms of similar length, for one run of the character module."""
+
+    bigram_ids: torch.Tensor  # [forms, longest in chunk]
+    lengths: torch.Tensor  # [forms]
+
 
 @dataclass
 class Batch:
     word_ids: torch.Tensor  # [batch, time]
     case_ids: torch.Tensor  # [batch, time]
     singletons: torch.Tensor  # [batch, time] bool: words seen once in training (for unknown-word dropout)
-    token_forms: torch.Tensor  # [batch, time] index into form_bigrams
-    form_bigrams: torch.Tensor  # [distinct forms in batch, longest]
-    form_lengths: torch.Tensor  # [distinct forms in batch]
+    token_forms: torch.Tensor  # [batch, time] row of each token's form in the character module's output
+    form_chunks: list[FormChunk]  # the batch's distinct forms, in chunks of similar length
+    form_ids: torch.Tensor  # [batch, time] each token's form in the whole encoded corpus
     lengths: torch.Tensor  # [batch]
     mask: torch.Tensor  # [batch, time] bool
     tag_ids: torch.Tensor | None  # [batch, time]
@@ -271,12 +302,13 @@ class Encoder:
         return Encoded(word_ids, case_ids, form_ids, tag_ids if with_tags else None, form_bigrams, form_lengths)
 
     def _bigram_table(self, forms: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        ids = [[self.bigrams.index(b) for b in bigrams(form)] for form in forms]
-        lengths = torch.tensor([len(row) for row in ids] or [1], dtype=torch.long)
-        table = torch.zeros(max(len(ids), 1), int(lengths.max()), dtype=torch.long)
-        for row, values in enumerate(ids):
-            table[row, : len(values)] = torch.tensor(values, dtype=torch.long)
-        return table, lengths
+        """[forms, longest] bigram ids (right-padded) and [forms] lengths, filled in one NumPy step."""
+        index = self.bigrams.index
+        rows = [[index(b) for b in bigrams(form)] for form in forms] or [[0]]
+        lengths = np.fromiter(map(len, rows), np.int64, len(rows))
+        table = np.zeros((len(rows), int(lengths.max())), np.int64)
+        table[np.arange(table.shape[1]) < lengths[:, None]] = np.fromiter(itertools.chain.from_iterable(rows), np.int64)
+        return torch.from_numpy(table), torch.from_numpy(lengths)
 
     def batch(self, encoded: Encoded, indices: np.ndarray) -> Batch:
         lengths = np.fromiter((len(encoded.word_ids[i]) for i in indices), np.int64, len(indices))
@@ -295,18 +327,17 @@ class Encoder:
         mask = np.arange(longest)[None, :] < lengths[:, None]
         # Run the character module once per distinct form in the batch.
         distinct, token_forms = np.unique(forms[mask], return_inverse=True)
+        form_chunks, chunk_row = encoded.form_chunks(distinct)
         token_form_grid = np.zeros((size, longest), np.int64)
-        token_form_grid[mask] = token_forms
-        distinct_t = torch.from_numpy(distinct)
-        form_lengths = encoded.form_lengths[distinct_t]
+        token_form_grid[mask] = chunk_row[token_forms]
         word_ids_t = torch.from_numpy(word_ids)
         return Batch(
             word_ids=word_ids_t,
             case_ids=torch.from_numpy(case_ids),
             singletons=self.is_singleton[word_ids_t],
             token_forms=torch.from_numpy(token_form_grid),
-            form_bigrams=encoded.form_bigrams[distinct_t][:, : int(form_lengths.max())],
-            form_lengths=form_lengths,
+            form_chunks=form_chunks,
+            form_ids=torch.from_numpy(forms),
             lengths=torch.from_numpy(lengths),
             mask=torch.from_numpy(mask),
             tag_ids=None if tags is None else torch.from_numpy(tags),

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .config import Config
-from .encoding import CASES, Batch
+from .encoding import CASES, Batch, FormChunk
 
 MODULES = ("char", "word", "classifier")
 
@@ -55,10 +55,9 @@ class CharModule(nn.Module):
         self.lstm = BiLSTM(embedding_dim, hidden_dim)
         self.output_dim = 2 * hidden_dim
 
-    def forward(self, bigram_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """bigram_ids [forms, longest], lengths [forms] -> [forms, 2 * hidden]."""
-        _, final = self.lstm(self.embedding(bigram_ids), lengths)
-        return final
+    def forward(self, chunks: list[FormChunk]) -> torch.Tensor:
+        """Chunks of forms (bigram ids [forms, longest], lengths [forms]) -> [all forms, 2 * hidden], in chunk order."""
+        return torch.cat([self.lstm(self.embedding(chunk.bigram_ids), chunk.lengths)[1] for chunk in chunks])
 
 
 class WordModule(nn.Module):
@@ -165,14 +164,18 @@ class NERModel(nn.Module):
             self.char.output_dim + self.word.output_dim, config.hidden_dim, num_tags, config.dropout, config.decoder
         )
 
-    def emissions(self, batch: Batch) -> torch.Tensor:
-        form_vectors = self.char(batch.form_bigrams, batch.form_lengths)
-        char_vectors = form_vectors[batch.token_forms]  # scatter each distinct form back to its tokens
+    def emissions(self, batch: Batch, form_vectors: torch.Tensor | None = None) -> torch.Tensor:
+        """Tag scores [batch, time, tags]. `form_vectors`: the character module's output for every form
+        of the encoded corpus, computed once beforehand (inference); otherwise it runs on this batch's forms."""
+        if form_vectors is None:
+            char_vectors = self.char(batch.form_chunks)[batch.token_forms]  # each distinct form back to its tokens
+        else:
+            char_vectors = form_vectors[batch.form_ids]
         word_vectors = self.word(batch.word_ids, batch.case_ids, batch.singletons)
         return self.classifier.emissions(torch.cat([word_vectors, char_vectors], dim=-1), batch.lengths)
 
     def loss(self, batch: Batch) -> torch.Tensor:
         return self.classifier.loss(self.emissions(batch), batch.tag_ids, batch.mask)
 
-    def decode(self, batch: Batch) -> torch.Tensor:
-        return self.classifier.decode(self.emissions(batch), batch.mask)
+    def decode(self, batch: Batch, form_vectors: torch.Tensor | None = None) -> torch.Tensor:
+        return self.classifier.decode(self.emissions(batch, form_vectors), batch.mask)

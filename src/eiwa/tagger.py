@@ -13,9 +13,11 @@ leaves a half-written file behind.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -56,22 +58,48 @@ class Tagger:
 
     # ------------------------------------------------------------------------- tagging
 
-    def tag_encoded(self, encoded: Encoded, batch_size: int = 256) -> list[list[tuple[int, int, str]]]:
-        """Token-index entity spans for every encoded sentence."""
+    def tag_encoded(self, encoded: Encoded, batch_size: int = 64) -> list[list[tuple[int, int, str]]]:
+        """Token-index entity spans for every encoded sentence.
+
+        The character module runs once over every distinct form of the input, in chunks of similar
+        length. Then, with more than one torch thread, batches are tagged concurrently, one thread
+        each: an LSTM of this size uses one core per batch better than two cores on one batch.
+        """
         tag_names = self.encoder.tags.items
         results: list[list[tuple[int, int, str]]] = [[] for _ in range(len(encoded))]
         was_training = self.model.training
         self.model.eval()
+        threads = torch.get_num_threads()
         with torch.inference_mode():
-            for batch in self.encoder.batches(encoded, batch_size):
-                best = self.model.decode(batch).numpy()
-                for index, spans in zip(batch.indices, spans_from_tag_ids(best, batch.lengths.numpy(), tag_names)):
+            chunks, row = encoded.form_chunks()
+            form_vectors = self.model.char(chunks)[torch.from_numpy(row)]  # indexed by form id
+
+        def tag(batch):
+            with torch.inference_mode():  # thread-local: each worker enters it
+                best = self.model.decode(batch, form_vectors).numpy()
+            return batch, spans_from_tag_ids(best, batch.lengths.numpy(), tag_names)
+
+        def store(done):
+            for batch, spans_of in done:
+                for index, spans in zip(batch.indices, spans_of):
                     results[index] = spans
-        self.model.train(was_training)
+
+        batches = self.encoder.batches(encoded, batch_size)
+        try:
+            if threads > 1:
+                torch.set_num_threads(1)
+                with ThreadPoolExecutor(threads) as pool:
+                    while window := list(itertools.islice(batches, 4 * threads)):  # bounded memory
+                        store(pool.map(tag, window))
+            else:
+                store(map(tag, batches))
+        finally:
+            torch.set_num_threads(threads)
+            self.model.train(was_training)
         return results
 
     def tag_sentences(
-        self, sentences: Sequence[Sentence], batch_size: int = 256, encoded: Encoded | None = None
+        self, sentences: Sequence[Sentence], batch_size: int = 64, encoded: Encoded | None = None
     ) -> list[list[Span]]:
         """Predicted entities of pre-tokenized sentences, as character spans into each sentence's text.
 
@@ -85,13 +113,13 @@ class Tagger:
             for s, spans in zip(sentences, token_spans)
         ]
 
-    def predict(self, texts: Iterable[str], batch_size: int = 256) -> list[dict]:
+    def predict(self, texts: Iterable[str], batch_size: int = 64) -> list[dict]:
         """Raw texts -> `{"text", "entities": [{"start", "end", "type", "text"}]}` with character offsets."""
         tokenizer = tokenizer_for(self.config.lang)
         sentences = [tokenizer.sentence(text) for text in texts]
         return [as_json(s.text, spans) for s, spans in zip(sentences, self.tag_sentences(sentences, batch_size))]
 
-    def evaluate(self, sentences: Sequence[Sentence], batch_size: int = 256, encoded: Encoded | None = None) -> Scores:
+    def evaluate(self, sentences: Sequence[Sentence], batch_size: int = 64, encoded: Encoded | None = None) -> Scores:
         """Entity-level exact match on character spans against each sentence's gold entities."""
         predicted = self.tag_sentences(sentences, batch_size, encoded)
         return score([[e.as_tuple() for e in s.entities] for s in sentences], [[e.as_tuple() for e in p] for p in predicted])
