@@ -9,9 +9,10 @@ Set-up (once; flair gets a virtual environment of its own and never becomes an e
 For each data set (CoNLL-2003 English; the Stockmark Japanese set on the shared split), both
 taggers train the same architecture (trainable 100-dim words with rare words left to the unknown
 word, a 25+25 character BiLSTM, one word-level BiLSTM of 100 per direction, dropout 0.5, CRF,
-BIOES) with Adam at 0.002, the same batch size, epochs and torch threads, keep the epoch that
-scores best on dev (both evaluate dev after every epoch, and that time counts as training), and
-tag the test set. Each runs in a process of its own, so peak resident memory is its own.
+BIOES) with Adam at 0.002, the same batch size, epochs and torch threads, evaluate dev after
+every epoch (that time counts as training), and tag the test set. eiwa keeps its best dev epoch
+(reported; with few epochs it is the last) and flair its last, because flair 0.15.1's reload of its
+best-model.pt loses the weights of this embedding stack. Each runs in a process of its own, so peak resident memory is its own.
 Reported per tool: training sentences/s (epochs x training sentences / training seconds),
 test-set inference tokens/s and sentences/s (pre-tokenized, after a warm-up on dev, median of 3;
 eiwa's figure includes turning strings into ids, as flair's does), eiwa's end-to-end raw-text
@@ -82,8 +83,8 @@ def eiwa_side(args) -> None:
     config = replace(Config(lang=spec["lang"]), **spec["config"], batch_size=args.batch_size, max_epochs=args.epochs,
                      patience=args.epochs + 1, threads=args.threads, seed=args.seed).validate()
     started = time.perf_counter()
-    tagger = train(config, train_set, dev, out=args.work / "eiwa-model", progress=False, log=lambda _: None).tagger
-    train_seconds = time.perf_counter() - started
+    result = train(config, train_set, dev, out=args.work / "eiwa-model", progress=False, log=lambda _: None)
+    train_seconds, tagger = time.perf_counter() - started, result.tagger
 
     tagger.tag_sentences(dev)  # warm-up
     started = time.perf_counter()
@@ -97,6 +98,7 @@ def eiwa_side(args) -> None:
         model_times.append(time.perf_counter() - started)
     write_json(args.work / "eiwa.json", {
         "tool": "eiwa", "torch": torch.__version__, "threads": torch.get_num_threads(), "train_seconds": train_seconds,
+        "best_epoch": result.best_epoch,
         "tag_seconds": tag_seconds, "model_only_seconds": statistics.median(model_times),
         "peak_rss_mb": peak_rss_mb(), "predicted": spans,
     })
@@ -182,6 +184,7 @@ def compare(args, name: str) -> dict:
             **{f"test_{k}": v for k, v in score_spans(test, result["predicted"]).items() if k in ("precision", "recall", "f1")},
         }
         if tool == "eiwa":
+            row["best_epoch"] = result["best_epoch"]
             raw = json.loads((work / "eiwa-raw.json").read_text(encoding="utf-8"))
             row["model_only_tokens_per_second"] = tokens / result["model_only_seconds"]
             row["raw_text_sentences_per_second"] = raw["raw_sentences"] / raw["raw_seconds"]
@@ -203,7 +206,8 @@ def markdown(results: list[dict], machine: str) -> str:
     for r in results:
         for tool in ("eiwa", "flair"):
             row = r[tool]
-            cells = [f"{r['data']} ({r['epochs']} epochs, batch {r['batch_size']})", row["tool"],
+            kept = f"epoch {row['best_epoch']}" if "best_epoch" in row else "last epoch"
+            cells = [f"{r['data']} ({r['epochs']} epochs, batch {r['batch_size']}; {kept})", row["tool"],
                      number(row["train_sentences_per_second"]), number(row["test_tokens_per_second"]),
                      number(row["test_sentences_per_second"]), number(row.get("model_only_tokens_per_second")),
                      number(row.get("raw_text_sentences_per_second")), number(row["peak_rss_mb"]), f"{row['test_f1']:.4f}"]
