@@ -26,6 +26,8 @@ from .data import Token, split_at_boundaries  # noqa: F401  (Token is this modul
 
 _CACHE_SIZE = 100_000
 _NON_SPACE = re.compile(r"\S+")
+_SPACE = re.compile(r"\s")
+_KANA_FIELD = 17  # unidic-lite's feature columns: the kana reading is the 18th
 
 
 # fugashi on its own prefers the full ``unidic`` package when that is installed;
@@ -40,7 +42,14 @@ def new_tagger() -> fugashi.Tagger:
 
 def _kana_of(word) -> str | None:
     """The kana reading of a MeCab node; unidic gives None, "" or "*" when it has none."""
-    kana = word.feature.kana
+    # Splitting the raw feature string is 3x cheaper than fugashi's named tuple; a quoted field
+    # (a comma inside a value) needs the real CSV parse.
+    raw = word.feature_raw
+    if '"' in raw:
+        kana = word.feature.kana
+    else:
+        fields = raw.split(",")
+        kana = fields[_KANA_FIELD] if len(fields) > _KANA_FIELD else None
     if not kana or kana == "*":
         return None
     return kana
@@ -129,6 +138,9 @@ class JapaneseTokenizer:
 
 def _without_space(text: str, start: int, end: int, reading: str | None) -> Iterator[Token]:
     """The span as one token, or as several when it contains whitespace (pieces get no reading)."""
+    if not _SPACE.search(text, start, end):
+        yield Token(text[start:end], start, end, reading)
+        return
     pieces = list(_NON_SPACE.finditer(text, start, end))
     if len(pieces) == 1 and pieces[0].span() == (start, end):
         yield Token(text[start:end], start, end, reading)
