@@ -280,6 +280,7 @@ def test_quickstart_compares_transfer_with_scratch_and_saves_the_model(runner, t
                                  "--label-map", "PER=PSN,LOC=LOC,ORG=ORG", *TINY_SET, "--set", "max_epochs=1"])
     assert result.exit_code == 0, result.output
     assert "from scratch" in result.stdout and "transfer from" in result.stdout and "difference" in result.stdout
+    assert "One fold and one seed" in result.stderr and "eiwa cv" in result.stderr  # points to the real comparison
     example = json.loads(result.stdout.strip().splitlines()[-1])  # the tagged example sentence
     assert example["text"].startswith("2019年") and isinstance(example["entities"], list)
     assert (out / "meta.json").exists()
