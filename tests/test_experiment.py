@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import eiwa.train
+import eiwa.cv
 import eiwa.transfer
 from conftest import TINY, synthetic_tagged, write_conll
 from eiwa.cli import cli
@@ -204,7 +204,7 @@ def forbid_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a finished cell was trained again")
 
-    monkeypatch.setattr(eiwa.train, "train", refuse)
+    monkeypatch.setattr(eiwa.cv, "train", refuse)
     monkeypatch.setattr(eiwa.transfer, "transfer", refuse)
 
 
@@ -275,7 +275,7 @@ def test_rerun_after_losing_the_last_line_retrains_exactly_that_run(copy_of, mon
     path = copy_of.out / "cells.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     path.write_text("".join(lines[:-1]), encoding="utf-8")
-    calls = count_calls(monkeypatch, eiwa.train, "train")
+    calls = count_calls(monkeypatch, eiwa.cv, "train")
     run_experiment(copy_of.spec, log=lambda _: None)
     # The lost run is (full transfer, size 10, seed 2): one training per fold, all with seed 2, from a transferred tagger.
     assert len(calls) == 2
@@ -290,7 +290,7 @@ def test_truncated_last_line_is_tolerated(copy_of, monkeypatch):
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     path.write_text("".join(lines[:-1]) + lines[-1][:40], encoding="utf-8")  # cut off mid-record
     assert len(read_finished(path)) == 5
-    calls = count_calls(monkeypatch, eiwa.train, "train")
+    calls = count_calls(monkeypatch, eiwa.cv, "train")
     run_experiment(copy_of.spec, log=lambda _: None)
     assert len(calls) == 2  # only the cut-off run is trained again
     results = json.loads((copy_of.out / "results.json").read_text())

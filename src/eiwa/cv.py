@@ -9,6 +9,7 @@ test folds. The seeds' pooled F1 values are then summarised as mean and sample s
 from __future__ import annotations
 
 import statistics
+import time
 from dataclasses import replace
 from typing import Callable, Sequence
 
@@ -20,10 +21,54 @@ from .train import split_off_dev, train
 
 # (config, training sentences) -> a tagger to train; None trains a fresh one.
 TaggerFactory = Callable[[Config, Sequence[Sentence]], Tagger]
+# (training, dev or None, test) sentence indices; dev None: hold out a tenth of training for early stopping.
+Split = tuple[list[int], list[int] | None, list[int]]
 
 
-def fold_of(index: int, folds: int) -> int:
-    return index % folds
+def kfold_splits(count: int, folds: int) -> list[Split]:
+    """Fold k tests the sentences at positions i with i % folds == k and trains on the rest."""
+    return [([i for i in range(count) if i % folds != k], None, [i for i in range(count) if i % folds == k])
+            for k in range(folds)]
+
+
+def run_splits(
+    config: Config,
+    train_view: Sequence[Sentence],
+    test_view: Sequence[Sentence],
+    splits: Sequence[Split],
+    make_tagger: TaggerFactory | None = None,
+    size: int | None = None,
+    log: Callable[[str], None] = print,
+    label: str = "",
+) -> tuple[list[list[tuple]], list[list[tuple]]]:
+    """Train on each split's training part (its first `size` sentences; size 0 tags with
+    make_tagger's model untrained) and tag its test part. Returns the gold and predicted character
+    spans of every test sentence, in split order, for pooled scoring."""
+    if size == 0 and make_tagger is None:
+        raise ValueError("size 0 tags with make_tagger's untrained model, but there is no make_tagger")
+    gold, predicted = [], []
+    for part, (train_ids, dev_ids, test_ids) in enumerate(splits, start=1):
+        started = time.perf_counter()
+        train_part = [train_view[i] for i in (train_ids if size is None else train_ids[:size])]
+        if dev_ids is None:
+            train_part, dev_part = split_off_dev(train_part, config.dev_fraction)
+        else:
+            dev_part = [test_view[i] for i in dev_ids]
+        test = [test_view[i] for i in test_ids]
+        tagger = make_tagger(config, train_part) if make_tagger else None
+        if size == 0:
+            note = "untrained"  # zero-shot: the start model as it is
+        else:
+            result = train(config, train_part, dev_part, tagger=tagger, progress=False, log=lambda _: None)
+            tagger, note = result.tagger, f"best epoch {result.best_epoch}/{result.epochs}"
+        part_gold = [[e.as_tuple() for e in s.entities] for s in test]
+        part_predicted = [[e.as_tuple() for e in spans] for spans in tagger.tag_sentences(test)]
+        if len(splits) > 1:
+            log(f"{label}fold {part}/{len(splits)}: F1 {score(part_gold, part_predicted).f1:.4f} "
+                f"({note}, {time.perf_counter() - started:.0f} s)")
+        gold += part_gold
+        predicted += part_predicted
+    return gold, predicted
 
 
 def cross_validate(
@@ -48,20 +93,8 @@ def cross_validate(
         raise ValueError(f"folds must be between 2 and the number of sentences ({len(train_view)}), got {folds}")
     per_seed = []
     for seed in seeds:
-        seeded = replace(config, seed=seed)
-        gold, predicted = [], []
-        for fold in range(folds):
-            rest = [s for i, s in enumerate(train_view) if fold_of(i, folds) != fold]
-            test = [s for i, s in enumerate(test_view) if fold_of(i, folds) == fold]
-            train_part, dev_part = split_off_dev(rest, seeded.dev_fraction)
-            start = make_tagger(seeded, train_part) if make_tagger else None
-            result = train(seeded, train_part, dev_part, tagger=start, progress=False, log=lambda _: None)
-            fold_gold = [[e.as_tuple() for e in s.entities] for s in test]
-            fold_predicted = [[e.as_tuple() for e in spans] for spans in result.tagger.tag_sentences(test)]
-            log(f"seed {seed} fold {fold + 1}/{folds}: F1 {score(fold_gold, fold_predicted).f1:.4f} "
-                f"(best epoch {result.best_epoch}/{result.epochs}, {result.seconds:.0f} s)")
-            gold += fold_gold
-            predicted += fold_predicted
+        gold, predicted = run_splits(replace(config, seed=seed), train_view, test_view, kfold_splits(len(train_view), folds),
+                                     make_tagger, log=log, label=f"seed {seed} ")
         pooled = score(gold, predicted)
         log(f"seed {seed}: pooled P {pooled.precision:.4f} R {pooled.recall:.4f} F1 {pooled.f1:.4f}")
         per_seed.append({"seed": seed, **pooled.to_dict()})

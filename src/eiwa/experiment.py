@@ -44,6 +44,7 @@ from typing import Callable
 import numpy as np
 
 from .config import load_config
+from .cv import kfold_splits, run_splits
 from .data import entity_types, read_corpus
 from .errors import EiwaError
 from .scoring import score
@@ -123,7 +124,6 @@ def select_cells(cells: list[Cell], grids=None, modules=None, sizes=None) -> lis
 def run_experiment(spec: dict, log: Callable[[str], None] = print, cells: list[Cell] | None = None) -> Path:
     """Run every unfinished (cell, seed) of `cells` (default: all); then write results.json,
     RESULTS.md and the plots (from everything finished, including cells run earlier)."""
-    from .train import split_off_dev, train
     from .transfer import parse_modules, resolve_label_map, transfer
 
     out = Path(spec["out"])
@@ -151,35 +151,17 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print, cells: list[C
             if modules and source is None:
                 raise EiwaError(f"cell {cell.key} transfers modules but the experiment has no [source]")
             config = replace(base, seed=seed, word_input=cell.word_input, char_input=cell.char_input).validate()
-            per_sentence, gold_all, predicted_all = [], [], []
-            for part, (train_ids, dev_ids, test_ids) in enumerate(splits, start=1):
-                started = time.perf_counter()
-                train_ids = train_ids[: cell.size] if cell.size is not None else train_ids
-                train_part = [train_view[i] for i in train_ids]
-                dev_part = [test_view[i] for i in dev_ids] if dev_ids is not None else None
-                if dev_part is None:
-                    train_part, dev_part = split_off_dev(train_part, config.dev_fraction)
-                test = [test_view[i] for i in test_ids]
-                if cell.size == 0 and label_spec == "auto":
-                    raise EiwaError("size 0 (zero-shot) needs an explicit [source] label_map, not auto")
-                if modules:
-                    label_map = (resolve_label_map(label_spec, source, config, train_part, target_types=all_types)
-                                 if "classifier" in modules else {})
-                    tagger, _ = transfer(source, config, train_part, modules, label_map)
-                else:
-                    tagger = None
-                if cell.size == 0:
-                    tagger.model.eval()  # zero-shot: the source model through the label map, untrained
-                else:
-                    tagger = train(config, train_part, dev_part, tagger=tagger, progress=False, log=lambda _: None).tagger
-                gold = [[e.as_tuple() for e in s.entities] for s in test]
-                predicted = [[e.as_tuple() for e in spans] for spans in tagger.tag_sentences(test)]
-                gold_all += gold
-                predicted_all += predicted
-                per_sentence += [_counts(g, p) for g, p in zip(gold, predicted)]
-                if len(splits) > 1:
-                    log(f"  {cell.key} seed {seed} fold {part}/{len(splits)}: F1 {score(gold, predicted).f1:.4f} "
-                        f"({time.perf_counter() - started:.0f} s)")
+            if cell.size == 0 and label_spec == "auto":
+                raise EiwaError("size 0 (zero-shot) needs an explicit [source] label_map, not auto")
+
+            def start_from_source(config, train_part, modules=modules):
+                label_map = (resolve_label_map(label_spec, source, config, train_part, target_types=all_types)
+                             if "classifier" in modules else {})
+                return transfer(source, config, train_part, modules, label_map)[0]
+
+            gold_all, predicted_all = run_splits(config, train_view, test_view, splits, start_from_source if modules else None,
+                                                 cell.size, log=log, label=f"  {cell.key} seed {seed} ")
+            per_sentence = [_counts(g, p) for g, p in zip(gold_all, predicted_all)]
             scores = score(gold_all, predicted_all)
             record = {"key": key, "cell": cell.key, "seed": seed, **{k: v for k, v in scores.to_dict().items()},
                       "sentence_counts": per_sentence}
@@ -217,9 +199,7 @@ def _splits(data: dict, count: int) -> list[tuple[list[int], list[int] | None, l
     if data["protocol"] == "split":
         train = [i for i in range(count) if i % 10 not in (8, 9)]
         return [(train, [i for i in range(count) if i % 10 == 8], [i for i in range(count) if i % 10 == 9])]
-    folds = data.get("folds", 5)
-    return [([i for i in range(count) if i % folds != k], None, [i for i in range(count) if i % folds == k])
-            for k in range(folds)]
+    return kfold_splits(count, data.get("folds", 5))
 
 
 def _counts(gold, predicted) -> tuple[int, int, int]:
