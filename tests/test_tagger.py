@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import shutil
 
 import pytest
@@ -342,3 +343,21 @@ def test_tagging_with_several_threads_equals_one_thread_and_restores_the_setting
     finally:
         torch.set_num_threads(before)
     assert together == alone and any(alone)
+
+
+def test_min_updates_holds_off_early_stopping(small_data):
+    # Dev F1 stuck at its first value: patience 1 stops after epoch 2, unless min_updates says not yet.
+    train_sentences, _ = small_data
+    no_entities = synthetic_sentences(5, seed=3)
+    for sentence in no_entities:
+        sentence.entities = []  # F1 on this dev set is 0 forever: every epoch after the first is "bad"
+    config = tiny_config(patience=1, max_epochs=20, batch_size=10)  # 10 updates an epoch
+    assert quiet_train(config, train_sentences, no_entities).epochs == 2
+    held = quiet_train(replace(config, min_updates=45), train_sentences, no_entities)
+    assert held.epochs == 5  # 45 updates need 5 epochs of 10
+    assert quiet_train(replace(config, min_updates=10_000), train_sentences, no_entities).epochs == 20  # max_epochs still caps
+
+
+def test_min_updates_must_not_be_negative():
+    with pytest.raises(EiwaError, match="min_updates"):
+        tiny_config(min_updates=-1)

@@ -60,6 +60,9 @@ class Config:
     batch_size: int = 32
     max_epochs: int = 50
     patience: int = 8  # epochs without a better dev F1 before stopping
+    # No early stop before this many optimizer updates: on a few hundred sentences an epoch is a
+    # handful of updates, and a model that has not yet found any entity would stop at dev F1 0.
+    min_updates: int = 0
     clip: float = 5.0
     seed: int = 1
     dev_fraction: float = 0.1  # held out from training data when no dev set is given
@@ -89,6 +92,8 @@ class Config:
                      "min_word_count"):
             if getattr(self, name) < 1:
                 raise EiwaError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.min_updates < 0:
+            raise EiwaError(f"min_updates must be at least 0, got {self.min_updates}")
         return self
 
     def to_dict(self) -> dict:

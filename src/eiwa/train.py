@@ -106,7 +106,7 @@ def train(
     out = Path(out) if out is not None else None
     checkpoint = out / CHECKPOINT if out is not None else None
 
-    state = {"epoch": 0, "best_dev_f1": -1.0, "best_epoch": 0, "bad_epochs": 0, "history": [], "seconds": 0.0}
+    state = {"epoch": 0, "best_dev_f1": -1.0, "best_epoch": 0, "bad_epochs": 0, "updates": 0, "history": [], "seconds": 0.0}
     if resume:
         if checkpoint is None or not (checkpoint / "state.json").exists():
             raise EiwaError(f"--resume: no checkpoint in {out} to resume from")
@@ -139,7 +139,9 @@ def train(
     )
     started = time.perf_counter() - state["seconds"]
     with progress_bar or nullcontext():
-        while state["epoch"] < config.max_epochs and state["bad_epochs"] < config.patience:
+        while state["epoch"] < config.max_epochs and (
+            state["bad_epochs"] < config.patience or state.get("updates", 0) < config.min_updates
+        ):
             epoch = state["epoch"] + 1
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * group["scale"] / (1 + config.lr_decay * (epoch - 1))
@@ -200,6 +202,7 @@ def _run_epoch(model, encoder, data, optimizer, config, epoch, progress_bar, sta
         size = len(batch.indices)
         total_loss += loss.item() * size
         sentences += size
+        state["updates"] = state.get("updates", 0) + 1  # checkpoints from before this field lack it
         if task is not None:
             elapsed = time.perf_counter() - started
             progress_bar.update(task, advance=size, loss=total_loss / sentences, speed=sentences / max(elapsed, 1e-9))
