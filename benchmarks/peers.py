@@ -21,6 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from eiwa.cv import kfold_splits, shared_split
 from eiwa.data import read_corpus
 from eiwa.scoring import score
 from eiwa.tags import tags_from_spans
@@ -62,12 +63,13 @@ def folds(name: str, shared: Path):
     """[(train sentences, test sentences)] and the POS lookup, as `eiwa experiment` splits them."""
     if name == "hironsan":
         sentences = read_corpus("hironsan", None, "ja").sentences
-        return [([s for i, s in enumerate(sentences) if i % 5 != k], [s for i, s in enumerate(sentences) if i % 5 == k])
-                for k in range(5)], hironsan_pos()
+        return [([sentences[i] for i in train], [sentences[i] for i in test])
+                for train, _, test in kfold_splits(len(sentences), 5)], hironsan_pos()
     path = shared / "stockmark-wikipedia-ner" / "ner.json"
     split = read_corpus("spans", path, "ja", split_tokens=True).sentences
     whole = read_corpus("spans", path, "ja").sentences
-    return [([s for i, s in enumerate(split) if i % 10 not in (8, 9)], [s for i, s in enumerate(whole) if i % 10 == 9])], None
+    train, _, test = shared_split(len(whole))
+    return [([split[i] for i in train], [whole[i] for i in test])], None
 
 
 def run_peer(python: Path, tool: str, work: Path, seed: int) -> list:

@@ -36,7 +36,7 @@ def measure(config: Config, sentences: list[Sentence]) -> tuple[float, float]:
     tagger = build_tagger(config, sentences)
     data = tagger.encoder.encode(sentences)
     optimizer = make_optimizer(tagger)
-    state = {"best_dev_f1": -1.0}
+    state = {"best_dev_f1": -1.0, "updates": 0}
     _run_epoch(tagger.model, tagger.encoder, tagger.encoder.encode(sentences[:200]), optimizer, config, 1, None, state)
     started = time.perf_counter()
     _run_epoch(tagger.model, tagger.encoder, data, optimizer, config, 2, None, state)

@@ -55,7 +55,7 @@ def main() -> None:
         fresh = build_tagger(tagger.config, sentences)
         data = fresh.encoder.encode(sentences)
         optimizer = make_optimizer(fresh)
-        state = {"best_dev_f1": -1.0}
+        state = {"best_dev_f1": -1.0, "updates": 0}
         _run_epoch(fresh.model, fresh.encoder, fresh.encoder.encode(sentences[:200]), optimizer, fresh.config, 1, None, state)
         started = time.perf_counter()
         _run_epoch(fresh.model, fresh.encoder, data, optimizer, fresh.config, 2, None, state)

@@ -39,6 +39,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from eiwa.cv import shared_split
+
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data"
 DATASETS = {
@@ -59,10 +61,8 @@ def read_dataset(name: str, shared: Path):
     path = shared / "stockmark-wikipedia-ner" / "ner.json"
     split = read_corpus("spans", path, "ja", split_tokens=True).sentences
     whole = read_corpus("spans", path, "ja").sentences
-    # The shared protocol: sentence i is dev when i % 10 == 8, test when i % 10 == 9.
-    return ([s for i, s in enumerate(split) if i % 10 not in (8, 9)],
-            [s for i, s in enumerate(whole) if i % 10 == 8],
-            [s for i, s in enumerate(whole) if i % 10 == 9])
+    train, dev, test = shared_split(len(whole))
+    return [split[i] for i in train], [whole[i] for i in dev], [whole[i] for i in test]
 
 
 def peak_rss_mb() -> float:
@@ -128,8 +128,8 @@ def raw_texts(name: str, shared: Path) -> tuple[list[str], list[str]]:
         return tuple([s.text for s in read_corpus("conll", shared / "conll2003" / part, "en").sentences]
                      for part in ("valid.txt", "test.txt"))
     records = json.loads((shared / "stockmark-wikipedia-ner" / "ner.json").read_text(encoding="utf-8"))
-    texts = [r["text"] for r in records]
-    return [t for i, t in enumerate(texts) if i % 10 == 8], [t for i, t in enumerate(texts) if i % 10 == 9]
+    _, dev, test = shared_split(len(records))
+    return [records[i]["text"] for i in dev], [records[i]["text"] for i in test]
 
 
 # ----------------------------------------------------------------------------- the driver

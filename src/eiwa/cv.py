@@ -31,6 +31,13 @@ def kfold_splits(count: int, folds: int) -> list[Split]:
             for k in range(folds)]
 
 
+def shared_split(count: int) -> Split:
+    """The shared protocol's fixed split (../shared/data/README.md): sentence i is dev when
+    i % 10 == 8, test when i % 10 == 9, training otherwise."""
+    return ([i for i in range(count) if i % 10 not in (8, 9)], [i for i in range(count) if i % 10 == 8],
+            [i for i in range(count) if i % 10 == 9])
+
+
 def run_splits(
     config: Config,
     train_view: Sequence[Sentence],

@@ -35,7 +35,6 @@ from __future__ import annotations
 import itertools
 import json
 import statistics
-import time
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,7 +43,7 @@ from typing import Callable
 import numpy as np
 
 from .config import load_config
-from .cv import kfold_splits, run_splits
+from .cv import kfold_splits, run_splits, shared_split
 from .data import entity_types, read_corpus
 from .errors import EiwaError
 from .scoring import score
@@ -197,8 +196,7 @@ def read_finished(path: Path) -> dict[str, dict]:
 def _splits(data: dict, count: int) -> list[tuple[list[int], list[int] | None, list[int]]]:
     """(train, dev or None, test) index lists: k folds, or the single fixed split."""
     if data["protocol"] == "split":
-        train = [i for i in range(count) if i % 10 not in (8, 9)]
-        return [(train, [i for i in range(count) if i % 10 == 8], [i for i in range(count) if i % 10 == 9])]
+        return [shared_split(count)]
     return kfold_splits(count, data.get("folds", 5))
 
 

@@ -111,6 +111,7 @@ def train(
         if checkpoint is None or not (checkpoint / "state.json").exists():
             raise EiwaError(f"--resume: no checkpoint in {out} to resume from")
         tagger, optimizer_state, state = _read_checkpoint(checkpoint)
+        state.setdefault("updates", 0)  # checkpoints written before min_updates existed lack it
         log(f"resuming after epoch {state['epoch']} (best dev F1 {state['best_dev_f1']:.4f} at epoch {state['best_epoch']})")
     elif tagger is None:
         tagger = build_tagger(config, train_sentences)
@@ -140,7 +141,7 @@ def train(
     started = time.perf_counter() - state["seconds"]
     with progress_bar or nullcontext():
         while state["epoch"] < config.max_epochs and (
-            state["bad_epochs"] < config.patience or state.get("updates", 0) < config.min_updates
+            state["bad_epochs"] < config.patience or state["updates"] < config.min_updates
         ):
             epoch = state["epoch"] + 1
             for group in optimizer.param_groups:
@@ -202,7 +203,7 @@ def _run_epoch(model, encoder, data, optimizer, config, epoch, progress_bar, sta
         size = len(batch.indices)
         total_loss += loss.item() * size
         sentences += size
-        state["updates"] = state.get("updates", 0) + 1  # checkpoints from before this field lack it
+        state["updates"] += 1
         if task is not None:
             elapsed = time.perf_counter() - started
             progress_bar.update(task, advance=size, loss=total_loss / sentences, speed=sentences / max(elapsed, 1e-9))
