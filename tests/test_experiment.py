@@ -397,3 +397,23 @@ def test_cli_experiment_runs_only_the_selected_cells(runner, copy_of, monkeypatc
     assert "none|native|native|10|2" not in {r["key"] for r in records(copy_of.out)}
     result = runner.invoke(cli, ["experiment", str(copy_of.spec_path), "--grid", "nope"])
     assert result.exit_code == 2 and "no grid nope in this experiment" in result.stderr
+
+
+def test_a_curve_size_covering_every_training_part_reuses_the_full_size_record(tmp_path, monkeypatch):
+    # 40 sentences in 2 folds: each training part holds 20, so size 25 trains exactly what no size does.
+    data = write_data(tmp_path / "data.conll")
+    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, None, modules=["none"], sizes=[25, 19],
+                                      seeds=[1], extra_grid='[[grid]]\nname = "full"\nmodules = ["none"]'))
+    size_25, size_19, whole = cells_of(spec)
+    assert (size_25.size, size_19.size, whole.size) == (25, 19, None)
+    run_experiment(spec, log=lambda _: None, cells=[whole])
+    forbid_training(monkeypatch)
+    log: list[str] = []
+    run_experiment(spec, log=log.append, cells=[size_25])
+    assert log == ["none|native|native|25 seed 1: the whole training set, as none|native|native|all|1"]
+    by_key = {r["key"]: r for r in records(tmp_path / "out")}
+    reused, original = by_key["none|native|native|25|1"], by_key["none|native|native|all|1"]
+    assert reused["cell"] == "none|native|native|25"
+    assert {k: v for k, v in reused.items() if k not in ("key", "cell")} == {k: v for k, v in original.items() if k not in ("key", "cell")}
+    with pytest.raises(AssertionError, match="trained again"):  # 19 < 20 sentences: a model of its own
+        run_experiment(spec, log=lambda _: None, cells=[size_19])

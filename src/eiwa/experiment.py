@@ -27,7 +27,8 @@ are relative to the directory the command runs in, as on the command line.
     modules = ["none", "char", "char,classifier"]
     word_input = ["native"]
     char_input = ["romaji"]
-    sizes = [0, 100, 500]             # optional; default all; 0 only for char,word,classifier (zero-shot)
+    sizes = [0, 100, 500]             # optional; default all; 0 only for char,word,classifier (zero-shot);
+                                      # a size covering the whole training set reuses the full-size cell
 """
 
 from __future__ import annotations
@@ -139,6 +140,7 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print, cells: list[C
     source = Tagger.load(spec["source"]["model"]) if "source" in spec else None
     label_spec = spec.get("source", {}).get("label_map", "auto")
     all_types = entity_types(train_view)
+    largest_training_part = max(len(train_ids) for train_ids, _, _ in splits)
     _end_with_newline(finished_path)
 
     for cell in cells_of(spec) if cells is None else cells:
@@ -146,6 +148,12 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print, cells: list[C
             key = f"{cell.key}|{seed}"
             if key in finished:
                 continue  # done earlier, or in another grid of this run
+            # A curve size that covers every training part trains exactly the full-size cell: reuse its record.
+            whole = f"{replace(cell, size=None).key}|{seed}"
+            if cell.size is not None and cell.size >= largest_training_part and whole in finished:
+                _append(finished_path, finished, {**finished[whole], "key": key, "cell": cell.key})
+                log(f"{cell.key} seed {seed}: the whole training set, as {whole}")
+                continue
             modules = parse_modules(cell.modules)
             if modules and source is None:
                 raise EiwaError(f"cell {cell.key} transfers modules but the experiment has no [source]")
@@ -164,12 +172,16 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print, cells: list[C
             scores = score(gold_all, predicted_all)
             record = {"key": key, "cell": cell.key, "seed": seed, **{k: v for k, v in scores.to_dict().items()},
                       "sentence_counts": per_sentence}
-            with open(finished_path, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            finished[key] = record
+            _append(finished_path, finished, record)
             log(f"{cell.key} seed {seed}: P {scores.precision:.4f} R {scores.recall:.4f} F1 {scores.f1:.4f}")
     write_report(spec, finished, out)
     return out
+
+
+def _append(path: Path, finished: dict[str, dict], record: dict) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    finished[record["key"]] = record
 
 
 def _end_with_newline(path: Path) -> None:
