@@ -34,6 +34,8 @@ from eiwa.experiment import (
     read_finished,
     run_experiment,
     select_cells,
+    summarise,
+    write_report,
 )
 
 # ----------------------------------------------------------------------------- statistics
@@ -417,3 +419,29 @@ def test_a_curve_size_covering_every_training_part_reuses_the_full_size_record(t
     assert {k: v for k, v in reused.items() if k not in ("key", "cell")} == {k: v for k, v in original.items() if k not in ("key", "cell")}
     with pytest.raises(AssertionError, match="trained again"):  # 19 < 20 sentences: a model of its own
         run_experiment(spec, log=lambda _: None, cells=[size_19])
+
+
+def test_transfer_with_n_is_compared_with_scratch_at_the_smallest_size_of_at_least_2n(tmp_path):
+    spec = {"name": "t", "seeds": [1, 2], "data": {"protocol": "split"},
+            "grid": [{"name": "curve", "modules": ["none", "char"], "sizes": [100, 250, 400, 500]}]}
+    rng = np.random.default_rng(0)
+    finished = {}
+    for cell in cells_of(spec):
+        for seed in (1, 2):
+            counts = rng.integers(0, 3, size=(30, 3))
+            counts[:, 0] = np.minimum(counts[:, 0], counts[:, 1:].min(axis=1))
+            finished[f"{cell.key}|{seed}"] = {"f1": micro_f1(counts), "precision": 0.5, "recall": 0.5, "seed": seed,
+                                              "sentence_counts": counts.tolist()}
+    rows = {(r["modules"], r["size"]): r for r in summarise(spec, finished)}
+    # 100 -> 250 (the smallest of at least 200), 250 -> 500; 400 and 500 have no scratch row of twice their size.
+    assert rows[("char", 100)]["double_size"] == 250 and rows[("char", 250)]["double_size"] == 500
+    assert "double_size" not in rows[("char", 400)] and "double_size" not in rows[("char", 500)]
+    assert all("double_size" not in rows[("none", size)] for size in (100, 250, 400, 500))
+    row = rows[("char", 100)]
+    assert row["double_f1_mean"] == pytest.approx(rows[("none", 250)]["f1_mean"])
+    assert row["double_difference"] == pytest.approx(row["f1_mean"] - row["double_f1_mean"])
+    assert 0 < row["double_p_value"] <= 1
+    write_report(spec, finished, tmp_path)
+    report = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+    assert "Transfer with N sentences against scratch with at least 2N" in report
+    assert f"| char | native | native | 100 | {row['f1_mean']:.4f} | 250 | {row['double_f1_mean']:.4f} | " in report

@@ -271,7 +271,32 @@ def summarise(spec: dict, finished: dict[str, dict]) -> list[dict]:
             row["difference"] = row["f1_mean"] - row["scratch_f1_mean"]
             row["p_value"] = approximate_randomization(mine, theirs)
         rows.append(row)
+    for row in rows:
+        _compare_with_double(row, rows, finished)
     return rows
+
+
+def _compare_with_double(row: dict, rows: list[dict], finished: dict[str, dict]) -> None:
+    """The published "transfer with N sentences beats scratch with 2N" claim: set the comparison of a
+    transfer row of size N with the scratch row of the same grid and inputs at the smallest size of at
+    least 2N (the same seeds; p paired over test sentences), when both exist."""
+    size = row["size"]
+    if row["modules"] == SCRATCH or not size:
+        return
+    doubled = [r for r in rows if r["grid"] == row["grid"] and r["modules"] == SCRATCH and r["size"] is not None
+               and r["size"] >= 2 * size and (r["word_input"], r["char_input"]) == (row["word_input"], row["char_input"])
+               and set(row["seeds"]) <= set(r["seeds"])]
+    if not doubled:
+        return
+    scratch = min(doubled, key=lambda r: r["size"])
+    cell = Cell(row["grid"], SCRATCH, row["word_input"], row["char_input"], scratch["size"])
+    mine = [finished[f"{Cell(row['grid'], row['modules'], row['word_input'], row['char_input'], size).key}|{s}"] for s in row["seeds"]]
+    theirs = [finished[f"{cell.key}|{s}"] for s in row["seeds"]]
+    row["double_size"] = scratch["size"]
+    row["double_f1_mean"] = statistics.fmean(r["f1"] for r in theirs)
+    row["double_difference"] = row["f1_mean"] - row["double_f1_mean"]
+    row["double_p_value"] = approximate_randomization(np.concatenate([np.asarray(r["sentence_counts"]) for r in mine]),
+                                                      np.concatenate([np.asarray(r["sentence_counts"]) for r in theirs]))
 
 
 def write_report(spec: dict, finished: dict[str, dict], out: Path) -> None:
@@ -297,6 +322,15 @@ def write_report(spec: dict, finished: dict[str, dict], out: Path) -> None:
             lines.append(f"| {r['modules']} | {r['word_input']} | {r['char_input']} | {size} | {len(r['seeds'])} | "
                          f"{r['f1_mean']:.4f} ± {r['f1_std']:.4f} | {r['precision_mean']:.4f} | {r['recall_mean']:.4f} | {delta} | {p} |")
         lines.append("")
+        doubled = [r for r in grid_rows if "double_size" in r]
+        if doubled:
+            lines += [f"Transfer with N sentences against scratch with at least 2N ({grid['name']}; same seeds, paired p):", "",
+                      "| modules | word input | char input | N | transfer F1 | scratch sentences | scratch F1 | Δ F1 | p |",
+                      "|---|---|---|---|---|---|---|---|---|"]
+            lines += [f"| {r['modules']} | {r['word_input']} | {r['char_input']} | {r['size']} | {r['f1_mean']:.4f} | "
+                      f"{r['double_size']} | {r['double_f1_mean']:.4f} | {r['double_difference']:+.4f} | {r['double_p_value']:.4f} |"
+                      for r in doubled]
+            lines.append("")
         if any(r["size"] is not None for r in grid_rows):
             plot = _plot_curve(grid["name"], grid_rows, out)
             lines += [f"![{grid['name']}]({plot.name})", ""]
