@@ -285,8 +285,27 @@ def test_quickstart_compares_transfer_with_scratch_and_saves_the_model(runner, t
     assert example["text"].startswith("2019年") and isinstance(example["entities"], list)
     assert (out / "meta.json").exists()
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    assert meta["transfer"]["modules"] == ["char", "word"]  # the default: best in the Hironsan module grid
+    assert "--modules char,word (and without" in result.stderr  # no label map: the classifier starts fresh
+
+
+def test_quickstart_with_the_classifier_follows_the_label_map(runner, tmp_path, tiny_model_dir):
+    out = tmp_path / "quick"
+    result = runner.invoke(cli, ["quickstart", "--source", str(tiny_model_dir), "--out", str(out), "--modules", "classifier,char",
+                                 "--label-map", "PER=PSN,LOC=LOC,ORG=ORG", *TINY_SET, "--set", "max_epochs=1"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     assert meta["transfer"]["modules"] == ["char", "classifier"]
     assert meta["transfer"]["label_map"]["PER"] == ["PSN"]
+    assert "--modules char,classifier --label-map PER=PSN,LOC=LOC,ORG=ORG (and without" in result.stderr
+
+
+def test_quickstart_needs_a_module_to_transfer(runner, tmp_path):
+    for modules, message in (("none", "at least one module"), ("char,tagger", "subset of char,word,classifier")):
+        result = runner.invoke(cli, ["quickstart", "--out", str(tmp_path / "q"), "--modules", modules])
+        assert result.exit_code == 2, result.output
+        assert message in result.output
+        assert not (tmp_path / "q").exists()
 
 
 def test_train_refuses_to_start_over_on_an_interrupted_run(runner, tmp_path):
