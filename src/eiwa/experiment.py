@@ -351,6 +351,14 @@ def _plot_curve(name: str, rows: list[dict], out: Path) -> Path:
         group = [r for r in group if r["size"] is not None]
         axes.errorbar([r["size"] for r in group], [r["f1_mean"] for r in group], yerr=[r["f1_std"] for r in group],
                       marker="o", capsize=3, label=f"{modules} (word {word_input}, char {char_input})")
+    # Sizes usually grow geometrically: a log axis spaces them evenly; linear below the smallest
+    # positive size, so that 0 (zero-shot) still has a place.
+    sizes = sorted({r["size"] for r in rows if r["size"] is not None})
+    positive = [size for size in sizes if size > 0]
+    if positive:
+        axes.set_xscale("symlog", linthresh=positive[0], linscale=0.5)
+        axes.set_xticks(sizes, [str(size) for size in sizes], fontsize=7)
+        axes.minorticks_off()
     axes.set_xlabel("target training sentences")
     axes.set_ylabel("test F1")
     axes.set_title(name)
