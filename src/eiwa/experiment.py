@@ -44,7 +44,7 @@ from typing import Callable
 import numpy as np
 
 from .config import load_config
-from .cv import kfold_splits, run_splits, shared_split
+from .cv import Split, kfold_splits, run_splits, shared_split
 from .data import entity_types, read_corpus
 from .errors import EiwaError
 from .scoring import score
@@ -205,7 +205,7 @@ def read_finished(path: Path) -> dict[str, dict]:
     return finished
 
 
-def _splits(data: dict, count: int) -> list[tuple[list[int], list[int] | None, list[int]]]:
+def _splits(data: dict, count: int) -> list[Split]:
     """(train, dev or None, test) index lists: k folds, or the single fixed split."""
     if data["protocol"] == "split":
         return [shared_split(count)]
@@ -249,7 +249,8 @@ def approximate_randomization(a: np.ndarray, b: np.ndarray, trials: int = 10_000
 
 def summarise(spec: dict, finished: dict[str, dict]) -> list[dict]:
     rows = []
-    for cell in cells_of(spec):
+    cells = cells_of(spec)
+    for cell in cells:
         runs = [finished.get(f"{cell.key}|{seed}") for seed in spec["seeds"]]
         runs = [r for r in runs if r]
         if not runs:
@@ -263,40 +264,39 @@ def summarise(spec: dict, finished: dict[str, dict]) -> list[dict]:
             "recall_mean": statistics.fmean(r["recall"] for r in runs),
             "f1_per_seed": f1s,
         }
-        scratch_runs = [finished.get(f"{cell.scratch().key}|{r['seed']}") for r in runs]
-        if cell.modules != SCRATCH and all(scratch_runs) and cell.size != 0:
-            mine = np.concatenate([np.asarray(r["sentence_counts"]) for r in runs])
-            theirs = np.concatenate([np.asarray(r["sentence_counts"]) for r in scratch_runs])
-            row["scratch_f1_mean"] = statistics.fmean(r["f1"] for r in scratch_runs)
-            row["difference"] = row["f1_mean"] - row["scratch_f1_mean"]
-            row["p_value"] = approximate_randomization(mine, theirs)
+        if cell.modules != SCRATCH and cell.size != 0:
+            scratch_runs = _runs_of(finished, cell.scratch(), row["seeds"])
+            if scratch_runs:
+                row["scratch_f1_mean"], row["difference"], row["p_value"] = _paired(runs, scratch_runs)
+        if cell.modules != SCRATCH and cell.size:
+            # The published "transfer with N sentences beats scratch with 2N" claim: scratch of the same
+            # grid and inputs at the smallest size of at least 2N that has this row's seeds.
+            doubled = sorted((c for c in cells if c.grid == cell.grid and c.modules == SCRATCH and c.size
+                              and c.size >= 2 * cell.size and (c.word_input, c.char_input) == (cell.word_input, cell.char_input)),
+                             key=lambda c: c.size)
+            for scratch in doubled:
+                if double_runs := _runs_of(finished, scratch, row["seeds"]):
+                    row["double_size"] = scratch.size
+                    row["double_f1_mean"], row["double_difference"], row["double_p_value"] = _paired(runs, double_runs)
+                    break
         rows.append(row)
-    for row in rows:
-        _compare_with_double(row, rows, finished)
     return rows
 
 
-def _compare_with_double(row: dict, rows: list[dict], finished: dict[str, dict]) -> None:
-    """The published "transfer with N sentences beats scratch with 2N" claim: set the comparison of a
-    transfer row of size N with the scratch row of the same grid and inputs at the smallest size of at
-    least 2N (the same seeds; p paired over test sentences), when both exist."""
-    size = row["size"]
-    if row["modules"] == SCRATCH or not size:
-        return
-    doubled = [r for r in rows if r["grid"] == row["grid"] and r["modules"] == SCRATCH and r["size"] is not None
-               and r["size"] >= 2 * size and (r["word_input"], r["char_input"]) == (row["word_input"], row["char_input"])
-               and set(row["seeds"]) <= set(r["seeds"])]
-    if not doubled:
-        return
-    scratch = min(doubled, key=lambda r: r["size"])
-    cell = Cell(row["grid"], SCRATCH, row["word_input"], row["char_input"], scratch["size"])
-    mine = [finished[f"{Cell(row['grid'], row['modules'], row['word_input'], row['char_input'], size).key}|{s}"] for s in row["seeds"]]
-    theirs = [finished[f"{cell.key}|{s}"] for s in row["seeds"]]
-    row["double_size"] = scratch["size"]
-    row["double_f1_mean"] = statistics.fmean(r["f1"] for r in theirs)
-    row["double_difference"] = row["f1_mean"] - row["double_f1_mean"]
-    row["double_p_value"] = approximate_randomization(np.concatenate([np.asarray(r["sentence_counts"]) for r in mine]),
-                                                      np.concatenate([np.asarray(r["sentence_counts"]) for r in theirs]))
+def _runs_of(finished: dict[str, dict], cell: Cell, seeds: list[int]) -> list[dict] | None:
+    """The cell's records for exactly these seeds, or None if one is missing."""
+    runs = [finished.get(f"{cell.key}|{seed}") for seed in seeds]
+    return runs if all(runs) else None
+
+
+def _paired(runs: list[dict], other_runs: list[dict]) -> tuple[float, float, float]:
+    """The other system's mean F1, the difference of means, and the paired approximate-randomization p
+    over the test sentences of all seeds pooled."""
+    def pooled(records):
+        return np.concatenate([np.asarray(r["sentence_counts"]) for r in records])
+
+    other_mean = statistics.fmean(r["f1"] for r in other_runs)
+    return other_mean, statistics.fmean(r["f1"] for r in runs) - other_mean, approximate_randomization(pooled(runs), pooled(other_runs))
 
 
 def write_report(spec: dict, finished: dict[str, dict], out: Path) -> None:
