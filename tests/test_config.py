@@ -27,9 +27,9 @@ def test_toml_file(tmp_path):
 
 def test_json_file_then_overrides_then_fixed_flags(tmp_path):
     path = tmp_path / "c.json"
-    path.write_text(json.dumps({"hidden_dim": 16, "max_epochs": 7, "vectors": None}))
+    path.write_text(json.dumps({"hidden_dim": 16, "max_epochs": 7, "word_vectors": None}))
     config = load_config(path, ["max_epochs=3"], seed=9, lang=None)
-    assert (config.hidden_dim, config.max_epochs, config.seed, config.vectors, config.lang) == (16, 3, 9, None, "en")
+    assert (config.hidden_dim, config.max_epochs, config.seed, config.word_vectors, config.lang) == (16, 3, 9, None, "en")
 
 
 @pytest.mark.parametrize(
@@ -66,15 +66,15 @@ def test_built_in_recipe_by_name():
 def test_set_parses_each_field_type():
     config = Config().with_overrides([
         "hidden_dim=12", "dropout=0.3", "char_lowercase=yes", "word_lowercase=off",
-        "vectors=none", "optimizer=sgd", "char-embedding-dim = 7",
+        "word_vectors=none", "optimizer=sgd", "char-embedding-dim = 7",
     ])
     assert config.hidden_dim == 12 and isinstance(config.hidden_dim, int)
     assert config.dropout == 0.3 and isinstance(config.dropout, float)
     assert config.char_lowercase is True and config.word_lowercase is False
-    assert config.vectors is None
+    assert config.word_vectors is None
     assert config.optimizer == "sgd"
     assert config.char_embedding_dim == 7  # dashes read as underscores
-    assert Config().with_overrides(["vectors=vec.txt"]).vectors == "vec.txt"
+    assert Config().with_overrides(["word_vectors=vec.txt"]).word_vectors == "vec.txt"
     assert Config().with_overrides(["lr=1"]).lr == 1.0
 
 
@@ -121,6 +121,6 @@ def test_english_forces_native_inputs_japanese_keeps_romaji():
 
 
 def test_round_trip_through_dict():
-    config = Config(hidden_dim=7, vectors="v.txt", char_lowercase=True)
+    config = Config(hidden_dim=7, word_vectors="v.txt", char_lowercase=True)
     assert Config.from_dict(config.to_dict()) == config
     assert "hidden_dim = 7" in config.describe()

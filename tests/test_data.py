@@ -28,7 +28,7 @@ def test_conll_default_columns_first_is_token_last_is_tag(tmp_path):
     path = write(tmp_path, "a.conll", "EU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\n\n"
                                       "Peter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n")
     corpus = read_conll(path)
-    assert [s.tokens for s in corpus.sentences] == [["EU", "rejects", "German"], ["Peter", "Blackburn"]]
+    assert [s.words for s in corpus.sentences] == [["EU", "rejects", "German"], ["Peter", "Blackburn"]]
     assert entity_texts(corpus.sentences[0]) == [("EU", "ORG"), ("German", "MISC")]
     assert entity_texts(corpus.sentences[1]) == [("Peter Blackburn", "PER")]
     assert corpus.sentences[0].readings is None
@@ -47,7 +47,7 @@ def test_conll_named_columns_pick_the_tag_column_not_the_chunk(tmp_path):
 def test_conll_reading_column_kept_and_placeholders_are_none(tmp_path):
     path = write(tmp_path, "ja.conll", "東京 トウキョウ B-LOC\nに * O\n行っ イッ O\n")
     sentence = read_conll(path, lang="ja", columns=["token", "reading", "tag"]).sentences[0]
-    assert sentence.tokens == ["東京", "に", "行っ"]
+    assert sentence.words == ["東京", "に", "行っ"]
     assert sentence.readings == ["トウキョウ", None, "イッ"]
 
 
@@ -55,14 +55,14 @@ def test_conll_docstart_lines_are_skipped(tmp_path):
     path = write(tmp_path, "a.conll", "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\n\n-DOCSTART- -X- -X- O\n"
                                       "Peter NNP B-NP B-PER\n")
     corpus = read_conll(path)
-    assert [s.tokens for s in corpus.sentences] == [["EU"], ["Peter"]]
+    assert [s.words for s in corpus.sentences] == [["EU"], ["Peter"]]
     assert all("-DOCSTART-" not in s.text for s in corpus.sentences)
 
 
 def test_conll_token_prefix_is_stripped_wikiann_style(tmp_path):
     path = write(tmp_path, "wikiann", "en:R.H.\tB-ORG\nen:Saunders\tI-ORG\nen:(\tO\n")
     sentence = read_conll(path, token_prefix="en:").sentences[0]
-    assert sentence.tokens == ["R.H.", "Saunders", "("]
+    assert sentence.words == ["R.H.", "Saunders", "("]
     assert sentence.text == "R.H. Saunders ("
     assert entity_texts(sentence) == [("R.H. Saunders", "ORG")]
 
@@ -96,7 +96,7 @@ def test_conll_english_text_is_space_joined_with_exact_offsets(tmp_path):
     sentence = read_conll(path, lang="en").sentences[0]
     assert sentence.text == "New York is big"
     assert sentence.offsets == [(0, 3), (4, 8), (9, 11), (12, 15)]
-    assert all(sentence.text[s:e] == t for t, (s, e) in zip(sentence.tokens, sentence.offsets))
+    assert all(sentence.text[s:e] == t for t, (s, e) in zip(sentence.words, sentence.offsets))
     assert [e.as_tuple() for e in sentence.entities] == [(0, 8, "LOC")]
 
 
@@ -112,7 +112,7 @@ def test_conll_single_column_file_gives_tokens_without_entities(tmp_path):
     path = write(tmp_path, "tokens.txt", "John\nlives\nhere\n\nB-PER\n")
     corpus = read_conll(path)
     # "B-PER" is a token here, not a tag: a one-column file holds tokens only.
-    assert [s.tokens for s in corpus.sentences] == [["John", "lives", "here"], ["B-PER"]]
+    assert [s.words for s in corpus.sentences] == [["John", "lives", "here"], ["B-PER"]]
     assert all(s.entities == [] for s in corpus.sentences)
 
 
@@ -178,7 +178,7 @@ def test_invalid_utf8_after_a_byte_order_mark_names_the_right_line(tmp_path):
 def test_utf8_byte_order_mark_is_not_part_of_the_first_token(tmp_path):
     path = tmp_path / "a.conll"
     path.write_bytes("\ufeffJohn B-PER\n".encode("utf-8"))
-    assert read_conll(path).sentences[0].tokens == ["John"]
+    assert read_conll(path).sentences[0].words == ["John"]
 
 
 @pytest.mark.parametrize("content", ["", "\n\n  \n"], ids=["empty", "blank"])
@@ -269,8 +269,8 @@ def test_malformed_entities_are_data_errors(tmp_path, entity):
 
 
 def check_offsets(sentence):
-    assert len(sentence.tokens) == len(sentence.offsets)
-    for token, (start, end) in zip(sentence.tokens, sentence.offsets):
+    assert len(sentence.words) == len(sentence.offsets)
+    for token, (start, end) in zip(sentence.words, sentence.offsets):
         assert sentence.text[start:end] == token
 
 
@@ -284,11 +284,11 @@ def test_spans_json_list_stockmark_form(tmp_path):
     corpus = read_spans(path, "ja")
     first = corpus.sentences[0]
     assert first.text == records[0]["text"]
-    assert "".join(first.tokens) == first.text.replace(" ", "")
+    assert "".join(first.words) == first.text.replace(" ", "")
     check_offsets(first)
     assert [e.as_tuple() for e in first.entities] == [(0, 2, "人名"), (5, 7, "地名")]
     assert first.misaligned_entities() == 0
-    assert first.readings is not None and len(first.readings) == len(first.tokens)
+    assert first.readings is not None and len(first.readings) == len(first.words)
     assert any(r for r in first.readings)  # MeCab gives katakana readings
     assert corpus.sentences[1].entities == []
 
@@ -309,7 +309,7 @@ def test_spans_jsonl_start_end_form(tmp_path):
 def test_spans_english_raw_text_is_tokenized(tmp_path):
     path = write(tmp_path, "a.jsonl", json.dumps({"text": "John lives in New York.", "entities": [{"start": 14, "end": 22, "type": "LOC"}]}) + "\n")
     sentence = read_spans(path, "en").sentences[0]
-    assert sentence.tokens == ["John", "lives", "in", "New", "York", "."]
+    assert sentence.words == ["John", "lives", "in", "New", "York", "."]
     check_offsets(sentence)
     assert sentence.token_spans() == [(3, 5, "LOC")]
 
@@ -321,22 +321,22 @@ def test_split_tokens_splits_a_token_at_an_entity_boundary(tmp_path):
 
     plain = read_spans(path, "ja", split_tokens=False)
     assert plain.token_splits == 0
-    assert plain.sentences[0].tokens[0] == "東京"
+    assert plain.sentences[0].words[0] == "東京"
     assert plain.sentences[0].misaligned_entities() == 1  # counted as lost
 
     split = read_spans(path, "ja", split_tokens=True)
     sentence = split.sentences[0]
     assert split.token_splits == 1
-    assert sentence.tokens[:2] == ["東", "京"]
+    assert sentence.words[:2] == ["東", "京"]
     check_offsets(sentence)
     assert sentence.misaligned_entities() == 0
     assert sentence.token_spans() == [(0, 1, "LOC")]
-    assert len(sentence.readings) == len(sentence.tokens)
+    assert len(sentence.readings) == len(sentence.words)
 
 
 def test_read_corpus_dispatch_and_errors(tmp_path):
     path = write(tmp_path, "a.conll", "John B-PER\n")
-    assert read_corpus("conll", path, "en").sentences[0].tokens == ["John"]
+    assert read_corpus("conll", path, "en").sentences[0].words == ["John"]
     with pytest.raises(EiwaError, match="needs a data path"):
         read_corpus("conll", None, "en")
     with pytest.raises(EiwaError, match="--lang ja"):
@@ -358,7 +358,7 @@ def test_hironsan_corpus():
     for sentence in corpus.sentences[:50]:
         check_offsets(sentence)
         assert sentence.misaligned_entities() == 0
-        assert sentence.readings is not None and len(sentence.readings) == len(sentence.tokens)
+        assert sentence.readings is not None and len(sentence.readings) == len(sentence.words)
     assert " " not in corpus.sentences[0].text  # Japanese: tokens are joined without spaces
 
 
@@ -378,7 +378,7 @@ def test_real_wikiann_en_train(shared_data):
     corpus = read_conll(shared_file(shared_data, "wikiann-en", "train"), "en", token_prefix="en:")
     assert len(corpus.sentences) == 20000
     assert corpus.entity_types() == ["LOC", "ORG", "PER"]
-    assert not any(t.startswith("en:") for s in corpus.sentences[:200] for t in s.tokens)
+    assert not any(t.startswith("en:") for s in corpus.sentences[:200] for t in s.words)
 
 
 def test_real_stockmark_records(shared_data):

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from eiwa.japanese import JapaneseTokenizer, Token, split_at_boundaries
+from eiwa.japanese import JapaneseTokenizer
+from eiwa.tokens import Token, split_at_boundaries
 
 try:
     from hypothesis import given, settings
@@ -117,8 +118,10 @@ def test_split_at_boundaries_counts_and_offsets():
     tokens = TOKENIZER.tokenize(text)
     assert [t.text for t in tokens] == ["は", "東京", "都庁"]
     # 3 is a token edge (no split), 0 and 5 are outside; 2 and 4 cut a token each.
-    new_tokens, splits = split_at_boundaries(tokens, {0, 2, 3, 4, 5}, TOKENIZER.reading)
+    new_tokens, splits = split_at_boundaries(tokens, {0, 2, 3, 4, 5}, TOKENIZER.piece)
     assert splits == 2
+    # Each piece is analysed on its own: 東 alone is a noun, with its own dictionary form.
+    assert new_tokens[1].pos[0] == "名詞" and new_tokens[1].lemma == "東"
     assert [(t.text, t.start, t.end, t.reading) for t in new_tokens] == [
         ("は", 0, 1, "ハ"),
         ("東", 1, 2, "ヒガシ"),
@@ -132,7 +135,7 @@ def test_split_at_boundaries_counts_and_offsets():
 def test_split_at_boundaries_several_cuts_in_one_token():
     token = Token("株式会社", 10, 14, "カブシキガイシャ")
     readings = {"株": "カブ", "式": "シキ", "会社": "カイシャ"}
-    new_tokens, splits = split_at_boundaries([token], {11, 12}, readings.get)
+    new_tokens, splits = split_at_boundaries([token], {11, 12}, lambda text, s, e: Token(text, s, e, readings[text]))
     assert splits == 2
     assert new_tokens == [
         Token("株", 10, 11, "カブ"),
@@ -143,8 +146,8 @@ def test_split_at_boundaries_several_cuts_in_one_token():
 
 def test_split_at_boundaries_without_inner_boundaries_changes_nothing():
     tokens = TOKENIZER.tokenize("東京タワー")
-    assert split_at_boundaries(tokens, {0, 2, 5}, TOKENIZER.reading) == (tokens, 0)
-    assert split_at_boundaries([], {1}, TOKENIZER.reading) == ([], 0)
+    assert split_at_boundaries(tokens, {0, 2, 5}, TOKENIZER.piece) == (tokens, 0)
+    assert split_at_boundaries([], {1}, TOKENIZER.piece) == ([], 0)
 
 
 def test_cache_returns_equal_results():

@@ -10,8 +10,9 @@ import torch
 
 from conftest import synthetic_sentences, tiny_config
 from eiwa.data import sentence_from_tags
-from eiwa.encoding import Encoder, FormChunk
-from eiwa.model import CRF, MODULES
+from eiwa.encoding import FormChunk, form_chunks
+from eiwa.features import Encoder
+from eiwa.model import CRF
 from eiwa.tagger import Tagger
 from eiwa.tags import tags_from_spans
 
@@ -144,7 +145,7 @@ def test_model_output_shapes_and_decoders(decoder):
 def test_parameter_names_start_with_a_module_name():
     tagger = build(tiny_config(), synthetic_sentences(5))
     names = [name for name, _ in tagger.model.named_parameters()]
-    assert {name.split(".")[0] for name in names} == set(MODULES)
+    assert {name.split(".")[0] for name in names} == {"char", "word", "classifier"}
     assert "classifier.crf.transitions" in names
     assert "word.embedding.weight" in names and "char.embedding.weight" in names
 
@@ -158,27 +159,27 @@ def test_char_module_runs_on_distinct_forms_only():
     encoded = tagger.encoder.encode(sentences)
     batch = tagger.encoder.batch(encoded, np.arange(3))
     distinct = {w for t in texts for w in t}
-    lengths = torch.cat([chunk.lengths for chunk in batch.form_chunks])
+    lengths = torch.cat([chunk.lengths for chunk in batch.inputs["char"]["form_chunks"]])
     assert len(lengths) == len(distinct)
     # every token points at the row of its own form
     for row, tokens in enumerate(texts):
         for column, token in enumerate(tokens):
-            form_row = batch.token_forms[row, column]
+            form_row = batch.inputs["char"]["token_forms"][row, column]
             assert int(lengths[form_row]) == len(token) + 1  # bigrams with begin/end markers
-    same = batch.token_forms[0, 0] == batch.token_forms[0, 3] == batch.token_forms[1, 0]
+    same = batch.inputs["char"]["token_forms"][0, 0] == batch.inputs["char"]["token_forms"][0, 3] == batch.inputs["char"]["token_forms"][1, 0]
     assert bool(same)
     # a batch of one sentence holds only that sentence's forms
     single = tagger.encoder.batch(encoded, np.array([1]))
-    assert sum(len(chunk.lengths) for chunk in single.form_chunks) == 2
+    assert sum(len(chunk.lengths) for chunk in single.inputs["char"]["form_chunks"]) == 2
 
     seen = []
-    original = tagger.model.char.forward
+    original = tagger.model.char.forms
 
     def spy(chunks):
         seen.append(sum(len(chunk.lengths) for chunk in chunks))
         return original(chunks)
 
-    tagger.model.char.forward = spy
+    tagger.model.char.forms = spy
     tagger.model.emissions(batch)
     assert seen == [len(distinct)]
 
@@ -188,7 +189,7 @@ def test_form_chunks_group_similar_lengths_and_keep_every_form():
     sentences = [sentence_from_tags(words, ["O"] * len(words), "en")]
     tagger = build(tiny_config(), sentences)
     encoded = tagger.encoder.encode(sentences)
-    chunks, row = encoded.form_chunks()
+    chunks, row = form_chunks(encoded.features["char"].shared["form_lengths"], encoded.features["char"].shared["form_bigrams"])
     assert sorted(row.tolist()) == list(range(len(words)))
     for chunk in chunks:
         # padded to the chunk's longest form, which is less than twice its shortest (or 2 bigrams)
@@ -200,10 +201,10 @@ def test_form_chunks_group_similar_lengths_and_keep_every_form():
     # the chunked character module gives each form the vector it gets on its own
     model = tagger.model.eval()
     with torch.inference_mode():
-        together = model.char(chunks)[torch.from_numpy(row)]
+        together = model.char.forms(chunks)[torch.from_numpy(row)]
         for form in range(len(words)):
-            alone = model.char([FormChunk(encoded.form_bigrams[form : form + 1, : int(encoded.form_lengths[form])],
-                                          encoded.form_lengths[form : form + 1])])
+            alone = model.char.forms([FormChunk(encoded.features["char"].shared["form_bigrams"][form : form + 1, : int(encoded.features["char"].shared["form_lengths"][form])],
+                                          encoded.features["char"].shared["form_lengths"][form : form + 1])])
             torch.testing.assert_close(together[form], alone[0])
 
 
@@ -214,7 +215,7 @@ def test_char_lowercase_merges_forms():
         config = tiny_config(char_lowercase=lowercase)
         encoder = Encoder.build(config, sentences)
         batch = encoder.batch(encoder.encode(sentences), np.arange(1))
-        assert sum(len(chunk.lengths) for chunk in batch.form_chunks) == expected
+        assert sum(len(chunk.lengths) for chunk in batch.inputs["char"]["form_chunks"]) == expected
 
 
 # ----------------------------------------------------------------------------- batching
@@ -236,8 +237,8 @@ def test_batches_hold_every_sentence_exactly_once(encoded_corpus, seed):
     assert all(len(b.indices) <= 10 for b in batches)
     for b in batches:  # rows hold the right sentences
         for row, index in enumerate(b.indices):
-            assert int(b.lengths[row]) == len(encoded.word_ids[index])
-            assert b.word_ids[row, : b.lengths[row]].tolist() == encoded.word_ids[index].tolist()
+            assert int(b.lengths[row]) == len(encoded.features["word"].columns["word_ids"][index])
+            assert b.inputs["word"]["word_ids"][row, : b.lengths[row]].tolist() == encoded.features["word"].columns["word_ids"][index].tolist()
 
 
 def test_batches_same_seed_same_order_other_seed_other_order(encoded_corpus):
@@ -263,12 +264,12 @@ def test_pretrained_vectors_initialise_word_embeddings(tmp_path):
 
     path = tmp_path / "v.vec"
     path.write_text("2 8\nparis " + " ".join(["0.5"] * 8) + "\nzanzibar " + " ".join(["-1"] * 8) + "\n")
-    config = tiny_config(vectors=str(path))
+    config = tiny_config(word_vectors=str(path))
     tagger = build_tagger(config, synthetic_sentences(10))
-    words = tagger.encoder.words
+    words = tagger.encoder.features["word"].vocabs["words"]
     assert "zanzibar" in words  # a word with a vector joins the vocabulary even when unseen in training
     weight = tagger.model.word.embedding.weight
     assert weight[words.index("paris")].tolist() == [0.5] * 8
     assert weight[words.index("zanzibar")].tolist() == [-1.0] * 8
     with pytest.raises(EiwaError, match="word_embedding_dim=8"):
-        build_tagger(tiny_config(vectors=str(path), word_embedding_dim=5), synthetic_sentences(10))
+        build_tagger(tiny_config(word_vectors=str(path), word_embedding_dim=5), synthetic_sentences(10))

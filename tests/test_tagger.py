@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from dataclasses import replace
 import shutil
 
@@ -46,7 +47,7 @@ def test_save_load_round_trip_gives_identical_predictions(tiny_trained):
     loaded = Tagger.load(directory)
     assert_same_weights(result.tagger.model, loaded.model)
     assert loaded.config == result.tagger.config
-    assert loaded.encoder.words.items == result.tagger.encoder.words.items
+    assert loaded.encoder.features["word"].vocabs["words"].items == result.tagger.encoder.features["word"].vocabs["words"].items
     assert loaded.encoder.tags.items == result.tagger.encoder.tags.items
     sentences = synthetic_sentences(20, seed=9)
     assert loaded.tag_sentences(sentences) == result.tagger.tag_sentences(sentences)
@@ -61,7 +62,7 @@ def test_model_directory_holds_exactly_the_documented_files(tiny_trained):
     assert names == MODEL_FILES  # no checkpoint left after a finished run, no temporary files
     assert not [p for p in directory.rglob("*") if p.suffix in (".pkl", ".pickle", ".pt", ".pth", ".bin", ".tmp")]
     meta = json.loads((directory / "meta.json").read_text())
-    assert meta["format"] == "eiwa-model" and meta["format_version"] == 1
+    assert meta["format"] == "eiwa-model" and meta["format_version"] == 2
     assert meta["lang"] == "en" and meta["entity_types"] == ["LOC", "ORG", "PER"]
     assert meta["training"]["epochs"] == 4 and meta["training"]["train_sentences"] == 100
     weights = load_file(directory / "model.safetensors")
@@ -127,8 +128,9 @@ def test_weights_of_wrong_shape_are_a_model_error(model_copy):
 
 def test_weights_that_do_not_match_the_vocabulary_are_a_model_error(model_copy):
     vocab = json.loads((model_copy / "vocab.json").read_text())
-    vocab["words"]["items"].append("an-extra-word")
-    vocab["words"]["counts"].append(1)
+    words = vocab["features"]["word"]["vocabs"]["words"]
+    words["items"].append("an-extra-word")
+    words["counts"].append(1)
     (model_copy / "vocab.json").write_text(json.dumps(vocab))
     assert "word.embedding.weight" in load_error(model_copy)
 
@@ -361,3 +363,30 @@ def test_min_updates_holds_off_early_stopping(small_data):
 def test_min_updates_must_not_be_negative():
     with pytest.raises(EiwaError, match="min_updates"):
         tiny_config(min_updates=-1)
+
+
+# ----------------------------------------------------------------------------- eiwa 0.1 models (format 1)
+
+FIXTURES = Path(__file__).parent / "data"
+
+
+def test_format_1_model_loads_and_predicts_exactly_as_eiwa_0_1_did():
+    """tests/data/tiny-ja-v1 was saved by eiwa 0.1; its predictions there are in the JSON beside it."""
+    from eiwa.data import read_hironsan
+
+    expected = json.loads((FIXTURES / "tiny-ja-v1-predictions.json").read_text(encoding="utf-8"))
+    tagger = Tagger.load(FIXTURES / "tiny-ja-v1")
+    assert json.loads((FIXTURES / "tiny-ja-v1" / "meta.json").read_text())["format_version"] == 1
+    assert tagger.config.features == "char,word" and tagger.config.word_vectors is None
+    assert tagger.predict(expected["texts"]) == expected["predict"]
+    corpus = read_hironsan().sentences[100:160]
+    assert [[list(s.as_tuple()) for s in p] for p in tagger.tag_sentences(corpus)] == expected["hironsan_100_160"]
+    assert any(expected["hironsan_100_160"])  # the fixture has entities to get right
+
+
+def test_builtin_conll03_en_predicts_as_in_eiwa_0_1(shared_data):
+    expected = json.loads((FIXTURES / "conll03-en-v1-predictions.json").read_text())
+    sentences = read_conll(shared_data / "conll2003" / "test.txt").sentences[: expected["sentences"]]
+    predicted = Tagger.load("conll03-en").tag_sentences(sentences)
+    assert [[list(s.as_tuple()) for s in p] for p in predicted] == expected["spans"]
+    assert sum(map(len, expected["spans"])) == 666

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from conftest import TINY_SET, synthetic_sentences, synthetic_tagged, tiny_config, write_conll
 from eiwa.cli import cli
 from eiwa.data import read_hironsan, sentence_from_tags
-from eiwa.encoding import Encoder, bigrams
+from eiwa.encoding import bigrams
+from eiwa.features import Encoder
 from eiwa.errors import EiwaError
 from eiwa.tagger import Tagger
 from eiwa.train import build_tagger, make_optimizer, train
@@ -35,6 +36,11 @@ from eiwa.transfer import (
 
 # Spelled out here rather than imported, so that the tests do not inherit a mistake in the module's tables.
 EMBEDDINGS = {"char.embedding.weight": "bigrams", "word.embedding.weight": "words"}
+
+
+def vocab_of(encoder, name):
+    """The word or bigram vocabulary of an encoder."""
+    return encoder.features["word" if name == "words" else "char"].vocabs[name]
 TAG_ROWS = {  # tag-indexed parameters -> which dimensions run over tags
     "classifier.output.weight": (0,),
     "classifier.output.bias": (0,),
@@ -219,7 +225,7 @@ def test_transfer_copies_exactly_the_chosen_modules(source, ja_sentences, module
             # Not transferred: exactly a fresh initialisation (same seed, same vocabularies).
             assert torch.equal(value, fresh[name]), name
         elif name in EMBEDDINGS:
-            rows = len(getattr(source.encoder, EMBEDDINGS[name]))
+            rows = len(vocab_of(source.encoder, EMBEDDINGS[name]))
             assert torch.equal(value[:rows], source_state[name]), name
             assert torch.equal(value[rows:], fresh[name][rows:]), name  # new items: fresh rows
         elif name in TAG_ROWS:
@@ -230,7 +236,7 @@ def test_transfer_copies_exactly_the_chosen_modules(source, ja_sentences, module
 
     # Vocabularies: a transferred table's starts with the source's items in source order.
     for attribute, module in (("words", "word"), ("bigrams", "char")):
-        vocab, mine, theirs = getattr(target.encoder, attribute), getattr(own, attribute), getattr(source.encoder, attribute)
+        vocab, mine, theirs = vocab_of(target.encoder, attribute), vocab_of(own, attribute), vocab_of(source.encoder, attribute)
         if module in modules:
             assert vocab.items[: len(theirs)] == theirs.items
             assert vocab.items[len(theirs):] == [item for item in mine.items[2:] if item not in theirs]
@@ -320,10 +326,10 @@ def test_label_map_rows_on_the_classifier(source, ja_sentences):
 def test_transfer_report_shares_counted_by_hand(source):
     # Target: words mary, left, qz, ".", anne (qz unknown to the source: 4 of 5 known);
     # bigrams of Mary (5), left (5), Qz (3), "." (2), Anne (5) = 20, all known but Qz's 3 (17 of 20).
-    assert "qz" not in source.encoder.words and "Qz" not in source.encoder.bigrams
+    assert "qz" not in source.encoder.features["word"].vocabs["words"] and "Qz" not in source.encoder.features["char"].vocabs["bigrams"]
     sentences = [sentence_from_tags(["Mary", "left", "Qz", "."], ["S-PSN", "O", "S-PLACE", "O"], "en"),
                  sentence_from_tags(["Anne", "left", "Mary", "."], ["O", "O", "S-PSN", "O"], "en")]
-    assert len({b for s in sentences for token in s.tokens for b in bigrams(token)}) == 20
+    assert len({b for s in sentences for token in s.words for b in bigrams(token)}) == 20
     target, report = transfer(source, tiny_config(), sentences, ["char", "word", "classifier"], {"PER": ["PSN"]})
     assert report.copied == {"bigrams": (17, 20), "words": (4, 5)}
     # Tags: O, S-PSN, S-PLACE from the data, B-, I- and E-PSN from the map (every prefix of the scheme).
@@ -344,7 +350,7 @@ def test_target_inherits_the_source_architecture(source, ja_sentences):
                           char_lowercase=True, lr=0.5, max_epochs=3, seed=9)
     for modules in ([], ["char"]):
         target, _ = transfer(source, different, ja_sentences, modules, {})
-        for name in ARCHITECTURE:
+        for name in (key for module in ("classifier", "char", "word") for key in ARCHITECTURE[module]):
             assert getattr(target.config, name) == getattr(source.config, name), name
         # ... while the target keeps its own inputs and training settings.
         assert (target.config.lang, target.config.char_input, target.config.lr, target.config.max_epochs,
@@ -371,8 +377,8 @@ def test_fine_tune_frozen_keeps_transferred_weights_and_inherited_rows(source, j
     changed_new_rows = 0
     for name, value in after.items():
         if name in EMBEDDINGS:
-            inherited = getattr(target.encoder, EMBEDDINGS[name]).inherited
-            assert inherited == len(getattr(source.encoder, EMBEDDINGS[name]))
+            inherited = vocab_of(target.encoder, EMBEDDINGS[name]).inherited
+            assert inherited == len(vocab_of(source.encoder, EMBEDDINGS[name]))
             assert torch.equal(value[:inherited], before[name][:inherited]), name
             # Rows of items the source did not know must still learn.
             new_rows_changed = (value[inherited:] != before[name][inherited:]).any(dim=1).sum().item()
@@ -436,7 +442,7 @@ def test_fine_tune_all_trains_transferred_weights_and_leaves_the_source_alone(so
     after = target.model.state_dict()
     for name in ("char.lstm.forward_lstm.weight_ih_l0", "word.case_embedding.weight", "classifier.lstm.backward_lstm.bias_hh_l0"):
         assert not torch.equal(after[name], before[name]), name
-    inherited = target.encoder.bigrams.inherited
+    inherited = target.encoder.features["char"].vocabs["bigrams"].inherited
     assert not torch.equal(after["char.embedding.weight"][:inherited], before["char.embedding.weight"][:inherited])
     # The target's weights are copies: training it must not change the source model.
     assert all(torch.equal(v, source_before[n]) for n, v in source.model.state_dict().items())
@@ -538,7 +544,7 @@ def test_transferred_model_reloads_and_tags_identically(trained_source, ja_sente
                    progress=False, log=lambda _: None)
     loaded = Tagger.load(tmp_path / "m")
     assert loaded.encoder.to_json() == result.tagger.encoder.to_json()  # inherited counts survive the reload
-    assert loaded.encoder.words.inherited == len(trained_source.encoder.words)
+    assert loaded.encoder.features["word"].vocabs["words"].inherited == len(trained_source.encoder.features["word"].vocabs["words"])
     assert loaded.config == result.tagger.config and loaded.config.transferred == "char,word,classifier"
     assert loaded.meta["transfer"]["modules"] == ["char", "word", "classifier"]
     state = result.tagger.model.state_dict()

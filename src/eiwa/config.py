@@ -19,6 +19,8 @@ from pathlib import Path
 from .errors import EiwaError
 
 INPUTS = ("native", "romaji")
+FEATURE_NAMES = ("word", "char", "pos", "vectors", "gazetteer")  # features.py registers each
+POS_SOURCES = ("tokenizer", "corpus")
 
 
 @dataclass
@@ -28,6 +30,8 @@ class Config:
     word_input: str = "native"
     char_input: str = "native"
     tag_scheme: str = "bioes"
+    # Token features, comma-separated (any order): word, char, pos, vectors, gazetteer.
+    features: str = "char,word"
 
     # char module: overlapping character bigrams -> embeddings -> BiLSTM.
     char_embedding_dim: int = 25
@@ -40,8 +44,21 @@ class Config:
     word_lowercase: bool = True
     min_word_count: int = 1  # rarer training words are left to the unknown word (keeps models small)
     singleton_unk_rate: float = 0.5
-    vectors: str | None = None  # word2vec/fastText text file to initialise word embeddings
-    vectors_limit: int = 200_000  # read at most this many vectors
+    word_vectors: str | None = None  # word2vec/fastText text file to initialise word embeddings
+    vectors_limit: int = 200_000  # read at most this many vectors of word_vectors
+
+    # pos feature: universal POS (shared with English) + the language's own POS levels (UniDic pos1-3).
+    pos_source: str = "tokenizer"  # tokenizer: eiwa's own MeCab analysis; corpus: the data's POS column
+    upos_dim: int = 16
+    pos_dim: int = 16  # per level
+
+    # vectors feature: pretrained vectors (a key -> row table kept with the model) -> projection.
+    vectors_table: str = "chive"  # chive: ja-ginza's vocab/ (pip install 'eiwa[vectors]'); or a spaCy vocab folder
+    vectors_dim: int = 100  # projected size
+    vectors_trainable: bool = False  # fine-tune the pretrained rows (stored as float32 instead of float16)
+
+    # gazetteer feature: JMnedict longest-match tags per type group (pip install 'eiwa[gazetteer]').
+    gazetteer_dim: int = 8  # per group
 
     # classifier module: dropout -> word BiLSTM -> linear -> CRF (or softmax).
     hidden_dim: int = 100  # per direction
@@ -77,6 +94,12 @@ class Config:
         if self.lang == "en":
             # English has no romanization: both modules read the words as written.
             self.word_input = self.char_input = "native"
+        names = self.feature_names()
+        unknown = [n for n in names if n not in FEATURE_NAMES]
+        if unknown or not names:
+            raise EiwaError(f"features must be a comma-separated subset of {','.join(FEATURE_NAMES)}, got {self.features!r}")
+        if self.pos_source not in POS_SOURCES:
+            raise EiwaError(f"pos_source must be one of {', '.join(POS_SOURCES)}, got {self.pos_source!r}")
         if self.decoder not in ("crf", "softmax"):
             raise EiwaError(f"decoder must be 'crf' or 'softmax', got {self.decoder!r}")
         if self.optimizer not in ("adam", "sgd"):
@@ -89,12 +112,15 @@ class Config:
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise EiwaError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         for name in ("char_embedding_dim", "char_hidden_dim", "word_embedding_dim", "hidden_dim", "batch_size", "max_epochs",
-                     "min_word_count"):
+                     "min_word_count", "upos_dim", "pos_dim", "vectors_dim", "gazetteer_dim"):
             if getattr(self, name) < 1:
                 raise EiwaError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.min_updates < 0:
             raise EiwaError(f"min_updates must be at least 0, got {self.min_updates}")
         return self
+
+    def feature_names(self) -> list[str]:
+        return [n.strip() for n in self.features.split(",") if n.strip()]
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -102,6 +128,10 @@ class Config:
     @classmethod
     def from_dict(cls, values: dict, origin: str = "config") -> "Config":
         known = {f.name for f in fields(cls)}
+        if "features" not in values and "vectors" in values:
+            # eiwa 0.1 (model format 1): `vectors` initialised the word module, which had no other features.
+            values = {**values, "word_vectors": values["vectors"]}
+            del values["vectors"]
         unknown = sorted(set(values) - known)
         if unknown:
             raise EiwaError(f"{origin}: unknown setting(s) {', '.join(unknown)}")

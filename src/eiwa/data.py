@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 from .errors import DataError, EiwaError
 from .tags import parse_tag, spans_from_tags
+from .tokens import Token, split_at_boundaries
 
 FORMATS = ("conll", "spans", "hironsan")
 # Columns are separated by ASCII spaces and tabs only: a full-width space (U+3000) can be a token.
@@ -35,56 +36,32 @@ class Span:
         return (self.start, self.end, self.type)
 
 
-@dataclass(frozen=True)
-class Token:
-    """A token of raw text: its characters, offsets into the text (end exclusive) and, for
-    Japanese, the tokenizer's katakana reading (None when the dictionary has none)."""
-
-    text: str
-    start: int
-    end: int
-    reading: str | None = None
-
-
-def split_at_boundaries(
-    tokens: Sequence[Token],
-    boundaries: set[int],
-    reading_of: Callable[[str], str | None],
-) -> tuple[list[Token], int]:
-    """Split every token that has a boundary strictly inside it; returns (new_tokens, number_of_splits).
-
-    A boundary ``b`` is inside token ``t`` when ``t.start < b < t.end``; the token is cut
-    at every such boundary, each cut counting as one split. Pieces keep exact offsets and
-    get their reading from ``reading_of(piece_text)``. Tokens without an inner boundary are
-    returned unchanged.
-    """
-    result: list[Token] = []
-    splits = 0
-    for token in tokens:
-        cuts = [b for b in range(token.start + 1, token.end) if b in boundaries]
-        if not cuts:
-            result.append(token)
-            continue
-        splits += len(cuts)
-        edges = [token.start, *cuts, token.end]
-        for piece_start, piece_end in zip(edges, edges[1:]):
-            piece = token.text[piece_start - token.start : piece_end - token.start]
-            result.append(Token(piece, piece_start, piece_end, reading_of(piece)))
-    return result, splits
-
-
 @dataclass
 class Sentence:
+    """A sentence's text, its tokens (with offsets, readings and part of speech) and its gold entities."""
+
     text: str
-    tokens: list[str]
-    offsets: list[tuple[int, int]]
+    tokens: list[Token]
     entities: list[Span] = field(default_factory=list)
-    readings: list[str | None] | None = None
     # Where the sentence came from, for error messages ("file:line").
     origin: str | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
+
+    @property
+    def words(self) -> list[str]:
+        return [t.text for t in self.tokens]
+
+    @property
+    def offsets(self) -> list[tuple[int, int]]:
+        return [(t.start, t.end) for t in self.tokens]
+
+    @property
+    def readings(self) -> list[str | None] | None:
+        """Per-token readings, or None when no token has one (English)."""
+        readings = [t.reading for t in self.tokens]
+        return readings if any(r is not None for r in readings) else None
 
     def token_spans(self) -> list[tuple[int, int, str]]:
         """Gold entities as token-index spans, for tagging.
@@ -143,12 +120,21 @@ def sentence_from_tags(
     lang: str,
     readings: list[str | None] | None = None,
     origin: str | None = None,
+    corpus_pos: list[tuple[str, ...]] | None = None,
 ) -> Sentence:
+    """A pre-tokenized sentence. Japanese tokens also get eiwa's own tokenizer's part of speech and
+    lemma, by analysing the sentence and aligning (`JapaneseTokenizer.analyse`), so that features
+    read from a corpus are those that raw text would get."""
     text, offsets = join_tokens(tokens, token_separator(lang))
+    readings = readings or [None] * len(tokens)
+    corpus_pos = corpus_pos or [None] * len(tokens)
+    made = [Token(t, s, e, r, corpus_pos=p) for t, (s, e), r, p in zip(tokens, offsets, readings, corpus_pos)]
+    if lang == "ja":
+        made = tokenizer_for("ja").tokenizer.analyse(text, made)
     entities = [
         Span(offsets[start][0], offsets[end - 1][1], kind) for start, end, kind in spans_from_tags(tags)
     ]
-    return Sentence(text, list(tokens), offsets, entities, readings, origin)
+    return Sentence(text, made, entities, origin)
 
 
 # ----------------------------------------------------------------------------- file helpers
@@ -232,7 +218,8 @@ def _conll_sentence(path, rows, columns, token_prefix, lang) -> Sentence:
     else:
         tag_at = -1 if len(rows[0][1]) > 1 else None  # a single column holds tokens only
     reading_at = columns.index("reading") if columns and "reading" in columns else None
-    tokens, tags, readings = [], [], []
+    pos_at = columns.index("pos") if columns and "pos" in columns else None
+    tokens, tags, readings, pos = [], [], [], []
     for number, fields in rows:
         token = fields[token_at]
         if token_prefix and token.startswith(token_prefix):
@@ -250,10 +237,13 @@ def _conll_sentence(path, rows, columns, token_prefix, lang) -> Sentence:
         if reading_at is not None:
             reading = fields[reading_at]
             readings.append(None if reading in ("*", "_", "-") else reading)
+        if pos_at is not None:
+            pos.append((fields[pos_at],))
     if tag_at is None:
         tags = ["O"] * len(tokens)
     origin = f"{path}:{rows[0][0]}"
-    return sentence_from_tags(tokens, tags, lang, readings if reading_at is not None else None, origin)
+    return sentence_from_tags(tokens, tags, lang, readings if reading_at is not None else None, origin,
+                              pos if pos_at is not None else None)
 
 
 # ----------------------------------------------------------------------------- character spans
@@ -363,7 +353,9 @@ def read_spans(path: str | Path, lang: str, split_tokens: bool = True) -> Corpus
 def read_hironsan() -> Corpus:
     """The Hironsan corpus (PyPI `hironsancorpus`): 500 sentences in file order, train then test.
 
-    Rows are MeCab output plus a tag; the tenth column, when present, is the katakana reading.
+    Rows are MeCab output plus a tag: surface, character class, four POS levels, conjugation type
+    and form, base form, and (when present) the katakana reading. The POS levels are kept as the
+    corpus's own part of speech (`Token.corpus_pos`).
     """
     try:
         from hironsan import corpus as hironsan_corpus
@@ -376,7 +368,8 @@ def read_hironsan() -> Corpus:
             tokens = ["\u3000" if len(row) == 11 and row[0] == "ZSPACE" else row[0] for row in rows]
             tags = [row[-1] for row in rows]
             readings = [row[9] if len(row) > 10 and row[9] != "*" else None for row in rows]
-            sentences.append(sentence_from_tags(tokens, tags, "ja", readings, f"hironsan:{split}:{index}"))
+            corpus_pos = [tuple(row[2:6]) for row in rows]
+            sentences.append(sentence_from_tags(tokens, tags, "ja", readings, f"hironsan:{split}:{index}", corpus_pos))
     return Corpus(sentences)
 
 
@@ -391,8 +384,8 @@ class EnglishTokenizer:
     def tokenize(self, text: str) -> list[Token]:
         return [Token(m.group(), m.start(), m.end()) for m in self.pattern.finditer(text)]
 
-    def reading(self, surface: str) -> None:
-        return None
+    def piece(self, text: str, start: int, end: int) -> Token:
+        return Token(text, start, end)
 
 
 class RawTextTokenizer:
@@ -408,21 +401,15 @@ class RawTextTokenizer:
             self.tokenizer = EnglishTokenizer()
 
     def sentence(self, text: str, entities: list[Span] | None = None, origin: str | None = None) -> Sentence:
-        return self._sentence(text, self.tokenizer.tokenize(text), entities or [], origin)
-
-    def _sentence(self, text: str, tokens: Sequence[Token], entities: list[Span], origin: str | None) -> Sentence:
-        readings = [t.reading for t in tokens] if self.lang == "ja" else None
-        return Sentence(text, [t.text for t in tokens], [(t.start, t.end) for t in tokens], entities, readings, origin)
+        return Sentence(text, self.tokenizer.tokenize(text), entities or [], origin)
 
     def split_for_entities(self, sentence: Sentence) -> tuple[Sentence, int]:
         """Split tokens at entity boundaries that fall inside them; returns the new sentence and the split count."""
         if sentence.misaligned_entities() == 0:
             return sentence, 0
-        readings = sentence.readings or [None] * len(sentence)
-        tokens = [Token(t, s, e, r) for t, (s, e), r in zip(sentence.tokens, sentence.offsets, readings)]
         boundaries = {e.start for e in sentence.entities} | {e.end for e in sentence.entities}
-        pieces, splits = split_at_boundaries(tokens, boundaries, self.tokenizer.reading)
-        return self._sentence(sentence.text, pieces, sentence.entities, sentence.origin), splits
+        pieces, splits = split_at_boundaries(sentence.tokens, boundaries, self.tokenizer.piece)
+        return replace(sentence, tokens=pieces), splits
 
 
 _tokenizers: dict[str, RawTextTokenizer] = {}

@@ -1,8 +1,9 @@
-"""Examples -> tensors: vocabularies, each module's input features, and length-bucketed batches.
+"""Examples -> tensors: vocabularies, the strings each feature reads, encoded corpora and batches.
 
-A sentence is encoded once (the per-token string work happens here, with caches) into integer
-arrays; batches are then cut from those arrays with NumPy, so the training and inference loops
-never touch individual tokens in Python.
+A sentence is encoded once (the per-token string work happens in each feature's `encode`, with
+caches) into integer arrays; batches are then cut from those arrays with NumPy, so the training
+and inference loops never touch individual tokens in Python. The features themselves, and the
+`Encoder` that runs them, are in features.py.
 
 The character module runs once per *distinct* word form in a batch: each token carries an index
 into a table of distinct forms, and the model scatters the form vectors back to the tokens. The
@@ -11,14 +12,13 @@ forms go through it in chunks of similar length, since padding costs an LSTM as 
 
 from __future__ import annotations
 
-import itertools
+import functools
 import re
 import unicodedata
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -26,7 +26,6 @@ import torch
 from .config import Config
 from .data import Sentence
 from .errors import DataError
-from .tags import tags_from_spans
 
 PAD, UNK = "<pad>", "<unk>"
 BEGIN, END = "\x02", "\x03"  # word boundary markers for character bigrams
@@ -129,9 +128,8 @@ class Inputs:
 
     def _view(self, choice: str, sentence: Sentence) -> list[str]:
         if choice == "native" or self.config.lang != "ja":
-            return sentence.tokens
-        readings = sentence.readings or [None] * len(sentence.tokens)
-        return [self._romaji(t, r) for t, r in zip(sentence.tokens, readings)]
+            return sentence.words
+        return [self._romaji(t.text, t.reading) for t in sentence.tokens]
 
     def words(self, sentence: Sentence) -> list[str]:
         return self._view(self.config.word_input, sentence)
@@ -144,6 +142,7 @@ class Inputs:
 # ----------------------------------------------------------------------------- pretrained vectors
 
 
+@functools.cache  # read once per process: the vocabulary and the initial rows both need it
 def read_vectors(path: str | Path, lowercase: bool, limit: int) -> tuple[list[str], np.ndarray]:
     """A word2vec/fastText text file (optional 'count dim' header line): words and their vectors."""
     words, rows, dim = [], [], None
@@ -183,43 +182,37 @@ def read_vectors(path: str | Path, lowercase: bool, limit: int) -> tuple[list[st
     return words, np.stack(rows)
 
 
-# ----------------------------------------------------------------------------- the encoder
+# ----------------------------------------------------------------------------- encoded data and batches
+
+
+def pad(arrays: Sequence[np.ndarray], lengths: np.ndarray) -> np.ndarray:
+    """Per-sentence arrays [length, ...] -> one right-padded array [sentences, longest, ...], filled
+    by a single NumPy assignment."""
+    first = arrays[0] if len(arrays) else np.zeros(0, np.int64)
+    grid = np.zeros((len(arrays), int(lengths.max()) if len(lengths) else 0, *first.shape[1:]), first.dtype)
+    grid[np.arange(grid.shape[1])[None, :] < lengths[:, None]] = np.concatenate(arrays) if len(arrays) else first
+    return grid
+
+
+@dataclass
+class FeatureData:
+    """One feature's encoding of a corpus: per-sentence integer arrays by column name, plus
+    corpus-level tensors (the character module's table of distinct forms)."""
+
+    columns: dict[str, list[np.ndarray]]
+    shared: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass
 class Encoded:
     """A corpus as integer arrays, ready to be cut into batches."""
 
-    word_ids: list[np.ndarray]
-    case_ids: list[np.ndarray]
-    form_ids: list[np.ndarray]  # index into `form_bigrams`
+    features: dict[str, FeatureData]
     tag_ids: list[np.ndarray] | None
-    form_bigrams: torch.Tensor  # [forms, longest] bigram ids, padded
-    form_lengths: torch.Tensor  # [forms]
+    lengths: np.ndarray  # [sentences] tokens per sentence
 
     def __len__(self) -> int:
-        return len(self.word_ids)
-
-    def form_chunks(self, forms: np.ndarray | None = None) -> tuple[list["FormChunk"], np.ndarray]:
-        """The given forms (default: all) in chunks of similar length for the character module, and
-        each form's row in the chunks' outputs concatenated in order.
-
-        Chunks hold forms of 1-2, 3-4, 5-8, 9-16... bigrams (at most 4096 forms each), so that a
-        chunk is padded to at most twice its shortest form instead of to the longest in the batch.
-        """
-        forms = np.arange(len(self.form_lengths)) if forms is None else forms
-        lengths = self.form_lengths.numpy()[forms]
-        order = np.argsort(lengths, kind="stable")
-        row = np.empty_like(order)
-        row[order] = np.arange(len(order))
-        forms, lengths = forms[order], lengths[order]
-        size_class = np.ceil(np.log2(np.maximum(lengths, 2))).astype(np.int64)
-        bounds = np.union1d(np.flatnonzero(np.diff(size_class)) + 1, np.arange(4096, len(forms), 4096))
-        chunks = [
-            FormChunk(self.form_bigrams[torch.from_numpy(part)][:, : int(part_lengths[-1])], torch.from_numpy(part_lengths))
-            for part, part_lengths in zip(np.split(forms, bounds), np.split(lengths, bounds))
-        ]
-        return chunks, row
+        return len(self.lengths)
 
 
 @dataclass
@@ -230,143 +223,33 @@ class FormChunk:
     lengths: torch.Tensor  # [forms]
 
 
+def form_chunks(form_lengths: torch.Tensor, form_bigrams: torch.Tensor,
+                forms: np.ndarray | None = None) -> tuple[list[FormChunk], np.ndarray]:
+    """The given forms (default: all) in chunks of similar length for the character module, and
+    each form's row in the chunks' outputs concatenated in order.
+
+    Chunks hold forms of 1-2, 3-4, 5-8, 9-16... bigrams (at most 4096 forms each), so that a
+    chunk is padded to at most twice its shortest form instead of to the longest in the batch.
+    """
+    forms = np.arange(len(form_lengths)) if forms is None else forms
+    lengths = form_lengths.numpy()[forms]
+    order = np.argsort(lengths, kind="stable")
+    row = np.empty_like(order)
+    row[order] = np.arange(len(order))
+    forms, lengths = forms[order], lengths[order]
+    size_class = np.ceil(np.log2(np.maximum(lengths, 2))).astype(np.int64)
+    bounds = np.union1d(np.flatnonzero(np.diff(size_class)) + 1, np.arange(4096, len(forms), 4096))
+    chunks = [
+        FormChunk(form_bigrams[torch.from_numpy(part)][:, : int(part_lengths[-1])], torch.from_numpy(part_lengths))
+        for part, part_lengths in zip(np.split(forms, bounds), np.split(lengths, bounds))
+    ]
+    return chunks, row
+
+
 @dataclass
 class Batch:
-    word_ids: torch.Tensor  # [batch, time]
-    case_ids: torch.Tensor  # [batch, time]
-    singletons: torch.Tensor  # [batch, time] bool: words seen once in training (for unknown-word dropout)
-    token_forms: torch.Tensor  # [batch, time] row of each token's form in the character module's output
-    form_chunks: list[FormChunk]  # the batch's distinct forms, in chunks of similar length
-    form_ids: torch.Tensor  # [batch, time] each token's form in the whole encoded corpus
+    inputs: dict[str, dict]  # feature name -> its tensors (see each Feature.batch)
     lengths: torch.Tensor  # [batch]
     mask: torch.Tensor  # [batch, time] bool
     tag_ids: torch.Tensor | None  # [batch, time]
     indices: np.ndarray  # positions of these sentences in the encoded corpus
-
-
-class Encoder:
-    """Owns the vocabularies and turns sentences into `Encoded` arrays and `Batch`es."""
-
-    def __init__(self, config: Config, words: Vocab, bigram_vocab: Vocab, tags: TagVocab):
-        self.config = config
-        self.words = words
-        self.bigrams = bigram_vocab
-        self.tags = tags
-        self.inputs = Inputs(config)
-        counts = np.asarray(words.counts + [0] * (len(words) - len(words.counts)))
-        self.is_singleton = torch.from_numpy(counts == 1)
-
-    @classmethod
-    def build(cls, config: Config, sentences: Sequence[Sentence], extra_words: Sequence[str] = ()) -> "Encoder":
-        """Vocabularies from training data (plus words that have pretrained vectors)."""
-        inputs = Inputs(config)
-        word_counts: Counter[str] = Counter()
-        bigram_counts: Counter[str] = Counter()
-        tag_set = set()
-        for sentence in sentences:
-            word_counts.update(normalize_word(w, config.word_lowercase) for w in inputs.words(sentence))
-            for form in inputs.char_forms(sentence):
-                bigram_counts.update(bigrams(form))
-            tag_set.update(tags_from_spans(sentence.token_spans(), len(sentence), config.tag_scheme))
-        word_items = [w for w, n in word_counts.most_common() if n >= config.min_word_count]
-        word_items += [w for w in extra_words if w not in word_counts]
-        words = Vocab(word_items)
-        words.counts = [0, 0] + [word_counts.get(w, 0) for w in words.items[2:]]
-        bigram_vocab = Vocab(b for b, _ in bigram_counts.most_common())
-        bigram_vocab.counts = [0, 0] + [bigram_counts[b] for b in bigram_vocab.items[2:]]
-        return cls(config, words, bigram_vocab, TagVocab(tag_set))
-
-    def to_json(self) -> dict:
-        return {"words": self.words.to_json(), "bigrams": self.bigrams.to_json(), "tags": self.tags.items,
-                "inherited_tags": self.tags.inherited}
-
-    @classmethod
-    def from_json(cls, config: Config, data: dict) -> "Encoder":
-        tags = TagVocab(data["tags"], data.get("inherited_tags", ()))
-        return cls(config, Vocab.from_json(data["words"]), Vocab.from_json(data["bigrams"]), tags)
-
-    def encode(self, sentences: Sequence[Sentence], with_tags: bool = True) -> Encoded:
-        form_index: dict[str, int] = {}
-        word_ids, case_ids, form_ids, tag_ids = [], [], [], []
-        lowercase = self.config.word_lowercase
-        for sentence in sentences:
-            words = self.inputs.words(sentence)
-            word_ids.append(np.fromiter((self.words.index(normalize_word(w, lowercase)) for w in words), np.int64, len(words)))
-            case_ids.append(np.fromiter((casing(w) for w in words), np.int64, len(words)))
-            forms = self.inputs.char_forms(sentence)
-            form_ids.append(np.fromiter((form_index.setdefault(f, len(form_index)) for f in forms), np.int64, len(forms)))
-            if with_tags:
-                tags = tags_from_spans(sentence.token_spans(), len(sentence), self.config.tag_scheme)
-                tag_ids.append(np.fromiter((self.tags.ids.get(t, 0) for t in tags), np.int64, len(tags)))
-        form_bigrams, form_lengths = self._bigram_table(list(form_index))
-        return Encoded(word_ids, case_ids, form_ids, tag_ids if with_tags else None, form_bigrams, form_lengths)
-
-    def _bigram_table(self, forms: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """[forms, longest] bigram ids (right-padded) and [forms] lengths, filled in one NumPy step."""
-        index = self.bigrams.index
-        rows = [[index(b) for b in bigrams(form)] for form in forms] or [[0]]
-        lengths = np.fromiter(map(len, rows), np.int64, len(rows))
-        table = np.zeros((len(rows), int(lengths.max())), np.int64)
-        table[np.arange(table.shape[1]) < lengths[:, None]] = np.fromiter(itertools.chain.from_iterable(rows), np.int64)
-        return torch.from_numpy(table), torch.from_numpy(lengths)
-
-    def batch(self, encoded: Encoded, indices: np.ndarray) -> Batch:
-        lengths = np.fromiter((len(encoded.word_ids[i]) for i in indices), np.int64, len(indices))
-        size, longest = len(indices), int(lengths.max())
-        word_ids = np.zeros((size, longest), np.int64)
-        case_ids = np.zeros((size, longest), np.int64)
-        forms = np.zeros((size, longest), np.int64)
-        tags = np.zeros((size, longest), np.int64) if encoded.tag_ids is not None else None
-        for row, i in enumerate(indices):
-            n = lengths[row]
-            word_ids[row, :n] = encoded.word_ids[i]
-            case_ids[row, :n] = encoded.case_ids[i]
-            forms[row, :n] = encoded.form_ids[i]
-            if tags is not None:
-                tags[row, :n] = encoded.tag_ids[i]
-        mask = np.arange(longest)[None, :] < lengths[:, None]
-        # Run the character module once per distinct form in the batch.
-        distinct, token_forms = np.unique(forms[mask], return_inverse=True)
-        form_chunks, chunk_row = encoded.form_chunks(distinct)
-        token_form_grid = np.zeros((size, longest), np.int64)
-        token_form_grid[mask] = chunk_row[token_forms]
-        word_ids_t = torch.from_numpy(word_ids)
-        return Batch(
-            word_ids=word_ids_t,
-            case_ids=torch.from_numpy(case_ids),
-            singletons=self.is_singleton[word_ids_t],
-            token_forms=torch.from_numpy(token_form_grid),
-            form_chunks=form_chunks,
-            form_ids=torch.from_numpy(forms),
-            lengths=torch.from_numpy(lengths),
-            mask=torch.from_numpy(mask),
-            tag_ids=None if tags is None else torch.from_numpy(tags),
-            indices=np.asarray(indices),
-        )
-
-    def batches(
-        self, encoded: Encoded, batch_size: int, shuffle_seed: int | None = None
-    ) -> Iterator[Batch]:
-        """Length-bucketed batches: similar lengths together waste little padding.
-
-        With a seed, sentences are shuffled, sorted by length within pools of 50 batches, and
-        the batches shuffled again, so that each epoch sees a different, repeatable order.
-        """
-        lengths = np.fromiter((len(w) for w in encoded.word_ids), np.int64, len(encoded))
-        if shuffle_seed is None:
-            order = np.argsort(-lengths, kind="stable")
-            chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-        else:
-            rng = np.random.default_rng(shuffle_seed)
-            order = rng.permutation(len(encoded))
-            pool = batch_size * 50
-            chunks = []
-            for start in range(0, len(order), pool):
-                part = order[start : start + pool]
-                part = part[np.argsort(lengths[part], kind="stable")]
-                chunks.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
-            chunks = [chunks[i] for i in rng.permutation(len(chunks))]
-        for chunk in chunks:
-            chunk = chunk[lengths[chunk] > 0]
-            if len(chunk):
-                yield self.batch(encoded, chunk)

@@ -1,6 +1,7 @@
 """Japanese tokenization with exact character offsets and kana readings.
 
-Built on fugashi (a C wrapper around MeCab) with the unidic-lite dictionary:
+Built on fugashi (a C wrapper around MeCab) with the unidic-lite dictionary, which also gives
+each token its part of speech (UniDic pos1-pos4) and dictionary form (orthBase).
 MeCab is fast enough for bulk tagging and unidic-lite is a small wheel, which
 is why we use it rather than Sudachi.
 
@@ -17,17 +18,23 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+import numpy as np
 
 import fugashi
 import unidic_lite
 
-from .data import Token, split_at_boundaries  # noqa: F401  (Token is this module's output; both re-exported)
+from .tokens import Token
 
 _CACHE_SIZE = 100_000
 _NON_SPACE = re.compile(r"\S+")
 _SPACE = re.compile(r"\s")
-_KANA_FIELD = 17  # unidic-lite's feature columns: the kana reading is the 18th
+# unidic-lite's feature columns: pos1-pos4 are the first four, orthBase the 11th, the kana reading the 18th.
+_POS_FIELDS = 4
+_BASE_FIELD = 10
+_KANA_FIELD = 17
 
 
 # fugashi on its own prefers the full ``unidic`` package when that is installed;
@@ -40,19 +47,21 @@ def new_tagger() -> fugashi.Tagger:
     return fugashi.Tagger(MECAB_ARGS)
 
 
-def _kana_of(word) -> str | None:
-    """The kana reading of a MeCab node; unidic gives None, "" or "*" when it has none."""
+def _analysis(word) -> tuple[str | None, tuple[str, ...], str | None]:
+    """A MeCab node's kana reading, POS levels and dictionary form; unidic gives None, "" or "*"
+    for a missing value, and unknown words have fewer fields."""
     # Splitting the raw feature string is 3x cheaper than fugashi's named tuple; a quoted field
     # (a comma inside a value) needs the real CSV parse.
     raw = word.feature_raw
-    if '"' in raw:
-        kana = word.feature.kana
-    else:
-        fields = raw.split(",")
-        kana = fields[_KANA_FIELD] if len(fields) > _KANA_FIELD else None
-    if not kana or kana == "*":
-        return None
-    return kana
+    fields = list(word.feature) if '"' in raw else raw.split(",")
+    pos = tuple(fields[:_POS_FIELDS]) + ("*",) * max(0, _POS_FIELDS - len(fields))
+    kana = fields[_KANA_FIELD] if len(fields) > _KANA_FIELD else None
+    base = fields[_BASE_FIELD] if len(fields) > _BASE_FIELD else None
+    return (None if not kana or kana == "*" else kana), pos, (None if not base or base == "*" else base)
+
+
+def _kana_of(word) -> str | None:
+    return _analysis(word)[0]
 
 
 def _skip_space(text: str, pos: int) -> int:
@@ -86,6 +95,27 @@ class JapaneseTokenizer:
         (letters, digits); otherwise the whole reading is None.
         """
         return self._reading_cached(surface)
+
+    def piece(self, text: str, start: int, end: int) -> Token:
+        """A piece of a token split at an entity boundary, analysed on its own: its reading, and
+        the part of speech of its first morpheme."""
+        first = next((w for w in self.tagger(text) if not w.surface.isspace()), None)
+        _, pos, lemma = _analysis(first) if first is not None else (None, None, None)
+        return Token(text, start, end, self.reading(text), pos, lemma if first is not None and first.surface == text else None)
+
+    def analyse(self, text: str, tokens: Sequence[Token]) -> list[Token]:
+        """Given tokens of `text` (a pre-tokenized corpus), with part of speech and lemma from this
+        tokenizer: each token takes the POS of the MeCab token covering its first character, and its
+        lemma only when MeCab has exactly the same token. Readings and corpus POS stay as given."""
+        analysed = self.tokenize(text)
+        starts = np.fromiter((t.start for t in analysed), np.int64, len(analysed))
+        exact = {(t.start, t.end): t for t in analysed}
+        result = []
+        for token in tokens:
+            cover = analysed[max(0, int(np.searchsorted(starts, token.start, side="right")) - 1)] if analysed else None
+            same = exact.get((token.start, token.end))
+            result.append(replace(token, pos=cover.pos if cover else None, lemma=same.lemma if same else None))
+        return result
 
     def _reading_uncached(self, surface: str) -> str | None:
         parts = []
@@ -123,7 +153,7 @@ class JapaneseTokenizer:
             start = _skip_space(text, cursor)
             if start >= len(text):
                 break
-            reading = _kana_of(word)
+            reading, pos, lemma = _analysis(word)
             if text.startswith(surface, start):
                 end = start + len(surface)
             else:
@@ -131,19 +161,19 @@ class JapaneseTokenizer:
                 # so that later tokens stay aligned; the reading may not fit them.
                 end = min(len(text), start + len(surface))
                 reading = None
-            tokens.extend(_without_space(text, start, end, reading))
+            tokens.extend(_without_space(text, start, end, reading, pos, lemma))
             cursor = end
         return cursor
 
 
-def _without_space(text: str, start: int, end: int, reading: str | None) -> Iterator[Token]:
-    """The span as one token, or as several when it contains whitespace (pieces get no reading)."""
+def _without_space(text: str, start: int, end: int, reading: str | None, pos, lemma) -> Iterator[Token]:
+    """The span as one token, or as several when it contains whitespace (pieces get no reading or lemma)."""
     if not _SPACE.search(text, start, end):
-        yield Token(text[start:end], start, end, reading)
+        yield Token(text[start:end], start, end, reading, pos, lemma)
         return
     pieces = list(_NON_SPACE.finditer(text, start, end))
     if len(pieces) == 1 and pieces[0].span() == (start, end):
-        yield Token(text[start:end], start, end, reading)
+        yield Token(text[start:end], start, end, reading, pos, lemma)
         return
     for piece in pieces:
-        yield Token(piece.group(), piece.start(), piece.end(), None)
+        yield Token(piece.group(), piece.start(), piece.end(), None, pos, None)

@@ -1,11 +1,15 @@
-"""The tagger network: three named modules, `char`, `word` and `classifier`.
+"""The tagger network: one named module per token feature, and `classifier`.
 
-    token -> char bigrams -> CharModule (BiLSTM) ----\
-                                                      concat -> ClassifierModule (BiLSTM -> linear -> CRF) -> tags
-    token -> normalised word -> WordModule ----------/
+    token -> normalised word  -> WordModule --------\
+    token -> char bigrams     -> CharModule (BiLSTM) -+
+    token -> part of speech   -> PosModule ----------+- concat -> ClassifierModule (BiLSTM -> linear -> CRF) -> tags
+    token -> pretrained rows  -> VectorsModule ------+
+    token -> name dictionary  -> GazetteerModule ---/
 
-Parameter names start with the module's name (`char.`, `word.`, `classifier.`), which is what
-transfer uses to move modules from one model to another.
+Which feature modules a model has is set by its config (features.py holds the registry that
+makes them); each takes its batch inputs (a dict of tensors) and returns [batch, time, output_dim].
+Parameter names start with the module's name (`char.`, `word.`, `pos.`, ..., `classifier.`), which
+is what transfer uses to move modules from one model to another.
 """
 
 from __future__ import annotations
@@ -13,10 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import Config
 from .encoding import CASES, Batch, FormChunk
-
-MODULES = ("char", "word", "classifier")
 
 
 class BiLSTM(nn.Module):
@@ -55,7 +56,14 @@ class CharModule(nn.Module):
         self.lstm = BiLSTM(embedding_dim, hidden_dim)
         self.output_dim = 2 * hidden_dim
 
-    def forward(self, chunks: list[FormChunk]) -> torch.Tensor:
+    def forward(self, inputs: dict, form_vectors: torch.Tensor | None = None) -> torch.Tensor:
+        """Each token's vector. `form_vectors`: this module's output for every form of the encoded
+        corpus, computed once beforehand (inference); otherwise it runs on the batch's forms."""
+        if form_vectors is not None:
+            return form_vectors[inputs["form_ids"]]
+        return self.forms(inputs["form_chunks"])[inputs["token_forms"]]  # each distinct form back to its tokens
+
+    def forms(self, chunks: list[FormChunk]) -> torch.Tensor:
         """Chunks of forms (bigram ids [forms, longest], lengths [forms]) -> [all forms, 2 * hidden], in chunk order."""
         return torch.cat([self.lstm(self.embedding(chunk.bigram_ids), chunk.lengths)[1] for chunk in chunks])
 
@@ -70,13 +78,62 @@ class WordModule(nn.Module):
         self.singleton_unk_rate = singleton_unk_rate
         self.output_dim = embedding_dim + case_dim
 
-    def forward(self, word_ids: torch.Tensor, case_ids: torch.Tensor, singletons: torch.Tensor) -> torch.Tensor:
+    def forward(self, inputs: dict) -> torch.Tensor:
+        word_ids, case_ids, singletons = inputs["word_ids"], inputs["case_ids"], inputs["singletons"]
         if self.training and self.singleton_unk_rate > 0:
             # Lample et al.: words seen once in training are sometimes replaced by the unknown word,
             # so that its embedding is trained for the unseen words met at test time.
             drop = singletons & (torch.rand(word_ids.shape) < self.singleton_unk_rate)
             word_ids = word_ids.masked_fill(drop, 1)
         return torch.cat([self.embedding(word_ids), self.case_embedding(case_ids)], dim=-1)
+
+
+class PosModule(nn.Module):
+    """Part of speech: a universal tag embedding (shared by Japanese and English) and embeddings of
+    the language's own POS levels (UniDic pos1-pos3 for Japanese; padding for English)."""
+
+    def __init__(self, num_upos: int, upos_dim: int, num_levels: int, level_dim: int, depth: int):
+        super().__init__()
+        self.upos = nn.Embedding(num_upos, upos_dim, padding_idx=0)
+        self.levels = nn.Embedding(num_levels, level_dim, padding_idx=0)
+        self.output_dim = upos_dim + depth * level_dim
+
+    def forward(self, inputs: dict) -> torch.Tensor:
+        levels = self.levels(inputs["levels"])  # [batch, time, depth, dim]
+        return torch.cat([self.upos(inputs["upos"]), levels.flatten(2)], dim=-1)
+
+
+class VectorsModule(nn.Module):
+    """Pretrained vectors (the last row: zeros, for words without one) -> linear projection.
+
+    Frozen tables are kept as a float16 buffer (half the size on disk and in memory); trainable
+    ones as a float32 parameter."""
+
+    def __init__(self, rows: int, dim: int, output_dim: int, trainable: bool):
+        super().__init__()
+        if trainable:
+            self.table = nn.Parameter(torch.zeros(rows, dim))
+        else:
+            self.register_buffer("table", torch.zeros(rows, dim, dtype=torch.float16))
+        self.projection = nn.Linear(dim, output_dim)
+        self.output_dim = output_dim
+
+    def forward(self, inputs: dict) -> torch.Tensor:
+        return self.projection(nn.functional.embedding(inputs["rows"], self.table).float())
+
+
+class GazetteerModule(nn.Module):
+    """Name-dictionary matches: per type group, an embedding of its tag (O, B, I, E, S)."""
+
+    def __init__(self, groups: int, tags: int, dim: int):
+        super().__init__()
+        self.embedding = nn.Embedding(1 + groups * tags, dim, padding_idx=0)
+        self.register_buffer("offsets", 1 + tags * torch.arange(groups), persistent=False)
+        self.output_dim = groups * dim
+
+    def forward(self, inputs: dict) -> torch.Tensor:
+        tags = inputs["tags"]  # [batch, time, groups], values index the tag names
+        return self.embedding(tags + self.offsets).flatten(2)
 
 
 class ClassifierModule(nn.Module):
@@ -154,25 +211,27 @@ class CRF(nn.Module):
 
 
 class NERModel(nn.Module):
-    """char + word -> classifier. Attribute names are the module names used by transfer."""
+    """Feature modules -> classifier. Attribute names are the module names used by transfer."""
 
-    def __init__(self, config: Config, num_words: int, num_bigrams: int, num_tags: int):
+    def __init__(self, features: dict[str, nn.Module], hidden_dim: int, num_tags: int, dropout: float, decoder: str):
         super().__init__()
-        self.char = CharModule(num_bigrams, config.char_embedding_dim, config.char_hidden_dim)
-        self.word = WordModule(num_words, config.word_embedding_dim, config.case_embedding_dim, config.singleton_unk_rate)
-        self.classifier = ClassifierModule(
-            self.char.output_dim + self.word.output_dim, config.hidden_dim, num_tags, config.dropout, config.decoder
-        )
+        # The classifier reads the word module's output first, then the others in registry order:
+        # the layout of eiwa 0.1's classifier (word, char), so that its models load unchanged.
+        self.feature_names = sorted(features, key=lambda name: name != "word")
+        for name, module in features.items():
+            self.add_module(name, module)
+        self.classifier = ClassifierModule(sum(m.output_dim for m in features.values()), hidden_dim, num_tags, dropout,
+                                           decoder)
+
+    def layout(self) -> list[tuple[str, int]]:
+        """(feature, width) of each block of the classifier's input, in order."""
+        return [(name, getattr(self, name).output_dim) for name in self.feature_names]
 
     def emissions(self, batch: Batch, form_vectors: torch.Tensor | None = None) -> torch.Tensor:
-        """Tag scores [batch, time, tags]. `form_vectors`: the character module's output for every form
-        of the encoded corpus, computed once beforehand (inference); otherwise it runs on this batch's forms."""
-        if form_vectors is None:
-            char_vectors = self.char(batch.form_chunks)[batch.token_forms]  # each distinct form back to its tokens
-        else:
-            char_vectors = form_vectors[batch.form_ids]
-        word_vectors = self.word(batch.word_ids, batch.case_ids, batch.singletons)
-        return self.classifier.emissions(torch.cat([word_vectors, char_vectors], dim=-1), batch.lengths)
+        """Tag scores [batch, time, tags]. `form_vectors`: see CharModule.forward."""
+        vectors = [self.char(batch.inputs["char"], form_vectors) if name == "char" else getattr(self, name)(batch.inputs[name])
+                   for name in self.feature_names]
+        return self.classifier.emissions(torch.cat(vectors, dim=-1), batch.lengths)
 
     def loss(self, batch: Batch) -> torch.Tensor:
         return self.classifier.loss(self.emissions(batch), batch.tag_ids, batch.mask)

@@ -3,9 +3,13 @@
 A model is a directory:
 
     meta.json          format name and version, eiwa version, entity types, training summary
-    config.json        every hyper-parameter (see config.py)
-    vocab.json         word, character-bigram and tag vocabularies
-    model.safetensors  the weights
+    config.json        every hyper-parameter (see config.py), the enabled features among them
+    vocab.json         each feature's vocabularies and state (features.py), and the tags
+    model.safetensors  the weights (and a pretrained vectors table, as float16)
+
+Format 2 (eiwa 0.2) keeps each feature's vocabularies under its name; format 1 (eiwa 0.1: the
+char and word features only, vocabularies at the top of vocab.json) is read as well, and such a
+model predicts exactly as it did (tests/test_tagger.py checks it against eiwa 0.1's outputs).
 
 Every file is written to a temporary name and renamed into place, so an interrupted save never
 leaves a half-written file behind.
@@ -28,14 +32,16 @@ from safetensors.torch import load_file, save_file
 from . import __version__
 from .config import Config
 from .data import Sentence, Span, tokenizer_for
-from .encoding import Encoded, Encoder
+from .encoding import Encoded, form_chunks
 from .errors import EiwaError, ModelError
+from .features import Encoder
 from .model import NERModel
 from .scoring import Scores, score
 from .tags import spans_from_tag_ids
 
 FORMAT = "eiwa-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READS_VERSIONS = (1, 2)
 BUILTIN_DIR = Path(__file__).parent / "models"
 
 
@@ -49,7 +55,8 @@ class Tagger:
 
     @classmethod
     def create(cls, config: Config, encoder: Encoder) -> "Tagger":
-        model = NERModel(config, len(encoder.words), len(encoder.bigrams), len(encoder.tags))
+        """A tagger with freshly initialised weights (under the current torch seed)."""
+        model = NERModel(encoder.modules(), config.hidden_dim, len(encoder.tags), config.dropout, config.decoder)
         return cls(config, encoder, model)
 
     @property
@@ -70,9 +77,12 @@ class Tagger:
         was_training = self.model.training
         self.model.eval()
         threads = torch.get_num_threads()
-        with torch.inference_mode():
-            chunks, row = encoded.form_chunks()
-            form_vectors = self.model.char(chunks)[torch.from_numpy(row)]  # indexed by form id
+        form_vectors = None
+        if "char" in encoded.features:
+            with torch.inference_mode():
+                forms = encoded.features["char"].shared
+                chunks, row = form_chunks(forms["form_lengths"], forms["form_bigrams"])
+                form_vectors = self.model.char.forms(chunks)[torch.from_numpy(row)]  # indexed by form id
 
         def tag(batch):
             with torch.inference_mode():  # thread-local: each worker enters it
@@ -150,10 +160,10 @@ class Tagger:
         meta = read_json(directory / "meta.json")
         if meta.get("format") != FORMAT:
             raise ModelError(f"{directory}: not an eiwa model (meta.json has no format {FORMAT!r})")
-        if meta.get("format_version") != FORMAT_VERSION:
+        if meta.get("format_version") not in READS_VERSIONS:
             raise ModelError(
                 f"{directory}: model format version {meta.get('format_version')} is not supported "
-                f"by eiwa {__version__} (it reads version {FORMAT_VERSION})"
+                f"by eiwa {__version__} (it reads versions {', '.join(map(str, READS_VERSIONS))})"
             )
         try:
             config = Config.from_dict(read_json(directory / "config.json"), str(directory / "config.json")).validate()

@@ -24,10 +24,10 @@ from safetensors.torch import load_file, save_file
 
 from .config import Config
 from .data import Sentence
-from .encoding import Encoder, read_vectors
 from .errors import EiwaError
+from .features import Encoder
 from .tagger import Tagger, read_json, write_atomic, write_json
-from .transfer import freeze_transferred, parameter_groups
+from .transfer import build, freeze_transferred, parameter_groups
 
 CHECKPOINT = "checkpoint"
 
@@ -54,22 +54,7 @@ def split_off_dev(sentences: Sequence[Sentence], fraction: float) -> tuple[list[
 
 def build_tagger(config: Config, sentences: Sequence[Sentence]) -> Tagger:
     """A fresh, randomly initialised tagger with vocabularies from the training sentences."""
-    vector_words, vectors = [], None
-    if config.vectors:
-        vector_words, vectors = read_vectors(config.vectors, config.word_lowercase, config.vectors_limit)
-        if vectors.shape[1] != config.word_embedding_dim:
-            raise EiwaError(
-                f"{config.vectors}: vectors have {vectors.shape[1]} dimensions but word_embedding_dim is "
-                f"{config.word_embedding_dim}; use --set word_embedding_dim={vectors.shape[1]}"
-            )
-    encoder = Encoder.build(config, sentences, vector_words)
-    torch.manual_seed(config.seed)
-    tagger = Tagger.create(config, encoder)
-    if vectors is not None:
-        rows = torch.tensor([encoder.words.index(w) for w in vector_words])
-        with torch.no_grad():
-            tagger.model.word.embedding.weight[rows] = torch.from_numpy(vectors)
-    return tagger
+    return build(config, sentences)[0]
 
 
 def make_optimizer(tagger: Tagger) -> torch.optim.Optimizer:

@@ -4,22 +4,30 @@ Each module is a set of parameters named by its prefix (see model.py). Transferr
 copies its weights, except for three kinds of tables whose rows mean something that differs
 between the two models and are therefore matched up rather than copied wholesale:
 
-* embedding tables (`char.embedding`, `word.embedding`) are indexed by vocabulary items: the
-  target vocabulary starts with every source item, in source order (rows copied), followed by
-  the target training items the source does not know (rows initialised as in a fresh model);
+* embedding tables (`char.embedding`, `word.embedding`, `pos.upos`, ...: each feature declares
+  its own in features.py) are indexed by vocabulary items: the target vocabulary starts with
+  every source item, in source order (rows copied), followed by the target training items the
+  source does not know (rows initialised as in a fresh model);
 * the output layer and the CRF (`classifier.output`, `classifier.crf`) are indexed by tags: a
   target tag takes the row of the source tag its type maps to under the label map (B-PSN from
-  B-PER under PER=PSN); tags of unmapped target types start fresh.
+  B-PER under PER=PSN); tags of unmapped target types start fresh;
+* the classifier's input weights are indexed by the features' output blocks: the block of each
+  feature both models have is copied, and a feature the source lacks starts fresh, so that the
+  classifier transfers to a target with more inputs than its source.
 
-The target model inherits the source's architecture (sizes, lowercasing, tag scheme), since the
-copied weights only fit that architecture; its inputs and training settings are its own.
+Tables of the target's own resources (a pretrained vectors table) are never copied. The target
+inherits the source's architecture (the classifier's sizes and tag scheme, and the settings of each
+feature the source has), since the copied weights only fit it; its inputs, any features the source
+lacks, and its training settings are its own.
+
+Every model, trained from scratch or transferred, is built by `build` (no source: a fresh model).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -27,14 +35,16 @@ import torch
 
 from .config import Config
 from .data import Sentence, entity_types
-from .encoding import Encoder, TagVocab, Vocab
+from .encoding import TagVocab, Vocab
 from .errors import EiwaError
-from .model import MODULES
+from .features import FEATURES, Encoder
 from .tagger import Tagger
 from .tags import parse_tag, tags_from_spans
 
-# Vocabulary-indexed tables, and the encoder attribute holding their vocabulary.
-VOCAB_TABLES = {"char.embedding.weight": "bigrams", "word.embedding.weight": "words"}
+# Vocabulary-indexed tables -> (feature, vocabulary name); tables never copied; from the registry.
+VOCAB_TABLES = {f"{name}.{table}": (name, vocab) for name, feature in FEATURES.items()
+                for table, vocab in feature.vocab_tables.items()}
+OWN_TABLES = {f"{name}.{table}" for name, feature in FEATURES.items() for table in feature.own_tables}
 # Tag-indexed parameters, and which of their dimensions run over tags.
 TAG_TABLES = {
     "classifier.output.weight": (0,),
@@ -43,11 +53,12 @@ TAG_TABLES = {
     "classifier.crf.start": (0,),
     "classifier.crf.end": (0,),
 }
-# Settings that shape the weights: a target model must share them with its source.
-ARCHITECTURE = (
-    "char_embedding_dim", "char_hidden_dim", "char_lowercase", "word_embedding_dim", "case_embedding_dim",
-    "word_lowercase", "hidden_dim", "decoder", "tag_scheme",
-)
+# The classifier's input weights: their columns run over the features' output blocks.
+CLASSIFIER_INPUTS = ("classifier.lstm.forward_lstm.weight_ih_l0", "classifier.lstm.backward_lstm.weight_ih_l0")
+# Settings that shape each module's weights: a transferred module keeps the source's.
+ARCHITECTURE = {"classifier": ("hidden_dim", "decoder", "tag_scheme"),
+                **{name: feature.settings for name, feature in FEATURES.items()}}
+MODULES = (*FEATURES, "classifier")
 
 LabelMap = dict[str, list[str]]  # source type -> target types
 
@@ -101,15 +112,17 @@ def format_label_map(label_map: LabelMap) -> str:
 
 
 def target_config(source: Config, target: Config) -> Config:
-    """The target's own settings, with the source's architecture."""
-    return replace(target, **{name: getattr(source, name) for name in ARCHITECTURE})
+    """The target's own settings, with the source's architecture: the classifier's, and that of
+    every feature the source has."""
+    modules = ["classifier", *source.feature_names()]
+    return replace(target, **{key: getattr(source, key) for module in modules for key in ARCHITECTURE[module]})
 
 
 def source_view(source: Tagger, config: Config) -> Tagger:
     """The source model reading the target's inputs (language, native script or romaji)."""
     view_config = replace(source.config, lang=config.lang, word_input=config.word_input, char_input=config.char_input)
-    encoder = Encoder(view_config, source.encoder.words, source.encoder.bigrams, source.encoder.tags)
-    return Tagger(view_config, encoder, source.model, source.meta)
+    features = {name: feature.with_config(view_config) for name, feature in source.encoder.features.items()}
+    return Tagger(view_config, Encoder(view_config, features, source.encoder.tags), source.model, source.meta)
 
 
 def propose_label_map(source: Tagger, config: Config, sentences: Sequence[Sentence], min_share: float = 0.1) -> tuple[LabelMap, dict]:
@@ -145,6 +158,7 @@ class TransferReport:
     label_map: LabelMap
     copied: dict[str, tuple[int, int]]  # table -> (target training items the source knows, target training items)
     mapped_tags: tuple[int, int]  # (target tags given source rows, target tags)
+    fresh_inputs: list[str] = field(default_factory=list)  # classifier input blocks of features the source lacks
 
     def lines(self) -> list[str]:
         lines = [f"transferred modules: {', '.join(self.modules) or 'none (training from scratch)'}"]
@@ -154,12 +168,15 @@ class TransferReport:
         if "classifier" in self.modules:
             lines.append(f"  label map {format_label_map(self.label_map)}: {self.mapped_tags[0]} of "
                          f"{self.mapped_tags[1]} target tags start from source rows")
+            if self.fresh_inputs:
+                lines.append(f"  classifier inputs from features the source lacks start fresh: {', '.join(self.fresh_inputs)}")
         return lines
 
     def to_dict(self) -> dict:
         return {"modules": self.modules, "label_map": self.label_map,
                 "copied": {k: {"known": a, "total": b} for k, (a, b) in self.copied.items()},
-                "mapped_tags": {"mapped": self.mapped_tags[0], "total": self.mapped_tags[1]}}
+                "mapped_tags": {"mapped": self.mapped_tags[0], "total": self.mapped_tags[1]},
+                "fresh_inputs": self.fresh_inputs}
 
 
 def extend(source: Vocab, target: Vocab) -> Vocab:
@@ -170,53 +187,104 @@ def extend(source: Vocab, target: Vocab) -> Vocab:
     return merged
 
 
-def transfer(
-    source: Tagger, config: Config, sentences: Sequence[Sentence], modules: Sequence[str], label_map: LabelMap
-) -> tuple[Tagger, TransferReport]:
-    """A target tagger for `config` whose `modules` start from `source`; the rest is initialised fresh.
-
-    With no modules this is exactly a fresh model, built through the same code path, so that
-    transfer and training from scratch differ only in what is transferred.
-    """
-    config = replace(target_config(source.config, config), transferred=",".join(modules))
-    fresh = Encoder.build(config, sentences)
-    words = extend(source.encoder.words, fresh.words) if "word" in modules else fresh.words
-    bigrams = extend(source.encoder.bigrams, fresh.bigrams) if "char" in modules else fresh.bigrams
-    tag_names = list(fresh.tags.items)
+def build(
+    config: Config,
+    sentences: Sequence[Sentence],
+    source: Tagger | None = None,
+    modules: Sequence[str] = (),
+    label_map: LabelMap | None = None,
+) -> tuple[Tagger, TransferReport | None]:
+    """The one way eiwa makes a model: features fitted on `sentences` (vocabularies, pretrained
+    tables, dictionaries), weights initialised under `config.seed`, then, with a source, `modules`
+    copied from it. With a source and no modules the result is exactly a fresh model of the
+    source's architecture, so that transfer and scratch differ only in what is transferred."""
+    label_map = label_map or {}
+    if source is not None:
+        config = replace(target_config(source.config, config), transferred=",".join(modules))
+        _check_modules(source, config, modules)
+    encoder = Encoder.build(config, sentences)
+    copied = {}
+    for name in modules:
+        if name == "classifier":
+            continue
+        fresh, known = encoder.features[name], source.encoder.features[name]
+        vocabs = {vocab: extend(known.vocabs[vocab], fresh.vocabs[vocab]) for vocab in fresh.vocabs}
+        for vocab, merged in vocabs.items():
+            items = fresh.vocabs[vocab].items[2:]
+            copied[vocab] = (sum(item in known.vocabs[vocab] for item in items), len(items))
+        encoder.features[name] = type(fresh)(config, vocabs, fresh.state)
     if "classifier" in modules:
         # Mapped target types get all their tags, so that the source's knowledge of them survives
         # even when the target training data is small (or empty: the zero-shot case).
         mapped_types = sorted({t for targets in label_map.values() for t in targets})
-        tag_names += tags_from_scheme(mapped_types, config.tag_scheme)
-    tags = TagVocab(tag_names)
-    target_rows, source_rows = _tag_correspondence(source.encoder.tags, tags, label_map) if "classifier" in modules else ([], [])
-    tags.inherited = [tags.items[i] for i in target_rows]
-    encoder = Encoder(config, words, bigrams, tags)
+        encoder.tags = TagVocab(list(encoder.tags.items) + tags_from_scheme(mapped_types, config.tag_scheme))
+        target_rows, source_rows = _tag_correspondence(source.encoder.tags, encoder.tags, label_map)
+        encoder.tags.inherited = [encoder.tags.items[i] for i in target_rows]
     torch.manual_seed(config.seed)
     target = Tagger.create(config, encoder)
+    for name, feature in encoder.features.items():
+        feature.initialise(getattr(target.model, name))
+    if source is None:
+        return target, None
 
-    copied = {}
-    for table, attribute in VOCAB_TABLES.items():
-        module = table.split(".")[0]
-        if module in modules:
-            items = getattr(fresh, attribute).items[2:]
-            known = sum(item in getattr(source.encoder, attribute) for item in items)
-            copied[attribute] = (known, len(items))
+    fresh_inputs = [name for name in target.model.feature_names if name not in source.model.feature_names]
     source_state = source.model.state_dict()
     with torch.no_grad():
         for name, value in target.model.state_dict().items():
-            if name.split(".")[0] not in modules:
+            if name.split(".")[0] not in modules or name in OWN_TABLES:
                 continue
             if name in VOCAB_TABLES:
-                rows = len(getattr(source.encoder, VOCAB_TABLES[name]))
+                feature, vocab = VOCAB_TABLES[name]
+                rows = len(source.encoder.features[feature].vocabs[vocab])
                 value[:rows] = source_state[name]
             elif name in TAG_TABLES:
                 _copy_tag_rows(value, source_state[name], TAG_TABLES[name], target_rows, source_rows)
+            elif name in CLASSIFIER_INPUTS:
+                for target_block, source_block in _shared_blocks(source, target):
+                    value[:, target_block] = source_state[name][:, source_block]
+            elif value.shape != source_state[name].shape:
+                raise EiwaError(f"transfer: {name} has shape {tuple(source_state[name].shape)} in the source and "
+                                f"{tuple(value.shape)} in the target; the module cannot be copied")
             else:
                 value.copy_(source_state[name])
-    report = TransferReport(list(modules), label_map, copied, (len(target_rows), len(encoder.tags)))
+    mapped = (len(target_rows), len(encoder.tags)) if "classifier" in modules else (0, len(encoder.tags))
+    report = TransferReport(list(modules), label_map, copied, mapped, fresh_inputs)
     target.meta["transfer"] = {"source": source.origin, **report.to_dict()}
     return target, report
+
+
+def transfer(
+    source: Tagger, config: Config, sentences: Sequence[Sentence], modules: Sequence[str], label_map: LabelMap
+) -> tuple[Tagger, TransferReport]:
+    """A target tagger for `config` whose `modules` start from `source`; the rest is initialised fresh."""
+    return build(config, sentences, source, modules, label_map)
+
+
+def _check_modules(source: Tagger, config: Config, modules: Sequence[str]) -> None:
+    for name in modules:
+        if name == "classifier":
+            continue
+        if name not in source.encoder.features:
+            raise EiwaError(f"--modules: the source model has no {name} module (it has: "
+                            f"{', '.join([*source.encoder.features, 'classifier'])})")
+        if name not in config.feature_names():
+            raise EiwaError(f"--modules: {name} is transferred but the target's features ({config.features}) do not "
+                            f"include it: add it, e.g. --set features={config.features},{name}")
+
+
+def _blocks(model) -> dict[str, slice]:
+    blocks, start = {}, 0
+    for name, width in model.layout():
+        blocks[name] = slice(start, start + width)
+        start += width
+    return blocks
+
+
+def _shared_blocks(source: Tagger, target: Tagger) -> list[tuple[slice, slice]]:
+    """(target columns, source columns) of the classifier input blocks of features both models have."""
+    source_blocks, target_blocks = _blocks(source.model), _blocks(target.model)
+    return [(block, source_blocks[name]) for name, block in target_blocks.items()
+            if name in source_blocks and source_blocks[name].stop - source_blocks[name].start == block.stop - block.start]
 
 
 def tags_from_scheme(types: Sequence[str], scheme: str) -> list[str]:
@@ -259,12 +327,21 @@ def freeze_transferred(tagger: Tagger) -> None:
     modules = [m for m in tagger.config.transferred.split(",") if m]
     tags = tagger.encoder.tags
     new_tag = torch.tensor([tag not in tags.inherited for tag in tags.items])
+    fresh_inputs = tagger.meta.get("transfer", {}).get("fresh_inputs", [])
     for name, parameter in tagger.model.named_parameters():
-        if name.split(".")[0] not in modules:
+        if name.split(".")[0] not in modules or name in OWN_TABLES:
             continue
         if name in VOCAB_TABLES:
-            inherited = getattr(tagger.encoder, VOCAB_TABLES[name]).inherited
+            feature, vocab = VOCAB_TABLES[name]
+            inherited = tagger.encoder.features[feature].vocabs[vocab].inherited
             trainable = torch.arange(parameter.shape[0]) >= inherited
+        elif name in CLASSIFIER_INPUTS:
+            # Columns of features the source lacked have nothing to keep.
+            trainable = torch.zeros(parameter.shape[1], dtype=torch.bool)
+            for feature, block in _blocks(tagger.model).items():
+                if feature in fresh_inputs:
+                    trainable[block] = True
+            trainable = trainable.unsqueeze(0)
         elif name in TAG_TABLES:
             trainable = new_tag
             if TAG_TABLES[name] == (0, 1):  # a transition is new if either end is
