@@ -68,6 +68,8 @@ def model_options(function):
         click.option("--lang", type=click.Choice(["en", "ja"]), help="Language of the data (default: en)."),
         click.option("--word-input", type=click.Choice(INPUTS), help="Japanese: the word module reads native script or romaji."),
         click.option("--char-input", type=click.Choice(INPUTS), help="Japanese: the char module reads native script or romaji."),
+        click.option("--features", help="Token features, comma-separated: char, word, pos, vectors, gazetteer "
+                                        "(default char,word; the ja-small recipe uses its own)."),
         click.option("--seed", type=int, help="Random seed (default 1)."),
         click.option("--config", "config_path", type=click.Path(dir_okay=False),
                      help="Hyper-parameters from a TOML or JSON file."),
@@ -189,7 +191,7 @@ def _transfer_factory(source_name, modules_spec, label_map_spec, log):
 @model_options
 @data_options
 @training_options
-def train(lang, word_input, char_input, seed, config_path, overrides, fmt, columns, token_prefix,
+def train(lang, word_input, char_input, features, seed, config_path, overrides, fmt, columns, token_prefix,
           train_path, dev_path, out, resume, force, quiet):
     """Train a tagger from scratch.
 
@@ -201,7 +203,8 @@ def train(lang, word_input, char_input, seed, config_path, overrides, fmt, colum
       eiwa train --lang ja --format hironsan --config small-data --out models/hironsan
       eiwa train ... --out models/conll03 --resume      # after an interruption
     """
-    config = load_config(config_path, list(overrides), lang=lang, word_input=word_input, char_input=char_input, seed=seed)
+    config = load_config(config_path, list(overrides), lang=lang, word_input=word_input, char_input=char_input, seed=seed,
+                         features=features)
     _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet)
 
 
@@ -210,7 +213,7 @@ def train(lang, word_input, char_input, seed, config_path, overrides, fmt, colum
 @data_options
 @transfer_options
 @training_options
-def transfer(lang, word_input, char_input, seed, config_path, overrides, fmt, columns, token_prefix,
+def transfer(lang, word_input, char_input, features, seed, config_path, overrides, fmt, columns, token_prefix,
              source, modules, label_map, fine_tune, train_path, dev_path, out, resume, force, quiet):
     """Start a model from a source model (e.g. English), module by module, and fine-tune it.
 
@@ -229,7 +232,7 @@ def transfer(lang, word_input, char_input, seed, config_path, overrides, fmt, co
     if not resume and (not source or not modules):
         raise EiwaError("transfer needs --source and --modules")
     config = load_config(config_path, list(overrides), lang=lang or "ja", word_input=word_input, char_input=char_input,
-                         seed=seed, fine_tune=fine_tune)
+                         seed=seed, fine_tune=fine_tune, features=features)
     factory = None if resume else _transfer_factory(source, modules, label_map, lambda line: console.print(line))
     _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, factory)
 
@@ -327,7 +330,7 @@ def predict(model, texts, input_path, fmt, columns, token_prefix, output, batch_
 @click.option("--seeds", default="1,2,3", show_default=True, help="Comma-separated seeds.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with f1_mean, f1_std and per-seed scores.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON result to this file.")
-def cv(lang, word_input, char_input, seed, config_path, overrides, fmt, columns, token_prefix,
+def cv(lang, word_input, char_input, features, seed, config_path, overrides, fmt, columns, token_prefix,
        source, modules, label_map, fine_tune, data_path, folds, seeds, as_json, out):
     """k-fold cross-validation over seeds: pooled P/R/F1 per seed, mean ± std of F1.
 
@@ -350,7 +353,7 @@ def cv(lang, word_input, char_input, seed, config_path, overrides, fmt, columns,
     if not seed_list:
         raise EiwaError("--seeds is empty")
     config = load_config(config_path, list(overrides), lang=lang, word_input=word_input, char_input=char_input, seed=seed,
-                         fine_tune=fine_tune)
+                         fine_tune=fine_tune, features=features)
     if bool(source) != bool(modules):
         raise EiwaError("cv with transfer needs both --source and --modules")
     factory = _transfer_factory(source, modules, label_map, lambda line: None) if source else None
@@ -380,9 +383,10 @@ def cv(lang, word_input, char_input, seed, config_path, overrides, fmt, columns,
 @click.option("--grid", "grids", multiple=True, help="Run only this grid (repeatable).")
 @click.option("--modules", "module_sets", multiple=True, help="Run only cells with this module subset, e.g. char,classifier (repeatable).")
 @click.option("--size", "sizes", multiple=True, help="Run only cells with this training size, or `all` (repeatable).")
+@click.option("--features", "feature_sets", multiple=True, help="Run only cells with these features, e.g. char,word,pos (repeatable).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a training setting for this run, e.g. threads=1 (repeatable; not for settings that change results).")
-def experiment(config_file, report_only, grids, module_sets, sizes, overrides):
+def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets, overrides):
     """Run a transfer study from a TOML file: module grid, input grid, data-size curves.
 
     Every (cell, seed) result is kept as soon as it finishes, so running the same command again
@@ -409,7 +413,7 @@ def experiment(config_file, report_only, grids, module_sets, sizes, overrides):
     else:
         spec.setdefault("train", {})
         spec["train"]["set"] = [*spec["train"].get("set", []), *overrides]
-        cells = select_cells(cells_of(spec), grids or None, module_sets or None, sizes or None)
+        cells = select_cells(cells_of(spec), grids or None, module_sets or None, sizes or None, feature_sets or None)
         out = run_experiment(spec, log=lambda line: console.print(line), cells=cells)
     console.print(f"report: {out / 'RESULTS.md'}")
 
@@ -457,6 +461,33 @@ def split(data, fmt, every, dev_slot, test_slot, out_dir):
     for name, items in parts.items():
         write_atomic(directory / f"{name}.{suffix}", lambda path, items=items: Path(path).write_text("".join(items), encoding="utf-8"))
     console.print(", ".join(f"{name} {len(items)}" for name, items in parts.items()) + f" records written to {directory}")
+
+
+# ----------------------------------------------------------------------------- resources
+
+
+@cli.group()
+def gazetteer():
+    """The JMnedict name dictionary of the gazetteer feature (pip install 'eiwa[gazetteer]')."""
+
+
+@gazetteer.command("build")
+@click.option("--force", is_flag=True, help="Rebuild even if the compiled dictionary is already cached.")
+def gazetteer_build(force):
+    """Compile JMnedict (from the jamdict-data package) into eiwa's cache (EIWA_CACHE_DIR, else ~/.cache/eiwa).
+
+    Training or tagging with the gazetteer feature does this on first use; run it to rebuild
+    (--force), e.g. after upgrading jamdict-data. A model refuses a dictionary other than its own.
+
+    \b
+    Examples:
+      eiwa gazetteer build
+      eiwa gazetteer build --force
+    """
+    from .gazetteer import LICENCE, build_cache
+
+    path = build_cache(force=force, log=lambda line: console.print(line))
+    console.print(f"compiled dictionary: {path} ({LICENCE})")
 
 
 # ----------------------------------------------------------------------------- info

@@ -47,13 +47,14 @@ def run_splits(
     size: int | None = None,
     log: Callable[[str], None] = print,
     label: str = "",
-) -> tuple[list[list[tuple]], list[list[tuple]]]:
+) -> tuple[list[list[tuple]], list[list[tuple]], list[float]]:
     """Train on each split's training part (its first `size` sentences; size 0 tags with
     make_tagger's model untrained) and tag its test part. Returns the gold and predicted character
-    spans of every test sentence, in split order, for pooled scoring."""
+    spans of every test sentence, in split order, for pooled scoring, and each split's best dev F1
+    (what settings are chosen on; none for size 0)."""
     if size == 0 and make_tagger is None:
         raise ValueError("size 0 tags with make_tagger's untrained model, but there is no make_tagger")
-    gold, predicted = [], []
+    gold, predicted, dev_f1s = [], [], []
     for part, (train_ids, dev_ids, test_ids) in enumerate(splits, start=1):
         started = time.perf_counter()
         train_part = [train_view[i] for i in (train_ids if size is None else train_ids[:size])]
@@ -68,6 +69,7 @@ def run_splits(
         else:
             result = train(config, train_part, dev_part, tagger=tagger, progress=False, log=lambda _: None)
             tagger, note = result.tagger, f"best epoch {result.best_epoch}/{result.epochs}"
+            dev_f1s.append(result.best_dev_f1)
         part_gold = [[e.as_tuple() for e in s.entities] for s in test]
         part_predicted = [[e.as_tuple() for e in spans] for spans in tagger.tag_sentences(test)]
         if len(splits) > 1:
@@ -75,7 +77,7 @@ def run_splits(
                 f"({note}, {time.perf_counter() - started:.0f} s)")
         gold += part_gold
         predicted += part_predicted
-    return gold, predicted
+    return gold, predicted, dev_f1s
 
 
 def cross_validate(
@@ -100,11 +102,11 @@ def cross_validate(
         raise ValueError(f"folds must be between 2 and the number of sentences ({len(train_view)}), got {folds}")
     per_seed = []
     for seed in seeds:
-        gold, predicted = run_splits(replace(config, seed=seed), train_view, test_view, kfold_splits(len(train_view), folds),
+        gold, predicted, dev_f1s = run_splits(replace(config, seed=seed), train_view, test_view, kfold_splits(len(train_view), folds),
                                      make_tagger, log=log, label=f"seed {seed} ")
         pooled = score(gold, predicted)
         log(f"seed {seed}: pooled P {pooled.precision:.4f} R {pooled.recall:.4f} F1 {pooled.f1:.4f}")
-        per_seed.append({"seed": seed, **pooled.to_dict()})
+        per_seed.append({"seed": seed, **pooled.to_dict(), "dev_f1": statistics.fmean(dev_f1s)})
     f1s = [entry["f1"] for entry in per_seed]
     return {
         "folds": folds,

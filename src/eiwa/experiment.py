@@ -29,6 +29,11 @@ are relative to the directory the command runs in, as on the command line.
     char_input = ["romaji"]
     sizes = [0, 100, 500]             # optional; default all; 0 only for char,word,classifier (zero-shot);
                                       # a size covering the whole training set reuses the full-size cell
+    features = ["char,word", "char,word,pos"]   # optional; default: the [train] config's features
+
+A cell with its own `features` is compared with scratch of the same features (Δ, p) and, when it
+trains from scratch, also with scratch of the config's default features ("Δ default", "p default"):
+that is how a feature's own gain is read.
 """
 
 from __future__ import annotations
@@ -61,15 +66,22 @@ class Cell:
     word_input: str
     char_input: str
     size: int | None  # None: all training sentences
+    features: str | None = None  # None: the config's features
 
     @property
     def key(self) -> str:
         """What is trained: the same setting in two grids is run (and stored) once."""
         size = "all" if self.size is None else str(self.size)
-        return f"{self.modules}|{self.word_input}|{self.char_input}|{size}"
+        key = f"{self.modules}|{self.word_input}|{self.char_input}|{size}"
+        return f"{key}|{self.features}" if self.features else key  # keys of default-feature cells predate features
 
     def scratch(self) -> "Cell":
+        """Scratch with the same inputs, size and features."""
         return replace(self, modules=SCRATCH)
+
+    def reference(self) -> "Cell":
+        """Scratch with the config's default features (what a feature's gain is measured against)."""
+        return replace(self, modules=SCRATCH, features=None)
 
 
 def load_experiment(path: str | Path) -> dict:
@@ -95,30 +107,31 @@ def cells_of(spec: dict) -> list[Cell]:
     """Every grid's cells, in grid order (a setting shared by two grids appears in both)."""
     cells = []
     for grid in spec["grid"]:
-        for modules, word_input, char_input, size in itertools.product(
-            grid.get("modules", [SCRATCH]), grid.get("word_input", ["native"]), grid.get("char_input", ["native"]),
-            grid.get("sizes", [None]),
+        for features, modules, word_input, char_input, size in itertools.product(
+            grid.get("features", [None]), grid.get("modules", [SCRATCH]), grid.get("word_input", ["native"]),
+            grid.get("char_input", ["native"]), grid.get("sizes", [None]),
         ):
             if size == 0 and modules != ZERO_SHOT:
                 continue  # untrained, only the whole English model means anything (scratch scores 0)
-            cells.append(Cell(grid["name"], modules, word_input, char_input, size))
+            cells.append(Cell(grid["name"], modules, word_input, char_input, size, features))
     return cells
 
 
-def select_cells(cells: list[Cell], grids=None, modules=None, sizes=None) -> list[Cell]:
+def select_cells(cells: list[Cell], grids=None, modules=None, sizes=None, features=None) -> list[Cell]:
     """The cells that pass every given filter (None: no filter): to run part of a study first."""
     def size_name(size):
         return "all" if size is None else str(size)
 
     for wanted, known, what in ((grids, {c.grid for c in cells}, "grid"),
                                 (modules, {c.modules for c in cells}, "modules"),
-                                (sizes, {size_name(c.size) for c in cells}, "size")):
+                                (sizes, {size_name(c.size) for c in cells}, "size"),
+                                (features, {c.features for c in cells if c.features}, "features")):
         unknown = set(wanted or ()) - known
         if unknown:
             raise EiwaError(f"no {what} {', '.join(sorted(unknown))} in this experiment (it has: {', '.join(sorted(known))})")
     return [c for c in cells
             if (grids is None or c.grid in grids) and (modules is None or c.modules in modules)
-            and (sizes is None or size_name(c.size) in sizes)]
+            and (sizes is None or size_name(c.size) in sizes) and (features is None or c.features in features)]
 
 
 def run_experiment(spec: dict, log: Callable[[str], None] = print, cells: list[Cell] | None = None) -> Path:
@@ -157,7 +170,8 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print, cells: list[C
             modules = parse_modules(cell.modules)
             if modules and source is None:
                 raise EiwaError(f"cell {cell.key} transfers modules but the experiment has no [source]")
-            config = replace(base, seed=seed, word_input=cell.word_input, char_input=cell.char_input).validate()
+            config = replace(base, seed=seed, word_input=cell.word_input, char_input=cell.char_input,
+                             features=cell.features or base.features).validate()
             if cell.size == 0 and label_spec == "auto":
                 raise EiwaError("size 0 (zero-shot) needs an explicit [source] label_map, not auto")
 
@@ -166,12 +180,14 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print, cells: list[C
                              if "classifier" in modules else {})
                 return transfer(source, config, train_part, modules, label_map)[0]
 
-            gold_all, predicted_all = run_splits(config, train_view, test_view, splits, start_from_source if modules else None,
+            gold_all, predicted_all, dev_f1s = run_splits(config, train_view, test_view, splits, start_from_source if modules else None,
                                                  cell.size, log=log, label=f"  {cell.key} seed {seed} ")
             per_sentence = [_counts(g, p) for g, p in zip(gold_all, predicted_all)]
             scores = score(gold_all, predicted_all)
             record = {"key": key, "cell": cell.key, "seed": seed, **{k: v for k, v in scores.to_dict().items()},
                       "sentence_counts": per_sentence}
+            if dev_f1s:  # the mean over splits of the best dev F1: what a setting is chosen on
+                record["dev_f1"] = statistics.fmean(dev_f1s)
             _append(finished_path, finished, record)
             log(f"{cell.key} seed {seed}: P {scores.precision:.4f} R {scores.recall:.4f} F1 {scores.f1:.4f}")
     write_report(spec, finished, out)
@@ -258,16 +274,21 @@ def summarise(spec: dict, finished: dict[str, dict]) -> list[dict]:
         f1s = [r["f1"] for r in runs]
         row = {
             "grid": cell.grid, "modules": cell.modules, "word_input": cell.word_input, "char_input": cell.char_input,
-            "size": cell.size, "seeds": [r["seed"] for r in runs],
+            "size": cell.size, "features": cell.features, "seeds": [r["seed"] for r in runs],
             "f1_mean": statistics.fmean(f1s), "f1_std": statistics.stdev(f1s) if len(f1s) > 1 else 0.0,
             "precision_mean": statistics.fmean(r["precision"] for r in runs),
             "recall_mean": statistics.fmean(r["recall"] for r in runs),
             "f1_per_seed": f1s,
         }
+        if all("dev_f1" in r for r in runs):
+            row["dev_f1_mean"] = statistics.fmean(r["dev_f1"] for r in runs)
         if cell.modules != SCRATCH and cell.size != 0:
             scratch_runs = _runs_of(finished, cell.scratch(), row["seeds"])
             if scratch_runs:
                 row["scratch_f1_mean"], row["difference"], row["p_value"] = _paired(runs, scratch_runs)
+        if cell.features and cell.modules == SCRATCH and cell.size != 0:
+            if reference_runs := _runs_of(finished, cell.reference(), row["seeds"]):
+                row["reference_f1_mean"], row["reference_difference"], row["reference_p_value"] = _paired(runs, reference_runs)
         if cell.modules != SCRATCH and cell.size:
             # The published "transfer with N sentences beats scratch with 2N" claim: scratch of the same
             # grid and inputs at the smallest size of at least 2N that has this row's seeds.
@@ -313,14 +334,24 @@ def write_report(spec: dict, finished: dict[str, dict], out: Path) -> None:
         grid_rows = [r for r in rows if r["grid"] == grid["name"]]
         if not grid_rows:
             continue
-        lines += [f"## {grid['name']}", "", "| modules | word input | char input | sentences | seeds | F1 | P | R | Δ F1 | p |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        with_features = any(r["features"] for r in grid_rows)
+        extra_head, extra_rule = (" features |", "---|") if with_features else ("", "")
+        tail_head, tail_rule = (" Δ default | p default |", "---|---|") if with_features else ("", "")
+        lines += [f"## {grid['name']}", "",
+                  f"|{extra_head} modules | word input | char input | sentences | seeds | F1 | P | R | Δ F1 | p |{tail_head}",
+                  f"|{extra_rule}---|---|---|---|---|---|---|---|---|---|{tail_rule}"]
         for r in grid_rows:
             size = "all" if r["size"] is None else str(r["size"])
             delta = f"{r['difference']:+.4f}" if "difference" in r else ""
             p = f"{r['p_value']:.4f}" if "p_value" in r else ""
-            lines.append(f"| {r['modules']} | {r['word_input']} | {r['char_input']} | {size} | {len(r['seeds'])} | "
-                         f"{r['f1_mean']:.4f} ± {r['f1_std']:.4f} | {r['precision_mean']:.4f} | {r['recall_mean']:.4f} | {delta} | {p} |")
+            features = f" {r['features'] or base_features(spec)} |" if with_features else ""
+            reference = ""
+            if with_features:
+                reference = (f" {r['reference_difference']:+.4f} | {r['reference_p_value']:.4f} |" if "reference_difference" in r
+                             else " | |")
+            lines.append(f"|{features} {r['modules']} | {r['word_input']} | {r['char_input']} | {size} | {len(r['seeds'])} | "
+                         f"{r['f1_mean']:.4f} ± {r['f1_std']:.4f} | {r['precision_mean']:.4f} | {r['recall_mean']:.4f} | "
+                         f"{delta} | {p} |{reference}")
         lines.append("")
         doubled = [r for r in grid_rows if "double_size" in r]
         if doubled:
@@ -335,6 +366,12 @@ def write_report(spec: dict, finished: dict[str, dict], out: Path) -> None:
             plot = _plot_curve(grid["name"], grid_rows, out)
             lines += [f"![{grid['name']}]({plot.name})", ""]
     write_atomic(out / "RESULTS.md", lambda p: Path(p).write_text("\n".join(lines), encoding="utf-8"))
+
+
+def base_features(spec: dict) -> str:
+    """The features of the experiment's [train] config (what cells without `features` use)."""
+    train = spec.get("train", {})
+    return load_config(train.get("config"), train.get("set", []), lang=spec["data"].get("lang", "ja")).features
 
 
 def _plot_curve(name: str, rows: list[dict], out: Path) -> Path:

@@ -73,6 +73,9 @@ class Feature:
     def initialise(self, module: nn.Module) -> None:
         """Fill a freshly created module with what the feature brings (pretrained rows); default: nothing."""
 
+    def attach(self, module: nn.Module) -> None:
+        """After saved weights were loaded into the module: take back what lives in them; default: nothing."""
+
     def with_config(self, config: Config) -> "Feature":
         """The same feature (vocabularies, resources) reading inputs as `config` says (transfer's source view)."""
         view = copy.copy(self)
@@ -288,13 +291,11 @@ class VectorsFeature(Feature):
                          "dim": int(feature.table.dim), "fingerprint": feature.table.fingerprint()}
         return feature
 
-    @classmethod
-    def from_json(cls, config, data):
+    def attach(self, module):
         from .vectors import VectorTable
 
-        feature = super().from_json(config, data)
-        feature.table = VectorTable.from_json(data["state"]["table"], None)
-        return feature
+        rows = module.table.detach()[:-1].to(torch.float16).numpy()
+        self.table = VectorTable.from_json(self.state["table"], rows, check=not self.config.vectors_trainable)
 
     def encode(self, sentences, inputs):
         missing = self.state["rows"]  # the extra zero row
@@ -315,7 +316,7 @@ class VectorsFeature(Feature):
 
     def initialise(self, module):
         with torch.no_grad():
-            module.table[:-1] = torch.from_numpy(np.asarray(self.table.rows)).to(module.table.dtype)
+            module.table[:-1] = torch.from_numpy(np.array(self.table.rows)).to(module.table.dtype)
 
     def lines(self):
         return [f"  vectors: {self.table.source}, {len(self.table.keys):,} keys over {self.state['rows']:,} rows "
@@ -334,11 +335,11 @@ class GazetteerFeature(Feature):
         super().__init__(config, vocabs, state)
         self.gazetteer = None
 
-    def _load(self):
+    def dictionary(self):
         from .gazetteer import Gazetteer
 
         if self.gazetteer is None:
-            self.gazetteer = Gazetteer.load()
+            self.gazetteer = Gazetteer.load(max_tokens=self.config.gazetteer_max_tokens)
             if self.state and self.state.get("fingerprint") != self.gazetteer.fingerprint():
                 raise EiwaError(f"gazetteer: the model was trained with dictionary {self.state.get('fingerprint')}, "
                                 f"but the compiled one is {self.gazetteer.fingerprint()}: rebuild it from the same "
@@ -348,14 +349,13 @@ class GazetteerFeature(Feature):
     @classmethod
     def fit(cls, config, sentences, inputs):
         feature = cls(config)
-        gazetteer = feature._load()
+        gazetteer = feature.dictionary()
         feature.state = {"fingerprint": gazetteer.fingerprint(), "groups": list(gazetteer.groups)}
         return feature
 
     def encode(self, sentences, inputs):
-        gazetteer = self._load()
         separator = "" if self.config.lang == "ja" else " "
-        return FeatureData({"tags": [gazetteer.match(s.words, separator) for s in sentences]})
+        return FeatureData({"tags": self.dictionary().match_many([s.words for s in sentences], separator)})
 
     def module(self):
         from .gazetteer import TAGS

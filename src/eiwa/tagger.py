@@ -194,6 +194,12 @@ class Tagger:
                         (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
             raise ModelError(f"{path}: weights do not match config and vocabularies ({'; '.join(problems)})")
         self.model.load_state_dict(weights)
+        self.attach_features()
+
+    def attach_features(self) -> None:
+        """Let each feature take back what lives in its loaded weights (a vectors table's rows)."""
+        for name, feature in self.encoder.features.items():
+            feature.attach(getattr(self.model, name))
 
 
 def as_json(text: str, spans: Sequence[Span]) -> dict:

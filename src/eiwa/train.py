@@ -231,6 +231,7 @@ def _read_checkpoint(directory: Path):
             raise EiwaError(f"{directory}: checkpoint files are from different epochs; cannot resume")
     tensors = load_file(directory / "state.safetensors")
     tagger.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    tagger.attach_features()
     optimizer_state: dict = {"state": {}, "param_groups": state.pop("optimizer_groups")}
     for key, value in tensors.items():
         if key.startswith("optimizer."):
