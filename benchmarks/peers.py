@@ -54,8 +54,8 @@ def _tagger():
 def records(sentences, pos_by_origin=None) -> list[dict]:
     out = []
     for s in sentences:
-        pos = pos_by_origin[s.origin] if pos_by_origin else [list(pos_of_surface(t)) for t in s.tokens]
-        out.append({"tokens": s.tokens, "pos": pos, "tags": tags_from_spans(s.token_spans(), len(s), "iob2")})
+        pos = pos_by_origin[s.origin] if pos_by_origin else [list(pos_of_surface(t)) for t in s.words]
+        out.append({"tokens": s.words, "pos": pos, "tags": tags_from_spans(s.token_spans(), len(s), "iob2")})
     return out
 
 

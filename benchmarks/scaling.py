@@ -52,7 +52,7 @@ def fixed_length(sentences: list[Sentence], length: int, total_tokens: int) -> l
     """About `total_tokens` tokens as sentences of exactly `length`, cut from the stream of training tokens."""
     tokens, tags = [], []
     for sentence in sentences:
-        tokens += sentence.tokens
+        tokens += sentence.words
         tags += tags_from_spans(sentence.token_spans(), len(sentence), "iob2")
         if len(tokens) >= total_tokens:
             break

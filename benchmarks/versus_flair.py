@@ -160,7 +160,7 @@ def compare(args, name: str) -> dict:
     work.mkdir(parents=True)
     train_set, dev, test = read_dataset(name, args.shared)
     for part, sentences in (("train", train_set), ("dev", dev), ("test", test)):
-        write_json(work / f"{part}.json", [{"tokens": s.tokens, "spans": s.token_spans()} for s in sentences])
+        write_json(work / f"{part}.json", [{"tokens": s.words, "spans": s.token_spans()} for s in sentences])
     common = ["--work", str(work), "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
               "--threads", str(args.threads), "--seed", str(args.seed)]
     me = [sys.executable, __file__, "--data", name, "--shared", str(args.shared)]

@@ -287,12 +287,15 @@ def test_quickstart_compares_transfer_with_scratch_and_saves_the_model(runner, t
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     assert meta["transfer"]["modules"] == ["char", "word"]  # the default: best in the Hironsan module grid
     assert "--modules char,word (and without" in result.stderr  # no label map: the classifier starts fresh
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["features"] == "char,word,pos,vectors,gazetteer"  # the ja-small recipe
 
 
 def test_quickstart_with_the_classifier_follows_the_label_map(runner, tmp_path, tiny_model_dir):
     out = tmp_path / "quick"
     result = runner.invoke(cli, ["quickstart", "--source", str(tiny_model_dir), "--out", str(out), "--modules", "classifier,char",
-                                 "--label-map", "PER=PSN,LOC=LOC,ORG=ORG", *TINY_SET, "--set", "max_epochs=1"])
+                                 "--label-map", "PER=PSN,LOC=LOC,ORG=ORG", "--config", "small-data", *TINY_SET,
+                                 "--set", "max_epochs=1"])
     assert result.exit_code == 0, result.output
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     assert meta["transfer"]["modules"] == ["char", "classifier"]

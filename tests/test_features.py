@@ -76,8 +76,8 @@ def test_upos_from_unidic_ipadic_and_penn_treebank():
 
 
 def test_pos_levels_are_cumulative_names():
-    assert level_names(("名詞", "固有名詞", "人名", "姓")) == ["名詞", "名詞-固有名詞", "名詞-固有名詞-人名"]
-    assert level_names(("助詞", "格助詞", "*", "*")) == ["助詞", "助詞-格助詞", ""]
+    assert level_names(("名詞", "固有名詞", "人名", "姓")) == ("名詞", "名詞-固有名詞", "名詞-固有名詞-人名")
+    assert level_names(("助詞", "格助詞", "*", "*")) == ("助詞", "助詞-格助詞", "")
 
 
 def test_raw_japanese_text_gets_unidic_pos_and_lemmas():
@@ -102,6 +102,9 @@ def test_hironsan_keeps_its_own_pos_columns_and_gets_the_tokenizers(ja_sentences
     token = ja_sentences[0].tokens[0]  # 2005, a number
     assert token.corpus_pos == ("名詞", "数", "*", "*")
     assert token.pos[0] == "名詞"
+    # A full-width space's row lost its surface upstream: its POS columns are read one place left.
+    spaces = [t for s in read_hironsan().sentences for t in s.tokens if t.text == "\u3000"]
+    assert spaces and all(t.corpus_pos == ("記号", "空白", "*", "*") for t in spaces)
 
 
 def test_corpus_pos_model_refuses_input_without_the_column(ja_sentences):

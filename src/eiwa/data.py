@@ -368,7 +368,8 @@ def read_hironsan() -> Corpus:
             tokens = ["\u3000" if len(row) == 11 and row[0] == "ZSPACE" else row[0] for row in rows]
             tags = [row[-1] for row in rows]
             readings = [row[9] if len(row) > 10 and row[9] != "*" else None for row in rows]
-            corpus_pos = [tuple(row[2:6]) for row in rows]
+            # A full-width space's row lacks the surface, so its columns sit one place to the left.
+            corpus_pos = [tuple(row[1:5]) if len(row) == 11 and row[0] == "ZSPACE" else tuple(row[2:6]) for row in rows]
             sentences.append(sentence_from_tags(tokens, tags, "ja", readings, f"hironsan:{split}:{index}", corpus_pos))
     return Corpus(sentences)
 

@@ -108,7 +108,7 @@ class CharFeature(Feature):
     """Overlapping character bigrams of the token (native script or romaji).
 
     Each token carries an index into the corpus's table of distinct forms; the module runs once
-    per distinct form of a batch (training) or of the whole input (inference, see `precompute`).
+    per distinct form of a batch (training) or of the whole input (inference: Tagger.tag_encoded).
     """
 
     name = "char"
@@ -223,43 +223,53 @@ class PosFeature(Feature):
     vocab_tables = {"upos.weight": "upos", "levels.weight": "levels"}
     DEPTH = 3
 
-    def _parts(self, sentence: Sentence) -> tuple[list[str], list[list[str]]]:
-        from .pos import level_names, upos_japanese, upos_ptb
-
+    def _tags(self, sentence: Sentence) -> list[tuple[str, ...]]:
+        """Each token's POS as the model reads it: the tokenizer's levels or the corpus column."""
         own = self.config.pos_source == "tokenizer" and self.config.lang == "ja"
         tags = [t.pos if own else t.corpus_pos for t in sentence.tokens]
-        if any(t is None for t in tags):
+        if None in tags:
             where = sentence.origin or f"the input {sentence.text[:30]!r}"
             if self.config.lang == "en":
                 raise EiwaError(f"{where}: this model uses part of speech (the pos feature), which raw English text does "
                                 "not have: give CoNLL input with a POS column (--format conll --columns token,pos,...)")
             raise EiwaError(f"{where}: this model reads part of speech from the data's own POS column "
                             "(pos_source = corpus), and this input has none")
+        return tags
+
+    def _parts(self, tag: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+        """(UPOS, the language's own levels as cumulative names; empty for English)."""
+        from .pos import level_names, upos_japanese, upos_ptb
+
         if self.config.lang == "en":
-            return [upos_ptb(t[0]) for t in tags], [[""] * self.DEPTH for _ in tags]
-        return [upos_japanese(t) for t in tags], [level_names(t, self.DEPTH) for t in tags]
+            return upos_ptb(tag[0]), ("",) * self.DEPTH
+        return upos_japanese(tag), level_names(tag, self.DEPTH)
 
     @classmethod
     def fit(cls, config, sentences, inputs):
         feature = cls(config)
         upos, levels = Counter(), Counter()
         for sentence in sentences:
-            tags, names = feature._parts(sentence)
-            upos.update(tags)
-            levels.update(name for row in names for name in row if name)
+            for tag in feature._tags(sentence):
+                universal, names = feature._parts(tag)
+                upos[universal] += 1
+                levels.update(name for name in names if name)
         feature.vocabs = {"upos": _vocab(upos), "levels": _vocab(levels)}
         return feature
 
     def encode(self, sentences, inputs):
         upos_index, level_index = self.vocabs["upos"].index, self.vocabs["levels"].ids
-        upos_ids, level_ids = [], []
-        for sentence in sentences:
-            tags, names = self._parts(sentence)
-            upos_ids.append(np.fromiter(map(upos_index, tags), np.int64, len(tags)))
+        ids_of: dict[tuple[str, ...], tuple[int, ...]] = {}  # a few hundred distinct tags: look each up once
+
+        def ids(tag):
+            universal, names = self._parts(tag)
             # An empty level is padding (0): English, or a Japanese tag with fewer levels.
-            level_ids.append(np.asarray([[level_index.get(n, 1) if n else 0 for n in row] for row in names],
-                                        np.int64).reshape(len(names), self.DEPTH))
-        return FeatureData({"upos": upos_ids, "levels": level_ids})
+            return (upos_index(universal), *(level_index.get(n, 1) if n else 0 for n in names))
+
+        columns = []
+        for sentence in sentences:
+            rows = [ids_of.get(tag) or ids_of.setdefault(tag, ids(tag)) for tag in self._tags(sentence)]
+            columns.append(np.asarray(rows, np.int64).reshape(len(rows), 1 + self.DEPTH))
+        return FeatureData({"upos": [c[:, 0] for c in columns], "levels": [c[:, 1:] for c in columns]})
 
     def module(self):
         c = self.config
@@ -345,6 +355,9 @@ class GazetteerFeature(Feature):
                                 f"but the compiled one is {self.gazetteer.fingerprint()}: rebuild it from the same "
                                 "jamdict-data version (eiwa gazetteer build --force)")
         return self.gazetteer
+
+    def attach(self, module):
+        self.dictionary()  # at load time: a model whose dictionary differs fails now, not at its first input
 
     @classmethod
     def fit(cls, config, sentences, inputs):

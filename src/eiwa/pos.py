@@ -56,7 +56,8 @@ def upos_ptb(tag: str) -> str:
     return _PTB.get(tag, "X")
 
 
-def level_names(levels: tuple[str, ...], depth: int = 3) -> list[str]:
+@lru_cache(maxsize=4096)
+def level_names(levels: tuple[str, ...], depth: int = 3) -> tuple[str, ...]:
     """The first `depth` levels as cumulative names, so that a level's value keeps its parent:
     (名詞, 固有名詞, 人名, 姓) -> [名詞, 名詞-固有名詞, 名詞-固有名詞-人名]. Missing levels ("*") stay empty ("")."""
     names, parts = [], []
@@ -67,4 +68,4 @@ def level_names(levels: tuple[str, ...], depth: int = 3) -> list[str]:
         else:
             parts.append(level)
             names.append("-".join(parts))
-    return names
+    return tuple(names)

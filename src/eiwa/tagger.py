@@ -119,7 +119,7 @@ class Tagger:
             encoded = self.encoder.encode(sentences, with_tags=False)
         token_spans = self.tag_encoded(encoded, batch_size)
         return [
-            [Span(s.offsets[start][0], s.offsets[end - 1][1], kind) for start, end, kind in spans]
+            [Span(s.tokens[start].start, s.tokens[end - 1].end, kind) for start, end, kind in spans]
             for s, spans in zip(sentences, token_spans)
         ]
 
