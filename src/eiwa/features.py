@@ -82,8 +82,9 @@ class Feature:
         view.config = config
         return view
 
-    def lines(self) -> list[str]:
-        """What the feature reports at the start of training (coverage of its resources)."""
+    def lines(self, sentences: Sequence[Sentence]) -> list[str]:
+        """What the feature reports at the start of training: how much of the training data its
+        resources cover."""
         return []
 
     def to_json(self) -> dict:
@@ -298,7 +299,7 @@ class VectorsFeature(Feature):
         feature = cls(config)
         feature.table = VectorTable.load(config.vectors_table)
         feature.state = {"table": feature.table.to_json(), "rows": int(feature.table.rows.shape[0]),
-                         "dim": int(feature.table.dim), "fingerprint": feature.table.fingerprint()}
+                         "dim": int(feature.table.dim)}
         return feature
 
     def attach(self, module):
@@ -328,9 +329,12 @@ class VectorsFeature(Feature):
         with torch.no_grad():
             module.table[:-1] = torch.from_numpy(np.array(self.table.rows)).to(module.table.dtype)
 
-    def lines(self):
-        return [f"  vectors: {self.table.source}, {len(self.table.keys):,} keys over {self.state['rows']:,} rows "
-                f"of {self.state['dim']} dimensions, projected to {self.config.vectors_dim}"]
+    def lines(self, sentences):
+        found = self.coverage(sentences)
+        return [f"vectors: {self.table.source}, {len(self.table.keys):,} keys over {self.state['rows']:,} rows of "
+                f"{self.state['dim']} dimensions, projected to {self.config.vectors_dim}; {found['share']:.1%} of "
+                f"training tokens have a vector ({found['by_surface']:,} by surface, {found['by_lemma']:,} by "
+                f"dictionary form, {found['by_normalised']:,} by normalised form)"]
 
 
 @register
@@ -369,6 +373,12 @@ class GazetteerFeature(Feature):
     def encode(self, sentences, inputs):
         separator = "" if self.config.lang == "ja" else " "
         return FeatureData({"tags": self.dictionary().match_many([s.words for s in sentences], separator)})
+
+    def lines(self, sentences):
+        separator = "" if self.config.lang == "ja" else " "
+        stats = self.dictionary().statistics([s.words for s in sentences], separator)
+        shares = ", ".join(f"{group} {share:.1%}" for group, share in stats["share"].items())
+        return [f"gazetteer: {stats['share_any']:.1%} of training tokens inside a dictionary match ({shares})"]
 
     def module(self):
         from .gazetteer import TAGS

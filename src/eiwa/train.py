@@ -98,8 +98,11 @@ def train(
         tagger, optimizer_state, state = _read_checkpoint(checkpoint)
         state.setdefault("updates", 0)  # checkpoints written before min_updates existed lack it
         log(f"resuming after epoch {state['epoch']} (best dev F1 {state['best_dev_f1']:.4f} at epoch {state['best_epoch']})")
-    elif tagger is None:
-        tagger = build_tagger(config, train_sentences)
+    else:
+        tagger = tagger or build_tagger(config, train_sentences)
+        for feature in tagger.encoder.features.values():
+            for line in feature.lines(train_sentences):
+                log(line)
     config = tagger.config  # a transferred tagger carries its own (source architecture, transfer settings)
     model, encoder = tagger.model, tagger.encoder
     optimizer = make_optimizer(tagger)

@@ -54,6 +54,7 @@ class VectorTable:
         self.rows.flags.writeable = False  # load() shares one table between all callers
         self.source = source
         self._fingerprint: str | None = None
+        self._json: dict | None = None  # the table never changes: its key index is built once
         # Per instance, so that the cache does not keep every table alive.
         self._find = functools.lru_cache(maxsize=_LOOKUP_CACHE)(self._find_uncached)
 
@@ -115,10 +116,12 @@ class VectorTable:
 
     def to_json(self) -> dict:
         """The key index (not the rows): ``keys`` in row order, ``counts[i]`` keys on row ``i``."""
-        keys, counts = self._layout()
-        self._fingerprint = self._fingerprint or _fingerprint(keys, counts, self.rows)
-        return {"source": self.source, "dim": self.dim, "n_rows": len(self.rows),
-                "fingerprint": self._fingerprint, "keys": keys, "counts": counts}
+        if self._json is None:
+            keys, counts = self._layout()
+            self._fingerprint = self._fingerprint or _fingerprint(keys, counts, self.rows)
+            self._json = {"source": self.source, "dim": self.dim, "n_rows": len(self.rows),
+                          "fingerprint": self._fingerprint, "keys": keys, "counts": counts}
+        return self._json
 
     @classmethod
     def from_json(cls, data: dict, rows: np.ndarray, check: bool = True) -> VectorTable:
