@@ -264,6 +264,28 @@ def test_experiment_report_has_a_row_per_cell_with_mean_and_std(experiment):
     assert "p_value" not in results[("curve", FULL, 0)] and "p_value" not in results[("curve", "none", 10)]
 
 
+def test_workers_give_the_records_of_a_serial_run(experiment, tmp_path):
+    spec_path = write_spec(tmp_path / "tiny.toml", tmp_path / "out", experiment.data, experiment.source,
+                           extra_grid=SHARED_GRID)
+    log: list[str] = []
+    run_experiment(load_experiment(spec_path), log=log.append, workers=2)
+    assert "6 runs on 2 worker processes" in log
+    serial = {r["key"]: r for r in records(experiment.out)}
+    parallel = {r["key"]: r for r in records(tmp_path / "out")}
+    assert parallel == serial  # same runs, same scores, same per-sentence counts (order may differ)
+    assert len(records(tmp_path / "out")) == 6
+    serial_rows = json.loads((experiment.out / "results.json").read_text())
+    assert json.loads((tmp_path / "out" / "results.json").read_text()) == serial_rows
+
+
+def test_workers_need_a_fixed_thread_count(tmp_path, tiny_model_dir):
+    data = write_data(tmp_path / "data.conll")
+    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, tiny_model_dir))
+    spec["train"]["set"] = [s for s in spec["train"]["set"] if not s.startswith("threads=")]
+    with pytest.raises(EiwaError, match="--workers needs a fixed torch thread count"):
+        run_experiment(spec, log=lambda _: None, workers=2)
+
+
 def test_rerun_does_not_retrain_finished_cells(copy_of, monkeypatch):
     before = (copy_of.out / "cells.jsonl").read_bytes()
     (copy_of.out / "RESULTS.md").unlink()

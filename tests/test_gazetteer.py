@@ -306,10 +306,12 @@ def make_fake_jmnedict(path: Path, entries=FAKE_ENTRIES) -> Path:
         connection.executemany("INSERT INTO NEKanji (idseq, text) VALUES (?, ?)", [(idseq, k) for k in kanji])
         connection.executemany("INSERT INTO NEKana (idseq, text, nokanji) VALUES (?, ?, 0)", [(idseq, k) for k in kana])
         for types in translations:
+            # a translation is its types, or (types, its English glosses)
+            types, glosses = (types, ["gloss"]) if isinstance(types, list) else types
             tid += 1
             connection.execute("INSERT INTO NETranslation (ID, idseq) VALUES (?, ?)", (tid, idseq))
             connection.executemany("INSERT INTO NETransType VALUES (?, ?)", [(tid, t) for t in types])
-            connection.execute("INSERT INTO NETransGloss VALUES (?, 'eng', NULL, 'gloss')", (tid,))
+            connection.executemany("INSERT INTO NETransGloss VALUES (?, 'eng', NULL, ?)", [(tid, g) for g in glosses])
     connection.commit()
     connection.close()
     return path
@@ -358,6 +360,49 @@ def test_build_from_a_jamdict_database(cache, fake_db):
 
     same = Gazetteer.from_names({name: set(groups) for name, groups in gaz.names()})
     assert same.fingerprint() == gaz.fingerprint()
+
+
+ENGLISH_ENTRIES = [
+    (1, ["東京"], [], [(["place"], ["Tokyo"])]),
+    (2, ["鈴木"], [], [(["surname"], ["Suzuki"])]),
+    (3, [], ["トヨタ自動車"], [(["company"], ["Toyota Motor Corporation", "Toyota"])]),
+    (4, ["双葉山"], [], [(["person"], ["Futabayama Sadaji (sumo wrestler, 1912-1968)"])]),
+    (5, ["大野"], [], [(["surname"], ["Ōno"]), (["place"], ["Ōno"])]),
+    (6, ["謎"], [], [(["unclass"], ["a gloss that is not a name", "X", "Tokyo/Edo", "One Two Three Four Five Six Seven"])]),
+    (7, ["東京都"], [], [(["place"], ["Tokyo"])]),  # the same gloss again: one name
+]
+
+
+def test_english_names_are_cleaned_glosses():
+    assert gazetteer.english_name("Futabayama Sadaji (sumo wrestler, 1912-1968)") == "Futabayama Sadaji"
+    assert gazetteer.english_name("Ōno") == "Ono" and gazetteer.english_name("Shin'ai  Women's College") == "Shin'ai Women's College"
+    assert gazetteer.english_name("tokyo") is None and gazetteer.english_name("X") is None
+    assert gazetteer.english_name("Tokyo/Edo") is None and gazetteer.english_name("A B C D E F G") is None
+
+
+def test_build_the_english_side(cache, tmp_path):
+    database = make_fake_jmnedict(tmp_path / "english.db", ENGLISH_ENTRIES)
+    lines: list[str] = []
+    path = build_cache(database=database, language="en", log=lines.append)
+    assert path.name.startswith("jmnedict-en-") and "-> 6 names" in "\n".join(lines)
+    gaz = Gazetteer.load(path)
+    assert gaz.meta["language"] == "en" and len(gaz) == 6
+    assert gaz.groups_of("Tokyo") == ("place",) and gaz.groups_of("Ono") == ("person", "place")
+    assert gaz.groups_of("Futabayama Sadaji") == ("person",) and gaz.groups_of("tokyo") == ()
+    words = ["Toyota", "Motor", "Corporation", "of", "Tokyo"]
+    assert column(gaz, words, "organization", " ") == "BIEOO" and column(gaz, words, "place", " ") == "OOOOS"
+    # the Japanese cache of the same database is another file, and the default load finds each
+    japanese = build_cache(database=database)
+    assert japanese != path and Gazetteer.load(japanese).groups_of("東京") == ("place",)
+    monkey = pytest.MonkeyPatch()
+    monkey.setitem(sys.modules, "jamdict_data", None)  # no package: load falls back on the cache files
+    try:
+        assert Gazetteer.load(language="en")._table.path == path
+        assert Gazetteer.load()._table.path == japanese
+    finally:
+        monkey.undo()
+    with pytest.raises(EiwaError, match="no dictionary for language 'fr'"):
+        build_cache(database=database, language="fr")
 
 
 def test_build_is_skipped_when_present_unless_forced(cache, fake_db):
@@ -458,6 +503,10 @@ def test_real_jmnedict(cache):
     assert len(gaz) > 500_000, lines
     assert "place" in gaz.groups_of("東京")
     assert "person" in gaz.groups_of("田中")
+    english = Gazetteer.load(build_cache(language="en"))
+    assert len(english) > 300_000
+    assert "place" in english.groups_of("Tokyo") and "person" in english.groups_of("Suzuki")
+    assert "organization" in english.groups_of("Sony") and english.groups_of("tokyo") == ()
     assert "organization" in gaz.groups_of("トヨタ")
     assert gaz.groups_of("の") == () and gaz.groups_of("たなか") == ()
     counts = gaz.meta["group_counts"]

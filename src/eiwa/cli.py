@@ -386,7 +386,9 @@ def cv(lang, word_input, char_input, features, seed, config_path, overrides, fmt
 @click.option("--features", "feature_sets", multiple=True, help="Run only cells with these features, e.g. char,word,pos (repeatable).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a training setting for this run, e.g. threads=1 (repeatable; not for settings that change results).")
-def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets, overrides):
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Run this many (cell, seed) trainings at once, each in its own process (records equal a serial run's).")
+def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets, overrides, workers):
     """Run a transfer study from a TOML file: module grid, input grid, data-size curves.
 
     Every (cell, seed) result is kept as soon as it finishes, so running the same command again
@@ -394,11 +396,11 @@ def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets
     difference from scratch, paired approximate-randomization p) and PNG curves to the
     experiment's `out` folder. See experiments/*.toml and src/eiwa/experiment.py for the format.
     --grid, --modules and --size run part of the study first (the report always covers every
-    finished cell); --set threads=1 lets two studies share two cores.
+    finished cell). --workers 2 runs two trainings at once (one torch thread each: --set threads=1).
 
     \b
     Examples:
-      eiwa experiment experiments/hironsan.toml
+      eiwa experiment experiments/hironsan.toml --workers 2
       eiwa experiment experiments/stockmark.toml --grid curve --modules none --modules char,classifier
       eiwa experiment experiments/stockmark.toml --report-only
     """
@@ -414,7 +416,7 @@ def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets
         spec.setdefault("train", {})
         spec["train"]["set"] = [*spec["train"].get("set", []), *overrides]
         cells = select_cells(cells_of(spec), grids or None, module_sets or None, sizes or None, feature_sets or None)
-        out = run_experiment(spec, log=lambda line: console.print(line), cells=cells)
+        out = run_experiment(spec, log=lambda line: console.print(line), cells=cells, workers=workers)
     console.print(f"report: {out / 'RESULTS.md'}")
 
 
@@ -479,11 +481,14 @@ def gazetteer():
 
 @gazetteer.command("build")
 @click.option("--force", is_flag=True, help="Rebuild even if the compiled dictionary is already cached.")
-def gazetteer_build(force):
+@click.option("--lang", "languages", type=click.Choice(["ja", "en"]), multiple=True,
+              help="Only this side: ja (kanji and kana spellings) or en (English glosses); default both.")
+def gazetteer_build(force, languages):
     """Compile JMnedict (from the jamdict-data package) into eiwa's cache (EIWA_CACHE_DIR, else ~/.cache/eiwa).
 
     Training or tagging with the gazetteer feature does this on first use; run it to rebuild
     (--force), e.g. after upgrading jamdict-data. A model refuses a dictionary other than its own.
+    Japanese models read the Japanese spellings, English models the English glosses.
 
     \b
     Examples:
@@ -492,8 +497,9 @@ def gazetteer_build(force):
     """
     from .gazetteer import LICENCE, build_cache
 
-    path = build_cache(force=force, log=lambda line: console.print(line))
-    console.print(f"compiled dictionary: {path} ({LICENCE})")
+    for language in languages or ("ja", "en"):
+        path = build_cache(force=force, log=lambda line: console.print(line), language=language)
+        console.print(f"compiled dictionary ({language}): {path} ({LICENCE})")
 
 
 # ----------------------------------------------------------------------------- info

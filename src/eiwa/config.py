@@ -70,6 +70,12 @@ class Config:
     transferred: str = ""  # comma-separated modules whose weights came from the source model
     fine_tune: str = "all"  # all: train every weight; frozen: keep transferred weights; lower-lr: see below
     transferred_lr_scale: float = 0.1  # lower-lr: transferred modules learn at lr * this
+    # Rows of a transferred table for target items the source lacks: random (as a fresh model) or
+    # unknown (the source's unknown row, so that the target at first reads them as the source would).
+    new_rows: str = "random"
+    # Japanese words of a transferred word module: none, jmdict (mean of the source rows of their
+    # JMdict glosses) or jmdict+map (and a chiVe -> source map for the rest); see bridge.py.
+    word_bridge: str = "none"
 
     # Training.
     optimizer: str = "adam"
@@ -107,6 +113,10 @@ class Config:
             raise EiwaError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
         if self.tag_scheme not in ("bioes", "iob2"):
             raise EiwaError(f"tag_scheme must be 'bioes' or 'iob2', got {self.tag_scheme!r}")
+        if self.new_rows not in ("random", "unknown"):
+            raise EiwaError(f"new_rows must be random or unknown, got {self.new_rows!r}")
+        if self.word_bridge not in ("none", "jmdict", "jmdict+map"):
+            raise EiwaError(f"word_bridge must be none, jmdict or jmdict+map, got {self.word_bridge!r}")
         if self.fine_tune not in ("all", "frozen", "lower-lr"):
             raise EiwaError(f"fine_tune must be all, frozen or lower-lr, got {self.fine_tune!r}")
         for name in ("dropout", "singleton_unk_rate", "dev_fraction"):

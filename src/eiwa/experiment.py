@@ -134,64 +134,126 @@ def select_cells(cells: list[Cell], grids=None, modules=None, sizes=None, featur
             and (sizes is None or size_name(c.size) in sizes) and (features is None or c.features in features)]
 
 
-def run_experiment(spec: dict, log: Callable[[str], None] = print, cells: list[Cell] | None = None) -> Path:
-    """Run every unfinished (cell, seed) of `cells` (default: all); then write results.json,
-    RESULTS.md and the plots (from everything finished, including cells run earlier)."""
-    from .transfer import parse_modules, resolve_label_map, transfer
+class Study:
+    """What every (cell, seed) of an experiment needs, loaded once per process: the data in both
+    views, the splits, the base config and the source model."""
 
+    def __init__(self, spec: dict):
+        self.spec = spec
+        data = spec["data"]
+        lang = data.get("lang", "ja")
+        read = lambda split_tokens: read_corpus(data["format"], data.get("path"), lang, data.get("columns"),  # noqa: E731
+                                                data.get("token_prefix"), split_tokens=split_tokens).sentences
+        self.train_view = read(True)
+        self.test_view = read(False) if data["format"] == "spans" else self.train_view
+        self.splits = _splits(data, len(self.train_view))
+        self.base = load_config(spec.get("train", {}).get("config"), spec.get("train", {}).get("set", []), lang=lang)
+        self.source = Tagger.load(spec["source"]["model"]) if "source" in spec else None
+        self.label_spec = spec.get("source", {}).get("label_map", "auto")
+        self.all_types = entity_types(self.train_view)
+        self.largest_training_part = max(len(train_ids) for train_ids, _, _ in self.splits)
+
+    def check(self, cell: Cell) -> None:
+        """Errors of a cell's setting, raised before any training starts."""
+        from .transfer import parse_modules
+
+        if parse_modules(cell.modules) and self.source is None:
+            raise EiwaError(f"cell {cell.key} transfers modules but the experiment has no [source]")
+        if cell.size == 0 and self.label_spec == "auto":
+            raise EiwaError("size 0 (zero-shot) needs an explicit [source] label_map, not auto")
+
+    def run(self, cell: Cell, seed: int, log: Callable[[str], None]) -> dict:
+        """Train and test one (cell, seed) over every split: its record for cells.jsonl."""
+        from .transfer import parse_modules, resolve_label_map, transfer
+
+        self.check(cell)
+        modules = parse_modules(cell.modules)
+        config = replace(self.base, seed=seed, word_input=cell.word_input, char_input=cell.char_input,
+                         features=cell.features or self.base.features).validate()
+
+        def start_from_source(config, train_part):
+            label_map = (resolve_label_map(self.label_spec, self.source, config, train_part, target_types=self.all_types)
+                         if "classifier" in modules else {})
+            return transfer(self.source, config, train_part, modules, label_map)[0]
+
+        gold_all, predicted_all, dev_f1s = run_splits(
+            config, self.train_view, self.test_view, self.splits, start_from_source if modules else None, cell.size,
+            log=log, label=f"  {cell.key} seed {seed} ")
+        scores = score(gold_all, predicted_all)
+        record = {"key": f"{cell.key}|{seed}", "cell": cell.key, "seed": seed, **scores.to_dict(),
+                  "sentence_counts": [_counts(g, p) for g, p in zip(gold_all, predicted_all)]}
+        if dev_f1s:  # the mean over splits of the best dev F1: what a setting is chosen on
+            record["dev_f1"] = statistics.fmean(dev_f1s)
+        return record
+
+
+def run_experiment(spec: dict, log: Callable[[str], None] = print, cells: list[Cell] | None = None,
+                   workers: int = 1) -> Path:
+    """Run every unfinished (cell, seed) of `cells` (default: all); then write results.json,
+    RESULTS.md and the plots (from everything finished, including cells run earlier).
+
+    With `workers` > 1 the (cell, seed) runs go to that many processes (each loads the study
+    once); this process alone writes records, as each run finishes. Every run depends only on
+    its cell, seed and data, so the records equal a serial run's (use `--set threads=1` so that
+    the workers do not oversubscribe the cores)."""
     out = Path(spec["out"])
     out.mkdir(parents=True, exist_ok=True)
     finished_path = out / "cells.jsonl"
     finished = read_finished(finished_path)
-    data = spec["data"]
-    lang = data.get("lang", "ja")
-    train_view = read_corpus(data["format"], data.get("path"), lang, data.get("columns"), data.get("token_prefix"), split_tokens=True).sentences
-    test_view = (read_corpus(data["format"], data.get("path"), lang, data.get("columns"), data.get("token_prefix")).sentences
-                 if data["format"] == "spans" else train_view)
-    splits = _splits(data, len(train_view))
-    base = load_config(spec.get("train", {}).get("config"), spec.get("train", {}).get("set", []), lang=lang)
-    source = Tagger.load(spec["source"]["model"]) if "source" in spec else None
-    label_spec = spec.get("source", {}).get("label_map", "auto")
-    all_types = entity_types(train_view)
-    largest_training_part = max(len(train_ids) for train_ids, _, _ in splits)
+    study = Study(spec)
     _end_with_newline(finished_path)
 
+    pending: dict[str, tuple[Cell, int]] = {}
     for cell in cells_of(spec) if cells is None else cells:
+        study.check(cell)
         for seed in spec["seeds"]:
             key = f"{cell.key}|{seed}"
-            if key in finished:
+            if key in finished or key in pending:
                 continue  # done earlier, or in another grid of this run
             # A curve size that covers every training part trains exactly the full-size cell: reuse its record.
             whole = f"{replace(cell, size=None).key}|{seed}"
-            if cell.size is not None and cell.size >= largest_training_part and whole in finished:
+            if cell.size is not None and cell.size >= study.largest_training_part and whole in finished:
                 _append(finished_path, finished, {**finished[whole], "key": key, "cell": cell.key})
                 log(f"{cell.key} seed {seed}: the whole training set, as {whole}")
                 continue
-            modules = parse_modules(cell.modules)
-            if modules and source is None:
-                raise EiwaError(f"cell {cell.key} transfers modules but the experiment has no [source]")
-            config = replace(base, seed=seed, word_input=cell.word_input, char_input=cell.char_input,
-                             features=cell.features or base.features).validate()
-            if cell.size == 0 and label_spec == "auto":
-                raise EiwaError("size 0 (zero-shot) needs an explicit [source] label_map, not auto")
+            pending[key] = (cell, seed)
+    pending = list(pending.values())
 
-            def start_from_source(config, train_part, modules=modules):
-                label_map = (resolve_label_map(label_spec, source, config, train_part, target_types=all_types)
-                             if "classifier" in modules else {})
-                return transfer(source, config, train_part, modules, label_map)[0]
+    def done(cell: Cell, seed: int, record: dict) -> None:
+        _append(finished_path, finished, record)
+        log(f"{cell.key} seed {seed}: P {record['precision']:.4f} R {record['recall']:.4f} F1 {record['f1']:.4f}")
 
-            gold_all, predicted_all, dev_f1s = run_splits(config, train_view, test_view, splits, start_from_source if modules else None,
-                                                 cell.size, log=log, label=f"  {cell.key} seed {seed} ")
-            per_sentence = [_counts(g, p) for g, p in zip(gold_all, predicted_all)]
-            scores = score(gold_all, predicted_all)
-            record = {"key": key, "cell": cell.key, "seed": seed, **{k: v for k, v in scores.to_dict().items()},
-                      "sentence_counts": per_sentence}
-            if dev_f1s:  # the mean over splits of the best dev F1: what a setting is chosen on
-                record["dev_f1"] = statistics.fmean(dev_f1s)
-            _append(finished_path, finished, record)
-            log(f"{cell.key} seed {seed}: P {scores.precision:.4f} R {scores.recall:.4f} F1 {scores.f1:.4f}")
+    if workers <= 1 or len(pending) <= 1:
+        for cell, seed in pending:
+            done(cell, seed, study.run(cell, seed, log))
+    else:
+        import concurrent.futures
+        import multiprocessing
+
+        if study.base.threads == 0:
+            raise EiwaError("--workers needs a fixed torch thread count per run, e.g. --set threads=1 "
+                            "(workers x threads should not exceed the cores)")
+        log(f"{len(pending)} runs on {min(workers, len(pending))} worker processes")
+        # spawn, not fork: a forked copy of a process that has used torch's thread pools can hang.
+        with concurrent.futures.ProcessPoolExecutor(min(workers, len(pending)), multiprocessing.get_context("spawn"),
+                                                    initializer=_start_worker, initargs=(spec,)) as pool:
+            running = {pool.submit(_work, cell, seed): (cell, seed) for cell, seed in pending}
+            for future in concurrent.futures.as_completed(running):
+                done(*running[future], future.result())
     write_report(spec, finished, out)
     return out
+
+
+_WORKER_STUDY: Study | None = None
+
+
+def _start_worker(spec: dict) -> None:
+    global _WORKER_STUDY
+    _WORKER_STUDY = Study(spec)
+
+
+def _work(cell: Cell, seed: int) -> dict:
+    return _WORKER_STUDY.run(cell, seed, lambda line: print(line, flush=True))
 
 
 def _append(path: Path, finished: dict[str, dict], record: dict) -> None:

@@ -237,12 +237,14 @@ class PosFeature(Feature):
                             "(pos_source = corpus), and this input has none")
         return tags
 
-    def _parts(self, tag: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
-        """(UPOS, the language's own levels as cumulative names; empty for English)."""
+    def _parts(self, tag: tuple[str, ...]) -> tuple[str, tuple[str | None, ...]]:
+        """(UPOS, the language's own levels as cumulative names). English has no levels: None, read
+        as the unknown level (id 1), so that its row and the classifier's weights for it are trained
+        and mean "no level known" to a Japanese model that inherits them (see transfer.new_rows)."""
         from .pos import level_names, upos_japanese, upos_ptb
 
         if self.config.lang == "en":
-            return upos_ptb(tag[0]), ("",) * self.DEPTH
+            return upos_ptb(tag[0]), (None,) * self.DEPTH
         return upos_japanese(tag), level_names(tag, self.DEPTH)
 
     @classmethod
@@ -263,8 +265,8 @@ class PosFeature(Feature):
 
         def ids(tag):
             universal, names = self._parts(tag)
-            # An empty level is padding (0): English, or a Japanese tag with fewer levels.
-            return (upos_index(universal), *(level_index.get(n, 1) if n else 0 for n in names))
+            # An empty level is padding (0): a Japanese tag with fewer levels; None (English) is unknown (1).
+            return (upos_index(universal), *(1 if n is None else level_index.get(n, 1) if n else 0 for n in names))
 
         columns = []
         for sentence in sentences:
@@ -340,7 +342,10 @@ class VectorsFeature(Feature):
 @register
 class GazetteerFeature(Feature):
     """Name dictionary (JMnedict): per type group, whether the token begins, continues or ends the
-    longest dictionary match over the sentence's tokens (or is a one-token match)."""
+    longest dictionary match over the sentence's tokens (or is a one-token match).
+
+    Japanese reads JMnedict's kanji and kana spellings, English its English glosses (the same
+    types), so that the module of an English source means the same thing to a Japanese target."""
 
     name = "gazetteer"
     settings = ("gazetteer_dim",)
@@ -353,7 +358,7 @@ class GazetteerFeature(Feature):
         from .gazetteer import Gazetteer
 
         if self.gazetteer is None:
-            self.gazetteer = Gazetteer.load(max_tokens=self.config.gazetteer_max_tokens)
+            self.gazetteer = Gazetteer.load(max_tokens=self.config.gazetteer_max_tokens, language=self.config.lang)
             if self.state and self.state.get("fingerprint") != self.gazetteer.fingerprint():
                 raise EiwaError(f"gazetteer: the model was trained with dictionary {self.state.get('fingerprint')}, "
                                 f"but the compiled one is {self.gazetteer.fingerprint()}: rebuild it from the same "

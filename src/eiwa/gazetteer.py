@@ -30,6 +30,15 @@ A name that is in several groups (東京: place and surname) is stored once with
 groups (bit ``i`` is ``GROUPS[i]``); :meth:`Gazetteer.match` marks each group independently, so
 東京 is tagged S in both ``person`` and ``place``.
 
+English side (``language="en"``, issue 10): the same types, keyed by the entries' English glosses
+(NETransGloss), so that an English source model reads the same feature on English tokens and hands
+its module to a Japanese one. JMnedict glosses most entries with a romanised or English form of
+the same type ("Tokyo" place, "Suzuki" surname, "Toyota" company, "London" place). A gloss is kept
+after removing parenthesised remarks ("Sokokurai Eikichi (sumo wrestler ...)") and diacritics
+(Sōkokurai -> Sokokurai) when it starts with a capital letter, holds only Latin letters, digits,
+spaces and . ' & -, and has at most ``DEFAULT_MAX_TOKENS`` words; it is matched on tokens joined
+with spaces, case-sensitively. Its cache is ``jmnedict-en-<version>.f<FORMAT>.npz``.
+
 Lookup structure: no strings are kept in memory. Each name is reduced to a 64-bit key, two
 polynomial hashes of its code points modulo two primes just below 2**32 (:func:`_name_keys`), and
 the keys are kept sorted in a numpy array beside a ``uint8`` array of group bitmasks and a 1 MB
@@ -59,6 +68,7 @@ import hashlib
 import json
 import lzma
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -76,6 +86,7 @@ from .errors import EiwaError
 LICENCE = "JMnedict (EDRDG, CC BY-SA 4.0), via the jamdict-data package"
 INSTALL_HINT = "pip install 'eiwa[gazetteer]'"
 
+LANGUAGES = ("ja", "en")  # the spellings a cache holds: Japanese (kanji, kana) or English glosses
 GROUPS: tuple[str, ...] = ("person", "place", "organization", "product", "other")
 TAGS = ("O", "B", "I", "E", "S")
 O, B, I, E, S = range(len(TAGS))
@@ -267,8 +278,22 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "eiwa"
 
 
-def _cache_path(version: str) -> Path:
-    return cache_dir() / f"jmnedict-{version}.f{FORMAT}.npz"
+def _cache_path(version: str, language: str = "ja") -> Path:
+    prefix = "jmnedict-" if language == "ja" else f"jmnedict-{language}-"
+    return cache_dir() / f"{prefix}{version}.f{FORMAT}.npz"
+
+
+def _cached_files(language: str) -> list[Path]:
+    """Existing cache files of ``language``, newest first."""
+    found = cache_dir().glob(_cache_path("*", language).name)
+    if language == "ja":  # jmnedict-*.npz also matches the other languages' files
+        found = (p for p in found if not any(p.name.startswith(f"jmnedict-{other}-") for other in LANGUAGES))
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def _check_language(language: str) -> None:
+    if language not in LANGUAGES:
+        raise EiwaError(f"gazetteer: no dictionary for language {language!r}; there are: {', '.join(LANGUAGES)}")
 
 
 def _missing_package() -> EiwaError:
@@ -366,6 +391,49 @@ def _read_jmnedict(connection: sqlite3.Connection) -> tuple[dict[str, int], dict
     return names, summary
 
 
+_PARENTHESES = re.compile(r"\s*\([^)]*\)")
+_ENGLISH_NAME = re.compile(r"[A-Z][A-Za-z0-9.'&\- ]*")
+
+
+def english_name(gloss: str) -> str | None:
+    """The form of an English gloss that is matched on English tokens, or None if it is not kept
+    (see the module docstring)."""
+    text = _PARENTHESES.sub("", gloss or "")
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = " ".join(text.split())
+    if len(text) < 2 or not _ENGLISH_NAME.fullmatch(text) or len(text.split()) > DEFAULT_MAX_TOKENS:
+        return None
+    return text
+
+
+def _read_jmnedict_english(connection: sqlite3.Connection) -> tuple[dict[str, int], dict]:
+    """English gloss -> group bitmask: each translation's glosses take the groups of its types."""
+    type_counts: dict[str, int] = {}
+    translation_masks: dict[int, int] = {}
+    for tid, name_type in connection.execute("SELECT tid, text FROM NETransType"):
+        type_counts[name_type] = type_counts.get(name_type, 0) + 1
+        translation_masks[tid] = translation_masks.get(tid, 0) | _GROUP_BIT[TYPE_GROUPS.get(name_type, "other")]
+    entries = connection.execute("SELECT count(*) FROM NEEntry").fetchone()[0]
+    names: dict[str, int] = {}
+    glosses = dropped = untyped = 0
+    for tid, language, text in connection.execute("SELECT tid, lang, text FROM NETransGloss"):
+        if language not in (None, "", "eng"):
+            continue
+        glosses += 1
+        name = english_name(text)
+        if name is None:
+            dropped += 1
+            continue
+        mask = translation_masks.get(tid)
+        if mask is None:
+            untyped += 1
+            mask = _OTHER_BIT
+        names[name] = names.get(name, 0) | mask
+    summary = {"entries": entries, "glosses": glosses, "dropped_glosses": dropped, "untyped_glosses": untyped,
+               "type_counts": dict(sorted(type_counts.items(), key=lambda item: -item[1]))}
+    return names, summary
+
+
 def _write_atomically(target: Path, arrays: dict[str, np.ndarray]) -> None:
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
     temporary = Path(name)
@@ -381,16 +449,19 @@ def _write_atomically(target: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def build_cache(
-    force: bool = False, log: Callable[[str], None] = _log_nothing, database: Path | None = None
+    force: bool = False, log: Callable[[str], None] = _log_nothing, database: Path | None = None, language: str = "ja"
 ) -> Path:
     """Compile JMnedict into the cache file and return its path; an existing file is kept unless ``force``.
+
+    ``language`` chooses the spellings: "ja" (kanji and kana) or "en" (English glosses).
 
     ``database`` replaces jamdict-data's database (a ``.db`` or ``.db.xz`` with jamdict's JMnedict
     tables); its cache file is named by a digest of its path, size and modification time. The file
     is written to a temporary name and renamed, so an interrupted build leaves no partial cache.
     """
+    _check_language(language)
     source, version = _source(database)
-    target = _cache_path(version)
+    target = _cache_path(version, language)
     if target.is_file() and not force:
         log(f"gazetteer: {target} exists (force rebuilds it)")
         return target
@@ -399,10 +470,10 @@ def build_cache(
     except OSError as error:
         raise EiwaError(f"gazetteer: cannot create the cache directory {target.parent}: {error}") from None
     started = time.perf_counter()
-    log(f"gazetteer: compiling {source} ({LICENCE})")
+    log(f"gazetteer: compiling {source} ({LICENCE}){'' if language == 'ja' else ', ' + language + ' glosses'}")
     with _connect(source, target.parent, log) as connection:
         try:
-            names, summary = _read_jmnedict(connection)
+            names, summary = (_read_jmnedict if language == "ja" else _read_jmnedict_english)(connection)
         except sqlite3.Error as error:
             raise EiwaError(f"gazetteer: {source} has no readable JMnedict tables: {error}") from None
     keys, masks = _compile(names)
@@ -411,6 +482,7 @@ def build_cache(
     lengths = [len(name) for name in names]
     meta = {
         "format": FORMAT,
+        "language": language,
         "source": f"jamdict-data {version}" if database is None else str(source),
         "licence": LICENCE,
         "groups": list(GROUPS),
@@ -432,11 +504,15 @@ def build_cache(
         _write_atomically(target, arrays)
     except OSError as error:
         raise EiwaError(f"gazetteer: cannot write {target}: {error}") from None
-    log(
-        f"gazetteer: {summary['entries']:,} entries, {summary['spellings']:,} spellings -> {len(names):,} names "
-        f"(dropped {summary['dropped_hiragana_only']:,} hiragana-only and "
-        f"{summary['dropped_one_character']:,} one-character spellings)"
-    )
+    if language == "ja":
+        log(
+            f"gazetteer: {summary['entries']:,} entries, {summary['spellings']:,} spellings -> {len(names):,} names "
+            f"(dropped {summary['dropped_hiragana_only']:,} hiragana-only and "
+            f"{summary['dropped_one_character']:,} one-character spellings)"
+        )
+    else:
+        log(f"gazetteer: {summary['entries']:,} entries, {summary['glosses']:,} English glosses -> {len(names):,} "
+            f"names (dropped {summary['dropped_glosses']:,} glosses that are not name-shaped)")
     for group in GROUPS:
         types = ", ".join(f"{t} {n:,}" for t, n in summary["type_counts"].items() if meta["type_groups"][t] == group)
         log(f"gazetteer:   {group:<12} {group_counts[group]:>9,} names  (types: {types or 'none'})")
@@ -544,10 +620,15 @@ class Gazetteer:
 
     @classmethod
     def load(
-        cls, path: Path | None = None, *, max_tokens: int = DEFAULT_MAX_TOKENS, log: Callable[[str], None] = _log_nothing
+        cls,
+        path: Path | None = None,
+        *,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        log: Callable[[str], None] = _log_nothing,
+        language: str = "ja",
     ) -> Gazetteer:
-        """The compiled cache at ``path``; by default jamdict-data's JMnedict, compiled on first use
-        (about 10 s; ``log`` gets build_cache's lines).
+        """The compiled cache at ``path``; by default jamdict-data's JMnedict in ``language``'s
+        spellings, compiled on first use (about 10 s; ``log`` gets build_cache's lines).
 
         Loaded files are kept for the life of the process (keyed by path, size and modification
         time), so loading again, for example once per cross-validation fold, costs nothing.
@@ -555,11 +636,9 @@ class Gazetteer:
         """
         if path is None:
             try:
-                path = build_cache(log=log)
+                path = build_cache(log=log, language=language)
             except EiwaError as error:
-                existing = sorted(
-                    cache_dir().glob(f"jmnedict-*.f{FORMAT}.npz"), key=lambda p: p.stat().st_mtime, reverse=True
-                )
+                existing = _cached_files(language)
                 if not existing:
                     raise error from None
                 path = existing[0]

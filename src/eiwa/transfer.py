@@ -31,8 +31,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 
+from .bridge import BridgeReport
 from .config import Config
 from .data import Sentence, entity_types
 from .encoding import TagVocab, Vocab
@@ -159,6 +161,7 @@ class TransferReport:
     copied: dict[str, tuple[int, int]]  # table -> (target training items the source knows, target training items)
     mapped_tags: tuple[int, int]  # (target tags given source rows, target tags)
     fresh_inputs: list[str] = field(default_factory=list)  # classifier input blocks of features the source lacks
+    bridge: BridgeReport | None = None  # the word bridge's coverage (bridge.py), when one ran
 
     def lines(self) -> list[str]:
         lines = [f"transferred modules: {', '.join(self.modules) or 'none (training from scratch)'}"]
@@ -170,13 +173,15 @@ class TransferReport:
                          f"{self.mapped_tags[1]} target tags start from source rows")
             if self.fresh_inputs:
                 lines.append(f"  classifier inputs from features the source lacks start fresh: {', '.join(self.fresh_inputs)}")
+        if self.bridge is not None:
+            lines += self.bridge.lines()
         return lines
 
     def to_dict(self) -> dict:
         return {"modules": self.modules, "label_map": self.label_map,
                 "copied": {k: {"known": a, "total": b} for k, (a, b) in self.copied.items()},
                 "mapped_tags": {"mapped": self.mapped_tags[0], "total": self.mapped_tags[1]},
-                "fresh_inputs": self.fresh_inputs}
+                "fresh_inputs": self.fresh_inputs, **({"bridge": self.bridge.to_dict()} if self.bridge else {})}
 
 
 def extend(source: Vocab, target: Vocab) -> Vocab:
@@ -199,6 +204,7 @@ def build(
     copied from it. With a source and no modules the result is exactly a fresh model of the
     source's architecture, so that transfer and scratch differ only in what is transferred."""
     label_map = label_map or {}
+    headwords = 0
     if source is not None:
         config = replace(target_config(source.config, config), transferred=",".join(modules))
         _check_modules(source, config, modules)
@@ -209,6 +215,8 @@ def build(
             continue
         fresh, known = encoder.features[name], source.encoder.features[name]
         vocabs = {vocab: extend(known.vocabs[vocab], fresh.vocabs[vocab]) for vocab in fresh.vocabs}
+        if name == "word" and _bridges(source.config, config):
+            headwords = _add_headwords(source, config, vocabs)
         for vocab, merged in vocabs.items():
             items = fresh.vocabs[vocab].items[2:]
             copied[vocab] = (sum(item in known.vocabs[vocab] for item in items), len(items))
@@ -247,10 +255,87 @@ def build(
                                 f"{tuple(value.shape)} in the target; the module cannot be copied")
             else:
                 value.copy_(source_state[name])
+        if config.new_rows == "unknown":
+            _new_rows_from_unknown(source, target, modules)
+    bridge = _bridge_words(source, target, sentences) if "word" in modules and _bridges(source.config, config) else None
+    if bridge is not None:
+        bridge.added_headwords = headwords
     mapped = (len(target_rows), len(encoder.tags)) if "classifier" in modules else (0, len(encoder.tags))
-    report = TransferReport(list(modules), label_map, copied, mapped, fresh_inputs)
+    report = TransferReport(list(modules), label_map, copied, mapped, fresh_inputs, bridge)
     target.meta["transfer"] = {"source": source.origin, **report.to_dict()}
     return target, report
+
+
+def _new_rows_from_unknown(source: Tagger, target: Tagger, modules: Sequence[str]) -> None:
+    """`new_rows = unknown`: rows of target items the source lacks start as the source's unknown
+    row, so that before fine-tuning the target reads them exactly as the source would."""
+    state = target.model.state_dict()
+    for name, (feature, vocab) in VOCAB_TABLES.items():
+        if name.split(".")[0] in modules and name in state:
+            first_new = len(source.encoder.features[feature].vocabs[vocab])
+            state[name][first_new:] = state[name][1]
+
+
+def _bridges(source: Config, target: Config) -> bool:
+    """Whether the word bridge runs: asked for, English source, Japanese target reading native
+    words (romaji words meet English rows by spelling)."""
+    return target.word_bridge != "none" and source.lang == "en" and target.lang == "ja" and target.word_input == "native"
+
+
+def _source_word_row(source: Tagger):
+    from .encoding import normalize_word
+
+    source_words = source.encoder.features["word"].vocabs["words"]
+    lowercase = source.config.word_lowercase
+
+    def source_row(english: str) -> int | None:
+        row = source_words.ids.get(normalize_word(english, lowercase))
+        return row if row is not None and row > 1 else None
+
+    return source_row
+
+
+def _add_headwords(source: Tagger, config: Config, vocabs: dict[str, Vocab]) -> int:
+    """Extend the merged word vocabulary with JMdict's common headwords the bridge reaches."""
+    from .bridge import headwords_to_add
+    from .encoding import normalize_word
+
+    words = vocabs["words"]
+    added = headwords_to_add(set(words.items), _source_word_row(source), lambda w: normalize_word(w, config.word_lowercase))
+    extended = Vocab(words.items[2:] + added, inherited=words.inherited)
+    extended.counts = words.counts + [0] * len(added)
+    vocabs["words"] = extended
+    return len(added)
+
+
+def _bridge_words(source: Tagger, target: Tagger, sentences: Sequence[Sentence]) -> BridgeReport | None:
+    """`word_bridge`: new Japanese words start from their English glosses' source rows (bridge.py)."""
+    from .bridge import bridge_word_rows
+    from .encoding import normalize_word
+
+    config = target.config
+    words = target.encoder.features["word"].vocabs["words"]
+    source_row = _source_word_row(source)
+    lemma_of: dict[str, str | None] = {}
+    for sentence in sentences:
+        for token in sentence.tokens:
+            lemma_of.setdefault(normalize_word(token.text, config.word_lowercase), token.lemma)
+    vectors = None
+    if config.word_bridge == "jmdict+map":
+        from .vectors import VectorTable
+
+        table = VectorTable.load(config.vectors_table)
+        rows = np.asarray(table.rows, np.float32)
+
+        def vectors(surfaces, lemmas):
+            found = table.lookup(surfaces, lemmas)
+            out = np.full((len(found), rows.shape[1]), np.nan, np.float32)
+            out[found >= 0] = rows[found[found >= 0]]
+            return out
+
+    counts = words.counts + [0] * (len(words) - len(words.counts))
+    return bridge_word_rows(config.word_bridge, target.model.word.embedding.weight, words.items, words.inherited,
+                            source_row, lemma_of, counts, int(sum(counts[:words.inherited])), vectors)
 
 
 def transfer(
