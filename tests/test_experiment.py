@@ -278,6 +278,48 @@ def test_workers_give_the_records_of_a_serial_run(experiment, tmp_path):
     assert json.loads((tmp_path / "out" / "results.json").read_text()) == serial_rows
 
 
+def test_modules_auto_keeps_the_candidate_best_on_dev(tmp_path, tiny_model_dir):
+    data = write_data(tmp_path / "data.conll")
+    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, tiny_model_dir,
+                                      modules=["auto"], sizes=[10], seeds=[1]))
+    log: list[str] = []
+    run_experiment(spec, log=log.append)
+    (record,) = records(tmp_path / "out")
+    assert record["cell"] == "auto|native|native|10" and len(record["chosen"]) == 2  # one choice per fold
+    candidates = {"none", f"char,classifier from {tiny_model_dir}", f"char,word,classifier from {tiny_model_dir}",
+                  f"char,classifier from {tiny_model_dir}"}
+    assert set(record["chosen"]) <= candidates
+    assert all(", chose " in line for line in log if " fold " in line)
+
+
+def test_train_best_keeps_the_best_dev_f1_and_says_which(monkeypatch):
+    import eiwa.cv
+    from eiwa.train import TrainResult
+
+    class Start:
+        def __init__(self, name, f1):
+            self.config = SimpleNamespace(transferred=name)
+            self.meta = {"transfer": {"source": "src"}} if name else {}
+            self.f1 = f1
+
+    monkeypatch.setattr(eiwa.cv, "train", lambda config, train, dev, tagger, **kw: TrainResult(tagger, tagger.f1, 1, 2, 0.0))
+    starts = [Start("", 0.5), Start("char,classifier", 0.7), Start("char,word,classifier", 0.7)]
+    result = eiwa.cv.train_best(None, [], [], starts)
+    assert result.tagger is starts[1]  # the first of two equal scores
+    assert result.tagger.meta["chosen"] == "char,classifier from src"
+    assert [c["dev_f1"] for c in result.tagger.meta["candidates"]] == [0.5, 0.7, 0.7]
+
+
+def test_modules_auto_is_not_for_zero_shot(tmp_path, tiny_model_dir):
+    data = write_data(tmp_path / "data.conll")
+    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, tiny_model_dir,
+                                      modules=["auto"], sizes=[0], seeds=[1]))
+    spec["grid"][0]["modules"] = ["auto", FULL]
+    from eiwa.experiment import Cell, Study
+    with pytest.raises(EiwaError, match="not for size 0"):
+        Study(spec).check(Cell("curve", "auto", "native", "native", 0))
+
+
 def test_workers_need_a_fixed_thread_count(tmp_path, tiny_model_dir):
     data = write_data(tmp_path / "data.conll")
     spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, tiny_model_dir))

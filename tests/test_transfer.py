@@ -582,6 +582,26 @@ def test_cli_transfer_writes_a_model_with_its_transfer_record(runner, tiny_model
     assert {"PSN", "LOC", "ORG", "ART"} <= set(info["meta"]["entity_types"])
 
 
+def test_cli_transfer_modules_auto_saves_the_candidate_best_on_dev(runner, tiny_model_dir, tmp_path):
+    out = tmp_path / "ja"
+    result = runner.invoke(cli, [
+        "transfer", "--source", f"{tiny_model_dir},{tiny_model_dir}", "--lang", "ja", "--format", "hironsan",
+        "--modules", "auto", "--char-input", "romaji", "--label-map", "PER=PSN,LOC=LOC,ORG=ORG",
+        *TINY_SET, "--set", "max_epochs=1", "--set", "threads=1", "--quiet", "--out", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "--modules auto: 5 candidates" in result.stderr  # scratch, then char,classifier and char,word,classifier per source
+    meta = json.loads(runner.invoke(cli, ["info", str(out)]).stdout)["meta"]
+    tried = meta["candidates"]
+    assert len(tried) == 5 and tried[0]["start"] == "none"
+    best = max(c["dev_f1"] for c in tried)
+    assert meta["chosen"] == next(c["start"] for c in tried if c["dev_f1"] == best)
+    assert f"chose {meta['chosen']}" in result.stderr
+    resumed = runner.invoke(cli, ["transfer", "--resume", "--modules", "auto", "--lang", "ja", "--format", "hironsan",
+                                  "--out", str(out)])
+    assert resumed.exit_code == 2 and "cannot be combined with --modules auto" in resumed.stderr
+
+
 @pytest.mark.parametrize("drop", ["--source", "--modules"])
 def test_cli_transfer_needs_source_and_modules(runner, tiny_model_dir, tmp_path, drop):
     arguments = {"--source": str(tiny_model_dir), "--modules": "char"}

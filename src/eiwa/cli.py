@@ -108,9 +108,11 @@ def _misaligned_note(corpus: Corpus) -> str | None:
 
 def transfer_options(function):
     options = [
-        click.option("--source", help="Source model directory or built-in name (e.g. conll03-en)."),
+        click.option("--source", help="Source model directory or built-in name (e.g. conll03-en); with --modules auto, "
+                                      "several, comma-separated."),
         click.option("--modules", default=None,
-                     help="Modules to copy from the source: a comma-separated subset of char,word,classifier, or none."),
+                     help="Modules to copy from the source: a comma-separated subset of char,word,pos,gazetteer,"
+                          "classifier (the source's and target's modules), none, or auto (chosen on dev data)."),
         click.option("--label-map", help="Source types to target types: PER=PSN,LOC=LOC,... , a file, or auto (default)."),
         click.option("--fine-tune", type=click.Choice(["all", "frozen", "lower-lr"]),
                      help="Train all weights (default), keep transferred ones frozen, or give them a lower learning "
@@ -138,6 +140,7 @@ def training_options(function):
 
 def _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, make_tagger=None):
     """Read training and dev data, then train (a fresh tagger, or the one make_tagger builds) into `out`."""
+    from .cv import train_best
     from .train import split_off_dev, train as run_training
 
     out_dir = Path(out)
@@ -164,25 +167,45 @@ def _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out,
     tagger = None
     if not resume:
         tagger = make_tagger(config, sentences) if make_tagger else None
-        console.print("config:\n" + (tagger.config if tagger else config).describe())
-    result = run_training(config, sentences, dev, out=out_dir, resume=resume, tagger=tagger, progress=not quiet)
+        shown = tagger[-1] if isinstance(tagger, list) else tagger
+        console.print("config:\n" + (shown.config if shown else config).describe())
+    if isinstance(tagger, list):  # --modules auto: train every candidate, keep the best on dev
+        result = train_best(config, sentences, dev, tagger, out=out_dir, progress=not quiet,
+                            log=lambda line: console.print(line))
+        console.print(f"chose {result.tagger.meta['chosen']} (dev F1 {result.best_dev_f1:.4f})")
+    else:
+        result = run_training(config, sentences, dev, out=out_dir, resume=resume, tagger=tagger, progress=not quiet)
     console.print(f"best dev F1 {result.best_dev_f1:.4f} at epoch {result.best_epoch} of {result.epochs} "
                   f"({result.seconds:.0f} s); model saved to {out_dir}")
 
 
 def _transfer_factory(source_name, modules_spec, label_map_spec, log):
-    """(config, sentences) -> transferred Tagger, for `transfer` and `cv --source`."""
-    from .transfer import parse_modules, resolve_label_map, transfer
+    """(config, sentences) -> transferred Tagger, for `transfer` and `cv --source`; with
+    `--modules auto`, the list of candidate start models (every source of a comma-separated
+    --source, each with transfer.auto_candidates), of which training keeps the best on dev."""
+    from .cv import describe_start
+    from .transfer import AUTO, auto_candidates, build, parse_modules, resolve_label_map, transfer
 
-    source = Tagger.load(source_name)
-    modules = parse_modules(modules_spec)
+    auto = modules_spec.strip() == AUTO
+    sources = [Tagger.load(name.strip()) for name in (source_name.split(",") if auto else [source_name]) if name.strip()]
+    modules = None if auto else parse_modules(modules_spec)
 
-    def make_tagger(config, sentences):
+    def start(source, config, sentences, modules, quiet=False):
         label_map = resolve_label_map(label_map_spec, source, config, sentences, log) if "classifier" in modules else {}
         tagger, report = transfer(source, config, sentences, modules, label_map)
-        for line in report.lines():
+        for line in [] if quiet else report.lines():
             log(line)
         return tagger
+
+    def make_tagger(config, sentences):
+        if not auto:
+            return start(sources[0], config, sentences, modules)
+        candidates = [build(config, sentences)[0]]  # scratch, as `eiwa train` makes it
+        for source in sources:
+            candidates += [start(source, config, sentences, subset) for subset in auto_candidates(source, config) if subset]
+        log(f"--modules auto: {len(candidates)} candidates, chosen by dev F1: "
+            + "; ".join(describe_start(c) for c in candidates))
+        return candidates
 
     return make_tagger
 
@@ -231,6 +254,8 @@ def transfer(lang, word_input, char_input, features, seed, config_path, override
     """
     if not resume and (not source or not modules):
         raise EiwaError("transfer needs --source and --modules")
+    if resume and modules == "auto":
+        raise EiwaError("--resume continues one model: it cannot be combined with --modules auto")
     config = load_config(config_path, list(overrides), lang=lang or "ja", word_input=word_input, char_input=char_input,
                          seed=seed, fine_tune=fine_tune, features=features)
     factory = None if resume else _transfer_factory(source, modules, label_map, lambda line: console.print(line))

@@ -19,8 +19,9 @@ from .scoring import score
 from .tagger import Tagger
 from .train import split_off_dev, train
 
-# (config, training sentences) -> a tagger to train; None trains a fresh one.
-TaggerFactory = Callable[[Config, Sequence[Sentence]], Tagger]
+# (config, training sentences) -> a tagger to train, or a list of candidate start models (each is
+# trained, and the one with the best dev F1 kept: --modules auto); None trains a fresh one.
+TaggerFactory = Callable[[Config, Sequence[Sentence]], "Tagger | list[Tagger]"]
 # (training, dev or None, test) sentence indices; dev None: hold out a tenth of training for early stopping.
 Split = tuple[list[int], list[int] | None, list[int]]
 
@@ -47,11 +48,13 @@ def run_splits(
     size: int | None = None,
     log: Callable[[str], None] = print,
     label: str = "",
+    chosen: list[str] | None = None,
 ) -> tuple[list[list[tuple]], list[list[tuple]], list[float]]:
     """Train on each split's training part (its first `size` sentences; size 0 tags with
     make_tagger's model untrained) and tag its test part. Returns the gold and predicted character
     spans of every test sentence, in split order, for pooled scoring, and each split's best dev F1
-    (what settings are chosen on; none for size 0)."""
+    (what settings are chosen on; none for size 0). With candidate start models (a list from
+    make_tagger), each split keeps the best on its dev part, and `chosen` gets its description."""
     if size == 0 and make_tagger is None:
         raise ValueError("size 0 tags with make_tagger's untrained model, but there is no make_tagger")
     gold, predicted, dev_f1s = [], [], []
@@ -65,10 +68,16 @@ def run_splits(
         test = [test_view[i] for i in test_ids]
         tagger = make_tagger(config, train_part) if make_tagger else None
         if size == 0:
+            if isinstance(tagger, list):
+                raise ValueError("size 0 (zero-shot) has no dev data to choose among candidate start models")
             note = "untrained"  # zero-shot: the start model as it is
         else:
-            result = train(config, train_part, dev_part, tagger=tagger, progress=False, log=lambda _: None)
+            result = train_best(config, train_part, dev_part, tagger)
             tagger, note = result.tagger, f"best epoch {result.best_epoch}/{result.epochs}"
+            if tagger.meta.get("chosen"):
+                note += f", chose {tagger.meta['chosen']}"
+                if chosen is not None:
+                    chosen.append(tagger.meta["chosen"])
             dev_f1s.append(result.best_dev_f1)
         part_gold = [[e.as_tuple() for e in s.entities] for s in test]
         part_predicted = [[e.as_tuple() for e in spans] for spans in tagger.tag_sentences(test)]
@@ -78,6 +87,35 @@ def run_splits(
         gold += part_gold
         predicted += part_predicted
     return gold, predicted, dev_f1s
+
+
+def train_best(config: Config, train_part: Sequence[Sentence], dev_part: Sequence[Sentence],
+               start: "Tagger | list[Tagger] | None", out=None, progress: bool = False, log=lambda _: None):
+    """Train `start` (None: a fresh tagger); a list of candidates: train each and keep the one with
+    the best dev F1 (earlier candidates win ties), recording the choice in its meta ("chosen")."""
+    if not isinstance(start, list):
+        return train(config, train_part, dev_part, tagger=start, out=out, progress=progress, log=log)
+    best, tried = None, []
+    for candidate in start:
+        result = train(config, train_part, dev_part, tagger=candidate, progress=progress, log=log)
+        name = describe_start(candidate)
+        tried.append({"start": name, "dev_f1": result.best_dev_f1})
+        log(f"candidate {name}: dev F1 {result.best_dev_f1:.4f}")
+        if best is None or result.best_dev_f1 > best.best_dev_f1:
+            best = result
+    best.tagger.meta["chosen"] = describe_start(best.tagger)
+    best.tagger.meta["candidates"] = tried
+    if out is not None:
+        best.tagger.save(out, training={"best_dev_f1": best.best_dev_f1, "best_epoch": best.best_epoch,
+                                        "epochs": best.epochs, "seconds": best.seconds})
+    return best
+
+
+def describe_start(tagger: Tagger) -> str:
+    """'char,classifier from conll03-en', or 'none' (scratch)."""
+    modules = tagger.config.transferred
+    source = tagger.meta.get("transfer", {}).get("source")
+    return f"{modules} from {source}" if modules else "none"
 
 
 def cross_validate(

@@ -155,35 +155,48 @@ class Study:
 
     def check(self, cell: Cell) -> None:
         """Errors of a cell's setting, raised before any training starts."""
-        from .transfer import parse_modules
+        from .transfer import AUTO, parse_modules
 
-        if parse_modules(cell.modules) and self.source is None:
+        if (cell.modules == AUTO or parse_modules(cell.modules)) and self.source is None:
             raise EiwaError(f"cell {cell.key} transfers modules but the experiment has no [source]")
         if cell.size == 0 and self.label_spec == "auto":
             raise EiwaError("size 0 (zero-shot) needs an explicit [source] label_map, not auto")
+        if cell.size == 0 and cell.modules == AUTO:
+            raise EiwaError("modules auto chooses on dev data after training: not for size 0 (zero-shot)")
 
     def run(self, cell: Cell, seed: int, log: Callable[[str], None]) -> dict:
         """Train and test one (cell, seed) over every split: its record for cells.jsonl."""
-        from .transfer import parse_modules, resolve_label_map, transfer
+        from .transfer import AUTO, auto_candidates, build, parse_modules, resolve_label_map, transfer
 
         self.check(cell)
-        modules = parse_modules(cell.modules)
+        auto = cell.modules == AUTO
+        modules = None if auto else parse_modules(cell.modules)
         config = replace(self.base, seed=seed, word_input=cell.word_input, char_input=cell.char_input,
                          features=cell.features or self.base.features).validate()
 
-        def start_from_source(config, train_part):
+        def start(config, train_part, modules):
             label_map = (resolve_label_map(self.label_spec, self.source, config, train_part, target_types=self.all_types)
                          if "classifier" in modules else {})
             return transfer(self.source, config, train_part, modules, label_map)[0]
 
+        def start_from_source(config, train_part):
+            if not auto:
+                return start(config, train_part, modules)
+            # scratch exactly as the scratch cell trains it, then the transfer candidates
+            return [build(config, train_part)[0]] + [start(config, train_part, subset)
+                                                      for subset in auto_candidates(self.source, config) if subset]
+
+        chosen: list[str] = []
         gold_all, predicted_all, dev_f1s = run_splits(
-            config, self.train_view, self.test_view, self.splits, start_from_source if modules else None, cell.size,
-            log=log, label=f"  {cell.key} seed {seed} ")
+            config, self.train_view, self.test_view, self.splits, start_from_source if auto or modules else None,
+            cell.size, log=log, label=f"  {cell.key} seed {seed} ", chosen=chosen)
         scores = score(gold_all, predicted_all)
         record = {"key": f"{cell.key}|{seed}", "cell": cell.key, "seed": seed, **scores.to_dict(),
                   "sentence_counts": [_counts(g, p) for g, p in zip(gold_all, predicted_all)]}
         if dev_f1s:  # the mean over splits of the best dev F1: what a setting is chosen on
             record["dev_f1"] = statistics.fmean(dev_f1s)
+        if auto:
+            record["chosen"] = chosen  # per split: the start model --modules auto kept
         return record
 
 

@@ -65,6 +65,24 @@ MODULES = (*FEATURES, "classifier")
 LabelMap = dict[str, list[str]]  # source type -> target types
 
 
+AUTO = "auto"  # --modules auto: the subset (and source) chosen on the target's dev data
+
+
+def auto_candidates(source: Tagger, config: Config) -> list[list[str]]:
+    """The subsets `--modules auto` tries for this source and target, in order: scratch, the
+    published best (char, classifier), every module both models have, and that without `word`
+    (the module whose rows least often match across scripts). Trying every subset would cost
+    2**modules trainings; these four span what the studies found to matter."""
+    shared = [m for m in MODULES if m == "classifier" or (m in source.encoder.features and m in config.feature_names())]
+    candidates = [[], ["char", "classifier"], shared, [m for m in shared if m != "word"]]
+    unique = []
+    for modules in candidates:
+        modules = [m for m in MODULES if m in modules and (m == "classifier" or m in shared)]
+        if modules not in unique:
+            unique.append(modules)
+    return unique
+
+
 def parse_modules(text: str) -> list[str]:
     """'char,classifier' -> ['char', 'classifier']; 'none' -> [] (training from scratch)."""
     names = [n.strip() for n in text.split(",") if n.strip()]
