@@ -52,7 +52,8 @@ def data_options(function):
     options = [
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="conll", show_default=True,
                      help="conll: token-per-line columns; spans: JSON/JSONL raw text with character spans; "
-                          "hironsan: the installed Hironsan corpus (no path needed)."),
+                          "hironsan: the installed Hironsan corpus (no path needed); parts: a TOML file listing "
+                          "corpora read as one, each with its own format and columns (see data.read_parts)."),
         click.option("--columns", callback=_split_columns,
                      help="Comma-separated column names for CoNLL files, e.g. token,reading,pos,tag "
                           "(default: first column token, last column tag)."),

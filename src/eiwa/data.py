@@ -19,7 +19,7 @@ from .errors import DataError, EiwaError
 from .tags import parse_tag, spans_from_tags
 from .tokens import Token, split_at_boundaries
 
-FORMATS = ("conll", "spans", "hironsan")
+FORMATS = ("conll", "spans", "hironsan", "parts")
 # Columns are separated by ASCII spaces and tabs only: a full-width space (U+3000) can be a token.
 COLUMN_SEPARATOR = re.compile(r"[ \t]+")
 
@@ -423,6 +423,62 @@ def tokenizer_for(lang: str) -> RawTextTokenizer:
     return _tokenizers[lang]
 
 
+# ----------------------------------------------------------------------------- several corpora as one
+
+PART_KEYS = {"format", "path", "columns", "token_prefix", "pos"}
+
+
+def read_parts(path: str | Path, lang: str, split_tokens: bool = False) -> Corpus:
+    """`--format parts`: a TOML file listing corpora read as one, each in its own format, e.g.
+
+        [[part]]
+        path = "../shared/data/conll2003/train.txt"
+        columns = "token,pos,chunk,tag"
+        [[part]]
+        path = "../shared/data/wikiann-en/train"
+        columns = "token,tag"
+        token_prefix = "en:"
+        pos = "missing"
+
+    `format` defaults to conll; paths are relative to the directory the command runs in, as on the
+    command line. `pos = "missing"` marks a part without a POS column: its tokens read the unknown
+    part of speech (instead of the pos feature refusing them), so that a model can learn from a
+    corpus that has POS and one that has not."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise EiwaError(f"{path}: cannot read: {error.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise EiwaError(f"{path}: invalid TOML: {error}") from None
+    parts = spec.get("part")
+    if not isinstance(parts, list) or not parts or not all(isinstance(p, dict) for p in parts):
+        raise EiwaError(f"{path}: expected one or more [[part]] tables")
+    sentences: list[Sentence] = []
+    splits = 0
+    for number, part in enumerate(parts, 1):
+        where = f"{path}: part {number}"
+        unknown = sorted(set(part) - PART_KEYS)
+        if unknown:
+            raise EiwaError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(PART_KEYS))})")
+        fmt = part.get("format", "conll")
+        if fmt == "parts" or fmt not in FORMATS:
+            raise EiwaError(f"{where}: format must be one of conll, spans, hironsan, got {fmt!r}")
+        if part.get("pos", "present") not in ("present", "missing"):
+            raise EiwaError(f"{where}: pos must be present or missing, got {part['pos']!r}")
+        columns = part.get("columns")
+        columns = [c.strip() for c in columns.split(",")] if isinstance(columns, str) else columns
+        corpus = read_corpus(fmt, part.get("path"), lang, columns, part.get("token_prefix"), split_tokens)
+        if part.get("pos") == "missing":
+            corpus.sentences = [replace(s, tokens=[replace(t, corpus_pos=()) if t.corpus_pos is None else t for t in s.tokens])
+                                for s in corpus.sentences]
+        sentences += corpus.sentences
+        splits += corpus.token_splits
+    return Corpus(sentences, splits)
+
+
 # ----------------------------------------------------------------------------- dispatch
 
 
@@ -445,4 +501,6 @@ def read_corpus(
         return read_conll(path, lang, columns, token_prefix)
     if fmt == "spans":
         return read_spans(path, lang, split_tokens=split_tokens)
+    if fmt == "parts":
+        return read_parts(path, lang, split_tokens=split_tokens)
     raise EiwaError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")

@@ -227,7 +227,7 @@ class PosFeature(Feature):
     def _tags(self, sentence: Sentence) -> list[tuple[str, ...]]:
         """Each token's POS as the model reads it: the tokenizer's levels or the corpus column."""
         own = self.config.pos_source == "tokenizer" and self.config.lang == "ja"
-        tags = [t.pos if own else t.corpus_pos for t in sentence.tokens]
+        tags = [t.pos if own else t.corpus_pos for t in sentence.tokens]  # () from a part without POS: unknown
         if None in tags:
             where = sentence.origin or f"the input {sentence.text[:30]!r}"
             if self.config.lang == "en":
@@ -243,6 +243,8 @@ class PosFeature(Feature):
         and mean "no level known" to a Japanese model that inherits them (see transfer.new_rows)."""
         from .pos import level_names, upos_japanese, upos_ptb
 
+        if not tag:  # a token of a corpus part without POS (data.read_parts, pos = "missing"): all unknown
+            return None, (None,) * self.DEPTH
         if self.config.lang == "en":
             return upos_ptb(tag[0]), (None,) * self.DEPTH
         return upos_japanese(tag), level_names(tag, self.DEPTH)
@@ -254,7 +256,8 @@ class PosFeature(Feature):
         for sentence in sentences:
             for tag in feature._tags(sentence):
                 universal, names = feature._parts(tag)
-                upos[universal] += 1
+                if universal is not None:
+                    upos[universal] += 1
                 levels.update(name for name in names if name)
         feature.vocabs = {"upos": _vocab(upos), "levels": _vocab(levels)}
         return feature
@@ -266,7 +269,7 @@ class PosFeature(Feature):
         def ids(tag):
             universal, names = self._parts(tag)
             # An empty level is padding (0): a Japanese tag with fewer levels; None (English) is unknown (1).
-            return (upos_index(universal), *(1 if n is None else level_index.get(n, 1) if n else 0 for n in names))
+            return (1 if universal is None else upos_index(universal), *(1 if n is None else level_index.get(n, 1) if n else 0 for n in names))
 
         columns = []
         for sentence in sentences:
