@@ -509,3 +509,12 @@ def test_transfer_with_n_is_compared_with_scratch_at_the_smallest_size_of_at_lea
     report = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert "Transfer with N sentences against scratch with at least 2N" in report
     assert f"| char | native | native | 100 | {row['f1_mean']:.4f} | 250 | {row['double_f1_mean']:.4f} | " in report
+
+
+def test_zero_shot_cells_transfer_the_classifier_and_every_feature():
+    from eiwa.experiment import _zero_shot
+
+    assert _zero_shot("char,word,classifier", None) and not _zero_shot("char,classifier", None)
+    assert _zero_shot("char,word,pos,gazetteer,classifier", "char,word,pos,gazetteer")
+    assert not _zero_shot("char,word,pos,gazetteer,classifier", "char,word,pos,vectors,gazetteer")  # fresh vectors
+    assert not _zero_shot("char,word,pos,gazetteer", "char,word,pos,gazetteer")  # no classifier

@@ -27,7 +27,8 @@ are relative to the directory the command runs in, as on the command line.
     modules = ["none", "char", "char,classifier"]
     word_input = ["native"]
     char_input = ["romaji"]
-    sizes = [0, 100, 500]             # optional; default all; 0 only for char,word,classifier (zero-shot);
+    sizes = [0, 100, 500]             # optional; default all; 0 (zero-shot) only for cells that transfer the
+                                      # classifier and every feature (char,word,classifier by default);
                                       # a size covering the whole training set reuses the full-size cell
     features = ["char,word", "char,word,pos"]   # optional; default: the [train] config's features
 
@@ -111,10 +112,19 @@ def cells_of(spec: dict) -> list[Cell]:
             grid.get("features", [None]), grid.get("modules", [SCRATCH]), grid.get("word_input", ["native"]),
             grid.get("char_input", ["native"]), grid.get("sizes", [None]),
         ):
-            if size == 0 and modules != ZERO_SHOT:
+            if size == 0 and not _zero_shot(modules, features):
                 continue  # untrained, only the whole English model means anything (scratch scores 0)
             cells.append(Cell(grid["name"], modules, word_input, char_input, size, features))
     return cells
+
+
+def _zero_shot(modules: str, features: str | None) -> bool:
+    """Whether a cell can be tagged untrained (size 0): it transfers the classifier and every one of
+    its features (with the config's features, eiwa 0.1's char,word,classifier)."""
+    names = modules.split(",")
+    if "classifier" not in names:
+        return False
+    return modules == ZERO_SHOT if features is None else set(features.split(",")) <= set(names)
 
 
 def select_cells(cells: list[Cell], grids=None, modules=None, sizes=None, features=None) -> list[Cell]:
