@@ -312,3 +312,18 @@ def test_registry_is_the_only_list_of_features():
 
     assert tuple(FEATURES) == FEATURE_NAMES
     assert all(issubclass(cls, features_module.Feature) for cls in FEATURES.values())
+
+
+def test_english_models_read_the_english_side_of_the_dictionary(monkeypatch):
+    from eiwa.gazetteer import GROUPS, TAGS, Gazetteer
+
+    english = Gazetteer.from_names({"New York": {"place"}, "Smith": {"person"}})
+    japanese = Gazetteer.from_names({"東京": {"place"}})
+    monkeypatch.setattr(Gazetteer, "load", classmethod(
+        lambda cls, path=None, language="ja", **kwargs: english if language == "en" else japanese))
+    sentence = sentence_from_tags(["Smith", "left", "New", "York"], ["B-PER", "O", "B-LOC", "I-LOC"], "en")
+    tagger = build_tagger(tiny_config(features="char,word,gazetteer"), [sentence])
+    tags = tagger.encoder.encode([sentence]).features["gazetteer"].columns["tags"][0]
+    place, person = GROUPS.index("place"), GROUPS.index("person")
+    assert "".join(TAGS[t] for t in tags[:, place]) == "OOBE" and "".join(TAGS[t] for t in tags[:, person]) == "SOOO"
+    assert tagger.encoder.features["gazetteer"].state["fingerprint"] == english.fingerprint()

@@ -49,6 +49,8 @@ def test_a_part_without_pos_reads_the_unknown_tag(parts):
     assert list(encoded["upos"][1]) == [1, 1, 1]  # unknown
     assert encoded["levels"][1].tolist() == [[1, 1, 1]] * 3
     assert list(encoded["upos"][0]) == [upos.index("PROPN"), upos.index("VERB"), upos.index("ADP"), upos.index("PROPN")]
+    # English has no POS levels of its own: unknown (1), not padding (0), so that their row is trained
+    assert encoded["levels"][0].tolist() == [[1, 1, 1]] * 4
 
 
 @pytest.mark.parametrize("text, fragment", [
