@@ -514,3 +514,24 @@ def test_real_jmnedict(cache):
     assert column(gaz, ["東京", "都", "の", "田中", "さん", "が", "トヨタ", "に"], "organization") == "OOOOOOSO"
     assert Gazetteer.load().fingerprint() == gaz.fingerprint()
     print(f"built in {built:.1f} s: {path.stat().st_size / 1e6:.1f} MB, {len(gaz):,} names, {gaz.fingerprint()}")
+
+
+def test_cli_builds_both_sides_or_one(cache, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from eiwa.cli import cli
+
+    database = make_fake_jmnedict(tmp_path / "jamdict.db", ENGLISH_ENTRIES)
+    package = types.ModuleType("jamdict_data")
+    package.__version__ = "9.9"
+    package.JAMDICT_DB_PATH = str(database)
+    monkeypatch.setitem(sys.modules, "jamdict_data", package)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["gazetteer", "build", "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in cache.iterdir()) == [f"jmnedict-en-9.9.f{gazetteer.FORMAT}.npz"]
+    result = runner.invoke(cli, ["gazetteer", "build"])
+    assert result.exit_code == 0, result.output
+    assert "compiled dictionary (ja)" in result.output and "compiled dictionary (en)" in result.output
+    assert sorted(p.name for p in cache.iterdir()) == [f"jmnedict-9.9.f{gazetteer.FORMAT}.npz",
+                                                       f"jmnedict-en-9.9.f{gazetteer.FORMAT}.npz"]
