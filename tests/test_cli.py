@@ -285,10 +285,13 @@ def test_quickstart_compares_transfer_with_scratch_and_saves_the_model(runner, t
     assert example["text"].startswith("2019年") and isinstance(example["entities"], list)
     assert (out / "meta.json").exists()
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
-    assert meta["transfer"]["modules"] == ["char", "word"]  # the default: best in the Hironsan module grid
-    assert "--modules char,word (and without" in result.stderr  # no label map: the classifier starts fresh
+    # the default: every module the source shares with the recipe (the tiny source has char and word)
+    assert meta["transfer"]["modules"] == ["char", "word", "classifier"]
+    assert "--modules char,word,classifier --label-map PER=PSN,LOC=LOC,ORG=ORG (and without" in result.stderr
+    assert meta["transfer"]["bridge"]["variant"] == "jmdict"  # ja-small's word bridge
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert config["features"] == "char,word,pos,vectors,gazetteer"  # the ja-small recipe
+    assert config["new_rows"] == "unknown" and config["word_bridge"] == "jmdict"
 
 
 def test_quickstart_with_the_classifier_follows_the_label_map(runner, tmp_path, tiny_model_dir):

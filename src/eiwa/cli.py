@@ -552,11 +552,13 @@ def info(model):
 # ----------------------------------------------------------------------------- quickstart
 
 
-# Native words into the word module and romaji into the char module (the published best inputs), with
-# the subset that did best in eiwa's own Hironsan module grid (docs/RESULTS.md): char and word
-# transferred, 0.6909 ± 0.0099 against 0.6870 ± 0.0073 for the published best, char and classifier.
-# Hironsan's PER is percent, not person.
-QUICKSTART_MODULES = "char,word"
+# Native words into the word module and romaji into the char module (the published best inputs), and
+# every module the English source shares with the Japanese recipe (for conll03-en-shared: char, word,
+# pos, gazetteer and the classifier, with the JMdict word bridge of ja-small): on Hironsan this gained
+# +0.019 over scratch with the same features (docs/RESULTS.md, section 4), where conll03-en's char
+# and word gained nothing. Hironsan's PER is percent, not person.
+QUICKSTART_SOURCE = "conll03-en-shared"
+QUICKSTART_MODULES = "shared"
 QUICKSTART_CONFIG = "ja-small"
 HIRONSAN_LABEL_MAP = "PER=PSN,LOC=LOC,ORG=ORG,MISC=ART"
 QUICKSTART_EXAMPLE = "2019年4月1日、日本政府は新しい元号を「令和」と発表し、菅義偉官房長官が首相官邸で記者会見を開いた。"
@@ -566,9 +568,10 @@ QUICKSTART_EXAMPLE = "2019年4月1日、日本政府は新しい元号を「令�
 @click.option("--out", default="eiwa-quickstart", show_default=True, type=click.Path(file_okay=False),
               help="Where to save the Japanese model.")
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--source", default="conll03-en", show_default=True, help="English source model (directory or built-in name).")
+@click.option("--source", default=QUICKSTART_SOURCE, show_default=True, help="English source model (directory or built-in name).")
 @click.option("--modules", default=QUICKSTART_MODULES, show_default=True,
-              help="Modules to transfer: a comma-separated subset of char,word,classifier.")
+              help="Modules to transfer: shared (every module the source and the recipe both have, and the "
+                   "classifier), or a comma-separated subset of char,word,pos,vectors,gazetteer,classifier.")
 @click.option("--label-map", default=HIRONSAN_LABEL_MAP, show_default=True, help="Source types to Hironsan types.")
 @click.option("--config", "config_path", default=QUICKSTART_CONFIG, show_default=True,
               help="Recipe (built-in name or file); small-data is eiwa 0.1's, without the extra features.")
@@ -579,11 +582,12 @@ def quickstart(out, seed, source, modules, label_map, config_path, overrides):
 
     On the installed Hironsan corpus: trains on four of the five protocol folds (sentences i with
     i % 5 != 0; every 10th of them for early stopping), once from scratch and once starting from
-    the English model's character and word modules (native words, romaji characters), both with
-    the ja-small recipe's features (part of speech, chiVe vectors, JMnedict names: pip install -e
-    '.[ja]'), scores both on the fifth fold, saves the transferred model to --out and tags an
-    example sentence. A few minutes on two CPU cores. For the full 5-fold comparison over seeds,
-    see `eiwa cv`.
+    every module the English model shares with the recipe (conll03-en-shared: characters, words
+    through the JMdict bridge, universal part of speech, names, and the classifier; native words,
+    romaji characters), both with the ja-small recipe's features (part of speech, chiVe vectors,
+    JMnedict names: pip install -e '.[ja]'), scores both on the fifth fold, saves the transferred
+    model to --out and tags an example sentence. A few minutes on two CPU cores. For the full
+    5-fold comparison over seeds, see `eiwa cv`.
 
     \b
     Examples:
@@ -594,17 +598,19 @@ def quickstart(out, seed, source, modules, label_map, config_path, overrides):
     """
     from .data import read_hironsan
     from .train import split_off_dev, train as run_training
-    from .transfer import parse_label_map, parse_modules, transfer
+    from .transfer import parse_label_map, parse_modules, shared_modules, transfer
 
     out_dir = Path(out)
-    modules = parse_modules(modules)
-    if not modules:
+    modules = None if modules == "shared" else parse_modules(modules)
+    if modules == []:
         raise click.BadParameter("name at least one module to transfer (scratch is always trained)", param_hint="--modules")
     config = load_config(config_path, list(overrides), lang="ja", word_input="native", char_input="romaji", seed=seed)
+    english = Tagger.load(source)
+    if modules is None:
+        modules = shared_modules(english, config)
     corpus = read_hironsan().sentences
     test = [s for i, s in enumerate(corpus) if i % 5 == 0]
     train_part, dev = split_off_dev([s for i, s in enumerate(corpus) if i % 5 != 0], config.dev_fraction)
-    english = Tagger.load(source)
     # The label map matters only when the classifier (its output layer and CRF) is transferred.
     label_spec = label_map if "classifier" in modules else None
     label_map = parse_label_map(label_spec, english.entity_types, entity_types(corpus)) if label_spec else {}

@@ -68,12 +68,17 @@ LabelMap = dict[str, list[str]]  # source type -> target types
 AUTO = "auto"  # --modules auto: the subset (and source) chosen on the target's dev data
 
 
+def shared_modules(source: Tagger, config: Config) -> list[str]:
+    """Every module the source can hand to a target of `config`: the features both have, and the classifier."""
+    return [m for m in MODULES if m == "classifier" or (m in source.encoder.features and m in config.feature_names())]
+
+
 def auto_candidates(source: Tagger, config: Config) -> list[list[str]]:
     """The subsets `--modules auto` tries for this source and target, in order: scratch, the
     published best (char, classifier), every module both models have, and that without `word`
     (the module whose rows least often match across scripts). Trying every subset would cost
     2**modules trainings; these four span what the studies found to matter."""
-    shared = [m for m in MODULES if m == "classifier" or (m in source.encoder.features and m in config.feature_names())]
+    shared = shared_modules(source, config)
     candidates = [[], ["char", "classifier"], shared, [m for m in shared if m != "word"]]
     unique = []
     for modules in candidates:
