@@ -25,7 +25,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from crf_peer import hironsan_sentences, score, spans_from_iob2  # noqa: E402
+from crf_peer import hironsan_sentences, score  # noqa: E402
+
+from eiwa.tags import spans_from_tags as spans_from_iob2  # noqa: E402  (conlleval-compatible spans)
 
 
 def iob2(tags: list[str]) -> list[str]:
