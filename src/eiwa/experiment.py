@@ -263,7 +263,8 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print, cells: list[C
             running = {pool.submit(_work, cell, seed): (cell, seed) for cell, seed in pending}
             for future in concurrent.futures.as_completed(running):
                 done(*running[future], future.result())
-    write_report(spec, finished, out)
+    # Read back: another process (a second `eiwa experiment` on the same out) may have added records.
+    write_report(spec, read_finished(finished_path), out)
     return out
 
 
