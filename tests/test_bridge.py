@@ -121,6 +121,7 @@ def test_bridged_rows_are_the_means_of_the_glosses_source_rows(english, jmdict):
     assert report.bridge.added_headwords == 4 and report.bridge.by_dictionary == 6
     assert any("word bridge (jmdict)" in line for line in report.lines())
     assert target.meta["transfer"]["bridge"]["added_headwords"] == 4
+    assert "CC BY-SA" in target.meta["transfer"]["bridge"]["licence"]
 
 
 def test_without_the_bridge_new_rows_follow_new_rows(english, jmdict):

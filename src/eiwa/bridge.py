@@ -66,7 +66,8 @@ class BridgeReport:
                       f"({self.known_tokens:,} known to the source, {self.bridged_tokens:,} bridged, of {self.tokens:,})"]
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        # the model's vocabulary now holds JMdict headwords: their licence travels with it (meta.json)
+        return {**self.__dict__, "licence": LICENCE}
 
 
 def gloss_words(gloss: str) -> list[str]:
