@@ -185,25 +185,23 @@ def _transfer_factory(source_name, modules_spec, label_map_spec, log):
     `--modules auto`, the list of candidate start models (every source of a comma-separated
     --source, each with transfer.auto_candidates), of which training keeps the best on dev."""
     from .cv import describe_start
-    from .transfer import AUTO, auto_candidates, build, parse_modules, resolve_label_map, transfer
+    from .transfer import AUTO, auto_starts, parse_modules, resolve_label_map, transfer
 
     auto = modules_spec.strip() == AUTO
     sources = [Tagger.load(name.strip()) for name in (source_name.split(",") if auto else [source_name]) if name.strip()]
     modules = None if auto else parse_modules(modules_spec)
 
-    def start(source, config, sentences, modules, quiet=False):
+    def start(source, config, sentences, modules):
         label_map = resolve_label_map(label_map_spec, source, config, sentences, log) if "classifier" in modules else {}
         tagger, report = transfer(source, config, sentences, modules, label_map)
-        for line in [] if quiet else report.lines():
+        for line in report.lines():
             log(line)
         return tagger
 
     def make_tagger(config, sentences):
         if not auto:
             return start(sources[0], config, sentences, modules)
-        candidates = [build(config, sentences)[0]]  # scratch, as `eiwa train` makes it
-        for source in sources:
-            candidates += [start(source, config, sentences, subset) for subset in auto_candidates(source, config) if subset]
+        candidates = auto_starts(config, sentences, sources, lambda source, subset: start(source, config, sentences, subset))
         log(f"--modules auto: {len(candidates)} candidates, chosen by dev F1: "
             + "; ".join(describe_start(c) for c in candidates))
         return candidates

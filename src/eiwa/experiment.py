@@ -176,7 +176,7 @@ class Study:
 
     def run(self, cell: Cell, seed: int, log: Callable[[str], None]) -> dict:
         """Train and test one (cell, seed) over every split: its record for cells.jsonl."""
-        from .transfer import AUTO, auto_candidates, build, parse_modules, resolve_label_map, transfer
+        from .transfer import AUTO, auto_starts, parse_modules, resolve_label_map, transfer
 
         self.check(cell)
         auto = cell.modules == AUTO
@@ -192,9 +192,7 @@ class Study:
         def start_from_source(config, train_part):
             if not auto:
                 return start(config, train_part, modules)
-            # scratch exactly as the scratch cell trains it, then the transfer candidates
-            return [build(config, train_part)[0]] + [start(config, train_part, subset)
-                                                      for subset in auto_candidates(self.source, config) if subset]
+            return auto_starts(config, train_part, [self.source], lambda _, subset: start(config, train_part, subset))
 
         chosen: list[str] = []
         gold_all, predicted_all, dev_f1s = run_splits(

@@ -34,10 +34,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .bridge import BridgeReport
+from .bridge import BridgeReport, bridge_word_rows, headwords_to_add
 from .config import Config
 from .data import Sentence, entity_types
-from .encoding import TagVocab, Vocab
+from .encoding import TagVocab, Vocab, normalize_word
 from .errors import EiwaError
 from .features import FEATURES, Encoder
 from .tagger import Tagger
@@ -82,10 +82,19 @@ def auto_candidates(source: Tagger, config: Config) -> list[list[str]]:
     candidates = [[], ["char", "classifier"], shared, [m for m in shared if m != "word"]]
     unique = []
     for modules in candidates:
-        modules = [m for m in MODULES if m in modules and (m == "classifier" or m in shared)]
+        modules = [m for m in shared if m in modules]
         if modules not in unique:
             unique.append(modules)
     return unique
+
+
+def auto_starts(config: Config, sentences: Sequence[Sentence], sources: Sequence[Tagger], start) -> list[Tagger]:
+    """`--modules auto`'s candidate start models: scratch (exactly as `eiwa train` and the scratch
+    cells make it), then every source's `auto_candidates` subsets, each built by `start(source, modules)`."""
+    candidates = [build(config, sentences)[0]]
+    for source in sources:
+        candidates += [start(source, modules) for modules in auto_candidates(source, config) if modules]
+    return candidates
 
 
 def parse_modules(text: str) -> list[str]:
@@ -306,8 +315,6 @@ def _bridges(source: Config, target: Config) -> bool:
 
 
 def _source_word_row(source: Tagger):
-    from .encoding import normalize_word
-
     source_words = source.encoder.features["word"].vocabs["words"]
     lowercase = source.config.word_lowercase
 
@@ -320,9 +327,6 @@ def _source_word_row(source: Tagger):
 
 def _add_headwords(source: Tagger, config: Config, vocabs: dict[str, Vocab]) -> int:
     """Extend the merged word vocabulary with JMdict's common headwords the bridge reaches."""
-    from .bridge import headwords_to_add
-    from .encoding import normalize_word
-
     words = vocabs["words"]
     added = headwords_to_add(set(words.items), _source_word_row(source), lambda w: normalize_word(w, config.word_lowercase))
     extended = Vocab(words.items[2:] + added, inherited=words.inherited)
@@ -333,9 +337,6 @@ def _add_headwords(source: Tagger, config: Config, vocabs: dict[str, Vocab]) -> 
 
 def _bridge_words(source: Tagger, target: Tagger, sentences: Sequence[Sentence]) -> BridgeReport | None:
     """`word_bridge`: new Japanese words start from their English glosses' source rows (bridge.py)."""
-    from .bridge import bridge_word_rows
-    from .encoding import normalize_word
-
     config = target.config
     words = target.encoder.features["word"].vocabs["words"]
     source_row = _source_word_row(source)
