@@ -315,11 +315,11 @@ def test_quickstart_needs_a_module_to_transfer(runner, tmp_path):
 
 
 def test_train_refuses_to_start_over_on_an_interrupted_run(runner, tmp_path):
-    # A checkpoint without a saved model means an interrupted run: starting over needs --force.
+    # A checkpoint in the model directory means an interrupted run: starting over needs --force.
     out = tmp_path / "m"
-    (out / "checkpoint").mkdir(parents=True)
-    (out / "checkpoint" / "state.json").write_text("{}", encoding="utf-8")
+    out.mkdir()
+    (out / "checkpoint.safetensors").write_text("{}", encoding="utf-8")
     data = write_conll(tmp_path / "train.conll", synthetic_tagged(20))
     result = runner.invoke(cli, ["train", "--train", str(data), "--out", str(out), *TINY_SET])
     assert_user_error(result, "--resume")
-    assert (out / "checkpoint" / "state.json").read_text(encoding="utf-8") == "{}"
+    assert (out / "checkpoint.safetensors").read_text(encoding="utf-8") == "{}"

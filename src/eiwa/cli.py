@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from .config import INPUTS, load_config
 from .data import FORMATS, Corpus, entity_types, read_conll, read_corpus, read_span_records, read_text
 from .errors import EiwaError
 from .scoring import Scores
-from .tagger import Tagger, builtin_models, write_atomic
+from .persist import check_writable, lock, write_atomic
+from .tagger import Tagger, builtin_models
 
 console = Console(stderr=True, soft_wrap=True, highlight=False)
 
@@ -24,14 +26,29 @@ class Group(click.Group):
     """Turns eiwa's own errors into one line on stderr and exit status 2, with no traceback."""
 
     def invoke(self, ctx):
+        previous = signal.signal(signal.SIGTERM, _terminate)
         try:
             return super().invoke(ctx)
         except EiwaError as error:
             click.echo(f"eiwa: error: {error}", err=True)
             sys.exit(2)
+        except Terminated:
+            click.echo("eiwa: terminated (SIGTERM); a training run can continue with --resume", err=True)
+            sys.exit(143)
         except KeyboardInterrupt:
             click.echo("eiwa: interrupted", err=True)
             sys.exit(130)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that it unwinds as Ctrl-C does (every file that
+    is being written is either finished or removed; the last checkpoint stays)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -71,7 +88,7 @@ def model_options(function):
         click.option("--char-input", type=click.Choice(INPUTS), help="Japanese: the char module reads native script or romaji."),
         click.option("--features", help="Token features, comma-separated: char, word, pos, vectors, gazetteer "
                                         "(default char,word; the ja-small recipe uses its own)."),
-        click.option("--seed", type=int, help="Random seed (default 1)."),
+        click.option("--seed", type=click.IntRange(min=0), help="Random seed (default 1)."),
         click.option("--config", "config_path", type=click.Path(dir_okay=False),
                      help="Hyper-parameters from a TOML or JSON file."),
         click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
@@ -139,21 +156,61 @@ def training_options(function):
     return function
 
 
-def _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, make_tagger=None):
-    """Read training and dev data, then train (a fresh tagger, or the one make_tagger builds) into `out`."""
-    from .cv import train_best
-    from .train import split_off_dev, train as run_training
+def _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, make_tagger=None,
+                  asked=()):
+    """Read training and dev data, then train (a fresh tagger, or the one make_tagger builds) into `out`.
 
+    `asked`: the settings the user named (--set keys, flags, --config's keys); with --resume each
+    must equal the checkpoint's, since the checkpoint's own settings are the ones that continue."""
     out_dir = Path(out)
+    check_writable(out_dir, "the model")
+    with lock(out_dir):
+        _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_dir, resume, force, quiet,
+                      make_tagger, asked)
+
+
+def _asked_settings(config_path, overrides, **flags) -> set[str]:
+    """The names of the settings a command line gives: --set keys, flags given, the --config file's keys."""
+    from .config import read_config_values
+
+    names = {key for key, value in flags.items() if value is not None}
+    names |= {o.partition("=")[0].strip().replace("-", "_") for o in overrides}
+    if config_path:
+        names |= set(read_config_values(config_path))
+    return names
+
+
+def _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_dir, resume, force, quiet, make_tagger,
+                  asked):
+    from .cv import train_best
+    from .train import CHECKPOINT, checkpoint_config, split_off_dev, train as run_training
+
     if not (resume or force):
-        if (out_dir / "meta.json").exists():
-            raise EiwaError(f"{out_dir} already holds a model: use --force to overwrite it or --resume to continue training")
-        if (out_dir / "checkpoint" / "state.json").exists():
+        if (out_dir / CHECKPOINT).exists():
             raise EiwaError(f"{out_dir} holds the checkpoint of an interrupted run: use --resume to continue it "
                             "or --force to start over")
+        if (out_dir / "meta.json").exists():
+            raise EiwaError(f"{out_dir} already holds a model: use --force to overwrite it or --resume to continue training")
+    if resume:
+        if not (out_dir / CHECKPOINT).exists():
+            raise EiwaError(f"--resume: no checkpoint in {out_dir} to resume from")
+        saved = checkpoint_config(out_dir / CHECKPOINT)
+        if saved.transferred:  # a transferred model's architecture is its source's, not its --config's
+            from .transfer import ARCHITECTURE
+
+            asked = {name for name in asked if not any(name in keys for keys in ARCHITECTURE.values())}
+        wanted = config.to_dict()
+        differ = [f"{name} {saved.to_dict()[name]!r} (asked {wanted[name]!r})" for name in sorted(asked)
+                  if name in wanted and wanted[name] != saved.to_dict()[name]]
+        if differ:
+            raise EiwaError(f"--resume continues with the checkpoint's settings, which differ from those given: "
+                            f"{'; '.join(differ)}; drop them, or start over with --force")
     corpus = read_corpus(fmt, train_path, config.lang, columns, token_prefix, split_tokens=True)
     if corpus.token_splits:
         console.print(f"split {corpus.token_splits} tokens at entity boundaries so that no training entity is lost")
+    if overlapping := corpus.overlapping_entities():
+        console.print(f"{overlapping} gold entities overlap an earlier one and are left out of training "
+                      "(flat tags cannot hold nested entities)")
     sentences = corpus.sentences
     if dev_path:
         dev = read_corpus(fmt, dev_path, config.lang, columns, token_prefix, split_tokens=False).sentences
@@ -227,7 +284,9 @@ def train(lang, word_input, char_input, features, seed, config_path, overrides, 
     """
     config = load_config(config_path, list(overrides), lang=lang, word_input=word_input, char_input=char_input, seed=seed,
                          features=features)
-    _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet)
+    asked = _asked_settings(config_path, overrides, lang=lang, word_input=word_input, char_input=char_input, seed=seed,
+                            features=features)
+    _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, asked=asked)
 
 
 @cli.command()
@@ -258,7 +317,9 @@ def transfer(lang, word_input, char_input, features, seed, config_path, override
     config = load_config(config_path, list(overrides), lang=lang or "ja", word_input=word_input, char_input=char_input,
                          seed=seed, fine_tune=fine_tune, features=features)
     factory = None if resume else _transfer_factory(source, modules, label_map, lambda line: console.print(line))
-    _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, factory)
+    asked = _asked_settings(config_path, overrides, lang=lang, word_input=word_input, char_input=char_input, seed=seed,
+                            fine_tune=fine_tune, features=features)
+    _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, factory, asked)
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -307,7 +368,7 @@ def evaluate(model, fmt, columns, token_prefix, data_path, as_json):
 @click.option("--columns", callback=_split_columns, help="Column names for --format conll.")
 @click.option("--token-prefix", help="Prefix to strip from CoNLL tokens.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write JSONL here (default: standard output).")
-@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 def predict(model, texts, input_path, fmt, columns, token_prefix, output, batch_size):
     """Tag raw text or a file; write JSONL lines {"text", "entities": [{"start", "end", "type", "text"}]}.
 
@@ -320,6 +381,8 @@ def predict(model, texts, input_path, fmt, columns, token_prefix, output, batch_
     """
     from .tagger import as_json
 
+    if output:
+        check_writable(output, "predictions")
     tagger = Tagger.load(model)
     if input_path and texts:
         raise EiwaError("give either TEXT arguments or --input, not both")
@@ -334,12 +397,22 @@ def predict(model, texts, input_path, fmt, columns, token_prefix, output, batch_
         results = tagger.predict([text for text, _, _ in read_span_records(input_path)], batch_size)
     else:
         results = tagger.predict(read_text(input_path).splitlines(), batch_size)
-    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
+    lines = "".join(_json_line(r) for r in results)
     if output:
         write_atomic(Path(output), lambda path: Path(path).write_text(lines, encoding="utf-8"))
         console.print(f"wrote {len(results)} lines to {output}")
     else:
         sys.stdout.write(lines)
+
+
+def _json_line(record: dict) -> str:
+    """One JSONL line; text that UTF-8 cannot hold (a lone surrogate) is written \\u-escaped."""
+    line = json.dumps(record, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(record, ensure_ascii=True)
+    return line + "\n"
 
 
 # ----------------------------------------------------------------------------- cv
@@ -376,6 +449,10 @@ def cv(lang, word_input, char_input, features, seed, config_path, overrides, fmt
         raise EiwaError(f"--seeds expects comma-separated integers, got {seeds!r}") from None
     if not seed_list:
         raise EiwaError("--seeds is empty")
+    if min(seed_list) < 0:
+        raise EiwaError(f"--seeds must be integers of at least 0, got {seeds!r}")
+    if out:
+        check_writable(out, "the cross-validation result")  # before the work, not after it
     config = load_config(config_path, list(overrides), lang=lang, word_input=word_input, char_input=char_input, seed=seed,
                          fine_tune=fine_tune, features=features)
     if bool(source) != bool(modules):
@@ -472,10 +549,13 @@ def split(data, fmt, every, dev_slot, test_slot, out_dir):
     if fmt == "spans":
         from .data import json_records
 
-        records = [json.dumps(record, ensure_ascii=False) + "\n" for _, record in json_records(data)]
+        records = [_json_line(record) for _, record in json_records(data)]
         suffix = "jsonl"
     else:
-        blocks = [b for b in read_text(data).split("\n\n") if b.strip() and not b.lstrip().startswith("-DOCSTART-")]
+        # A sentence ends at a blank line: empty, or holding only spaces, in LF or CRLF files.
+        lines = [line.rstrip("\r") for line in read_text(data).split("\n")]
+        blocks = "\n".join("" if not line.strip() else line for line in lines).split("\n\n")
+        blocks = [b for b in blocks if b.strip() and not b.lstrip().startswith("-DOCSTART-")]
         records = [b.strip("\n") + "\n\n" for b in blocks]
         suffix = "conll"
     parts = {"train": [], "dev": [], "test": []}
@@ -483,6 +563,7 @@ def split(data, fmt, every, dev_slot, test_slot, out_dir):
         slot = index % every
         parts["dev" if slot == dev_slot else "test" if slot == test_slot else "train"].append(record)
     directory = Path(out_dir)
+    check_writable(directory, "the split")
     directory.mkdir(parents=True, exist_ok=True)
     for name, items in parts.items():
         write_atomic(directory / f"{name}.{suffix}", lambda path, items=items: Path(path).write_text("".join(items), encoding="utf-8"))

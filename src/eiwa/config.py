@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -126,8 +127,17 @@ class Config:
                      "min_word_count", "upos_dim", "pos_dim", "vectors_dim", "gazetteer_dim", "gazetteer_max_tokens"):
             if getattr(self, name) < 1:
                 raise EiwaError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.min_updates < 0:
-            raise EiwaError(f"min_updates must be at least 0, got {self.min_updates}")
+        for name in ("min_updates", "seed", "threads"):
+            if getattr(self, name) < 0:
+                raise EiwaError(f"{name} must be at least 0, got {getattr(self, name)}")
+        if self.patience < 1:  # 0 would train no epoch at all and save an untrained model
+            raise EiwaError(f"patience must be at least 1, got {self.patience}")
+        # `not x > 0` also refuses nan, which compares false with everything.
+        if not (0 < self.lr < math.inf):
+            raise EiwaError(f"lr must be a positive number, got {self.lr}")
+        for name in ("lr_decay", "clip", "transferred_lr_scale"):
+            if not (0 <= getattr(self, name) < math.inf):
+                raise EiwaError(f"{name} must be a number of at least 0, got {getattr(self, name)}")
         return self
 
     def feature_names(self) -> list[str]:
@@ -138,6 +148,8 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: dict, origin: str = "config") -> "Config":
+        if not isinstance(values, dict):
+            raise EiwaError(f"{origin}: expected a table of settings (a JSON object), found {type(values).__name__}")
         known = {f.name for f in fields(cls)}
         if "features" not in values and "vectors" in values:
             # eiwa 0.1 (model format 1): `vectors` initialised the word module, which had no other features.
@@ -227,20 +239,31 @@ def resolve_config(name_or_path: str | Path) -> Path:
     raise EiwaError(f"{name_or_path}: no such config file or built-in config (built-in: {', '.join(builtin_configs())})")
 
 
+def read_config_values(name_or_path: str | Path) -> dict:
+    """The settings a TOML or JSON config file (or built-in recipe) gives, as written."""
+    path = resolve_config(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise EiwaError(f"{path}: cannot read config: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise EiwaError(f"{path}: invalid config: not UTF-8 ({error})") from None
+    try:
+        values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
+        raise EiwaError(f"{path}: invalid config: {error}") from None
+    except RecursionError:
+        raise EiwaError(f"{path}: invalid config: nested too deeply") from None
+    if not isinstance(values, dict):
+        raise EiwaError(f"{path}: invalid config: expected a table of settings, found {type(values).__name__}")
+    return values
+
+
 def load_config(path: str | Path | None, overrides: list[str] | None = None, **fixed) -> Config:
     """Defaults, then a TOML/JSON file, then `--set` overrides, then values fixed by command-line flags."""
     config = Config()
     if path is not None:
-        path = resolve_config(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise EiwaError(f"{path}: cannot read config: {error.strerror}") from None
-        try:
-            values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
-            raise EiwaError(f"{path}: invalid config: {error}") from None
-        config = Config.from_dict(values, str(path))
+        config = Config.from_dict(read_config_values(path), str(resolve_config(path)))
     if overrides:
         config = config.with_overrides(overrides)
     for key, value in fixed.items():

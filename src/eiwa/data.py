@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -78,6 +79,15 @@ class Sentence:
                 covered_until = ends[e.end]
         return spans
 
+    def overlapping_entities(self) -> int:
+        covered_until, count = 0, 0
+        for e in sorted(self.entities, key=lambda e: (e.start, -e.end)):
+            if e.start < covered_until:
+                count += 1
+            else:
+                covered_until = e.end
+        return count
+
     def misaligned_entities(self) -> int:
         """How many gold entities have a boundary inside a token (the tagger cannot find those)."""
         starts = {s for s, _ in self.offsets}
@@ -90,6 +100,10 @@ class Corpus:
     sentences: list[Sentence]
     # How many tokens were split so that no gold entity boundary falls inside a token.
     token_splits: int = 0
+
+    def overlapping_entities(self) -> int:
+        """Gold entities that overlap an earlier one: flat tags cannot hold both, the later is left out."""
+        return sum(s.overlapping_entities() for s in self.sentences)
 
     def entity_types(self) -> list[str]:
         return entity_types(self.sentences)
@@ -278,15 +292,20 @@ def json_records(path: str | Path) -> Iterator[tuple[int, object]]:
                 record, position = decoder.raw_decode(text, position)
             except json.JSONDecodeError as error:
                 raise DataError(path, text.count("\n", 0, error.pos) + 1, f"invalid JSON: {error.msg}") from None
+            except RecursionError:
+                raise DataError(path, line, "invalid JSON: nested too deeply") from None
             yield line, record
     else:
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                yield number, json.loads(line)
+                record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise DataError(path, number, f"invalid JSON: {error.msg}") from None
+            except RecursionError:
+                raise DataError(path, number, "invalid JSON: nested too deeply") from None
+            yield number, record
 
 
 def read_span_records(path: str | Path) -> list[tuple[str, list[Span], str]]:
@@ -300,9 +319,12 @@ def read_span_records(path: str | Path) -> list[tuple[str, list[Span], str]]:
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise DataError(path, line, 'each record must be an object with a "text" string')
         text = record["text"]
-        entities = []
-        for item in record.get("entities") or []:
-            entities.append(_span_from_json(path, line, text, item))
+        items = record.get("entities")
+        if items is None:
+            items = []
+        if not isinstance(items, list):
+            raise DataError(path, line, f'"entities" must be a list, got {type(items).__name__}')
+        entities = [_span_from_json(path, line, text, item) for item in items]
         records.append((text, entities, f"{path}:{line}"))
     if not records:
         raise DataError(path, None, "no records found")
@@ -402,7 +424,14 @@ class RawTextTokenizer:
             self.tokenizer = EnglishTokenizer()
 
     def sentence(self, text: str, entities: list[Span] | None = None, origin: str | None = None) -> Sentence:
-        return Sentence(text, self.tokenizer.tokenize(text), entities or [], origin)
+        """Tokens of `text` with offsets into `text` itself. Decomposed text (NFD: an accent or a
+        dakuten as its own combining character) is tokenized in its composed form (NFC), which both
+        tokenizers expect, and each token's offsets are mapped back to the caller's characters."""
+        if unicodedata.is_normalized("NFC", text):
+            return Sentence(text, self.tokenizer.tokenize(text), entities or [], origin)
+        composed, starts, ends = composed_with_offsets(text)
+        tokens = [replace(t, start=starts[t.start], end=ends[t.end - 1]) for t in self.tokenizer.tokenize(composed)]
+        return Sentence(text, tokens, entities or [], origin)
 
     def split_for_entities(self, sentence: Sentence) -> tuple[Sentence, int]:
         """Split tokens at entity boundaries that fall inside them; returns the new sentence and the split count."""
@@ -411,6 +440,24 @@ class RawTextTokenizer:
         boundaries = {e.start for e in sentence.entities} | {e.end for e in sentence.entities}
         pieces, splits = split_at_boundaries(sentence.tokens, boundaries, self.tokenizer.piece)
         return replace(sentence, tokens=pieces), splits
+
+
+def composed_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
+    """NFC of `text`, with, for each of its characters, the start and end of the original
+    characters it came from. Each base character and the combining characters after it (and a
+    Hangul syllable's conjoining vowel and final jamo) are composed as one cluster."""
+    clusters, begin = [], 0
+    for index in range(1, len(text) + 1):
+        if index == len(text) or not (unicodedata.combining(text[index]) or "\u1160" <= text[index] <= "\u11ff"):
+            clusters.append((begin, index))
+            begin = index
+    pieces, starts, ends = [], [], []
+    for begin, end in clusters:
+        piece = unicodedata.normalize("NFC", text[begin:end])
+        pieces.append(piece)
+        starts += [begin] * len(piece)
+        ends += [end] * len(piece)
+    return "".join(pieces), starts, ends
 
 
 _tokenizers: dict[str, RawTextTokenizer] = {}

@@ -54,7 +54,8 @@ from .cv import Split, kfold_splits, run_splits, shared_split
 from .data import entity_types, read_corpus
 from .errors import EiwaError
 from .scoring import score
-from .tagger import Tagger, write_atomic
+from .persist import write_atomic
+from .tagger import Tagger
 
 SCRATCH = "none"
 ZERO_SHOT = "char,word,classifier"  # size 0: the English model tags Japanese through the label map

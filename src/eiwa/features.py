@@ -29,7 +29,7 @@ from .data import Sentence
 from .encoding import (Batch, Encoded, FeatureData, Inputs, TagVocab, Vocab, bigrams, casing, form_chunks,
                        normalize_word, pad, read_vectors)
 from .errors import EiwaError
-from .tags import tags_from_spans
+from .tags import parse_tag, tags_from_spans
 
 FEATURES: dict[str, type["Feature"]] = {}  # name -> class, in registration order (the order modules are created)
 
@@ -431,6 +431,8 @@ class Encoder:
 
     @classmethod
     def from_json(cls, config: Config, data: dict) -> "Encoder":
+        for tag in data["tags"]:
+            parse_tag(tag)  # a tag the decoder cannot read is a damaged file, found now, not mid-prediction
         tags = TagVocab(data["tags"], data.get("inherited_tags", ()))
         if "features" not in data:  # eiwa 0.1 (format 1): the word and bigram vocabularies at the top
             data = {"features": {"word": {"vocabs": {"words": data["words"]}}, "char": {"vocabs": {"bigrams": data["bigrams"]}}}}

@@ -11,19 +11,18 @@ Format 2 (eiwa 0.2) keeps each feature's vocabularies under its name; format 1 (
 char and word features only, vocabularies at the top of vocab.json) is read as well, and such a
 model predicts exactly as it did (tests/test_tagger.py checks it against eiwa 0.1's outputs).
 
-Every file is written to a temporary name and renamed into place, so an interrupted save never
-leaves a half-written file behind.
+meta.json also records each other file's sha256, checked on load. A save builds the directory
+beside its target and swaps it in whole (persist.py), so an interrupted save never leaves a
+half-written model, nor old and new files mixed.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import torch
 from safetensors import SafetensorError
@@ -36,6 +35,7 @@ from .encoding import Encoded, form_chunks
 from .errors import EiwaError, ModelError
 from .features import Encoder
 from .model import NERModel
+from .persist import checksums, dump_json, fault_point, read_json, recover, replace_directory, verify
 from .scoring import Scores, score
 from .tags import spans_from_tag_ids
 
@@ -136,23 +136,36 @@ class Tagger:
 
     # ------------------------------------------------------------------------- persistence
 
-    def save(self, directory: str | Path, training: dict | None = None) -> None:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+    def save(self, directory: str | Path, training: dict | None = None,
+             extra: Callable[[Path], None] | None = None) -> None:
+        """Write the model to `directory` as a whole: built beside it, then swapped in, so that the
+        path always holds a complete model (persist.replace_directory). `extra(staging)` may add
+        files to the same swap (training's checkpoint)."""
         if training is not None:
             self.meta["training"] = training
-        meta = {
-            **self.meta,
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "eiwa_version": __version__,
-            "lang": self.config.lang,
-            "entity_types": self.entity_types,
-        }
-        write_atomic(directory / "model.safetensors", lambda path: save_file(self.model.state_dict(), path))
-        write_json(directory / "config.json", self.config.to_dict())
-        write_json(directory / "vocab.json", self.encoder.to_json())
-        write_json(directory / "meta.json", meta)  # last: a directory with meta.json is complete
+
+        def fill(staging: Path) -> None:
+            fault_point("write model.safetensors")
+            save_file(self.model.state_dict(), staging / "model.safetensors")
+            fault_point("write config.json")
+            dump_json(staging / "config.json", self.config.to_dict())
+            fault_point("write vocab.json")
+            dump_json(staging / "vocab.json", self.encoder.to_json())
+            if extra is not None:
+                extra(staging)
+            files = checksums(staging, ["model.safetensors", "config.json", "vocab.json"])
+            fault_point("write meta.json")
+            dump_json(staging / "meta.json", {
+                **self.meta,
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "eiwa_version": __version__,
+                "lang": self.config.lang,
+                "entity_types": self.entity_types,
+                "files": files,
+            })
+
+        replace_directory(directory, fill, replaceable=is_model_directory)
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> "Tagger":
@@ -165,11 +178,13 @@ class Tagger:
                 f"{directory}: model format version {meta.get('format_version')} is not supported "
                 f"by eiwa {__version__} (it reads versions {', '.join(map(str, READS_VERSIONS))})"
             )
+        if "files" in meta:  # models saved before eiwa 0.3 carry no checksums
+            verify(directory, meta["files"])
         try:
             config = Config.from_dict(read_json(directory / "config.json"), str(directory / "config.json")).validate()
             encoder = Encoder.from_json(config, read_json(directory / "vocab.json"))
-        except (KeyError, TypeError) as error:
-            raise ModelError(f"{directory}: vocab.json is damaged ({error})") from None
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+            raise ModelError(f"{directory}: vocab.json is damaged ({type(error).__name__}: {error})") from None
         except EiwaError as error:
             raise ModelError(f"{directory}: {error}") from None
         tagger = cls.create(config, encoder)
@@ -218,6 +233,10 @@ def builtin_models() -> list[str]:
 def resolve_model(name_or_path: str | Path) -> Path:
     """A model directory, or the name of a model shipped with eiwa."""
     path = Path(name_or_path)
+    try:
+        recover(path)  # a crash inside a fallback swap (persist.py) left the old model beside it
+    except OSError:
+        pass
     if path.is_dir():
         if not (path / "meta.json").exists():
             raise ModelError(f"{path}: not a model directory (no meta.json); was training interrupted before the first save?")
@@ -228,43 +247,13 @@ def resolve_model(name_or_path: str | Path) -> Path:
     raise ModelError(f"{name_or_path}: no such model directory or built-in model (built-in: {known})")
 
 
-# ----------------------------------------------------------------------------- atomic files
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def write_atomic(path: Path, write) -> None:
-    """Call write(temporary_path), then rename the result over `path`."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
+def is_model_directory(path: Path) -> bool:
+    """Whether `path` holds an eiwa model (so that saving over it may replace it)."""
     try:
-        write(temporary)
-        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes files private; saved files should not be
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
-def write_json(path: Path, value) -> None:
-    def write(temporary):
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(value, handle, ensure_ascii=False, indent=1)
-            handle.write("\n")
-
-    write_atomic(path, write)
-
-
-def read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"{path}: missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ModelError(f"{path}: damaged ({error})") from None
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == FORMAT
 
 
 def load(name_or_path: str | Path) -> Tagger:

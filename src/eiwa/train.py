@@ -8,7 +8,7 @@ epoch before it.
 
 from __future__ import annotations
 
-import shutil
+import json
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -19,17 +19,18 @@ import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .config import Config
 from .data import Sentence
 from .errors import EiwaError
 from .features import Encoder
-from .tagger import Tagger, read_json, write_atomic, write_json
+from .persist import fault_point, write_atomic
+from .tagger import Tagger
 from .transfer import build, freeze_transferred, parameter_groups
 
-CHECKPOINT = "checkpoint"
+CHECKPOINT = "checkpoint.safetensors"  # inside the model directory while training runs
 
 
 @dataclass
@@ -93,9 +94,9 @@ def train(
 
     state = {"epoch": 0, "best_dev_f1": -1.0, "best_epoch": 0, "bad_epochs": 0, "updates": 0, "history": [], "seconds": 0.0}
     if resume:
-        if checkpoint is None or not (checkpoint / "state.json").exists():
+        if checkpoint is None or not checkpoint.exists():
             raise EiwaError(f"--resume: no checkpoint in {out} to resume from")
-        tagger, optimizer_state, state = _read_checkpoint(checkpoint)
+        tagger, optimizer_state, state = read_checkpoint(checkpoint)
         state.setdefault("updates", 0)  # checkpoints written before min_updates existed lack it
         log(f"resuming after epoch {state['epoch']} (best dev F1 {state['best_dev_f1']:.4f} at epoch {state['best_epoch']})")
     else:
@@ -150,14 +151,20 @@ def train(
             log(f"epoch {epoch:3d}  loss {loss:8.4f}  dev F1 {dev_f1:.4f}{' *' if improved else '  '} "
                 f"(best {state['best_dev_f1']:.4f} @ {state['best_epoch']})  {speed:6.0f} sent/s  {seconds:5.1f} s")
             if out is not None:
+                # An improving epoch swaps in the model with its checkpoint as one directory; any
+                # other replaces the checkpoint file alone: model and checkpoint always agree.
+                def write_checkpoint(path):
+                    _write_checkpoint(Path(path), tagger, optimizer, state)
+
                 if improved:
-                    tagger.save(out, training=_summary(state, len(train_sentences), len(dev_sentences)))
-                _write_checkpoint(checkpoint, tagger, optimizer, state)
+                    tagger.save(out, training=_summary(state, len(train_sentences), len(dev_sentences)),
+                                extra=lambda staging: write_checkpoint(staging / CHECKPOINT))
+                else:
+                    write_atomic(checkpoint, write_checkpoint)
     model.load_state_dict(best_weights)
     result = TrainResult(tagger, state["best_dev_f1"], state["best_epoch"], state["epoch"], state["seconds"], state["history"])
-    if out is not None:
+    if out is not None:  # finished: the model alone, nothing left to resume
         tagger.save(out, training=_summary(state, len(train_sentences), len(dev_sentences)))
-        shutil.rmtree(checkpoint, ignore_errors=True)  # finished: nothing left to resume
     return result
 
 
@@ -204,8 +211,9 @@ def _run_epoch(model, encoder, data, optimizer, config, epoch, progress_bar, sta
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def _write_checkpoint(directory: Path, tagger: Tagger, optimizer: torch.optim.Optimizer, state: dict) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
+def _write_checkpoint(path: Path, tagger: Tagger, optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """One file: the weights and optimizer tensors, with the training state, config and
+    vocabularies as JSON in its header, so that it is written (and renamed) as one unit."""
     tensors = {f"model.{k}": v.contiguous() for k, v in tagger.model.state_dict().items()}
     optimizer_state = optimizer.state_dict()
     plain_state = {}
@@ -215,24 +223,42 @@ def _write_checkpoint(directory: Path, tagger: Tagger, optimizer: torch.optim.Op
                 tensors[f"optimizer.{index}.{name}"] = value.contiguous()
             else:
                 plain_state.setdefault(str(index), {})[name] = value
-    # The state file names the tensors it belongs with, so a pair from different epochs is detected.
-    token = f"epoch-{state['epoch']}"
-    write_atomic(directory / "state.safetensors", lambda path: save_file(tensors, path, metadata={"token": token}))
-    write_json(directory / "config.json", tagger.config.to_dict())
-    write_json(directory / "vocab.json", tagger.encoder.to_json())
-    write_json(directory / "state.json", {**state, "token": token, "optimizer_groups": optimizer_state["param_groups"],
-                                          "optimizer_plain": plain_state})
+    header = {
+        "state": {**state, "optimizer_groups": optimizer_state["param_groups"], "optimizer_plain": plain_state},
+        "config": tagger.config.to_dict(),
+        "vocab": tagger.encoder.to_json(),
+    }
+    fault_point("write checkpoint")
+    save_file(tensors, path, metadata={key: json.dumps(value, ensure_ascii=False) for key, value in header.items()})
 
 
-def _read_checkpoint(directory: Path):
-    state = read_json(directory / "state.json")
-    config = Config.from_dict(read_json(directory / "config.json")).validate()
-    encoder = Encoder.from_json(config, read_json(directory / "vocab.json"))
+def _checkpoint_header(path: Path) -> dict:
+    try:
+        with safe_open(path, "pt") as handle:
+            return {key: json.loads(value) for key, value in (handle.metadata() or {}).items()}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise EiwaError(f"{path}: damaged checkpoint ({type(error).__name__}: {error}); train again with --force") from None
+
+
+def checkpoint_config(path: Path) -> Config:
+    """The settings a checkpoint continues with."""
+    try:
+        return Config.from_dict(_checkpoint_header(path)["config"], str(path)).validate()
+    except KeyError:
+        raise EiwaError(f"{path}: damaged checkpoint (no config); train again with --force") from None
+
+
+def read_checkpoint(path: Path):
+    """The tagger, optimizer state and training state of a checkpoint file."""
+    header = _checkpoint_header(path)
+    try:
+        tensors = load_file(path)
+        state = header["state"]
+        config = Config.from_dict(header["config"], str(path)).validate()
+        encoder = Encoder.from_json(config, header["vocab"])
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:
+        raise EiwaError(f"{path}: damaged checkpoint ({type(error).__name__}: {error}); train again with --force") from None
     tagger = Tagger.create(config, encoder)
-    with safe_open(directory / "state.safetensors", "pt") as handle:
-        if handle.metadata().get("token") != state.get("token"):
-            raise EiwaError(f"{directory}: checkpoint files are from different epochs; cannot resume")
-    tensors = load_file(directory / "state.safetensors")
     tagger.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     tagger.attach_features()
     optimizer_state: dict = {"state": {}, "param_groups": state.pop("optimizer_groups")}
@@ -242,6 +268,4 @@ def _read_checkpoint(directory: Path):
             optimizer_state["state"].setdefault(int(index), {})[name] = value
     for index, values in state.pop("optimizer_plain").items():
         optimizer_state["state"].setdefault(int(index), {}).update(values)
-    state.pop("token")
     return tagger, optimizer_state, state
-

@@ -112,13 +112,23 @@ def parse_label_map(spec: str, source_types: Sequence[str], target_types: Sequen
     """`PER=PSN,LOC=LOC`, or a file with one `SOURCE=TARGET` a line (or a JSON object SOURCE -> [TARGETS])."""
     path = Path(spec)
     if path.is_file():
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise EiwaError(f"{path}: cannot read the label map ({error})") from None
         if text.lstrip().startswith("{"):
             try:
                 raw = json.loads(text)
-            except json.JSONDecodeError as error:
+            except (json.JSONDecodeError, RecursionError) as error:
                 raise EiwaError(f"{path}: invalid JSON label map: {error}") from None
-            pairs = [(s, t) for s, targets in raw.items() for t in ([targets] if isinstance(targets, str) else targets)]
+            if not isinstance(raw, dict):
+                raise EiwaError(f"{path}: a JSON label map is an object SOURCE -> TARGET or [TARGETS]")
+            pairs = []
+            for source, targets in raw.items():
+                targets = [targets] if isinstance(targets, str) else targets
+                if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+                    raise EiwaError(f"{path}: key {source!r}: expected a target type or a list of them, got {targets!r}")
+                pairs += [(source, t) for t in targets]
         else:
             pairs = [_pair(line, f"{path}:{n}") for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
     else:

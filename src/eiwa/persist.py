@@ -1,0 +1,301 @@
+"""Crash-safe files and directories: what eiwa writes is either the old whole or the new whole.
+
+* `write_atomic` / `write_json`: one file, written to a temporary name, fsynced, renamed over.
+* `replace_directory`: a model directory is built beside its target, fsynced, then swapped in
+  with one atomic exchange (Linux `renameat2(RENAME_EXCHANGE)`), so that at every instant the
+  path holds the complete old model or the complete new one. Where the exchange is missing
+  (other systems, some file systems) it falls back to two renames, and `recover` undoes a crash
+  between them on the next read or write.
+* `checksums` / `verify`: a sha256 of every file, recorded in meta.json and checked on load, so
+  that weights damaged in place (same size, other bytes) are an error, not silent nonsense.
+* `lock`: an advisory lock beside an output path; a second writer fails at once.
+
+Temporary names start with `.<target name>.` and end in `.tmp`, `.new` or `.old`; leftovers of a
+killed process are removed by the next write to the same place (`clean_leftovers`).
+
+`fault_point(name)` marks every write, fsync and rename. With EIWA_FAULT_AT=k in the environment
+the process kills itself (SIGKILL) at the k-th point; with EIWA_FAULT_LOG=path it appends each
+point's name there. tests/test_persist.py kills a training run at every point this way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import hashlib
+import json
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .errors import EiwaError, ModelError
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+_faults_seen = 0
+
+
+def fault_point(name: str) -> None:
+    """A place where a crash must leave things whole (see the module docstring)."""
+    global _faults_seen
+    log = os.environ.get("EIWA_FAULT_LOG")
+    at = os.environ.get("EIWA_FAULT_AT")
+    if log is None and at is None:
+        return
+    _faults_seen += 1
+    if log:
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(f"{_faults_seen} {name}\n")
+    if at is not None and _faults_seen == int(at):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
+    """Call write(temporary_path), fsync it, then rename it over `path`."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise EiwaError(f"{path}: cannot write: {error.strerror}") from None
+    os.close(handle)
+    try:
+        fault_point(f"write {path.name}")
+        write(temporary)
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes files private; saved files should not be
+        _fsync_path(Path(temporary))
+        fault_point(f"rename {path.name}")
+        os.replace(temporary, path)
+        _fsync_path(path.parent)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def dump_json(path: str | Path, value) -> None:
+    """Write JSON to `path` as it is (no rename): for files inside a directory still being built.
+    Text UTF-8 cannot hold (a lone surrogate from the input) is written \\u-escaped, which reads back the same."""
+    text = json.dumps(value, ensure_ascii=False, indent=1)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = json.dumps(value, ensure_ascii=True, indent=1).encode("ascii")
+    with open(path, "wb") as handle:
+        handle.write(data + b"\n")
+
+
+def write_json(path: str | Path, value) -> None:
+    write_atomic(path, lambda temporary: dump_json(temporary, value))
+
+
+def read_json(path: str | Path, shape: type | None = dict):
+    """A JSON document; a missing or damaged file, or one whose top level is not `shape`, is a ModelError."""
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{path}: missing") from None
+    except OSError as error:
+        raise ModelError(f"{path}: cannot read: {error.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelError(f"{path}: damaged ({error})") from None
+    except RecursionError:
+        raise ModelError(f"{path}: damaged (nested too deeply)") from None
+    if shape is not None and not isinstance(value, shape):
+        raise ModelError(f"{path}: damaged (expected a JSON {'object' if shape is dict else shape.__name__}, "
+                         f"found {type(value).__name__})")
+    return value
+
+
+# ----------------------------------------------------------------------------- checksums
+
+
+def file_digest(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def checksums(directory: Path, names: list[str]) -> dict[str, str]:
+    return {name: file_digest(directory / name) for name in names}
+
+
+def verify(directory: Path, recorded: dict) -> None:
+    """Each file's sha256 against the one recorded in meta.json."""
+    if not isinstance(recorded, dict):
+        raise ModelError(f"{directory / 'meta.json'}: damaged (files is not an object)")
+    for name, digest in recorded.items():
+        path = directory / name
+        if not path.is_file():
+            raise ModelError(f"{path}: missing (meta.json lists it)")
+        if file_digest(path) != digest:
+            raise ModelError(f"{path}: damaged (its checksum differs from the one in meta.json)")
+
+
+# ----------------------------------------------------------------------------- directories
+
+
+def _leftovers(target: Path) -> list[Path]:
+    prefix = f".{target.name}."
+    if not target.parent.is_dir():
+        return []
+    return [p for p in target.parent.iterdir()
+            if p.name.startswith(prefix) and p.name.endswith((".tmp", ".new", ".old"))]
+
+
+def recover(target: Path) -> None:
+    """Undo a crash between the two renames of the fallback swap: put the old model back."""
+    if target.exists():
+        return
+    old = sorted(p for p in _leftovers(target) if p.name.endswith(".old") and (p / "meta.json").exists())
+    if old:
+        os.rename(old[-1], target)
+
+
+def clean_leftovers(target: Path) -> None:
+    """Remove what a killed write left beside `target` (and inside it: temporary files)."""
+    recover(target)
+    for path in _leftovers(target):
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    if target.is_dir():
+        for path in target.iterdir():
+            if path.name.startswith(".") and path.name.endswith(".tmp"):
+                path.unlink(missing_ok=True)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically; False where the system cannot (or EIWA_SWAP_FALLBACK=1 asks
+    for the fallback, so that tests cover it on Linux too)."""
+    if os.environ.get("EIWA_SWAP_FALLBACK") == "1":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError, TypeError):
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(a))
+
+
+def replace_directory(target: str | Path, fill: Callable[[Path], None], replaceable: Callable[[Path], bool]) -> None:
+    """Build a new directory with fill(staging), then swap it in for `target` as a whole.
+
+    An existing non-empty `target` must pass `replaceable` (it is an eiwa model): replacing
+    deletes it, and a directory of other files is never deleted."""
+    target = Path(target)
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise EiwaError(f"{parent}: cannot create: {error.strerror}") from None
+    clean_leftovers(target)
+    if target.exists():
+        if not target.is_dir():
+            raise EiwaError(f"{target}: exists and is not a directory")
+        if any(target.iterdir()) and not replaceable(target):
+            raise EiwaError(f"{target}: holds files that are not an eiwa model; choose another output directory")
+    try:
+        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.", suffix=".new"))
+    except OSError as error:
+        raise EiwaError(f"{parent}: cannot write: {error.strerror}") from None
+    try:
+        os.chmod(staging, 0o777 & ~_UMASK)
+        fault_point("fill staging")
+        fill(staging)
+        for path in staging.iterdir():
+            os.chmod(path, 0o666 & ~_UMASK)  # some writers (safetensors) make files private
+            _fsync_path(path)
+        _fsync_path(staging)
+        fault_point("swap")
+        if not target.exists():
+            os.rename(staging, target)
+        elif _exchange(staging, target):
+            fault_point("remove old")
+            shutil.rmtree(staging)  # the old model, now under the staging name
+        else:
+            old = parent / f".{target.name}.{os.getpid()}.old"
+            os.rename(target, old)
+            fault_point("fallback second rename")
+            os.rename(staging, target)
+            shutil.rmtree(old)
+        _fsync_path(parent)
+    except BaseException:
+        if staging.exists() and staging != target:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+# ----------------------------------------------------------------------------- locks
+
+
+@contextlib.contextmanager
+def lock(target: str | Path) -> Iterator[None]:
+    """Hold an advisory lock on `target` (a file `.<name>.lock` beside it) while writing it."""
+    target = Path(target)
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): one writer at a time is then the user's to keep
+        yield
+        return
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(target.parent / f".{target.name}.lock", "a+", encoding="utf-8")
+    except OSError as error:
+        raise EiwaError(f"{target}: cannot write: {error.strerror}") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise EiwaError(f"{target}: another eiwa process ({holder}) is writing it; wait for it or choose another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_writable(path: str | Path, what: str = "output") -> None:
+    """Fail before long work if `path` cannot be created: its nearest existing parent must be a
+    writable directory."""
+    path = Path(path)
+    probe = path if path.exists() else path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if path.exists() and path.is_dir():
+        probe = path
+    if not probe.is_dir():
+        raise EiwaError(f"{path}: cannot write {what} here ({probe} is not a directory)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise EiwaError(f"{path}: cannot write {what} here ({probe} is not writable)")
