@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .errors import EiwaError
+from .persist import is_file
 
 INPUTS = ("native", "romaji")
 FEATURE_NAMES = ("char", "word", "pos", "vectors", "gazetteer")  # features.py registers each (a test checks)
@@ -232,7 +233,7 @@ def builtin_configs() -> list[str]:
 def resolve_config(name_or_path: str | Path) -> Path:
     """A config file, or the name of a recipe shipped with eiwa (e.g. `small-data`)."""
     path = Path(name_or_path)
-    if path.is_file():
+    if is_file(path):
         return path
     if str(name_or_path) in builtin_configs():
         return BUILTIN_CONFIGS / f"{name_or_path}.toml"

@@ -156,11 +156,14 @@ def sentence_from_tags(
 
 def read_text(path: str | Path) -> str:
     path = Path(path)
-    if not path.exists():
-        raise DataError(path, None, "no such file")
-    if path.is_dir():
-        raise DataError(path, None, "is a directory, expected a file")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(path, None, "no such file") from None
+    except IsADirectoryError:
+        raise DataError(path, None, "is a directory, expected a file") from None
+    except (OSError, ValueError) as error:
+        raise DataError(path, None, f"cannot read: {getattr(error, 'strerror', None) or error}") from None
     bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     try:
         text = data[bom:].decode("utf-8")
@@ -386,14 +389,27 @@ def read_hironsan() -> Corpus:
     sentences = []
     for split in ("train", "test"):
         for index, rows in enumerate(hironsan_corpus.hiron2016.iob_sents(split)):
-            # Rows for a full-width space lost their surface upstream and begin with the character class.
-            tokens = ["\u3000" if len(row) == 11 and row[0] == "ZSPACE" else row[0] for row in rows]
-            tags = [row[-1] for row in rows]
-            readings = [row[9] if len(row) > 10 and row[9] != "*" else None for row in rows]
-            # A full-width space's row lacks the surface, so its columns sit one place to the left.
-            corpus_pos = [tuple(row[1:5]) if len(row) == 11 and row[0] == "ZSPACE" else tuple(row[2:6]) for row in rows]
-            sentences.append(sentence_from_tags(tokens, tags, "ja", readings, f"hironsan:{split}:{index}", corpus_pos))
+            sentences.append(hironsan_sentence(rows, f"hironsan:{split}:{index}"))
     return Corpus(sentences)
+
+
+def hironsan_sentence(rows: Sequence[Sequence[str]], origin: str) -> Sentence:
+    """One sentence of Hironsan rows (10 or 12 columns; 11 for a full-width space's row)."""
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, (list, tuple)) or len(row) not in (10, 11, 12) or not all(isinstance(c, str) for c in row):
+            raise DataError(origin, number, "a Hironsan row has 10, 11 or 12 text columns")
+    # Rows for a full-width space lost their surface upstream and begin with the character class.
+    tokens = ["\u3000" if len(row) == 11 and row[0] == "ZSPACE" else row[0] for row in rows]
+    if not all(tokens):
+        raise DataError(origin, next(i for i, t in enumerate(tokens, 1) if not t), "empty token")
+    tags = [row[-1] for row in rows]
+    readings = [row[9] if len(row) > 10 and row[9] != "*" else None for row in rows]
+    # A full-width space's row lacks the surface, so its columns sit one place to the left.
+    corpus_pos = [tuple(row[1:5]) if len(row) == 11 and row[0] == "ZSPACE" else tuple(row[2:6]) for row in rows]
+    try:
+        return sentence_from_tags(tokens, tags, "ja", readings, origin, corpus_pos)
+    except ValueError as error:
+        raise DataError(origin, None, str(error)) from None
 
 
 # ----------------------------------------------------------------------------- raw text

@@ -228,6 +228,8 @@ class PosFeature(Feature):
         """Each token's POS as the model reads it: the tokenizer's levels or the corpus column."""
         own = self.config.pos_source == "tokenizer" and self.config.lang == "ja"
         tags = [t.pos if own else t.corpus_pos for t in sentence.tokens]  # () from a part without POS: unknown
+        if own:  # a character MeCab could not analyse (a NUL) has no POS: unknown, as () is
+            tags = [() if tag is None else tag for tag in tags]
         if None in tags:
             where = sentence.origin or f"the input {sentence.text[:30]!r}"
             if self.config.lang == "en":

@@ -31,6 +31,13 @@ from .tokens import Token
 _CACHE_SIZE = 100_000
 _NON_SPACE = re.compile(r"\S+")
 _SPACE = re.compile(r"\s")
+# MeCab reads UTF-8, which cannot hold a lone surrogate: it is analysed as U+FFFD, one character
+# for one, so that offsets stay those of the caller's text.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", text)
 # unidic-lite's feature columns: pos1-pos4 are the first four, orthBase the 11th, the kana reading the 18th.
 _POS_FIELDS = 4
 _BASE_FIELD = 10
@@ -86,7 +93,11 @@ class JapaneseTokenizer:
 
     def tokenize(self, text: str) -> list[Token]:
         """Tokens of ``text`` in order; whitespace never becomes a token."""
-        return list(self._tokenize_cached(text))
+        safe = _encodable(text)
+        tokens = self._tokenize_cached(safe)
+        if safe == text:
+            return list(tokens)
+        return [replace(t, text=text[t.start:t.end]) for t in tokens]
 
     def reading(self, surface: str) -> str | None:
         """Katakana reading of an arbitrary string: the morpheme readings concatenated.
@@ -99,7 +110,7 @@ class JapaneseTokenizer:
     def piece(self, text: str, start: int, end: int) -> Token:
         """A piece of a token split at an entity boundary, analysed on its own: its reading, and
         the part of speech of its first morpheme."""
-        first = next((w for w in self.tagger(text) if not w.surface.isspace()), None)
+        first = next((w for w in self.tagger(_encodable(text)) if not w.surface.isspace()), None)
         _, pos, lemma = _analysis(first) if first is not None else (None, None, None)
         return Token(text, start, end, self.reading(text), pos, lemma if first is not None and first.surface == text else None)
 
@@ -119,7 +130,7 @@ class JapaneseTokenizer:
 
     def _reading_uncached(self, surface: str) -> str | None:
         parts = []
-        for word in self.tagger(surface):
+        for word in self.tagger(_encodable(surface)):
             if word.surface.isspace():
                 continue
             kana = _kana_of(word)

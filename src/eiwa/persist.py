@@ -125,6 +125,22 @@ def read_json(path: str | Path, shape: type | None = dict):
     return value
 
 
+def is_file(path: str | Path) -> bool:
+    """Path.is_file that says False, not OSError/ValueError, for a string no file can be named
+    (too long, a NUL): options such as --label-map take a file or an inline value."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: str | Path) -> bool:
+    try:
+        return Path(path).is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 # ----------------------------------------------------------------------------- checksums
 
 

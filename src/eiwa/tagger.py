@@ -35,7 +35,7 @@ from .encoding import Encoded, form_chunks
 from .errors import EiwaError, ModelError
 from .features import Encoder
 from .model import NERModel
-from .persist import checksums, dump_json, fault_point, read_json, recover, replace_directory, verify
+from .persist import checksums, dump_json, fault_point, is_dir, read_json, recover, replace_directory, verify
 from .scoring import Scores, score
 from .tags import spans_from_tag_ids
 
@@ -235,9 +235,9 @@ def resolve_model(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     try:
         recover(path)  # a crash inside a fallback swap (persist.py) left the old model beside it
-    except OSError:
+    except (OSError, ValueError):
         pass
-    if path.is_dir():
+    if is_dir(path):
         if not (path / "meta.json").exists():
             raise ModelError(f"{path}: not a model directory (no meta.json); was training interrupted before the first save?")
         return path

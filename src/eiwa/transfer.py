@@ -40,6 +40,7 @@ from .data import Sentence, entity_types
 from .encoding import TagVocab, Vocab, normalize_word
 from .errors import EiwaError
 from .features import FEATURES, Encoder
+from .persist import is_file
 from .tagger import Tagger
 from .tags import parse_tag, tags_from_spans
 
@@ -111,7 +112,7 @@ def parse_modules(text: str) -> list[str]:
 def parse_label_map(spec: str, source_types: Sequence[str], target_types: Sequence[str]) -> LabelMap:
     """`PER=PSN,LOC=LOC`, or a file with one `SOURCE=TARGET` a line (or a JSON object SOURCE -> [TARGETS])."""
     path = Path(spec)
-    if path.is_file():
+    if is_file(path):
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
