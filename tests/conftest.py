@@ -32,6 +32,28 @@ def shared_file(shared_data: Path, *parts: str) -> Path:
     return path
 
 
+# ----------------------------------------------------------------------------- the command line
+
+
+@pytest.fixture
+def runner():
+    from click.testing import CliRunner
+
+    # click 8.2+ keeps stdout and stderr apart (result.stdout / result.stderr); result.output mixes both.
+    return CliRunner()
+
+
+def assert_user_error(result, *fragments) -> str:
+    """Exit status 2, one clear line on stderr naming what is wrong, and no traceback; returns the line."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("eiwa: error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in last, (fragment, result.stderr)
+    return last
+
+
 # ----------------------------------------------------------------------------- tiny configs
 
 TINY = {

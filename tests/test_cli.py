@@ -7,28 +7,11 @@ import shutil
 import statistics
 
 import pytest
-from click.testing import CliRunner
 
-from conftest import TINY_SET, synthetic_tagged, write_conll
+from conftest import TINY_SET, assert_user_error, synthetic_tagged, write_conll
 from eiwa.cli import cli
 
 COMMANDS = ["train", "evaluate", "predict", "cv", "info", "quickstart"]
-
-
-@pytest.fixture
-def runner():
-    # click 8.2+ keeps stdout and stderr apart (result.stdout / result.stderr); result.output mixes both.
-    return CliRunner()
-
-
-def assert_user_error(result, *fragments):
-    """Exit status 2, one clear line on stderr naming what is wrong, and no traceback."""
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("eiwa: error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in last, (fragment, result.stderr)
 
 
 @pytest.fixture

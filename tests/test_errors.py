@@ -15,27 +15,11 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from conftest import TINY_SET, synthetic_tagged, write_conll
+from conftest import TINY_SET, assert_user_error, synthetic_tagged, write_conll
 from eiwa.cli import cli
 from eiwa.persist import lock
 from eiwa.tagger import Tagger
-
-
-@pytest.fixture
-def runner():
-    return CliRunner()
-
-
-def user_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("eiwa: error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in last, (fragment, last)
-    return last
 
 
 @pytest.fixture
@@ -59,13 +43,13 @@ def test_span_records_of_the_wrong_shape(runner, tmp_path, record, message):
     path = tmp_path / "data.jsonl"
     path.write_text(json.dumps({"text": "fine", "entities": []}) + "\n" + json.dumps(record) + "\n", encoding="utf-8")
     result = runner.invoke(cli, ["train", "--format", "spans", "--train", str(path), "--out", str(tmp_path / "m")])
-    user_error(result, f"{path}:2", message)
+    assert_user_error(result, f"{path}:2", message)
 
 
 def test_very_deep_nesting_is_a_data_error_not_a_recursion_error(runner, tmp_path):
     path = tmp_path / "deep.json"
     path.write_text("[" + "[" * 100_000 + "]" * 100_000 + "]", encoding="utf-8")
-    user_error(runner.invoke(cli, ["train", "--format", "spans", "--train", str(path), "--out", str(tmp_path / "m")]),
+    assert_user_error(runner.invoke(cli, ["train", "--format", "spans", "--train", str(path), "--out", str(tmp_path / "m")]),
                str(path), "nested too deeply")
 
 
@@ -74,7 +58,7 @@ def test_very_deep_nesting_is_a_data_error_not_a_recursion_error(runner, tmp_pat
 def test_a_config_file_of_the_wrong_shape(runner, conll, tmp_path, text, message):
     path = tmp_path / "config.json"
     path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
-    user_error(runner.invoke(cli, train_args(conll, tmp_path / "m", "--config", str(path))), str(path), message)
+    assert_user_error(runner.invoke(cli, train_args(conll, tmp_path / "m", "--config", str(path))), str(path), message)
 
 
 @pytest.mark.parametrize("content, message", [("[1]", "expected a JSON object"), ("[" * 100_000, "nested too deeply")])
@@ -82,7 +66,7 @@ def test_a_meta_json_of_the_wrong_shape(runner, tiny_model_dir, tmp_path, conten
     copy = tmp_path / "m"
     shutil.copytree(tiny_model_dir, copy)
     (copy / "meta.json").write_text(content, encoding="utf-8")
-    user_error(runner.invoke(cli, ["predict", str(copy), "John"]), "meta.json", message)
+    assert_user_error(runner.invoke(cli, ["predict", str(copy), "John"]), "meta.json", message)
 
 
 def test_an_unreadable_meta_json(runner, tiny_model_dir, tmp_path):
@@ -90,7 +74,7 @@ def test_an_unreadable_meta_json(runner, tiny_model_dir, tmp_path):
     shutil.copytree(tiny_model_dir, copy)
     (copy / "meta.json").unlink()
     (copy / "meta.json").mkdir()  # cannot be read as a file (chmod cannot stop root)
-    user_error(runner.invoke(cli, ["predict", str(copy), "John"]), "meta.json", "cannot read")
+    assert_user_error(runner.invoke(cli, ["predict", str(copy), "John"]), "meta.json", "cannot read")
 
 
 def test_an_unknown_tag_in_vocab_json(tiny_model_dir, tmp_path):
@@ -115,7 +99,7 @@ def test_a_label_map_file_of_the_wrong_shape(runner, tiny_model_dir, conll, tmp_
     path.write_bytes(content)
     result = runner.invoke(cli, ["transfer", "--lang", "en", "--source", str(tiny_model_dir), "--modules", "classifier",
                                  "--label-map", str(path), "--train", str(conll), "--out", str(tmp_path / "m"), *TINY_SET])
-    user_error(result, message)
+    assert_user_error(result, message)
 
 
 # ----------------------------------------------------------------------------- options out of range
@@ -143,7 +127,7 @@ def test_predict_batch_size_out_of_range(runner, tiny_model_dir, size):
 
 
 def test_cv_negative_seed(runner, conll):
-    user_error(runner.invoke(cli, ["cv", "--data", str(conll), "--seeds", "1,-1"]), "--seeds")
+    assert_user_error(runner.invoke(cli, ["cv", "--data", str(conll), "--seeds", "1,-1"]), "--seeds")
 
 
 # ----------------------------------------------------------------------------- output locations
@@ -152,14 +136,14 @@ def test_cv_negative_seed(runner, conll):
 def test_output_locations_that_cannot_be_written_fail_before_the_work(runner, tiny_model_dir, conll, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("", encoding="utf-8")
-    user_error(runner.invoke(cli, train_args(conll, blocker / "m")), "cannot write the model")
-    user_error(runner.invoke(cli, ["predict", str(tiny_model_dir), "John", "--output", str(blocker / "x.jsonl")]),
+    assert_user_error(runner.invoke(cli, train_args(conll, blocker / "m")), "cannot write the model")
+    assert_user_error(runner.invoke(cli, ["predict", str(tiny_model_dir), "John", "--output", str(blocker / "x.jsonl")]),
                "cannot write predictions")
-    user_error(runner.invoke(cli, ["split", str(conll), "--format", "conll", "--out-dir", str(blocker / "s")]), "cannot write")
+    assert_user_error(runner.invoke(cli, ["split", str(conll), "--format", "conll", "--out-dir", str(blocker / "s")]), "cannot write")
     started = time.perf_counter()
     result = runner.invoke(cli, ["cv", "--data", str(conll), "--seeds", "1", "--folds", "2", *TINY_SET,
                                  "--out", str(blocker / "cv.json")])
-    user_error(result, "cannot write the cross-validation result")
+    assert_user_error(result, "cannot write the cross-validation result")
     assert "fold" not in result.stderr.lower() and time.perf_counter() - started < 5  # refused before training
 
 
@@ -174,7 +158,7 @@ def test_a_directory_of_other_files_is_not_replaced_by_train_force(runner, conll
     out = tmp_path / "documents"
     out.mkdir()
     (out / "thesis.tex").write_text("years of work", encoding="utf-8")
-    user_error(runner.invoke(cli, train_args(conll, out, "--force")), "not an eiwa model")
+    assert_user_error(runner.invoke(cli, train_args(conll, out, "--force")), "not an eiwa model")
     assert (out / "thesis.tex").read_text(encoding="utf-8") == "years of work"
 
 
@@ -236,7 +220,7 @@ def test_split_reads_crlf_and_blank_lines_holding_spaces(runner, tmp_path):
 def test_a_second_writer_of_the_same_out_fails_at_once(runner, conll, tmp_path):
     out = tmp_path / "m"
     with lock(out):  # as a training run in another process holds it
-        user_error(runner.invoke(cli, train_args(conll, out)), "another eiwa process", "is writing it")
+        assert_user_error(runner.invoke(cli, train_args(conll, out)), "another eiwa process", "is writing it")
     assert not out.exists()
 
 
@@ -256,7 +240,7 @@ def test_resume_with_other_settings_lists_them(runner, conll, tmp_path):
     optimizer = torch.optim.Adam(tagger.model.parameters())
     state = {"epoch": 1, "best_dev_f1": 0.0, "best_epoch": 1, "bad_epochs": 0, "updates": 4, "history": [], "seconds": 1.0}
     _write_checkpoint(out / CHECKPOINT, tagger, optimizer, state)
-    message = user_error(runner.invoke(cli, train_args(conll, out, "--resume", "--set", "lr=0.5", "--seed", "9")),
+    message = assert_user_error(runner.invoke(cli, train_args(conll, out, "--resume", "--set", "lr=0.5", "--seed", "9")),
                          "--resume continues")
     assert "lr 0.03 (asked 0.5)" in message and "seed 1 (asked 9)" in message
 
