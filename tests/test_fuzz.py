@@ -135,6 +135,33 @@ def test_config_file(text, suffix):
         named.unlink()
 
 
+EXPERIMENT_KEY = st.sampled_from(["name", "out", "seeds", "data", "source", "train", "grid", "set", "modules",
+                                  "sizes", "features", "word_input", "char_input", "protocol", "format", "path"])
+TOML_VALUE = st.recursive(st.booleans() | st.integers(-5, 5000) | st.text(max_size=12),
+                          lambda children: st.lists(children, max_size=3)
+                          | st.dictionaries(EXPERIMENT_KEY, children, max_size=4), max_leaves=12)
+
+
+@FUZZ
+@given(st.dictionaries(EXPERIMENT_KEY, TOML_VALUE, max_size=7) | st.text(max_size=200))
+def test_experiment_file(spec):
+    from eiwa.experiment import cells_of, experiment_spec
+
+    counted("experiment")
+    if isinstance(spec, str):  # as a file: TOML text
+        path = write(encode(spec))
+        try:
+            from eiwa.experiment import load_experiment
+
+            loaded = expect_only_eiwa_errors(lambda: load_experiment(path))
+        finally:
+            path.unlink()
+    else:
+        loaded = expect_only_eiwa_errors(lambda: experiment_spec(spec))
+    if loaded is not None:
+        cells_of(loaded)
+
+
 @FUZZ
 @given(TEXT | JSON.map(json.dumps), st.booleans())
 def test_label_map(spec, as_file):

@@ -92,17 +92,58 @@ def load_experiment(path: str | Path) -> dict:
         spec = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise EiwaError(f"{path}: cannot read: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise EiwaError(f"{path}: not UTF-8 ({error})") from None
     except tomllib.TOMLDecodeError as error:
         raise EiwaError(f"{path}: invalid TOML: {error}") from None
+    return experiment_spec(spec, path)
+
+
+def experiment_spec(spec: dict, path: str | Path = "experiment") -> dict:
+    """An experiment file's parsed contents, checked and with its defaults filled in."""
     for key in ("name", "data", "grid"):
         if key not in spec:
             raise EiwaError(f"{path}: missing {key!r}")
     spec.setdefault("seeds", [1, 2, 3])
     spec.setdefault("out", f"results/{spec['name']}")
+    _check_shape(path, spec)
     spec["data"].setdefault("protocol", "kfold")
     if spec["data"]["protocol"] not in ("kfold", "split"):
         raise EiwaError(f"{path}: data.protocol must be kfold or split")
     return spec
+
+
+def _check_shape(path: Path, spec: dict) -> None:
+    """Every key of an experiment file has the type the study reads it as."""
+    def fail(key, expected):
+        raise EiwaError(f"{path}: {key} must be {expected}")
+
+    def strings(value):
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+    if not isinstance(spec["name"], str) or not spec["name"]:
+        fail("name", "a non-empty string")
+    if not isinstance(spec["out"], str):
+        fail("out", "a string")
+    if not (isinstance(spec["seeds"], list) and spec["seeds"]
+            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in spec["seeds"])):
+        fail("seeds", "a non-empty list of integers of at least 0")
+    for table in ("data", "source", "train"):
+        if table in spec and not isinstance(spec[table], dict):
+            fail(f"[{table}]", "a table")
+    if "set" in spec.get("train", {}) and not strings(spec["train"]["set"]):
+        fail("train.set", 'a list of "key=value" strings')
+    if not (isinstance(spec["grid"], list) and spec["grid"] and all(isinstance(g, dict) for g in spec["grid"])):
+        fail("grid", "one or more [[grid]] tables")
+    for number, grid in enumerate(spec["grid"], start=1):
+        if not isinstance(grid.get("name"), str):
+            fail(f"grid {number}'s name", "a string")
+        for key in ("modules", "word_input", "char_input", "features"):
+            if key in grid and not strings(grid[key]):
+                fail(f"grid {grid['name']!r}: {key}", "a list of strings")
+        if "sizes" in grid and not (isinstance(grid["sizes"], list) and all(
+                isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in grid["sizes"])):
+            fail(f"grid {grid['name']!r}: sizes", "a list of integers of at least 0")
 
 
 def cells_of(spec: dict) -> list[Cell]:
