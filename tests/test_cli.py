@@ -306,3 +306,14 @@ def test_train_refuses_to_start_over_on_an_interrupted_run(runner, tmp_path):
     result = runner.invoke(cli, ["train", "--train", str(data), "--out", str(out), *TINY_SET])
     assert_user_error(result, "--resume")
     assert (out / "checkpoint.safetensors").read_text(encoding="utf-8") == "{}"
+
+
+def test_predict_min_confidence_filters_entities(runner, tiny_model_dir):
+    text = "John Smith lives in Paris and works for Acme Corp"
+    every = json.loads(runner.invoke(cli, ["predict", str(tiny_model_dir), text]).stdout)["entities"]
+    assert every and all(0 < e["confidence"] <= 1 for e in every)
+    cut = sorted(e["confidence"] for e in every)[len(every) // 2]
+    kept = json.loads(runner.invoke(cli, ["predict", str(tiny_model_dir), text, "--min-confidence", str(cut)]).stdout)
+    assert kept["entities"] == [e for e in every if e["confidence"] >= cut]
+    result = runner.invoke(cli, ["predict", str(tiny_model_dir), text, "--min-confidence", "1.5"])
+    assert result.exit_code == 2 and "min-confidence" in result.output

@@ -177,7 +177,8 @@ def test_predict_output_format(tiny_model_dir):
     for result in results:
         assert set(result) == {"text", "entities"}
         for entity in result["entities"]:
-            assert set(entity) == {"start", "end", "type", "text"}
+            assert set(entity) == {"start", "end", "type", "text", "confidence"}
+            assert 0 < entity["confidence"] <= 1
             assert 0 <= entity["start"] < entity["end"] <= len(result["text"])
             assert result["text"][entity["start"] : entity["end"]] == entity["text"]
             assert entity["type"] in ("PER", "LOC", "ORG")
@@ -370,7 +371,9 @@ def test_format_1_model_loads_and_predicts_exactly_as_eiwa_0_1_did():
     tagger = Tagger.load(FIXTURES / "tiny-ja-v1")
     assert json.loads((FIXTURES / "tiny-ja-v1" / "meta.json").read_text())["format_version"] == 1
     assert tagger.config.features == "char,word" and tagger.config.word_vectors is None
-    assert tagger.predict(expected["texts"]) == expected["predict"]
+    without_confidence = [{**r, "entities": [{k: v for k, v in e.items() if k != "confidence"} for e in r["entities"]]}
+                          for r in tagger.predict(expected["texts"])]
+    assert without_confidence == expected["predict"]
     corpus = read_hironsan().sentences[100:160]
     assert [[list(s.as_tuple()) for s in p] for p in tagger.tag_sentences(corpus)] == expected["hironsan_100_160"]
     assert any(expected["hironsan_100_160"])  # the fixture has entities to get right
@@ -382,3 +385,98 @@ def test_builtin_conll03_en_predicts_as_in_eiwa_0_1(shared_data):
     predicted = Tagger.load("conll03-en").tag_sentences(sentences)
     assert [[list(s.as_tuple()) for s in p] for p in predicted] == expected["spans"]
     assert sum(map(len, expected["spans"])) == 666
+
+
+# ----------------------------------------------------------------------------- the Python API
+
+
+def test_one_string_is_one_text_and_an_iterable_gives_one_result_each(tiny_model_dir):
+    tagger = Tagger.load(tiny_model_dir)
+    one = tagger.predict("John Smith lives in Paris .")
+    assert len(one) == 1 and one[0]["text"] == "John Smith lives in Paris ."
+    assert tagger.predict(iter(RAW_TEXTS)) == tagger.predict(list(RAW_TEXTS)) == tagger.predict(tuple(RAW_TEXTS))
+
+
+def test_pipe_is_lazy_and_equals_predict(tiny_model_dir):
+    tagger = Tagger.load(tiny_model_dir)
+    consumed = []
+
+    def texts():
+        for index in range(10_000_000):  # far more than could be held: pipe must not read it all
+            consumed.append(index)
+            yield RAW_TEXTS[index % len(RAW_TEXTS)]
+
+    stream = tagger.pipe(texts(), chunk_size=50)
+    first = [next(stream) for _ in range(60)]
+    assert len(consumed) == 100  # two chunks read, no more
+    assert first == tagger.predict([RAW_TEXTS[i % len(RAW_TEXTS)] for i in range(60)])
+    with pytest.raises(EiwaError, match="iterable of texts"):
+        next(tagger.pipe("one text"))
+    with pytest.raises(EiwaError, match="must be strings"):
+        tagger.predict([b"bytes"])
+
+
+def test_results_round_trip_through_json(tiny_model_dir):
+    from eiwa.errors import DataError
+    from eiwa.results import from_json, to_json
+
+    for result in Tagger.load(tiny_model_dir).predict(RAW_TEXTS + ["John \ud800 Smith"]):
+        assert from_json(to_json(result)) == result
+    with pytest.raises(DataError, match="offsets"):
+        from_json('{"text": "abc", "entities": [{"start": 2, "end": 9, "type": "X", "text": "c"}]}')
+    with pytest.raises(DataError, match="slice"):
+        from_json('{"text": "abc", "entities": [{"start": 0, "end": 1, "type": "X", "text": "b"}]}')
+
+
+def test_confidence_is_the_probability_of_the_entity_tags(tiny_model_dir):
+    """Against brute force: the CRF's marginal of a span's tags summed over every tag path."""
+    import itertools
+
+    tagger = Tagger.load(tiny_model_dir)
+    from eiwa.data import tokenizer_for
+
+    sentence = tokenizer_for("en").sentence("John Smith in Paris")  # 13 tags ** 4 tokens: 28,561 paths
+    encoded = tagger.encoder.encode([sentence], with_tags=False)
+    spans = tagger.tag_encoded(encoded, confidence=True)[0]
+    assert spans  # something to check
+    batch = next(tagger.encoder.batches(encoded, 8))
+    assert not tagger.model.training  # loaded for tagging: no dropout
+    with torch.no_grad():
+        emissions = tagger.model.emissions(batch)[0]
+    crf, length, tags = tagger.model.classifier.crf, len(sentence), tagger.encoder.tags.items
+    best = tagger.tag_encoded(encoded)[0]
+    assert [s[:3] for s in spans] == best
+    decoded = tagger.model.decode(batch)[0].tolist()
+    with torch.no_grad():
+        paths = torch.tensor(list(itertools.product(range(len(tags)), repeat=length)))
+        scores = (crf.start[paths[:, 0]] + emissions[torch.arange(length), paths].sum(1)
+                  + crf.transitions[paths[:, :-1], paths[:, 1:]].sum(1) + crf.end[paths[:, -1]])
+        log_z = torch.logsumexp(scores, 0)
+        for start, end, _, confidence in spans:
+            agree = (paths[:, start:end] == torch.tensor(decoded[start:end])).all(1)
+            assert confidence == pytest.approx(torch.exp(torch.logsumexp(scores[agree], 0) - log_z).item(), abs=1e-5)
+
+
+def test_concurrent_calls_give_the_sequential_results(tiny_model_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    tagger = Tagger.load(tiny_model_dir)
+    texts = [" ".join(["John Smith lives in Paris and works for Acme Corp"] * (1 + i % 5)) for i in range(200)]
+    sequential = [tagger.predict(texts[i::8]) for i in range(8)]
+    before = torch.get_num_threads()
+    with ThreadPoolExecutor(8) as pool:
+        concurrent = list(pool.map(lambda i: tagger.predict(texts[i::8]), range(8)))
+    assert concurrent == sequential
+    assert torch.get_num_threads() == before
+
+
+def test_concurrent_japanese_tokenizing_gives_the_sequential_results():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from eiwa.data import RawTextTokenizer
+
+    tokenizer = RawTextTokenizer("ja")
+    texts = [f"田中{i}さんは東京の日本銀行に勤めている。ガブリエルは{i}日に大阪へ行った。" * (1 + i % 4) for i in range(300)]
+    sequential = [tokenizer.sentence(t).tokens for t in texts]
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(lambda t: tokenizer.sentence(t).tokens, texts)) == sequential

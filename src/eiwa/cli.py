@@ -17,6 +17,7 @@ from .data import FORMATS, Corpus, entity_types, read_conll, read_corpus, read_s
 from .errors import EiwaError
 from .scoring import Scores
 from .persist import check_writable, lock, write_atomic
+from .results import to_json
 from .tagger import Tagger, builtin_models
 
 console = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -369,8 +370,11 @@ def evaluate(model, fmt, columns, token_prefix, data_path, as_json):
 @click.option("--token-prefix", help="Prefix to strip from CoNLL tokens.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write JSONL here (default: standard output).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-def predict(model, texts, input_path, fmt, columns, token_prefix, output, batch_size):
-    """Tag raw text or a file; write JSONL lines {"text", "entities": [{"start", "end", "type", "text"}]}.
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Leave out entities whose confidence (the model's probability of their tags) is lower.")
+def predict(model, texts, input_path, fmt, columns, token_prefix, output, batch_size, min_confidence):
+    """Tag raw text or a file; write JSONL lines
+    {"text", "entities": [{"start", "end", "type", "text", "confidence"}]}.
 
     \b
     Examples:
@@ -392,27 +396,21 @@ def predict(model, texts, input_path, fmt, columns, token_prefix, output, batch_
         results = tagger.predict(texts, batch_size)
     elif fmt == "conll":
         sentences = read_conll(input_path, tagger.config.lang, columns, token_prefix).sentences
-        results = [as_json(s.text, spans) for s, spans in zip(sentences, tagger.tag_sentences(sentences, batch_size))]
+        results = [as_json(s.text, spans)
+                   for s, spans in zip(sentences, tagger.tag_sentences(sentences, batch_size, confidence=True))]
     elif fmt == "jsonl":
         results = tagger.predict([text for text, _, _ in read_span_records(input_path)], batch_size)
     else:
         results = tagger.predict(read_text(input_path).splitlines(), batch_size)
-    lines = "".join(_json_line(r) for r in results)
+    if min_confidence > 0:
+        for result in results:
+            result["entities"] = [e for e in result["entities"] if e["confidence"] >= min_confidence]
+    lines = "".join(to_json(r) + "\n" for r in results)
     if output:
         write_atomic(Path(output), lambda path: Path(path).write_text(lines, encoding="utf-8"))
         console.print(f"wrote {len(results)} lines to {output}")
     else:
         sys.stdout.write(lines)
-
-
-def _json_line(record: dict) -> str:
-    """One JSONL line; text that UTF-8 cannot hold (a lone surrogate) is written \\u-escaped."""
-    line = json.dumps(record, ensure_ascii=False)
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError:
-        line = json.dumps(record, ensure_ascii=True)
-    return line + "\n"
 
 
 # ----------------------------------------------------------------------------- cv
@@ -549,7 +547,7 @@ def split(data, fmt, every, dev_slot, test_slot, out_dir):
     if fmt == "spans":
         from .data import json_records
 
-        records = [_json_line(record) for _, record in json_records(data)]
+        records = [to_json(record) + "\n" for _, record in json_records(data)]
         suffix = "jsonl"
     else:
         # A sentence ends at a blank line: empty, or holding only spaces, in LF or CRLF files.

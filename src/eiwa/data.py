@@ -32,6 +32,9 @@ class Span:
     start: int
     end: int
     type: str
+    # A predicted entity's probability under the model (Tagger.tag_sentences(confidence=True));
+    # None for gold entities. Not part of equality: a span is its offsets and type.
+    confidence: float | None = field(default=None, compare=False)
 
     def as_tuple(self) -> tuple[int, int, str]:
         return (self.start, self.end, self.type)

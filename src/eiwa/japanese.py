@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
@@ -38,6 +39,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _encodable(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
+
 # unidic-lite's feature columns: pos1-pos4 are the first four, orthBase the 11th, the kana reading the 18th.
 _POS_FIELDS = 4
 _BASE_FIELD = 10
@@ -85,11 +87,21 @@ class JapaneseTokenizer:
     """
 
     def __init__(self):
-        self.tagger = new_tagger()
+        # One MeCab tagger per thread: a tagger's lattice and the nodes it returns are its own
+        # state, so two threads parsing with one would race (eiwa's taggers are shared by threads).
+        self._local = threading.local()
         # Per-instance caches: an lru_cache on the methods themselves would be
         # shared by all instances and keep them alive.
         self._tokenize_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(self._tokenize_uncached)
         self._reading_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(self._reading_uncached)
+
+    @property
+    def tagger(self) -> fugashi.Tagger:
+        """This thread's MeCab tagger (unidic-lite)."""
+        tagger = getattr(self._local, "tagger", None)
+        if tagger is None:
+            tagger = self._local.tagger = new_tagger()
+        return tagger
 
     def tokenize(self, text: str) -> list[Token]:
         """Tokens of ``text`` in order; whitespace never becomes a token."""

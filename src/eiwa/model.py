@@ -14,6 +14,9 @@ is what transfer uses to move modules from one model to another.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import numpy as np
 import torch
 from torch import nn
 
@@ -165,6 +168,33 @@ class ClassifierModule(nn.Module):
             return self.crf.viterbi(emissions, mask)
         return emissions.argmax(-1).masked_fill(~mask, 0)
 
+    def path_log_probabilities(self, emissions: torch.Tensor, mask: torch.Tensor, tags: torch.Tensor) -> "PathScores":
+        """What the log-probability of any stretch of the decoded path is made of (see PathScores)."""
+        if self.decoder == "crf":
+            return self.crf.path_scores(emissions, mask, tags)
+        # Softmax: tokens are independent, a stretch's log-probability is the sum of its tokens'.
+        token = torch.log_softmax(emissions, -1).gather(2, tags.unsqueeze(2)).squeeze(2) * mask
+        zeros = torch.zeros_like(token)
+        return PathScores(zeros, token.cumsum(1), zeros, torch.zeros(emissions.shape[0]))
+
+
+class PathScores(NamedTuple):
+    """For a decoded path y and a stretch of tokens s..e (inclusive) of one sentence:
+    log P(y_s..y_e) = at_start[s] + (cumulative[e] - cumulative[s]) + at_end[e] - log_partition,
+    the exact CRF marginal of those tags (forward-backward). Arrays are [batch, time]."""
+
+    at_start: torch.Tensor  # alpha_s(y_s): every path into s ending in y_s, its emission included
+    cumulative: torch.Tensor  # sum over t <= s of transition(y_t-1, y_t) + emission(y_t)
+    at_end: torch.Tensor  # beta_e(y_e): every path out of e from y_e, to the end
+    log_partition: torch.Tensor  # [batch]
+
+    def span_probabilities(self, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """P of the decoded tags over tokens starts..ends-1 of each row, for many spans at once."""
+        last = ends - 1
+        log_p = (self.at_start[rows, starts] + self.cumulative[rows, last] - self.cumulative[rows, starts]
+                 + self.at_end[rows, last] - self.log_partition[rows])
+        return np.minimum(np.exp(log_p.detach().numpy()), 1.0)
+
 
 class CRF(nn.Module):
     """Linear-chain CRF, vectorised over the batch: the only loop is over time steps."""
@@ -190,6 +220,27 @@ class CRF(nn.Module):
             step = torch.logsumexp(alpha.unsqueeze(2) + self.transitions + emissions[:, t].unsqueeze(1), dim=1)
             alpha = torch.where(mask[:, t].unsqueeze(1), step, alpha)
         return torch.logsumexp(alpha + self.end, dim=1)
+
+    def path_scores(self, emissions: torch.Tensor, mask: torch.Tensor, tags: torch.Tensor) -> PathScores:
+        """Forward and backward log-scores read along `tags` (see PathScores); two passes over time."""
+        batch, steps, _ = emissions.shape
+        alphas = [self.start + emissions[:, 0]]
+        for t in range(1, steps):
+            alphas.append(torch.logsumexp(alphas[-1].unsqueeze(2) + self.transitions, dim=1) + emissions[:, t])
+        alpha = torch.stack(alphas, dim=1)  # [batch, time, tags]; past a sentence's end unused
+        lengths = mask.sum(1)
+        log_partition = torch.logsumexp(alpha[torch.arange(batch), lengths - 1] + self.end, dim=1)
+        betas = [self.end.expand(batch, -1)]
+        for t in range(steps - 2, -1, -1):
+            step = torch.logsumexp(self.transitions + (emissions[:, t + 1] + betas[-1]).unsqueeze(1), dim=2)
+            betas.append(torch.where(mask[:, t + 1].unsqueeze(1), step, self.end.expand(batch, -1)))
+        beta = torch.stack(betas[::-1], dim=1)
+        on_path = tags.unsqueeze(2)
+        steps_along = emissions.gather(2, on_path).squeeze(2)
+        steps_along[:, 1:] += self.transitions[tags[:, :-1], tags[:, 1:]]
+        steps_along[:, 0] = 0  # the first token's emission is in at_start
+        return PathScores(alpha.gather(2, on_path).squeeze(2), steps_along.cumsum(1), beta.gather(2, on_path).squeeze(2),
+                          log_partition)
 
     def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         best = self.start + emissions[:, 0]
@@ -238,3 +289,9 @@ class NERModel(nn.Module):
 
     def decode(self, batch: Batch, form_vectors: torch.Tensor | None = None) -> torch.Tensor:
         return self.classifier.decode(self.emissions(batch, form_vectors), batch.mask)
+
+    def decode_with_scores(self, batch: Batch, form_vectors: torch.Tensor | None = None) -> tuple[torch.Tensor, PathScores]:
+        """The best tags and what gives each stretch of them its probability (an entity's confidence)."""
+        emissions = self.emissions(batch, form_vectors)
+        tags = self.classifier.decode(emissions, batch.mask)
+        return tags, self.classifier.path_log_probabilities(emissions, batch.mask, tags)

@@ -35,6 +35,7 @@ may be non-ASCII.
 from __future__ import annotations
 
 import functools
+import threading
 import unicodedata
 
 import cutlet
@@ -205,13 +206,16 @@ class Romanizer:
     """Romanizes tokens; results are cached by (surface, reading).
 
     ``tagger`` is a fugashi Tagger used only to find readings for surfaces that
-    have none and are not kana; pass a shared one (e.g.
-    ``JapaneseTokenizer().tagger``) or let one be created on first need.
+    have none and are not kana; pass one (e.g. ``JapaneseTokenizer().tagger``)
+    or let one be created on first need. MeCab state is not shared between
+    threads: a given tagger serves the thread that made the Romanizer, and every
+    other thread gets a tagger (and a cutlet converter) of its own.
     """
 
     def __init__(self, tagger: fugashi.Tagger | None = None):
-        self._tagger = tagger
-        self._converter: _KanaConverter | None = None
+        self._local = threading.local()
+        if tagger is not None:
+            self._local.tagger = tagger
         self._cached = functools.lru_cache(maxsize=_CACHE_SIZE)(self._romanize_uncached)
 
     def romanize(self, surface: str, reading: str | None = None) -> str:
@@ -221,15 +225,18 @@ class Romanizer:
     @property
     def _kana(self) -> _KanaConverter:
         # Created on first need so that a Romanizer used only on ASCII is free.
-        if self._converter is None:
-            self._converter = _KanaConverter()
-        return self._converter
+        converter = getattr(self._local, "converter", None)
+        if converter is None:
+            converter = self._local.converter = _KanaConverter()
+        return converter
 
     @property
     def _reading_tagger(self) -> fugashi.Tagger:
-        if self._tagger is None:
-            self._tagger = new_tagger()
-        return self._tagger
+        """This thread's MeCab tagger (see JapaneseTokenizer.tagger: one per thread)."""
+        tagger = getattr(self._local, "tagger", None)
+        if tagger is None:
+            tagger = self._local.tagger = new_tagger()
+        return tagger
 
     def _romanize_uncached(self, surface: str, reading: str | None) -> str:
         text = unicodedata.normalize("NFKC", surface)

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -37,12 +39,14 @@ from .features import Encoder
 from .model import NERModel
 from .persist import checksums, dump_json, fault_point, is_dir, read_json, recover, replace_directory, verify
 from .scoring import Scores, score
+from .results import Entity, Prediction
 from .tags import spans_from_tag_ids
 
 FORMAT = "eiwa-model"
 FORMAT_VERSION = 2
 READS_VERSIONS = (1, 2)
 BUILTIN_DIR = Path(__file__).parent / "models"
+_THREAD_SETTING = threading.Lock()  # held by the one tag_encoded call that may change torch's thread count
 
 
 class Tagger:
@@ -65,18 +69,22 @@ class Tagger:
 
     # ------------------------------------------------------------------------- tagging
 
-    def tag_encoded(self, encoded: Encoded, batch_size: int = 64) -> list[list[tuple[int, int, str]]]:
-        """Token-index entity spans for every encoded sentence.
+    def tag_encoded(self, encoded: Encoded, batch_size: int = 64, confidence: bool = False) -> list[list[tuple]]:
+        """Token-index entity spans `(start, end, type)` for every encoded sentence; with
+        `confidence`, `(start, end, type, probability)`: the CRF marginal probability of the
+        entity's tags (forward-backward; for a softmax decoder, the product of its tokens').
 
         The character module runs once over every distinct form of the input, in chunks of similar
         length. Then, with more than one torch thread, batches are tagged concurrently, one thread
         each: an LSTM of this size uses one core per batch better than two cores on one batch.
+        Doing so sets torch's (process-wide) thread count to 1 for the call; one call at a time
+        may (a lock), and calls from other threads meanwhile tag their batches serially.
         """
         tag_names = self.encoder.tags.items
-        results: list[list[tuple[int, int, str]]] = [[] for _ in range(len(encoded))]
+        results: list[list[tuple]] = [[] for _ in range(len(encoded))]
         was_training = self.model.training
-        self.model.eval()
-        threads = torch.get_num_threads()
+        if was_training:
+            self.model.eval()
         form_vectors = None
         if "char" in encoded.features:
             with torch.inference_mode():
@@ -86,8 +94,15 @@ class Tagger:
 
         def tag(batch):
             with torch.inference_mode():  # thread-local: each worker enters it
-                best = self.model.decode(batch, form_vectors).numpy()
-            return batch, spans_from_tag_ids(best, batch.lengths.numpy(), tag_names)
+                if not confidence:
+                    best = self.model.decode(batch, form_vectors).numpy()
+                    return batch, spans_from_tag_ids(best, batch.lengths.numpy(), tag_names)
+                best, scores = self.model.decode_with_scores(batch, form_vectors)
+                spans_of = spans_from_tag_ids(best.numpy(), batch.lengths.numpy(), tag_names)
+                where = np.array([(row, start, end) for row, spans in enumerate(spans_of) for start, end, _ in spans],
+                                 dtype=np.int64).reshape(-1, 3)
+                probabilities = iter(scores.span_probabilities(*where.T).tolist())
+                return batch, [[(*span, next(probabilities)) for span in spans] for spans in spans_of]
 
         def store(done):
             for batch, spans_of in done:
@@ -95,21 +110,27 @@ class Tagger:
                     results[index] = spans
 
         batches = self.encoder.batches(encoded, batch_size)
+        threads = torch.get_num_threads()
         try:
-            if threads > 1:
-                torch.set_num_threads(1)
-                with ThreadPoolExecutor(threads) as pool:
-                    while window := list(itertools.islice(batches, 4 * threads)):  # bounded memory
-                        store(pool.map(tag, window))
+            if threads > 1 and _THREAD_SETTING.acquire(blocking=False):
+                try:
+                    torch.set_num_threads(1)
+                    with ThreadPoolExecutor(threads) as pool:
+                        while window := list(itertools.islice(batches, 4 * threads)):  # bounded memory
+                            store(pool.map(tag, window))
+                finally:
+                    torch.set_num_threads(threads)
+                    _THREAD_SETTING.release()
             else:
                 store(map(tag, batches))
         finally:
-            torch.set_num_threads(threads)
-            self.model.train(was_training)
+            if was_training:
+                self.model.train()
         return results
 
     def tag_sentences(
-        self, sentences: Sequence[Sentence], batch_size: int = 64, encoded: Encoded | None = None
+        self, sentences: Sequence[Sentence], batch_size: int = 64, encoded: Encoded | None = None,
+        confidence: bool = False,
     ) -> list[list[Span]]:
         """Predicted entities of pre-tokenized sentences, as character spans into each sentence's text.
 
@@ -117,17 +138,34 @@ class Tagger:
         the same dev set every epoch and encodes it once)."""
         if encoded is None:
             encoded = self.encoder.encode(sentences, with_tags=False)
-        token_spans = self.tag_encoded(encoded, batch_size)
+        token_spans = self.tag_encoded(encoded, batch_size, confidence)
         return [
-            [Span(s.tokens[start].start, s.tokens[end - 1].end, kind) for start, end, kind in spans]
+            [Span(s.tokens[span[0]].start, s.tokens[span[1] - 1].end, span[2], *span[3:]) for span in spans]
             for s, spans in zip(sentences, token_spans)
         ]
 
-    def predict(self, texts: Iterable[str], batch_size: int = 64) -> list[dict]:
-        """Raw texts -> `{"text", "entities": [{"start", "end", "type", "text"}]}` with character offsets."""
+    def predict(self, texts: str | Iterable[str], batch_size: int = 64) -> list[Prediction]:
+        """Raw text -> `{"text", "entities": [{"start", "end", "type", "text", "confidence"}]}` with
+        character offsets into the given string. One string is one text (its result is a list of
+        one); an iterable gives one result per text, in order. See `pipe` for large inputs."""
+        if isinstance(texts, str):
+            texts = [texts]
+        return list(self.pipe(texts, batch_size))
+
+    def pipe(self, texts: Iterable[str], batch_size: int = 64, chunk_size: int = 1000) -> Iterator[Prediction]:
+        """Results one by one, reading `texts` lazily `chunk_size` at a time (memory stays bounded
+        for a stream of any length)."""
+        if isinstance(texts, str):
+            raise EiwaError("pipe takes an iterable of texts; for one text use predict(text)")
         tokenizer = tokenizer_for(self.config.lang)
-        sentences = [tokenizer.sentence(text) for text in texts]
-        return [as_json(s.text, spans) for s, spans in zip(sentences, self.tag_sentences(sentences, batch_size))]
+        iterator = iter(texts)
+        while chunk := list(itertools.islice(iterator, chunk_size)):
+            for text in chunk:
+                if not isinstance(text, str):
+                    raise EiwaError(f"texts must be strings, got {type(text).__name__}")
+            sentences = [tokenizer.sentence(text) for text in chunk]
+            for sentence, spans in zip(sentences, self.tag_sentences(sentences, batch_size, confidence=True)):
+                yield as_json(sentence.text, spans)
 
     def evaluate(self, sentences: Sequence[Sentence], batch_size: int = 64, encoded: Encoded | None = None) -> Scores:
         """Entity-level exact match on character spans against each sentence's gold entities."""
@@ -191,6 +229,7 @@ class Tagger:
         tagger.meta = meta
         tagger.origin = str(name_or_path)
         tagger.load_weights(directory / "model.safetensors")
+        tagger.model.eval()  # a loaded model tags: no dropout, and no mode for concurrent calls to flip
         return tagger
 
     def load_weights(self, path: Path) -> None:
@@ -217,11 +256,15 @@ class Tagger:
             feature.attach(getattr(self.model, name))
 
 
-def as_json(text: str, spans: Sequence[Span]) -> dict:
-    return {
-        "text": text,
-        "entities": [{"start": s.start, "end": s.end, "type": s.type, "text": text[s.start : s.end]} for s in spans],
-    }
+def as_json(text: str, spans: Sequence[Span]) -> Prediction:
+    """A result record; entities carry a confidence when the spans have one."""
+    entities: list[Entity] = []
+    for s in spans:
+        entity: Entity = {"start": s.start, "end": s.end, "type": s.type, "text": text[s.start : s.end]}
+        if s.confidence is not None:
+            entity["confidence"] = round(s.confidence, 4)
+        entities.append(entity)
+    return {"text": text, "entities": entities}
 
 
 def builtin_models() -> list[str]:

@@ -162,6 +162,7 @@ def train(
                 else:
                     write_atomic(checkpoint, write_checkpoint)
     model.load_state_dict(best_weights)
+    model.eval()  # the result tags; training mode is set again by each epoch
     result = TrainResult(tagger, state["best_dev_f1"], state["best_epoch"], state["epoch"], state["seconds"], state["history"])
     if out is not None:  # finished: the model alone, nothing left to resume
         tagger.save(out, training=_summary(state, len(train_sentences), len(dev_sentences)))
