@@ -56,6 +56,15 @@ def new_tagger() -> fugashi.Tagger:
     return fugashi.Tagger(MECAB_ARGS)
 
 
+def thread_tagger(local: threading.local) -> fugashi.Tagger:
+    """The calling thread's tagger kept in `local`, made on first need: MeCab's lattice and the
+    nodes it returns belong to one tagger, so two threads must not parse with the same one."""
+    tagger = getattr(local, "tagger", None)
+    if tagger is None:
+        tagger = local.tagger = new_tagger()
+    return tagger
+
+
 def _analysis(word) -> tuple[str | None, tuple[str, ...], str | None]:
     """A MeCab node's kana reading, POS levels and dictionary form; unidic gives None, "" or "*"
     for a missing value, and unknown words have fewer fields."""
@@ -87,8 +96,6 @@ class JapaneseTokenizer:
     """
 
     def __init__(self):
-        # One MeCab tagger per thread: a tagger's lattice and the nodes it returns are its own
-        # state, so two threads parsing with one would race (eiwa's taggers are shared by threads).
         self._local = threading.local()
         # Per-instance caches: an lru_cache on the methods themselves would be
         # shared by all instances and keep them alive.
@@ -98,10 +105,7 @@ class JapaneseTokenizer:
     @property
     def tagger(self) -> fugashi.Tagger:
         """This thread's MeCab tagger (unidic-lite)."""
-        tagger = getattr(self._local, "tagger", None)
-        if tagger is None:
-            tagger = self._local.tagger = new_tagger()
-        return tagger
+        return thread_tagger(self._local)
 
     def tokenize(self, text: str) -> list[Token]:
         """Tokens of ``text`` in order; whitespace never becomes a token."""

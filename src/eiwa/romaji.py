@@ -42,7 +42,7 @@ import cutlet
 import fugashi
 import jaconv
 
-from eiwa.japanese import _SURROGATE, MECAB_ARGS, new_tagger
+from eiwa.japanese import _SURROGATE, MECAB_ARGS, thread_tagger
 
 _CACHE_SIZE = 500_000
 
@@ -232,11 +232,8 @@ class Romanizer:
 
     @property
     def _reading_tagger(self) -> fugashi.Tagger:
-        """This thread's MeCab tagger (see JapaneseTokenizer.tagger: one per thread)."""
-        tagger = getattr(self._local, "tagger", None)
-        if tagger is None:
-            tagger = self._local.tagger = new_tagger()
-        return tagger
+        """This thread's MeCab tagger (see japanese.thread_tagger)."""
+        return thread_tagger(self._local)
 
     def _romanize_uncached(self, surface: str, reading: str | None) -> str:
         text = unicodedata.normalize("NFKC", surface)
