@@ -425,3 +425,58 @@ def test_read_vectors_invalid_utf8_is_a_data_error_naming_the_line(tmp_path):
     with pytest.raises(DataError) as excinfo:
         read_vectors(path, lowercase=True, limit=10)
     assert_data_error(excinfo, path, 3)
+
+
+# ----------------------------------------------------------------------------- annotation tool exports
+
+
+def test_doccano_export(tmp_path):
+    from eiwa.data import read_corpus
+
+    path = tmp_path / "doccano.jsonl"
+    path.write_text(
+        json.dumps({"id": 1, "text": "John lives in Paris", "label": [[0, 4, "PER"], [14, 19, "LOC"]], "Comments": []}) + "\n"
+        + json.dumps({"id": 2, "text": "Nothing here", "label": [], "extra": 1}) + "\n"
+        + json.dumps({"id": 3, "text": "Acme Corp", "entities": [{"start_offset": 0, "end_offset": 9, "label": "ORG"}],
+                      "extra": 2}) + "\n", encoding="utf-8")
+    warnings = []
+    corpus = read_corpus("doccano", path, "en", warn=warnings.append)
+    assert [[(e.start, e.end, e.type) for e in s.entities] for s in corpus.sentences] == [
+        [(0, 4, "PER"), (14, 19, "LOC")], [], [(0, 9, "ORG")]]
+    assert warnings == [f"{path}: ignored keys: 'extra' (first on line 2)"]  # once, not per record
+    path.write_text(json.dumps({"text": "John", "label": [[0, 9, "PER"]]}) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"doccano.jsonl:1: span \[0, 9\) out of range"):
+        read_corpus("doccano", path, "en")
+
+
+def test_label_studio_export(tmp_path):
+    from eiwa.data import read_corpus
+
+    tasks = [
+        {"id": 7, "data": {"text": "田中さんは東京に住む。"}, "annotations": [
+            {"was_cancelled": True, "result": []},
+            {"result": [{"type": "labels", "from_name": "label", "to_name": "text",
+                         "value": {"start": 0, "end": 2, "text": "田中", "labels": ["人名"]}},
+                        {"type": "labels", "value": {"start": 5, "end": 7, "text": "東京", "labels": ["地名"]}},
+                        {"type": "choices", "value": {"choices": ["ok"]}}]}],
+         "predictions": [{"result": [{"value": {"start": 0, "end": 4, "labels": ["X"]}}]}]},
+        {"id": 8, "data": {"text": "何もない。"}, "annotations": []},
+    ]
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    corpus = read_corpus("label-studio", path, "ja", warn=pytest.fail)
+    assert [[(e.start, e.end, e.type) for e in s.entities] for s in corpus.sentences] == [[(0, 2, "人名"), (5, 7, "地名")], []]
+    tasks[0]["annotations"][1]["result"][0]["value"]["text"] = "田中さ"
+    path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(DataError, match="the export says '田中さ'"):
+        read_corpus("label-studio", path, "ja")
+
+
+def test_evaluating_on_data_without_gold_entities_is_an_error(runner, tiny_model_dir, tmp_path):
+    from conftest import assert_user_error
+    from eiwa.cli import cli
+
+    path = tmp_path / "plain.jsonl"
+    path.write_text(json.dumps({"text": "John lives in Paris", "label": []}) + "\n", encoding="utf-8")
+    assert_user_error(runner.invoke(cli, ["evaluate", str(tiny_model_dir), "--format", "doccano", "--data", str(path)]),
+                      "no gold entities")

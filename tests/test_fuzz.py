@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eiwa.config import Config, load_config
-from eiwa.data import hironsan_sentence, read_conll, read_spans
+from eiwa.data import hironsan_sentence, read_conll
 from eiwa.errors import EiwaError
 from eiwa.tagger import Tagger
 from eiwa.transfer import parse_label_map
@@ -91,14 +91,28 @@ def test_conll_reader(lines, newline, lang):
         path.unlink()
 
 
+ANNOTATION = st.recursive(
+    st.none() | st.integers(-3, 40) | TEXT | st.sampled_from(["PER", "人名"]),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(
+        ["text", "label", "entities", "labels", "start", "end", "start_offset", "end_offset", "data", "annotations",
+         "result", "value", "type", "was_cancelled", "completions", "id"]), children, max_size=5),
+    max_leaves=25)
+
+
 @FUZZ
-@given(st.lists(JSON, max_size=6), st.booleans(), st.sampled_from(["en", "ja"]))
-def test_span_reader(records, as_array, lang):
-    counted("spans")
+@given(st.lists(JSON | ANNOTATION, max_size=6), st.booleans(), st.sampled_from(["en", "ja"]),
+       st.sampled_from(["spans", "doccano", "label-studio"]))
+def test_span_readers(records, as_array, lang, fmt):
+    from eiwa.data import read_corpus
+
+    counted(fmt)
     text = json.dumps(records) if as_array else "\n".join(json.dumps(r) for r in records)
     path = write(encode(text))
     try:
-        expect_only_eiwa_errors(lambda: read_spans(path, lang))
+        corpus = expect_only_eiwa_errors(lambda: read_corpus(fmt, path, lang, warn=lambda line: None))
+        if corpus is not None:
+            for sentence in corpus.sentences:
+                assert all(sentence.text[t.start:t.end] for t in sentence.tokens)
     finally:
         path.unlink()
 

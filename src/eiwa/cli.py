@@ -70,6 +70,8 @@ def data_options(function):
     options = [
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="conll", show_default=True,
                      help="conll: token-per-line columns; spans: JSON/JSONL raw text with character spans; "
+                          "doccano: Doccano's JSONL export ({text, label: [[start, end, type]]}); label-studio: "
+                          "a Label Studio JSON export (the labels result format); "
                           "hironsan: the installed Hironsan corpus (no path needed); parts: a TOML file listing "
                           "corpora read as one, each with its own format and columns (see data.read_parts)."),
         click.option("--columns", callback=_split_columns,
@@ -344,6 +346,9 @@ def evaluate(model, fmt, columns, token_prefix, data_path, as_json):
     """
     tagger = Tagger.load(model)
     corpus = read_corpus(fmt, data_path, tagger.config.lang, columns, token_prefix, split_tokens=False)
+    if not any(s.entities for s in corpus.sentences):
+        raise EiwaError(f"{data_path or fmt}: no gold entities to score against (every F1 would be 0); "
+                        "is the tag column right (see --columns)?")
     scores = tagger.evaluate(corpus.sentences)
     note = _misaligned_note(corpus)
     if as_json:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,7 +21,7 @@ from .errors import DataError, EiwaError
 from .tags import parse_tag, spans_from_tags
 from .tokens import Token, split_at_boundaries
 
-FORMATS = ("conll", "spans", "hironsan", "parts")
+FORMATS = ("conll", "spans", "doccano", "label-studio", "hironsan", "parts")
 # Columns are separated by ASCII spaces and tabs only: a full-width space (U+3000) can be a token.
 COLUMN_SEPARATOR = re.compile(r"[ \t]+")
 
@@ -357,7 +358,87 @@ def _span_from_json(path, line, text, item) -> Span:
     return Span(start, end, kind)
 
 
-def read_spans(path: str | Path, lang: str, split_tokens: bool = True) -> Corpus:
+def _report_unknown_keys(path, records_keys: dict[str, int], known: set[str], warn) -> None:
+    """Keys a reader does not use are named once for the file (first line each), not per record."""
+    unknown = {key: line for key, line in records_keys.items() if key not in known}
+    if unknown:
+        warn(f"{path}: ignored keys: " + ", ".join(f"{key!r} (first on line {line})" for key, line in sorted(unknown.items())))
+
+
+def read_doccano_records(path: str | Path, warn=print) -> list[tuple[str, list[Span], str]]:
+    """Doccano's sequence-labelling export: JSON Lines `{"text": ..., "label": [[start, end, type], ...]}`
+    (character offsets, end exclusive; newer exports call the list "entities" or "labels")."""
+    records, seen = [], {}
+    for line, record in json_records(path):
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise DataError(path, line, 'each Doccano record must be an object with a "text" string')
+        for key in record:
+            seen.setdefault(key, line)
+        text = record["text"]
+        items = next((record[k] for k in ("label", "entities", "labels") if k in record), [])
+        if not isinstance(items, list):
+            raise DataError(path, line, f'"label" must be a list of [start, end, type], got {type(items).__name__}')
+        entities = []
+        for item in items:
+            if isinstance(item, dict):  # {"start_offset", "end_offset", "label"} (doccano 1.x)
+                item = [item.get("start_offset", item.get("start")), item.get("end_offset", item.get("end")), item.get("label")]
+            if not (isinstance(item, list) and len(item) == 3):
+                raise DataError(path, line, f"a label must be [start, end, type], got {item!r}")
+            entities.append(_span_from_json(path, line, text, {"start": item[0], "end": item[1], "type": item[2]}))
+        records.append((text, entities, f"{path}:{line}"))
+    if not records:
+        raise DataError(path, None, "no records found")
+    _report_unknown_keys(path, seen, {"id", "text", "label", "labels", "entities", "meta", "Comments", "comments",
+                                      "annotation_approver", "relations"}, warn)
+    return records
+
+
+def read_label_studio_records(path: str | Path, warn=print) -> list[tuple[str, list[Span], str]]:
+    """A Label Studio JSON export: a list of tasks `{"data": {"text": ...}, "annotations":
+    [{"result": [{"type": "labels", "value": {"start", "end", "text", "labels": [type]}}]}]}`.
+    The first annotation that is not cancelled is read; `predictions` are not gold and are skipped."""
+    records, seen = [], {}
+    for line, task in json_records(path):
+        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+            raise DataError(path, line, 'each Label Studio task must be an object with a "data" object')
+        for key in task:
+            seen.setdefault(key, line)
+        texts = [v for v in task["data"].values() if isinstance(v, str)]
+        text = task["data"].get("text", texts[0] if len(texts) == 1 else None)
+        if not isinstance(text, str):
+            raise DataError(path, line, 'the task\'s data has no "text" string')
+        annotations = task.get("annotations", task.get("completions", []))
+        if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
+            raise DataError(path, line, '"annotations" must be a list of objects')
+        chosen = next((a for a in annotations if not a.get("was_cancelled")), {"result": []})
+        results = chosen.get("result", [])
+        if not isinstance(results, list):
+            raise DataError(path, line, '"result" must be a list')
+        entities = []
+        for result in results:
+            value = result.get("value") if isinstance(result, dict) else None
+            if not isinstance(value, dict) or "start" not in value:
+                continue  # not a span (a choice, a relation): nothing for NER
+            labels = value.get("labels", value.get("hypertextlabels"))
+            if not (isinstance(labels, list) and len(labels) == 1 and isinstance(labels[0], str)):
+                raise DataError(path, line, f"a span needs exactly one label, got {labels!r}")
+            span = _span_from_json(path, line, text, {"start": value["start"], "end": value["end"], "type": labels[0]})
+            if isinstance(value.get("text"), str) and value["text"] != text[span.start:span.end]:
+                raise DataError(path, line, f"span [{span.start}, {span.end}) reads {text[span.start:span.end]!r}, "
+                                            f"the export says {value['text']!r}")
+            entities.append(span)
+        records.append((text, entities, f"{path}:{line}"))
+    if not records:
+        raise DataError(path, None, "no tasks found")
+    _report_unknown_keys(path, seen, {"id", "data", "annotations", "completions", "predictions", "meta", "created_at",
+                                      "updated_at", "inner_id", "total_annotations", "cancelled_annotations",
+                                      "total_predictions", "comment_count", "unresolved_comment_count",
+                                      "last_comment_updated_at", "project", "updated_by", "file_upload", "drafts",
+                                      "comment_authors", "annotation_id", "annotator", "lead_time"}, warn)
+    return records
+
+
+def read_spans(path: str | Path, lang: str, split_tokens: bool = True, records=None) -> Corpus:
     """Raw-text records tokenized for `lang`.
 
     With `split_tokens` (training data) a token that has an entity boundary inside it is split
@@ -366,7 +447,7 @@ def read_spans(path: str | Path, lang: str, split_tokens: bool = True) -> Corpus
     """
     tokenizer = tokenizer_for(lang)
     sentences, splits = [], 0
-    for text, entities, origin in read_span_records(path):
+    for text, entities, origin in records if records is not None else read_span_records(path):
         sentence = tokenizer.sentence(text, entities, origin)
         if split_tokens and entities:
             sentence, made = tokenizer.split_for_entities(sentence)
@@ -555,8 +636,10 @@ def read_corpus(
     columns: Sequence[str] | None = None,
     token_prefix: str | None = None,
     split_tokens: bool = False,
+    warn=lambda line: print(line, file=sys.stderr),
 ) -> Corpus:
-    """Read any supported format; `path` is not needed for the installed Hironsan corpus."""
+    """Read any supported format; `path` is not needed for the installed Hironsan corpus.
+    `warn` receives notes that do not stop reading (keys of an export that eiwa does not read)."""
     if fmt == "hironsan":
         if lang != "ja":
             raise EiwaError("--format hironsan is Japanese: use --lang ja")
@@ -567,6 +650,10 @@ def read_corpus(
         return read_conll(path, lang, columns, token_prefix)
     if fmt == "spans":
         return read_spans(path, lang, split_tokens=split_tokens)
+    if fmt == "doccano":
+        return read_spans(path, lang, split_tokens, read_doccano_records(path, warn))
+    if fmt == "label-studio":
+        return read_spans(path, lang, split_tokens, read_label_studio_records(path, warn))
     if fmt == "parts":
         return read_parts(path, lang, split_tokens=split_tokens)
     raise EiwaError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
