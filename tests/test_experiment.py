@@ -287,7 +287,7 @@ def test_modules_auto_keeps_the_candidate_best_on_dev(tmp_path, tiny_model_dir):
     (record,) = records(tmp_path / "out")
     assert record["cell"] == "auto|native|native|10" and len(record["chosen"]) == 2  # one choice per fold
     candidates = {"none", f"char,classifier from {tiny_model_dir}", f"char,word,classifier from {tiny_model_dir}",
-                  f"char,classifier from {tiny_model_dir}"}
+                  f"word,classifier from {tiny_model_dir}"}
     assert set(record["chosen"]) <= candidates
     assert all(", chose " in line for line in log if " fold " in line)
 

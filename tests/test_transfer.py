@@ -590,10 +590,11 @@ def test_cli_transfer_modules_auto_saves_the_candidate_best_on_dev(runner, tiny_
         *TINY_SET, "--set", "max_epochs=1", "--set", "threads=1", "--quiet", "--out", str(out),
     ])
     assert result.exit_code == 0, result.output
-    assert "--modules auto: 5 candidates" in result.stderr  # scratch, then char,classifier and char,word,classifier per source
+    # scratch, then char,classifier, char,word,classifier and word,classifier per source
+    assert "--modules auto: 7 candidates" in result.stderr
     meta = json.loads(runner.invoke(cli, ["info", str(out)]).stdout)["meta"]
     tried = meta["candidates"]
-    assert len(tried) == 5 and tried[0]["start"] == "none"
+    assert len(tried) == 7 and tried[0]["start"] == "none"
     best = max(c["dev_f1"] for c in tried)
     assert meta["chosen"] == next(c["start"] for c in tried if c["dev_f1"] == best)
     assert f"chose {meta['chosen']}" in result.stderr
