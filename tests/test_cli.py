@@ -161,7 +161,7 @@ def test_cv_bad_arguments_exit_2(runner, tmp_path, arguments, fragment):
 def read_jsonl(text):
     records = [json.loads(line) for line in text.splitlines()]
     for record in records:
-        assert set(record) == {"text", "entities"}
+        assert set(record) - {"id", "meta"} == {"text", "entities"}
         for entity in record["entities"]:
             assert record["text"][entity["start"] : entity["end"]] == entity["text"]
     return records
@@ -194,8 +194,9 @@ def test_predict_from_jsonl_input_to_output_file(runner, tiny_model_dir, tmp_pat
                                  "--output", str(output)])
     assert result.exit_code == 0, result.output
     assert result.stdout == ""  # the results went to the file
-    assert "wrote 2 lines" in result.stderr
-    assert [r["text"] for r in read_jsonl(output.read_text(encoding="utf-8"))] == texts
+    assert "wrote 2 results" in result.stderr
+    records = read_jsonl(output.read_text(encoding="utf-8"))
+    assert [r["text"] for r in records] == texts and [r["id"] for r in records] == [0, 1]  # ids passed through
 
 
 def test_predict_text_arguments_match_the_python_api(runner, tiny_model_dir):
@@ -317,3 +318,37 @@ def test_predict_min_confidence_filters_entities(runner, tiny_model_dir):
     assert kept["entities"] == [e for e in every if e["confidence"] >= cut]
     result = runner.invoke(cli, ["predict", str(tiny_model_dir), text, "--min-confidence", "1.5"])
     assert result.exit_code == 2 and "min-confidence" in result.output
+
+
+def test_predict_output_formats_stdin_and_passthrough(runner, tiny_model_dir, tmp_path):
+    text = "John Smith lives in Paris"
+    expected = json.loads(runner.invoke(cli, ["predict", str(tiny_model_dir), text]).stdout)
+    assert expected["entities"]
+    # stdin, JSONL with id and meta passed through
+    line = json.dumps({"id": "doc-7", "meta": {"source": "x"}, "text": text}) + "\n"
+    result = runner.invoke(cli, ["predict", str(tiny_model_dir), "--input", "-", "--format", "jsonl"], input=line)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"id": "doc-7", "meta": {"source": "x"}, **expected}
+    # CoNLL: a token and its IOB2 tag a line
+    conll = runner.invoke(cli, ["predict", str(tiny_model_dir), text, "--output-format", "conll"]).stdout
+    rows = [row.split("\t") for row in conll.strip().splitlines()]
+    assert [token for token, _ in rows] == text.split()
+    for entity in expected["entities"]:
+        first = len(text[: entity["start"]].split())
+        assert rows[first][1] == "B-" + entity["type"]
+    # HTML: a standalone page with one highlighted mark per entity, file written whole
+    page = tmp_path / "out" / "entities.html"
+    result = runner.invoke(cli, ["predict", str(tiny_model_dir), "--input", "-", "--output-format", "html",
+                                 "--output", str(page)], input=text + "\n")
+    assert result.exit_code == 0, result.output
+    document = page.read_text(encoding="utf-8")
+    assert document.startswith("<!DOCTYPE html>") and document.rstrip().endswith("</html>")
+    assert document.count('<mark class="entity"') == len(expected["entities"])
+    assert f'data-type="{expected["entities"][0]["type"]}"' in document
+    assert not [p for p in page.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_predict_names_the_line_of_a_bad_byte(runner, tiny_model_dir, tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"John lives here\nbad \xff byte\n")
+    assert_user_error(runner.invoke(cli, ["predict", str(tiny_model_dir), "--input", str(path)]), f"{path}:2", "UTF-8")

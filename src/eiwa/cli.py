@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -13,8 +14,9 @@ from rich.table import Table
 
 from . import __version__
 from .config import INPUTS, load_config
-from .data import FORMATS, Corpus, entity_types, read_conll, read_corpus, read_span_records, read_text
-from .errors import EiwaError
+from .data import FORMATS, Corpus, entity_types, read_conll, read_corpus, read_text, tokenizer_for
+from .errors import DataError, EiwaError
+from .output import OUTPUT_FORMATS
 from .scoring import Scores
 from .persist import check_writable, lock, write_atomic
 from .results import to_json
@@ -368,54 +370,124 @@ def evaluate(model, fmt, columns, token_prefix, data_path, as_json):
 @cli.command()
 @click.argument("model")
 @click.argument("texts", nargs=-1)
-@click.option("--input", "input_path", type=click.Path(), help="Read sentences from this file instead of TEXT arguments.")
+@click.option("--input", "input_path", type=click.Path(allow_dash=True),
+              help="Read sentences from this file (- for standard input) instead of TEXT arguments.")
 @click.option("--format", "fmt", type=click.Choice(["txt", "conll", "jsonl"]), default="txt", show_default=True,
-              help="txt: one sentence a line; conll: tokens in the first column (or --columns); jsonl: objects with a \"text\" field.")
+              help="txt: one sentence a line (read as it comes); conll: tokens in the first column (or --columns); "
+                   "jsonl: objects with a \"text\" field (their \"id\" and \"meta\" are passed through).")
 @click.option("--columns", callback=_split_columns, help="Column names for --format conll.")
 @click.option("--token-prefix", help="Prefix to strip from CoNLL tokens.")
-@click.option("--output", type=click.Path(dir_okay=False), help="Write JSONL here (default: standard output).")
+@click.option("--output", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write here (default, or -: standard output).")
+@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="jsonl", show_default=True,
+              help="jsonl: one JSON record a line; conll: token and IOB2 tag a line; html: one page with the "
+                   "entities highlighted.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Leave out entities whose confidence (the model's probability of their tags) is lower.")
-def predict(model, texts, input_path, fmt, columns, token_prefix, output, batch_size, min_confidence):
+def predict(model, texts, input_path, fmt, columns, token_prefix, output, output_format, batch_size, min_confidence):
     """Tag raw text or a file; write JSONL lines
-    {"text", "entities": [{"start", "end", "type", "text", "confidence"}]}.
+    {"text", "entities": [{"start", "end", "type", "text", "confidence"}]} (or CoNLL, or HTML).
+
+    Results are written as they are made, a thousand sentences at a time; a file named by
+    --output appears whole when the run ends.
 
     \b
     Examples:
       eiwa predict models/conll03 "John lives in New York."
       eiwa predict eiwa-quickstart "田中さんは東京の日本銀行に勤めている。"
       eiwa predict models/ja --input sentences.txt --output tagged.jsonl
+      cat sentences.txt | eiwa predict models/ja --input - --output-format conll
+      eiwa predict models/ja --input docs.jsonl --format jsonl --output-format html --output entities.html
       eiwa predict models/conll03 --input test.txt --format conll
     """
+    import itertools
+
+    from .output import WRITERS
+    from .persist import atomic_text
     from .tagger import as_json
 
-    if output:
+    to_file = output not in (None, "-")
+    if to_file:
         check_writable(output, "predictions")
-    tagger = Tagger.load(model)
     if input_path and texts:
         raise EiwaError("give either TEXT arguments or --input, not both")
     if input_path is None and not texts:
         raise EiwaError("nothing to tag: give TEXT arguments or --input PATH")
+    tagger = Tagger.load(model)
+    tokenizer = None if fmt == "conll" and input_path else tokenizer_for(tagger.config.lang)
     if texts:
-        results = tagger.predict(texts, batch_size)
+        items = ((text, {}) for text in texts)
     elif fmt == "conll":
-        sentences = read_conll(input_path, tagger.config.lang, columns, token_prefix).sentences
-        results = [as_json(s.text, spans)
-                   for s, spans in zip(sentences, tagger.tag_sentences(sentences, batch_size, confidence=True))]
+        items = ((s, {}) for s in read_conll(_readable(input_path), tagger.config.lang, columns, token_prefix).sentences)
     elif fmt == "jsonl":
-        results = tagger.predict([text for text, _, _ in read_span_records(input_path)], batch_size)
+        items = ((record["text"], {k: record[k] for k in ("id", "meta") if k in record})
+                 for _, record in _text_records(_readable(input_path)))
     else:
-        results = tagger.predict(read_text(input_path).splitlines(), batch_size)
-    if min_confidence > 0:
-        for result in results:
-            result["entities"] = [e for e in result["entities"] if e["confidence"] >= min_confidence]
-    lines = "".join(to_json(r) + "\n" for r in results)
-    if output:
-        write_atomic(Path(output), lambda path: Path(path).write_text(lines, encoding="utf-8"))
-        console.print(f"wrote {len(results)} lines to {output}")
+        items = ((line, {}) for line in _lines(input_path))
+    if to_file:
+        destination = atomic_text(output)
     else:
-        sys.stdout.write(lines)
+        sys.stdout.reconfigure(errors="backslashreplace")  # a lone surrogate in the input, in CoNLL or HTML
+        destination = contextlib.nullcontext(sys.stdout)
+    count = 0
+    with destination as stream:
+        writer = WRITERS[output_format](stream, tagger.entity_types)
+        while chunk := list(itertools.islice(items, 1000)):
+            sentences = [item if tokenizer is None else tokenizer.sentence(item) for item, _ in chunk]
+            for (_, extra), sentence, spans in zip(chunk, sentences,
+                                                   tagger.tag_sentences(sentences, batch_size, confidence=True)):
+                record = {**extra, **as_json(sentence.text, [s for s in spans if s.confidence >= min_confidence])}
+                writer.write(record, sentence)
+            stream.flush()
+            count += len(chunk)
+        writer.close()
+    if to_file:
+        console.print(f"wrote {count} results to {output}")
+
+
+def _readable(path: str) -> str:
+    """A path for readers that take one: standard input is read into a temporary file first."""
+    if path != "-":
+        return path
+    import tempfile
+
+    import atexit
+    import os
+    import tempfile
+
+    handle = tempfile.NamedTemporaryFile("wb", suffix=".stdin", delete=False)
+    with handle:
+        handle.write(sys.stdin.buffer.read())
+    atexit.register(os.unlink, handle.name)
+    return handle.name
+
+
+def _text_records(path: str):
+    from .data import json_records
+
+    for line, record in json_records(path):
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise DataError(path, line, 'each record must be an object with a "text" string')
+        yield line, record
+
+
+def _lines(path: str):
+    """The lines of a text file or of standard input, read as they come (a bad byte names its line)."""
+    stream = sys.stdin.buffer if path == "-" else None
+    try:
+        stream = stream or open(path, "rb")
+    except OSError as error:
+        raise DataError(path, None, f"cannot read: {error.strerror}") from None
+    with contextlib.closing(stream) if path != "-" else contextlib.nullcontext(stream):
+        for number, raw in enumerate(stream, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise DataError("<stdin>" if path == "-" else path, number, f"invalid UTF-8 ({error.reason})") from None
+            if number == 1:
+                line = line.removeprefix("\ufeff")
+            yield line.rstrip("\r\n")
 
 
 # ----------------------------------------------------------------------------- cv

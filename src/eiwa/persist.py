@@ -31,7 +31,7 @@ import shutil
 import signal
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TextIO
 
 from .errors import EiwaError, ModelError
 
@@ -67,9 +67,10 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
-    """Call write(temporary_path), fsync it, then rename it over `path`."""
-    path = Path(path)
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[str]:
+    """A temporary name beside `path` to write; when the block ends without error it is fsynced
+    and renamed over `path`, and on error removed."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -77,8 +78,7 @@ def write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
         raise EiwaError(f"{path}: cannot write: {error.strerror}") from None
     os.close(handle)
     try:
-        fault_point(f"write {path.name}")
-        write(temporary)
+        yield temporary
         os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes files private; saved files should not be
         _fsync_path(Path(temporary))
         fault_point(f"rename {path.name}")
@@ -88,6 +88,24 @@ def write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
+    """Call write(temporary_path), fsync it, then rename it over `path`."""
+    path = Path(path)
+    with _replacing(path) as temporary:
+        fault_point(f"write {path.name}")
+        write(temporary)
+
+
+@contextlib.contextmanager
+def atomic_text(path: str | Path) -> Iterator[TextIO]:
+    """A text stream that becomes `path` when the block ends without error (written as it goes,
+    under a temporary name); on error nothing is left. Characters UTF-8 cannot hold (a lone
+    surrogate) are written backslash-escaped."""
+    with _replacing(Path(path)) as temporary:
+        with open(temporary, "w", encoding="utf-8", errors="backslashreplace", newline="\n") as stream:
+            yield stream
 
 
 def dump_json(path: str | Path, value) -> None:

@@ -28,6 +28,8 @@ class Entity(TypedDict):
 
 
 class Prediction(TypedDict):
+    id: NotRequired[object]  # passed through from the input record (eiwa predict --format jsonl)
+    meta: NotRequired[object]
     text: str
     entities: list[Entity]
 
