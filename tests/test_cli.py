@@ -124,7 +124,7 @@ def test_top_level_help_and_version(runner):
     result = runner.invoke(cli, ["-h"])
     assert result.exit_code == 0
     result = runner.invoke(cli, ["--version"])
-    assert result.exit_code == 0 and "0.2.0" in result.stdout
+    assert result.exit_code == 0 and "0.3.0" in result.stdout
 
 
 def test_cv_json_on_a_small_synthetic_dataset(runner, tmp_path):

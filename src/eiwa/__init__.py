@@ -6,7 +6,7 @@
     # [{"text": ..., "entities": [{"start": 0, "end": 2, "type": "PSN", "text": "田中"}, ...]}]
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 def load(name_or_path):
