@@ -197,6 +197,9 @@ def _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_
         if (out_dir / "meta.json").exists():
             raise EiwaError(f"{out_dir} already holds a model: use --force to overwrite it or --resume to continue training")
     if resume:
+        if not (out_dir / CHECKPOINT).exists() and (out_dir / "checkpoint" / "state.json").exists():
+            raise EiwaError(f"{out_dir} holds a checkpoint of eiwa 0.2 (a checkpoint/ folder), which eiwa 0.3 does "
+                            "not resume: train again with --force")
         if not (out_dir / CHECKPOINT).exists():
             raise EiwaError(f"--resume: no checkpoint in {out_dir} to resume from")
         saved = checkpoint_config(out_dir / CHECKPOINT)
