@@ -1,0 +1,234 @@
+"""`eiwa serve MODEL`: the tagger over HTTP (FastAPI on uvicorn; `pip install 'eiwa[serve]'`).
+
+    POST /v1/ner     {"texts": [...]} or {"text": "..."}, optional "min_confidence"
+                     -> a JSON list of results (results.Prediction), one per text, in order
+    GET  /v1/models  the model's card: name, labels, training summary, eiwa version
+    GET  /healthz    {"status": "ok"}
+    GET  /           an HTML page: a form to paste text, the entities highlighted in place
+                     (server-rendered, so it works without JavaScript: GET /?text=...)
+    GET  /docs       OpenAPI documentation (FastAPI's)
+
+Concurrent requests are gathered into model batches: a request's texts join a queue, and one
+worker takes whatever has arrived within `max_wait_ms` (up to `max_batch` texts) and tags it in
+one call, so many small requests cost about what one large one does. Errors are JSON
+`{"error": {"status": ..., "message": ...}}`: 400 malformed JSON, 413 body too large, 415 not
+JSON, 422 a request outside the limits (texts per request, characters per text), 504 a request
+that did not finish within `timeout_s`.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations, and
+# `Request` is imported inside create_app (the serve extra is optional).
+import asyncio
+import html
+import json
+import os
+from dataclasses import dataclass, field
+
+from .output import STYLE, entity_colours, highlight
+from .tagger import Tagger
+
+
+@dataclass
+class Limits:
+    max_body_bytes: int = 1_000_000
+    max_texts: int = 1000
+    max_chars: int = 10_000
+    max_batch: int = 256  # texts per model call
+    max_wait_ms: float = 5.0  # how long the batcher waits for more requests to join a call
+    timeout_s: float = 30.0
+
+
+@dataclass
+class Batcher:
+    """Gathers the texts of concurrent requests into model calls, run one at a time off the event
+    loop (the model is called from one thread, so calls never compete for the cores)."""
+
+    tagger: Tagger
+    limits: Limits
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    calls: int = 0  # model calls made (a test checks that concurrent requests share them)
+    texts: int = 0
+
+    async def tag(self, texts: list[str]) -> list[dict]:
+        future = asyncio.get_running_loop().create_future()
+        await self.queue.put((texts, future))
+        return await future
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            waiting = [await self.queue.get()]
+            size = len(waiting[0][0])
+            deadline = loop.time() + self.limits.max_wait_ms / 1000
+            while size < self.limits.max_batch:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self.queue.get(), remaining)
+                except asyncio.TimeoutError:
+                    break
+                waiting.append(item)
+                size += len(item[0])
+            live = [(texts, future) for texts, future in waiting if not future.done()]  # timed-out requests drop out
+            if not live:
+                continue
+            flat = [text for texts, _ in live for text in texts]
+            try:
+                results = await loop.run_in_executor(None, self.tagger.predict, flat)
+            except Exception as error:  # a bug: every waiting request gets it, the server goes on
+                for _, future in live:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            self.calls += 1
+            self.texts += len(flat)
+            start = 0
+            for texts, future in live:
+                if not future.done():
+                    future.set_result(results[start:start + len(texts)])
+                start += len(texts)
+
+
+def model_card(tagger: Tagger) -> dict:
+    meta = tagger.meta
+    return {
+        "name": tagger.origin,
+        "lang": tagger.config.lang,
+        "labels": tagger.entity_types,
+        "features": tagger.config.feature_names(),
+        "eiwa_version": meta.get("eiwa_version"),
+        "training": meta.get("training"),
+        "card": meta.get("card"),
+    }
+
+
+def page(tagger: Tagger, text: str | None, records: list[dict] | None) -> str:
+    colours = entity_colours(tagger.entity_types)
+    legend = "".join(f'<span style="background:{c}">{html.escape(label)}</span>' for label, c in colours.items())
+    shown = "".join(f'<p class="text">{highlight(record, colours)}</p>' for record in records or [])
+    return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>eiwa: {html.escape(str(tagger.origin))}</title>'
+            f"<style>{STYLE} textarea{{width:100%;height:8em}}</style></head><body>"
+            f"<h1>eiwa <small>{html.escape(str(tagger.origin))}</small></h1>"
+            f'<form method="get" action="/"><textarea name="text" placeholder="Paste text: one sentence a line">'
+            f'{html.escape(text or "")}</textarea><br><button type="submit">Tag</button></form>'
+            f'<p class="legend">{legend}</p><div id="results">{shown}</div></body></html>')
+
+
+def create_app(tagger: Tagger, limits: Limits | None = None):
+    """The ASGI app serving `tagger` (FastAPI)."""
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, JSONResponse
+    from starlette.exceptions import HTTPException
+
+    limits = limits or Limits()
+
+    @asynccontextmanager
+    async def lifespan(app):
+        app.state.batcher = Batcher(tagger, limits)
+        worker = asyncio.create_task(app.state.batcher.run())
+        yield
+        worker.cancel()
+
+    app = FastAPI(title="eiwa", summary="Japanese and English named-entity recognition", lifespan=lifespan)
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": {"status": status, "message": message}}, status_code=status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request, exc):
+        return error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request, exc):
+        return error(422, "invalid request")
+
+    async def tag(texts: list[str]) -> list[dict] | JSONResponse:
+        try:
+            return await asyncio.wait_for(app.state.batcher.tag(texts), limits.timeout_s)
+        except asyncio.TimeoutError:
+            return error(504, f"the request took longer than {limits.timeout_s:g} s")
+
+    @app.post("/v1/ner", summary="Tag texts", response_description="One result per text, in order")
+    async def ner(request: Request):
+        """Body: `{"texts": ["...", ...]}` or `{"text": "..."}`, optionally `"min_confidence": 0.5`.
+        Each result: `{"text", "entities": [{"start", "end", "type", "text", "confidence"}]}`."""
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            return error(415, "send the request as application/json")
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
+            return error(413, f"the body is larger than {limits.max_body_bytes} bytes")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limits.max_body_bytes:
+                return error(413, f"the body is larger than {limits.max_body_bytes} bytes")
+        try:
+            value = json.loads(body)
+        except (ValueError, RecursionError):
+            return error(400, "the body is not valid JSON")
+        if not isinstance(value, dict) or ("texts" in value) == ("text" in value):
+            return error(422, 'give either "texts" (a list of strings) or "text" (a string)')
+        texts = value["texts"] if "texts" in value else [value["text"]]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            return error(422, '"texts" must be a list of strings and "text" a string')
+        if len(texts) > limits.max_texts:
+            return error(422, f"at most {limits.max_texts} texts a request, got {len(texts)}")
+        longest = max((len(t) for t in texts), default=0)
+        if longest > limits.max_chars:
+            return error(422, f"at most {limits.max_chars} characters a text, got {longest}")
+        threshold = value.get("min_confidence", 0.0)
+        if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 <= threshold <= 1:
+            return error(422, '"min_confidence" must be a number in [0, 1]')
+        results = await tag(texts) if texts else []
+        if isinstance(results, JSONResponse):
+            return results
+        if threshold:
+            results = [{**r, "entities": [e for e in r["entities"] if e["confidence"] >= threshold]} for r in results]
+        return JSONResponse(results)
+
+    @app.get("/v1/models", summary="The model's card")
+    async def models():
+        return model_card(tagger)
+
+    @app.get("/healthz", summary="Liveness")
+    async def healthz():
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse, summary="The entity view")
+    async def index(text: str | None = None):
+        records = None
+        if text:
+            lines = [line for line in text.splitlines() if line.strip()][: limits.max_texts]
+            if any(len(line) > limits.max_chars for line in lines):
+                return error(422, f"at most {limits.max_chars} characters a line")
+            records = await tag(lines)
+            if isinstance(records, JSONResponse):
+                return records
+        return HTMLResponse(page(tagger, text, records))
+
+    return app
+
+
+def app_from_environment():
+    """For `uvicorn --factory` with several worker processes: the model named by EIWA_SERVE_MODEL,
+    the limits from EIWA_SERVE_LIMITS (JSON)."""
+    limits = Limits(**json.loads(os.environ.get("EIWA_SERVE_LIMITS", "{}")))
+    return create_app(Tagger.load(os.environ["EIWA_SERVE_MODEL"]), limits)
+
+
+def serve(model: str, host: str, port: int, workers: int, limits: Limits) -> None:
+    import uvicorn
+
+    os.environ["EIWA_SERVE_MODEL"] = model
+    os.environ["EIWA_SERVE_LIMITS"] = json.dumps(limits.__dict__)
+    # uvicorn handles SIGTERM and SIGINT: it stops accepting, finishes requests in flight, exits.
+    uvicorn.run("eiwa.serve:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                log_level="info", timeout_graceful_shutdown=int(limits.timeout_s) + 1)
+
+
+__all__ = ["Limits", "create_app", "serve", "model_card"]
