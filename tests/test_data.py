@@ -480,3 +480,43 @@ def test_evaluating_on_data_without_gold_entities_is_an_error(runner, tiny_model
     path.write_text(json.dumps({"text": "John lives in Paris", "label": []}) + "\n", encoding="utf-8")
     assert_user_error(runner.invoke(cli, ["evaluate", str(tiny_model_dir), "--format", "doccano", "--data", str(path)]),
                       "no gold entities")
+
+
+# ----------------------------------------------------------------------------- English tokenization
+
+
+def test_english_tokenizer_follows_conll_2003(shared_data):
+    """CoNLL-2003 sentences joined back into text (no space before , . 's n't and the like) are
+    tokenized into exactly CoNLL's tokens, for at least 97% of the test and valid sentences, with
+    offsets that slice the text."""
+    from conftest import shared_file
+    from eiwa.data import EnglishTokenizer
+
+    glued_left = {",", ".", ";", ":", ")", "'s", "'S", "n't", "N'T", "%", "'", "?", "!", "'re", "'ve", "'ll", "'d",
+                  "'m", "]", "}"}
+    glued_right = {"(", "$", "[", "{"}
+    tokenizer = EnglishTokenizer()
+    for name in ("test.txt", "valid.txt"):
+        sentences = read_conll(shared_file(shared_data, "conll2003", name), "en").sentences
+        same = 0
+        for sentence in sentences:
+            words = [t.text for t in sentence.tokens]
+            text = "".join(("" if i == 0 or w in glued_left or words[i - 1] in glued_right else " ") + w
+                           for i, w in enumerate(words))
+            tokens = tokenizer.tokenize(text)
+            assert all(text[t.start:t.end] == t.text for t in tokens)
+            same += [t.text for t in tokens] == words
+        assert same / len(sentences) >= 0.97, (name, same, len(sentences))
+
+
+@pytest.mark.parametrize("text, tokens", [
+    ("Smith's U.S. unit didn't win.", ["Smith", "'s", "U.S.", "unit", "did", "n't", "win", "."]),
+    ("Acme Inc. beat pro-democracy rivals 2-0 on 1996-12-06.", ["Acme", "Inc.", "beat", "pro-democracy", "rivals",
+                                                                 "2-0", "on", "1996-12-06", "."]),
+    ("O'Neill -- J. Smith's aide -- earned 15,000 dollars...", ["O'Neill", "--", "J.", "Smith", "'s", "aide", "--",
+                                                                "earned", "15,000", "dollars", "..."]),
+])
+def test_english_tokenizer_cases(text, tokens):
+    from eiwa.data import EnglishTokenizer
+
+    assert [t.text for t in EnglishTokenizer().tokenize(text)] == tokens
