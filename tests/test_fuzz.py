@@ -291,3 +291,42 @@ def test_japanese_tokenizing_keeps_offsets_into_the_input(texts):
         for token in tokenizer.sentence(text).tokens:
             assert previous_end <= token.start < token.end <= len(text)
             previous_end = token.end
+
+
+# ----------------------------------------------------------------------------- the server
+
+
+@pytest.fixture(scope="module")
+def served(tiny_model_dir):
+    """An `eiwa serve` app with small limits, driven in process (the same ASGI app uvicorn runs)."""
+    pytest.importorskip("fastapi", reason="eiwa serve needs the serve extra")
+    httpx = pytest.importorskip("httpx")
+    import asyncio
+
+    from eiwa.serve import Limits, create_app
+
+    app = create_app(Tagger.load(tiny_model_dir), Limits(max_body_bytes=20_000, max_texts=20, max_chars=500))
+    loop = asyncio.new_event_loop()
+    lifespan = app.router.lifespan_context(app)
+    loop.run_until_complete(lifespan.__aenter__())
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://eiwa")
+    yield lambda **request: loop.run_until_complete(client.request(**request))
+    loop.run_until_complete(client.aclose())
+    loop.run_until_complete(lifespan.__aexit__(None, None, None))
+    loop.close()
+
+
+@FUZZ
+@given(st.one_of(JSON.map(lambda v: json.dumps(v).encode()), st.binary(max_size=300),
+                 st.builds(lambda texts: json.dumps({"texts": texts}).encode(), st.lists(TEXT, max_size=5)),
+                 st.builds(lambda text, m: json.dumps({"text": text, "min_confidence": m}).encode(), TEXT, JSON)),
+       st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain", ""]))
+def test_server_requests(served, body, content_type):
+    counted("serve")
+    response = served(method="POST", url="/v1/ner", content=body, headers={"content-type": content_type})
+    assert response.status_code in (200, 400, 413, 415, 422), (response.status_code, response.text)
+    if response.status_code == 200:
+        for record in response.json():
+            assert all(record["text"][e["start"]:e["end"]] == e["text"] for e in record["entities"])
+    else:
+        assert response.json()["error"]["status"] == response.status_code

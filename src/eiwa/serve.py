@@ -25,6 +25,7 @@ import os
 from dataclasses import dataclass, field
 
 from .output import STYLE, entity_colours, highlight
+from .results import to_json
 from .tagger import Tagger
 
 
@@ -121,10 +122,17 @@ def create_app(tagger: Tagger, limits: Limits | None = None):
 
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi.responses import HTMLResponse, JSONResponse as StarletteJSON
     from starlette.exceptions import HTTPException
 
     limits = limits or Limits()
+
+    class JSONResponse(StarletteJSON):
+        """JSON as `results.to_json` writes it: a lone surrogate from the input is \\u-escaped
+        rather than failing to encode."""
+
+        def render(self, content) -> bytes:
+            return to_json(content).encode("utf-8")
 
     @asynccontextmanager
     async def lifespan(app):
@@ -133,7 +141,8 @@ def create_app(tagger: Tagger, limits: Limits | None = None):
         yield
         worker.cancel()
 
-    app = FastAPI(title="eiwa", summary="Japanese and English named-entity recognition", lifespan=lifespan)
+    app = FastAPI(title="eiwa", summary="Japanese and English named-entity recognition", lifespan=lifespan,
+                  default_response_class=JSONResponse)
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": {"status": status, "message": message}}, status_code=status)
