@@ -480,3 +480,30 @@ def test_concurrent_japanese_tokenizing_gives_the_sequential_results():
     sequential = [tokenizer.sentence(t).tokens for t in texts]
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(lambda t: tokenizer.sentence(t).tokens, texts)) == sequential
+
+
+# ----------------------------------------------------------------------------- devices
+
+
+def test_device_names_and_a_missing_gpu(runner, tiny_model_dir):
+    from eiwa.tagger import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(EiwaError, match="--device must be"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(EiwaError, match="sees no CUDA GPU"):
+            resolve_device("cuda")
+        result = runner.invoke(cli, ["predict", str(tiny_model_dir), "John", "--device", "cuda"])
+        assert result.exit_code == 2 and "sees no CUDA GPU" in result.stderr
+    tagger = Tagger.load(tiny_model_dir).to("auto")
+    assert tagger.device == resolve_device("auto")
+    assert tagger.predict(RAW_TEXTS) == Tagger.load(tiny_model_dir).predict(RAW_TEXTS) or tagger.device.type != "cpu"
+
+
+def test_training_on_an_explicit_cpu_device_equals_the_default(small_data):
+    train_sentences, dev = small_data
+    default = quiet_train(tiny_config(), train_sentences, dev)
+    explicit = quiet_train(tiny_config(), train_sentences, dev, device="cpu")
+    assert_same_weights(default.tagger.model, explicit.tagger.model)

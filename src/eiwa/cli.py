@@ -104,6 +104,12 @@ def model_options(function):
     return function
 
 
+def device_option(function):
+    return click.option("--device", default="cpu", show_default=True, metavar="cpu|cuda|cuda:N|auto",
+                        help="Where the model runs (auto: CUDA when PyTorch sees a GPU). GPU needs a CUDA build of "
+                             "PyTorch; repeatable bit for bit only on the CPU.")(function)
+
+
 def _split_columns(ctx, param, value):
     return [c.strip() for c in value.split(",") if c.strip()] if value else None
 
@@ -162,16 +168,19 @@ def training_options(function):
 
 
 def _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, make_tagger=None,
-                  asked=()):
+                  asked=(), device="cpu"):
     """Read training and dev data, then train (a fresh tagger, or the one make_tagger builds) into `out`.
 
     `asked`: the settings the user named (--set keys, flags, --config's keys); with --resume each
     must equal the checkpoint's, since the checkpoint's own settings are the ones that continue."""
+    from .tagger import resolve_device
+
     out_dir = Path(out)
+    device = resolve_device(device)  # an unusable --device is refused before any work
     check_writable(out_dir, "the model")
     with lock(out_dir):
         _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_dir, resume, force, quiet,
-                      make_tagger, asked)
+                      make_tagger, asked, device)
 
 
 def _asked_settings(config_path, overrides, **flags) -> set[str]:
@@ -186,7 +195,7 @@ def _asked_settings(config_path, overrides, **flags) -> set[str]:
 
 
 def _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_dir, resume, force, quiet, make_tagger,
-                  asked):
+                  asked, device):
     from .cv import train_best
     from .train import CHECKPOINT, checkpoint_config, split_off_dev, train as run_training
 
@@ -237,10 +246,11 @@ def _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_
         console.print("config:\n" + (shown.config if shown else config).describe())
     if isinstance(tagger, list):  # --modules auto: train every candidate, keep the best on dev
         result = train_best(config, sentences, dev, tagger, out=out_dir, progress=not quiet,
-                            log=lambda line: console.print(line))
+                            log=lambda line: console.print(line), device=device)
         console.print(f"chose {result.tagger.meta['chosen']} (dev F1 {result.best_dev_f1:.4f})")
     else:
-        result = run_training(config, sentences, dev, out=out_dir, resume=resume, tagger=tagger, progress=not quiet)
+        result = run_training(config, sentences, dev, out=out_dir, resume=resume, tagger=tagger, progress=not quiet,
+                              device=device)
     console.print(f"best dev F1 {result.best_dev_f1:.4f} at epoch {result.best_epoch} of {result.epochs} "
                   f"({result.seconds:.0f} s); model saved to {out_dir}")
 
@@ -278,8 +288,9 @@ def _transfer_factory(source_name, modules_spec, label_map_spec, log):
 @model_options
 @data_options
 @training_options
+@device_option
 def train(lang, word_input, char_input, features, seed, config_path, overrides, fmt, columns, token_prefix,
-          train_path, dev_path, out, resume, force, quiet):
+          train_path, dev_path, out, resume, force, quiet, device):
     """Train a tagger from scratch.
 
     \b
@@ -294,7 +305,8 @@ def train(lang, word_input, char_input, features, seed, config_path, overrides, 
                          features=features)
     asked = _asked_settings(config_path, overrides, lang=lang, word_input=word_input, char_input=char_input, seed=seed,
                             features=features)
-    _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, asked=asked)
+    _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, asked=asked,
+                  device=device)
 
 
 @cli.command()
@@ -302,8 +314,9 @@ def train(lang, word_input, char_input, features, seed, config_path, overrides, 
 @data_options
 @transfer_options
 @training_options
+@device_option
 def transfer(lang, word_input, char_input, features, seed, config_path, overrides, fmt, columns, token_prefix,
-             source, modules, label_map, fine_tune, train_path, dev_path, out, resume, force, quiet):
+             source, modules, label_map, fine_tune, train_path, dev_path, out, resume, force, quiet, device):
     """Start a model from a source model (e.g. English), module by module, and fine-tune it.
 
     Transferred modules keep the source weights; their embedding tables cover the source's items
@@ -327,7 +340,8 @@ def transfer(lang, word_input, char_input, features, seed, config_path, override
     factory = None if resume else _transfer_factory(source, modules, label_map, lambda line: console.print(line))
     asked = _asked_settings(config_path, overrides, lang=lang, word_input=word_input, char_input=char_input, seed=seed,
                             fine_tune=fine_tune, features=features)
-    _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, factory, asked)
+    _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, factory, asked,
+                  device)
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -338,7 +352,8 @@ def transfer(lang, word_input, char_input, features, seed, config_path, override
 @data_options
 @click.option("--data", "data_path", type=click.Path(), help="Data to score (not needed for --format hironsan).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: precision, recall, f1, per_type.")
-def evaluate(model, fmt, columns, token_prefix, data_path, as_json):
+@device_option
+def evaluate(model, fmt, columns, token_prefix, data_path, as_json, device):
     """Score a model: entity-level exact match, micro and per type.
 
     MODEL is a model directory or the name of a built-in model. Raw-text data (--format spans)
@@ -349,7 +364,7 @@ def evaluate(model, fmt, columns, token_prefix, data_path, as_json):
       eiwa evaluate models/conll03 --data ../shared/data/conll2003/test.txt
       eiwa evaluate models/ja --format spans --data test.jsonl --json
     """
-    tagger = Tagger.load(model)
+    tagger = Tagger.load(model).to(device)
     corpus = read_corpus(fmt, data_path, tagger.config.lang, columns, token_prefix, split_tokens=False)
     if not any(s.entities for s in corpus.sentences):
         raise EiwaError(f"{data_path or fmt}: no gold entities to score against (every F1 would be 0); "
@@ -388,7 +403,9 @@ def evaluate(model, fmt, columns, token_prefix, data_path, as_json):
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Leave out entities whose confidence (the model's probability of their tags) is lower.")
-def predict(model, texts, input_path, fmt, columns, token_prefix, output, output_format, batch_size, min_confidence):
+@device_option
+def predict(model, texts, input_path, fmt, columns, token_prefix, output, output_format, batch_size, min_confidence,
+            device):
     """Tag raw text or a file; write JSONL lines
     {"text", "entities": [{"start", "end", "type", "text", "confidence"}]} (or CoNLL, or HTML).
 
@@ -417,7 +434,7 @@ def predict(model, texts, input_path, fmt, columns, token_prefix, output, output
         raise EiwaError("give either TEXT arguments or --input, not both")
     if input_path is None and not texts:
         raise EiwaError("nothing to tag: give TEXT arguments or --input PATH")
-    tagger = Tagger.load(model)
+    tagger = Tagger.load(model).to(device)
     tokenizer = None if fmt == "conll" and input_path else tokenizer_for(tagger.config.lang)
     if texts:
         items = ((text, {}) for text in texts)
@@ -511,7 +528,8 @@ def _lines(path: str):
 @click.option("--max-body-bytes", type=click.IntRange(min=1), default=1_000_000, show_default=True)
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.001), default=30.0, show_default=True,
               help="Seconds before a request is answered 504.")
-def serve(model, host, port, workers, max_batch, max_wait_ms, max_texts, max_chars, max_body_bytes, timeout_s):
+@device_option
+def serve(model, host, port, workers, max_batch, max_wait_ms, max_texts, max_chars, max_body_bytes, timeout_s, device):
     """Serve a model over HTTP: POST /v1/ner, GET /v1/models, /healthz, / (an entity view), /docs.
 
     Needs the serve extra: pip install 'eiwa[serve]'. SIGTERM or Ctrl-C stops it gracefully
@@ -529,8 +547,11 @@ def serve(model, host, port, workers, max_batch, max_wait_ms, max_texts, max_cha
         raise EiwaError("eiwa serve needs FastAPI and uvicorn: pip install 'eiwa[serve]'") from None
     from .serve import Limits, serve as run_server
 
-    Tagger.load(model)  # a bad model is a one-line error now, not a traceback in every worker
-    run_server(model, host, port, workers, Limits(max_body_bytes, max_texts, max_chars, max_batch, max_wait_ms, timeout_s))
+    from .tagger import resolve_device
+
+    Tagger.load(model).to(device)  # a bad model or device is a one-line error now, not a traceback in every worker
+    run_server(model, host, port, workers, Limits(max_body_bytes, max_texts, max_chars, max_batch, max_wait_ms, timeout_s),
+               str(resolve_device(device)))
 
 
 # ----------------------------------------------------------------------------- cv
@@ -545,8 +566,9 @@ def serve(model, host, port, workers, max_batch, max_wait_ms, max_texts, max_cha
 @click.option("--seeds", default="1,2,3", show_default=True, help="Comma-separated seeds.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with f1_mean, f1_std and per-seed scores.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON result to this file.")
+@device_option
 def cv(lang, word_input, char_input, features, seed, config_path, overrides, fmt, columns, token_prefix,
-       source, modules, label_map, fine_tune, data_path, folds, seeds, as_json, out):
+       source, modules, label_map, fine_tune, data_path, folds, seeds, as_json, out, device):
     """k-fold cross-validation over seeds: pooled P/R/F1 per seed, mean ± std of F1.
 
     Fold k is the sentences at positions i with i % folds == k (the shared protocol).
@@ -560,6 +582,7 @@ def cv(lang, word_input, char_input, features, seed, config_path, overrides, fmt
               --char-input romaji --label-map PER=PSN,LOC=LOC,ORG=ORG,MISC=ART --config small-data
     """
     from .cv import cross_validate
+    from .tagger import resolve_device
 
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
@@ -581,7 +604,7 @@ def cv(lang, word_input, char_input, features, seed, config_path, overrides, fmt
     if folds < 2 or folds > len(train_view):
         raise EiwaError(f"--folds must be between 2 and {len(train_view)}, got {folds}")
     result = cross_validate(config, train_view, test_view, folds, seed_list, make_tagger=factory,
-                            log=lambda line: console.print(line))
+                            log=lambda line: console.print(line), device=str(resolve_device(device)))
     if out:
         write_atomic(Path(out), lambda path: Path(path).write_text(json.dumps(result, ensure_ascii=False, indent=1)))
     if as_json:
@@ -607,7 +630,8 @@ def cv(lang, word_input, char_input, features, seed, config_path, overrides, fmt
               help="Override a training setting for this run, e.g. threads=1 (repeatable; not for settings that change results).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Run this many (cell, seed) trainings at once, each in its own process (records equal a serial run's).")
-def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets, overrides, workers):
+@device_option
+def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets, overrides, workers, device):
     """Run a transfer study from a TOML file: module grid, input grid, data-size curves.
 
     Every (cell, seed) result is kept as soon as it finishes, so running the same command again
@@ -632,8 +656,11 @@ def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets
             raise EiwaError(f"{out}: no results yet (no cells.jsonl); run `eiwa experiment {config_file}` first")
         write_report(spec, read_finished(out / "cells.jsonl"), out)
     else:
+        from .tagger import resolve_device
+
         spec.setdefault("train", {})
         spec["train"]["set"] = [*spec["train"].get("set", []), *overrides]
+        spec["device"] = str(resolve_device(device))
         cells = select_cells(cells_of(spec), grids or None, module_sets or None, sizes or None, feature_sets or None)
         out = run_experiment(spec, log=lambda line: console.print(line), cells=cells, workers=workers)
     console.print(f"report: {out / 'RESULTS.md'}")

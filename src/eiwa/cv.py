@@ -49,6 +49,7 @@ def run_splits(
     log: Callable[[str], None] = print,
     label: str = "",
     chosen: list[str] | None = None,
+    device: str = "cpu",
 ) -> tuple[list[list[tuple]], list[list[tuple]], list[float]]:
     """Train on each split's training part (its first `size` sentences; size 0 tags with
     make_tagger's model untrained) and tag its test part. Returns the gold and predicted character
@@ -70,9 +71,10 @@ def run_splits(
         if size == 0:
             if isinstance(tagger, list):
                 raise ValueError("size 0 (zero-shot) has no dev data to choose among candidate start models")
+            tagger.to(device)
             note = "untrained"  # zero-shot: the start model as it is
         else:
-            result = train_best(config, train_part, dev_part, tagger)
+            result = train_best(config, train_part, dev_part, tagger, device=device)
             tagger, note = result.tagger, f"best epoch {result.best_epoch}/{result.epochs}"
             if tagger.meta.get("chosen"):
                 note += f", chose {tagger.meta['chosen']}"
@@ -90,14 +92,15 @@ def run_splits(
 
 
 def train_best(config: Config, train_part: Sequence[Sentence], dev_part: Sequence[Sentence],
-               start: "Tagger | list[Tagger] | None", out=None, progress: bool = False, log=lambda _: None):
+               start: "Tagger | list[Tagger] | None", out=None, progress: bool = False, log=lambda _: None,
+               device: str = "cpu"):
     """Train `start` (None: a fresh tagger); a list of candidates: train each and keep the one with
     the best dev F1 (earlier candidates win ties), recording the choice in its meta ("chosen")."""
     if not isinstance(start, list):
-        return train(config, train_part, dev_part, tagger=start, out=out, progress=progress, log=log)
+        return train(config, train_part, dev_part, tagger=start, out=out, progress=progress, log=log, device=device)
     best, tried = None, []
     for candidate in start:
-        result = train(config, train_part, dev_part, tagger=candidate, progress=progress, log=log)
+        result = train(config, train_part, dev_part, tagger=candidate, progress=progress, log=log, device=device)
         name = describe_start(candidate)
         tried.append({"start": name, "dev_f1": result.best_dev_f1})
         log(f"candidate {name}: dev F1 {result.best_dev_f1:.4f}")
@@ -126,6 +129,7 @@ def cross_validate(
     seeds: Sequence[int] = (1, 2, 3),
     make_tagger: TaggerFactory | None = None,
     log: Callable[[str], None] = print,
+    device: str = "cpu",
 ) -> dict:
     """Pooled k-fold scores per seed.
 
@@ -141,7 +145,7 @@ def cross_validate(
     per_seed = []
     for seed in seeds:
         gold, predicted, dev_f1s = run_splits(replace(config, seed=seed), train_view, test_view, kfold_splits(len(train_view), folds),
-                                     make_tagger, log=log, label=f"seed {seed} ")
+                                     make_tagger, log=log, label=f"seed {seed} ", device=device)
         pooled = score(gold, predicted)
         log(f"seed {seed}: pooled P {pooled.precision:.4f} R {pooled.recall:.4f} F1 {pooled.f1:.4f}")
         per_seed.append({"seed": seed, **pooled.to_dict(), "dev_f1": statistics.fmean(dev_f1s)})

@@ -222,6 +222,9 @@ class FormChunk:
     bigram_ids: torch.Tensor  # [forms, longest in chunk]
     lengths: torch.Tensor  # [forms]
 
+    def to(self, device: torch.device) -> "FormChunk":
+        return FormChunk(self.bigram_ids.to(device), self.lengths.to(device))
+
 
 def form_chunks(form_lengths: torch.Tensor, form_bigrams: torch.Tensor,
                 forms: np.ndarray | None = None) -> tuple[list[FormChunk], np.ndarray]:
@@ -253,3 +256,20 @@ class Batch:
     mask: torch.Tensor  # [batch, time] bool
     tag_ids: torch.Tensor | None  # [batch, time]
     indices: np.ndarray  # positions of these sentences in the encoded corpus
+
+    def to(self, device: torch.device) -> "Batch":
+        """This batch on `device` (itself when it is there already: the CPU case costs nothing)."""
+        if device.type == "cpu":
+            return self
+        return Batch({name: _to(value, device) for name, value in self.inputs.items()}, self.lengths.to(device),
+                     self.mask.to(device), None if self.tag_ids is None else self.tag_ids.to(device), self.indices)
+
+
+def _to(value, device: torch.device):
+    if isinstance(value, (torch.Tensor, FormChunk)):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {key: _to(item, device) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to(item, device) for item in value)
+    return value

@@ -203,6 +203,7 @@ class Study:
         self.source = Tagger.load(spec["source"]["model"]) if "source" in spec else None
         self.label_spec = spec.get("source", {}).get("label_map", "auto")
         self.all_types = entity_types(self.train_view)
+        self.device = spec.get("device", "cpu")  # set by `eiwa experiment --device`, not by the file
         self.largest_training_part = max(len(train_ids) for train_ids, _, _ in self.splits)
 
     def check(self, cell: Cell) -> None:
@@ -239,7 +240,7 @@ class Study:
         chosen: list[str] = []
         gold_all, predicted_all, dev_f1s = run_splits(
             config, self.train_view, self.test_view, self.splits, start_from_source if auto or modules else None,
-            cell.size, log=log, label=f"  {cell.key} seed {seed} ", chosen=chosen)
+            cell.size, log=log, label=f"  {cell.key} seed {seed} ", chosen=chosen, device=self.device)
         scores = score(gold_all, predicted_all)
         record = {"key": f"{cell.key}|{seed}", "cell": cell.key, "seed": seed, **scores.to_dict(),
                   "sentence_counts": [_counts(g, p) for g, p in zip(gold_all, predicted_all)]}

@@ -38,14 +38,14 @@ class BiLSTM(nn.Module):
 
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """inputs [batch, time, dim], lengths [batch] -> (outputs [batch, time, 2 * hidden], final states [batch, 2 * hidden])."""
-        steps = torch.arange(inputs.shape[1])
+        steps = torch.arange(inputs.shape[1], device=inputs.device)
         reverse = lengths.unsqueeze(1) - 1 - steps  # position t <-> length - 1 - t
         reverse = torch.where(reverse >= 0, reverse, steps)  # padding stays where it is
         forward_out, _ = self.forward_lstm(inputs)
         reversed_inputs = inputs.gather(1, reverse.unsqueeze(2).expand(-1, -1, inputs.shape[2]))
         backward_reversed, _ = self.backward_lstm(reversed_inputs)
         backward_out = backward_reversed.gather(1, reverse.unsqueeze(2).expand(-1, -1, backward_reversed.shape[2]))
-        rows, last = torch.arange(inputs.shape[0]), lengths - 1
+        rows, last = torch.arange(inputs.shape[0], device=inputs.device), lengths - 1
         final = torch.cat([forward_out[rows, last], backward_reversed[rows, last]], dim=-1)
         return torch.cat([forward_out, backward_out], dim=-1), final
 
@@ -86,7 +86,7 @@ class WordModule(nn.Module):
         if self.training and self.singleton_unk_rate > 0:
             # Lample et al.: words seen once in training are sometimes replaced by the unknown word,
             # so that its embedding is trained for the unseen words met at test time.
-            drop = singletons & (torch.rand(word_ids.shape) < self.singleton_unk_rate)
+            drop = singletons & (torch.rand(word_ids.shape, device=word_ids.device) < self.singleton_unk_rate)
             word_ids = word_ids.masked_fill(drop, 1)
         return torch.cat([self.embedding(word_ids), self.case_embedding(case_ids)], dim=-1)
 
@@ -175,7 +175,7 @@ class ClassifierModule(nn.Module):
         # Softmax: tokens are independent, a stretch's log-probability is the sum of its tokens'.
         token = torch.log_softmax(emissions, -1).gather(2, tags.unsqueeze(2)).squeeze(2) * mask
         zeros = torch.zeros_like(token)
-        return PathScores(zeros, token.cumsum(1), zeros, torch.zeros(emissions.shape[0]))
+        return PathScores(zeros, token.cumsum(1), zeros, torch.zeros(emissions.shape[0], device=emissions.device))
 
 
 class PathScores(NamedTuple):
@@ -193,7 +193,7 @@ class PathScores(NamedTuple):
         last = ends - 1
         log_p = (self.at_start[rows, starts] + self.cumulative[rows, last] - self.cumulative[rows, starts]
                  + self.at_end[rows, last] - self.log_partition[rows])
-        return np.minimum(np.exp(log_p.detach().numpy()), 1.0)
+        return np.minimum(np.exp(log_p.detach().cpu().numpy()), 1.0)
 
 
 class CRF(nn.Module):
@@ -229,7 +229,7 @@ class CRF(nn.Module):
             alphas.append(torch.logsumexp(alphas[-1].unsqueeze(2) + self.transitions, dim=1) + emissions[:, t])
         alpha = torch.stack(alphas, dim=1)  # [batch, time, tags]; past a sentence's end unused
         lengths = mask.sum(1)
-        log_partition = torch.logsumexp(alpha[torch.arange(batch), lengths - 1] + self.end, dim=1)
+        log_partition = torch.logsumexp(alpha[torch.arange(batch, device=alpha.device), lengths - 1] + self.end, dim=1)
         betas = [self.end.expand(batch, -1)]
         for t in range(steps - 2, -1, -1):
             step = torch.logsumexp(self.transitions + (emissions[:, t + 1] + betas[-1]).unsqueeze(1), dim=2)
@@ -251,7 +251,7 @@ class CRF(nn.Module):
             active = mask[:, t].unsqueeze(1)
             best = torch.where(active, top + emissions[:, t], best)
             # Past a sentence's end, each tag points to itself so the path is carried through.
-            backpointers.append(torch.where(active, source, torch.arange(best.shape[1]).expand_as(source)))
+            backpointers.append(torch.where(active, source, torch.arange(best.shape[1], device=best.device).expand_as(source)))
         tag = (best + self.end).argmax(dim=1)
         path = [tag]
         for source in reversed(backpointers):

@@ -224,16 +224,18 @@ def create_app(tagger: Tagger, limits: Limits | None = None):
 
 
 def app_from_environment():
-    """For `uvicorn --factory` with several worker processes: the model named by EIWA_SERVE_MODEL,
-    the limits from EIWA_SERVE_LIMITS (JSON)."""
+    """For `uvicorn --factory` with several worker processes: the model named by EIWA_SERVE_MODEL
+    on EIWA_SERVE_DEVICE, the limits from EIWA_SERVE_LIMITS (JSON)."""
     limits = Limits(**json.loads(os.environ.get("EIWA_SERVE_LIMITS", "{}")))
-    return create_app(Tagger.load(os.environ["EIWA_SERVE_MODEL"]), limits)
+    tagger = Tagger.load(os.environ["EIWA_SERVE_MODEL"]).to(os.environ.get("EIWA_SERVE_DEVICE", "cpu"))
+    return create_app(tagger, limits)
 
 
-def serve(model: str, host: str, port: int, workers: int, limits: Limits) -> None:
+def serve(model: str, host: str, port: int, workers: int, limits: Limits, device: str = "cpu") -> None:
     import uvicorn
 
     os.environ["EIWA_SERVE_MODEL"] = model
+    os.environ["EIWA_SERVE_DEVICE"] = device
     os.environ["EIWA_SERVE_LIMITS"] = json.dumps(limits.__dict__)
     # uvicorn handles SIGTERM and SIGINT: it stops accepting, finishes requests in flight, exits.
     uvicorn.run("eiwa.serve:app_from_environment", factory=True, host=host, port=port, workers=workers,

@@ -67,6 +67,15 @@ class Tagger:
     def entity_types(self) -> list[str]:
         return self.encoder.tags.entity_types()
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def to(self, device: str | torch.device) -> "Tagger":
+        """Move the model to `device` ("cpu", "cuda", "cuda:1", "auto"); batches follow it."""
+        self.model.to(resolve_device(device))
+        return self
+
     # ------------------------------------------------------------------------- tagging
 
     def tag_encoded(self, encoded: Encoded, batch_size: int = 64, confidence: bool = False) -> list[list[tuple]]:
@@ -85,20 +94,24 @@ class Tagger:
         was_training = self.model.training
         if was_training:
             self.model.eval()
+        device = self.device
         form_vectors = None
         if "char" in encoded.features:
             with torch.inference_mode():
                 forms = encoded.features["char"].shared
                 chunks, row = form_chunks(forms["form_lengths"], forms["form_bigrams"])
-                form_vectors = self.model.char.forms(chunks)[torch.from_numpy(row)]  # indexed by form id
+                form_vectors = self.model.char.forms([c.to(device) for c in chunks])[torch.from_numpy(row).to(device)]
 
         def tag(batch):
+            lengths = batch.lengths.numpy()
+            batch = batch.to(device)
             with torch.inference_mode():  # thread-local: each worker enters it
                 if not confidence:
-                    best = self.model.decode(batch, form_vectors).numpy()
-                    return batch, spans_from_tag_ids(best, batch.lengths.numpy(), tag_names)
+                    best = self.model.decode(batch, form_vectors).cpu().numpy()
+                    return batch, spans_from_tag_ids(best, lengths, tag_names)
                 best, scores = self.model.decode_with_scores(batch, form_vectors)
-                spans_of = spans_from_tag_ids(best.numpy(), batch.lengths.numpy(), tag_names)
+                scores = type(scores)(*(part.cpu() for part in scores))
+                spans_of = spans_from_tag_ids(best.cpu().numpy(), lengths, tag_names)
                 where = np.array([(row, start, end) for row, spans in enumerate(spans_of) for start, end, _ in spans],
                                  dtype=np.int64).reshape(-1, 3)
                 probabilities = iter(scores.span_probabilities(*where.T).tolist())
@@ -112,7 +125,8 @@ class Tagger:
         batches = self.encoder.batches(encoded, batch_size)
         threads = torch.get_num_threads()
         try:
-            if threads > 1 and _THREAD_SETTING.acquire(blocking=False):
+            # The thread pool is a CPU trick: on a GPU one stream of batches keeps it busy.
+            if threads > 1 and device.type == "cpu" and _THREAD_SETTING.acquire(blocking=False):
                 try:
                     torch.set_num_threads(1)
                     with ThreadPoolExecutor(threads) as pool:
@@ -184,7 +198,8 @@ class Tagger:
 
         def fill(staging: Path) -> None:
             fault_point("write model.safetensors")
-            save_file(self.model.state_dict(), staging / "model.safetensors")
+            save_file({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
+                      staging / "model.safetensors")
             fault_point("write config.json")
             dump_json(staging / "config.json", self.config.to_dict())
             fault_point("write vocab.json")
@@ -288,6 +303,24 @@ def resolve_model(name_or_path: str | Path) -> Path:
         return BUILTIN_DIR / str(name_or_path)
     known = ", ".join(builtin_models()) or "none"
     raise ModelError(f"{name_or_path}: no such model directory or built-in model (built-in: {known})")
+
+
+def resolve_device(name: str | torch.device = "cpu") -> torch.device:
+    """`cpu`, `cuda` (or `cuda:N`), or `auto` (CUDA when PyTorch sees a GPU, else the CPU)."""
+    if isinstance(name, torch.device):
+        return name
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise EiwaError(f"--device must be cpu, cuda, cuda:N or auto, got {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise EiwaError(f"--device {name}: this PyTorch sees no CUDA GPU (torch {torch.__version__}; a CUDA build is "
+                        "installed as the README says)")
+    if device.type not in ("cpu", "cuda"):
+        raise EiwaError(f"--device must be cpu, cuda, cuda:N or auto, got {name!r}")
+    return device
 
 
 def is_model_directory(path: Path) -> bool:

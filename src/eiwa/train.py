@@ -66,7 +66,8 @@ def make_optimizer(tagger: Tagger) -> torch.optim.Optimizer:
     groups = parameter_groups(tagger)
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=0.9)
-    # The fused kernel updates all parameters in one pass: same arithmetic, ~15% faster epochs on CPU.
+    # The fused kernel updates all parameters in one pass: same arithmetic, ~15% faster epochs on CPU
+    # (and on CUDA).
     return torch.optim.Adam(groups, lr=config.lr, fused=True)
 
 
@@ -79,11 +80,14 @@ def train(
     tagger: Tagger | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    device: str = "cpu",
 ) -> TrainResult:
-    """Train (or fine-tune `tagger`) with early stopping on dev F1.
+    """Train (or fine-tune `tagger`) with early stopping on dev F1, on `device` (cpu, cuda, auto).
 
     With `out`, the best model is saved there whenever dev F1 improves, and a checkpoint after
-    every epoch; with `resume`, training continues from that checkpoint.
+    every epoch; with `resume`, training continues from that checkpoint. On the CPU a run is
+    repeatable bit for bit; on a GPU, cuDNN's LSTM kernels are not deterministic, so two runs
+    agree only to within rounding (and a resumed run likewise).
     """
     console = Console(stderr=True, soft_wrap=True)
     log = log or (lambda line: console.print(line, highlight=False))
@@ -105,6 +109,8 @@ def train(
             for line in feature.lines(train_sentences):
                 log(line)
     config = tagger.config  # a transferred tagger carries its own (source architecture, transfer settings)
+    tagger.to(device)
+    device = tagger.device
     model, encoder = tagger.model, tagger.encoder
     optimizer = make_optimizer(tagger)
     if resume:
@@ -189,7 +195,9 @@ def _run_epoch(model, encoder, data, optimizer, config, epoch, progress_bar, sta
         best = f"{state['best_dev_f1']:.4f}" if state["best_dev_f1"] >= 0 else "-"
         task = progress_bar.add_task("train", total=len(data), epoch=epoch, loss=0.0, speed=0.0, dev_f1=best)
     total_loss, sentences, started = 0.0, 0, time.perf_counter()
+    device = next(model.parameters()).device
     for batch in encoder.batches(data, config.batch_size, shuffle_seed=shuffle_seed):
+        batch = batch.to(device)
         optimizer.zero_grad(set_to_none=True)
         loss = model.loss(batch)
         loss.backward()
@@ -215,13 +223,13 @@ def _run_epoch(model, encoder, data, optimizer, config, epoch, progress_bar, sta
 def _write_checkpoint(path: Path, tagger: Tagger, optimizer: torch.optim.Optimizer, state: dict) -> None:
     """One file: the weights and optimizer tensors, with the training state, config and
     vocabularies as JSON in its header, so that it is written (and renamed) as one unit."""
-    tensors = {f"model.{k}": v.contiguous() for k, v in tagger.model.state_dict().items()}
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in tagger.model.state_dict().items()}
     optimizer_state = optimizer.state_dict()
     plain_state = {}
     for index, values in optimizer_state["state"].items():
         for name, value in values.items():
             if torch.is_tensor(value):
-                tensors[f"optimizer.{index}.{name}"] = value.contiguous()
+                tensors[f"optimizer.{index}.{name}"] = value.detach().cpu().contiguous()
             else:
                 plain_state.setdefault(str(index), {})[name] = value
     header = {
