@@ -779,7 +779,7 @@ def info(model):
 # Native words into the word module and romaji into the char module (the published best inputs), and
 # every module the English source shares with the Japanese recipe (for conll03-en-shared: char, word,
 # pos, gazetteer and the classifier, with the JMdict word bridge of ja-small): on Hironsan this gained
-# +0.019 over scratch with the same features (docs/RESULTS.md, section 4), where conll03-en's char
+# +0.019 over scratch with the same features (docs/RESULTS.md, section 1), where conll03-en's char
 # and word gained nothing. Hironsan's PER is percent, not person.
 QUICKSTART_SOURCE = "conll03-en-shared"
 QUICKSTART_MODULES = "shared"
