@@ -330,3 +330,54 @@ def test_server_requests(served, body, content_type):
             assert all(record["text"][e["start"]:e["end"]] == e["text"] for e in record["entities"])
     else:
         assert response.json()["error"]["status"] == response.status_code
+
+
+@pytest.fixture(scope="module")
+def loopback(tiny_model_dir):
+    """`eiwa serve` as a user starts it, on a free loopback port (bounded: it is stopped after the module)."""
+    pytest.importorskip("fastapi", reason="eiwa serve needs the serve extra")
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "eiwa", "serve", str(tiny_model_dir), "--port", str(port),
+                                "--max-body-bytes", "20000", "--max-texts", "20", "--max-chars", "500"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@settings(FUZZ, max_examples=max(10, EXAMPLES // 10))  # a tenth: every example is a real HTTP request
+@given(st.one_of(JSON.map(lambda v: json.dumps(v).encode()), st.binary(max_size=300),
+                 st.builds(lambda texts: json.dumps({"texts": texts}).encode(), st.lists(TEXT, max_size=5))),
+       st.sampled_from(["application/json", "text/plain"]))
+def test_server_over_loopback(loopback, body, content_type):
+    import urllib.error
+    import urllib.request
+
+    counted("serve loopback")
+    request = urllib.request.Request(loopback + "/v1/ner", data=body, headers={"content-type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, answer = response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        status, answer = error.code, json.loads(error.read())
+    assert status in (200, 400, 413, 415, 422), (status, answer)
+    if status == 200:
+        for record in answer:
+            assert all(record["text"][e["start"]:e["end"]] == e["text"] for e in record["entities"])
+    else:
+        assert answer["error"]["status"] == status
