@@ -171,11 +171,16 @@ def checksums(directory: Path, names: list[str]) -> dict[str, str]:
     return {name: file_digest(directory / name) for name in names}
 
 
+_MODEL_FILES = ("model.safetensors", "config.json", "vocab.json")  # what meta.json's checksums may name
+
+
 def verify(directory: Path, recorded: dict) -> None:
     """Each file's sha256 against the one recorded in meta.json."""
     if not isinstance(recorded, dict):
         raise ModelError(f"{directory / 'meta.json'}: damaged (files is not an object)")
     for name, digest in recorded.items():
+        if not (isinstance(digest, str) and name in _MODEL_FILES):
+            raise ModelError(f"{directory / 'meta.json'}: damaged (files lists {name[:40]!r}: {str(digest)[:40]!r})")
         path = directory / name
         if not path.is_file():
             raise ModelError(f"{path}: missing (meta.json lists it)")

@@ -236,11 +236,11 @@ class Tagger:
         try:
             config = Config.from_dict(read_json(directory / "config.json"), str(directory / "config.json")).validate()
             encoder = Encoder.from_json(config, read_json(directory / "vocab.json"))
+            tagger = cls.create(config, encoder)  # reads the vocabularies' sizes: a missing one is found here
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
             raise ModelError(f"{directory}: vocab.json is damaged ({type(error).__name__}: {error})") from None
         except EiwaError as error:
             raise ModelError(f"{directory}: {error}") from None
-        tagger = cls.create(config, encoder)
         tagger.meta = meta
         tagger.origin = str(name_or_path)
         tagger.load_weights(directory / "model.safetensors")
