@@ -15,12 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import statistics
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import httpx
@@ -79,19 +76,10 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     texts = texts_of(args.texts)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "eiwa", "serve", args.model, "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    from eiwa.serve import launch
+
+    server, url = launch(args.model, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         asyncio.run(load(url, texts, 4, 50, args.per_request))  # warm-up: caches, first batches
         results = [asyncio.run(load(url, texts, int(c), args.requests, args.per_request)) for c in args.clients.split(",")]
     finally:

@@ -336,25 +336,12 @@ def test_server_requests(served, body, content_type):
 def loopback(tiny_model_dir):
     """`eiwa serve` as a user starts it, on a free loopback port (bounded: it is stopped after the module)."""
     pytest.importorskip("fastapi", reason="eiwa serve needs the serve extra")
-    import socket
     import subprocess
-    import sys
-    import time
-    import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "eiwa", "serve", str(tiny_model_dir), "--port", str(port),
-                                "--max-body-bytes", "20000", "--max-texts", "20", "--max-chars", "500"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
+    from eiwa.serve import launch
+
+    process, url = launch(str(tiny_model_dir), "--max-body-bytes", "20000", "--max-texts", "20", "--max-chars", "500",
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     yield url
     process.terminate()
     process.wait(timeout=30)

@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -108,26 +106,12 @@ def test_models_health_docs_and_the_entity_view(tagger):
     assert "<b>x</b>" not in view.text and "&lt;b&gt;x&lt;/b&gt;" in view.text  # the input is escaped
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tiny_model_dir):
     """`eiwa serve` as a user starts it, on a free loopback port; stopped with SIGTERM."""
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "eiwa", "serve", str(tiny_model_dir), "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
+    from eiwa.serve import launch
+
+    process, url = launch(str(tiny_model_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     yield url, process
     if process.poll() is None:
         process.terminate()

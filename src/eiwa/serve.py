@@ -231,6 +231,33 @@ def app_from_environment():
     return create_app(tagger, limits)
 
 
+def launch(model: str, *options: str, timeout_s: float = 60, **popen):
+    """Start `eiwa serve MODEL OPTIONS` in a child process on a free loopback port and wait until
+    /healthz answers: (the process, its base URL). For load tests and tests; stop it with
+    `process.terminate()` (SIGTERM: a graceful shutdown)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "eiwa", "serve", model, "--port", str(port), *options], **popen)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1)
+            return process, url
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"eiwa serve {model} did not start (exit {process.poll()})") from None
+            time.sleep(0.2)
+
+
 def serve(model: str, host: str, port: int, workers: int, limits: Limits, device: str = "cpu") -> None:
     import uvicorn
 
