@@ -147,6 +147,14 @@ def test_output_locations_that_cannot_be_written_fail_before_the_work(runner, ti
     assert "fold" not in result.stderr.lower() and time.perf_counter() - started < 5  # refused before training
 
 
+def test_an_existing_output_file_is_overwritten(runner, tiny_model_dir, tmp_path):
+    output = tmp_path / "x.jsonl"
+    output.write_text("old results\n", encoding="utf-8")
+    result = runner.invoke(cli, ["predict", str(tiny_model_dir), "John lives in Paris", "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(output.read_text(encoding="utf-8"))["text"] == "John lives in Paris"
+
+
 def test_a_missing_parent_of_an_output_file_is_created(runner, tiny_model_dir, tmp_path):
     output = tmp_path / "new" / "deeper" / "x.jsonl"
     result = runner.invoke(cli, ["predict", str(tiny_model_dir), "John lives in Paris", "--output", str(output)])

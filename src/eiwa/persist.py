@@ -326,14 +326,13 @@ def lock(target: str | Path) -> Iterator[None]:
 
 
 def check_writable(path: str | Path, what: str = "output") -> None:
-    """Fail before long work if `path` cannot be created: its nearest existing parent must be a
-    writable directory."""
+    """Fail before long work if `path` cannot be written: an existing directory must be writable,
+    and so must the nearest existing parent of anything else (an existing file is overwritten;
+    click's path options already refuse a file where a directory is wanted)."""
     path = Path(path)
-    probe = path if path.exists() else path.parent
+    probe = path if path.is_dir() else path.parent
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
-    if path.exists() and path.is_dir():
-        probe = path
     if not probe.is_dir():
         raise EiwaError(f"{path}: cannot write {what} here ({probe} is not a directory)")
     if not os.access(probe, os.W_OK | os.X_OK):
