@@ -272,3 +272,26 @@ def test_sigterm_ends_training_like_ctrl_c_and_keeps_the_checkpoint(conll, tmp_p
     Tagger.load(out)  # the best model so far is whole
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".m.") and not p.name.endswith(".lock")]
+
+
+def test_training_on_text_with_a_lone_surrogate_saves_and_resumes(runner, tmp_path):
+    """The vocabulary then holds a word UTF-8 cannot encode: model files and checkpoint write it escaped."""
+    import torch
+
+    from eiwa.train import CHECKPOINT, _write_checkpoint, read_checkpoint
+
+    path = tmp_path / "data.jsonl"
+    records = [{"text": f"John\ud800{i} lives in Paris", "entities": [{"start": 0, "end": 4, "type": "PER"}]}
+               for i in range(12)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    out = tmp_path / "m"
+    result = runner.invoke(cli, ["train", "--format", "spans", "--train", str(path), "--out", str(out), "--quiet",
+                                 *TINY_SET, "--set", "max_epochs=2", "--set", "min_word_count=1"])
+    assert result.exit_code == 0, result.output
+    words = Tagger.load(out).encoder.to_json()["features"]["word"]["vocabs"]["words"]["items"]
+    assert any("\ud800" in word for word in words)
+    tagger = Tagger.load(out)
+    _write_checkpoint(out / CHECKPOINT, tagger, torch.optim.Adam(tagger.model.parameters()),
+                      {"epoch": 1, "best_dev_f1": 0.0, "best_epoch": 1, "bad_epochs": 0, "updates": 1, "history": [],
+                       "seconds": 0.0})
+    assert read_checkpoint(out / CHECKPOINT)[0].encoder.to_json() == tagger.encoder.to_json()

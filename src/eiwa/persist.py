@@ -108,16 +108,21 @@ def atomic_text(path: str | Path) -> Iterator[TextIO]:
             yield stream
 
 
-def dump_json(path: str | Path, value) -> None:
-    """Write JSON to `path` as it is (no rename): for files inside a directory still being built.
-    Text UTF-8 cannot hold (a lone surrogate from the input) is written \\u-escaped, which reads back the same."""
-    text = json.dumps(value, ensure_ascii=False, indent=1)
+def json_text(value, indent: int | None = None) -> str:
+    """JSON with non-ASCII text as it is, unless some of it is a lone surrogate (from the input),
+    which UTF-8 cannot hold: then all of it is \\u-escaped, which reads back the same."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
     try:
-        data = text.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
-        data = json.dumps(value, ensure_ascii=True, indent=1).encode("ascii")
-    with open(path, "wb") as handle:
-        handle.write(data + b"\n")
+        text = json.dumps(value, ensure_ascii=True, indent=indent)
+    return text
+
+
+def dump_json(path: str | Path, value) -> None:
+    """Write JSON to `path` as it is (no rename): for files inside a directory still being built."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(json_text(value, indent=1) + "\n")
 
 
 def write_json(path: str | Path, value) -> None:

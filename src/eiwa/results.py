@@ -17,6 +17,7 @@ import json
 from typing import NotRequired, TypedDict
 
 from .errors import DataError
+from .persist import json_text
 
 
 class Entity(TypedDict):
@@ -35,13 +36,8 @@ class Prediction(TypedDict):
 
 
 def to_json(prediction: Prediction) -> str:
-    """One line of JSON; text UTF-8 cannot hold (a lone surrogate) is \\u-escaped."""
-    line = json.dumps(prediction, ensure_ascii=False)
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError:
-        line = json.dumps(prediction, ensure_ascii=True)
-    return line
+    """One line of JSON; text UTF-8 cannot hold (a lone surrogate) is \\u-escaped (persist.json_text)."""
+    return json_text(prediction)
 
 
 def from_json(line: str, origin: str = "<json>") -> Prediction:

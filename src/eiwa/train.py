@@ -26,7 +26,7 @@ from .config import Config
 from .data import Sentence
 from .errors import EiwaError
 from .features import Encoder
-from .persist import fault_point, write_atomic
+from .persist import fault_point, json_text, write_atomic
 from .tagger import Tagger
 from .transfer import build, freeze_transferred, parameter_groups
 
@@ -238,7 +238,7 @@ def _write_checkpoint(path: Path, tagger: Tagger, optimizer: torch.optim.Optimiz
         "vocab": tagger.encoder.to_json(),
     }
     fault_point("write checkpoint")
-    save_file(tensors, path, metadata={key: json.dumps(value, ensure_ascii=False) for key, value in header.items()})
+    save_file(tensors, path, metadata={key: json_text(value) for key, value in header.items()})
 
 
 def _checkpoint_header(path: Path) -> dict:
