@@ -14,13 +14,13 @@ from rich.table import Table
 
 from . import __version__
 from .config import INPUTS, load_config
-from .data import FORMATS, Corpus, entity_types, read_conll, read_corpus, read_text, tokenizer_for
+from .data import FORMATS, Corpus, entity_types, read_conll, read_corpus, read_text, text_records, tokenizer_for
 from .errors import DataError, EiwaError
 from .output import OUTPUT_FORMATS
 from .scoring import Scores
 from .persist import check_writable, lock, write_atomic
 from .results import to_json
-from .tagger import Tagger, builtin_models
+from .tagger import Tagger, builtin_models, resolve_device
 
 console = Console(stderr=True, soft_wrap=True, highlight=False)
 
@@ -105,7 +105,9 @@ def model_options(function):
 
 
 def device_option(function):
+    """--device, resolved (and an unusable one refused) before the command does any work."""
     return click.option("--device", default="cpu", show_default=True, metavar="cpu|cuda|cuda:N|auto",
+                        callback=lambda ctx, param, value: resolve_device(value),
                         help="Where the model runs (auto: CUDA when PyTorch sees a GPU). GPU needs a CUDA build of "
                              "PyTorch; repeatable bit for bit only on the CPU.")(function)
 
@@ -173,10 +175,7 @@ def _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out,
 
     `asked`: the settings the user named (--set keys, flags, --config's keys); with --resume each
     must equal the checkpoint's, since the checkpoint's own settings are the ones that continue."""
-    from .tagger import resolve_device
-
     out_dir = Path(out)
-    device = resolve_device(device)  # an unusable --device is refused before any work
     check_writable(out_dir, "the model")
     with lock(out_dir):
         _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_dir, resume, force, quiet,
@@ -442,7 +441,7 @@ def predict(model, texts, input_path, fmt, columns, token_prefix, output, output
         items = ((s, {}) for s in read_conll(_readable(input_path), tagger.config.lang, columns, token_prefix).sentences)
     elif fmt == "jsonl":
         items = ((record["text"], {k: record[k] for k in ("id", "meta") if k in record})
-                 for _, record in _text_records(_readable(input_path)))
+                 for _, record in text_records(_readable(input_path)))
     else:
         items = ((line, {}) for line in _lines(input_path))
     if to_file:
@@ -470,8 +469,6 @@ def _readable(path: str) -> str:
     """A path for readers that take one: standard input is read into a temporary file first."""
     if path != "-":
         return path
-    import tempfile
-
     import atexit
     import os
     import tempfile
@@ -481,15 +478,6 @@ def _readable(path: str) -> str:
         handle.write(sys.stdin.buffer.read())
     atexit.register(os.unlink, handle.name)
     return handle.name
-
-
-def _text_records(path: str):
-    from .data import json_records
-
-    for line, record in json_records(path):
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            raise DataError(path, line, 'each record must be an object with a "text" string')
-        yield line, record
 
 
 def _lines(path: str):
@@ -547,11 +535,9 @@ def serve(model, host, port, workers, max_batch, max_wait_ms, max_texts, max_cha
         raise EiwaError("eiwa serve needs FastAPI and uvicorn: pip install 'eiwa[serve]'") from None
     from .serve import Limits, serve as run_server
 
-    from .tagger import resolve_device
-
-    Tagger.load(model).to(device)  # a bad model or device is a one-line error now, not a traceback in every worker
-    run_server(model, host, port, workers, Limits(max_body_bytes, max_texts, max_chars, max_batch, max_wait_ms, timeout_s),
-               str(resolve_device(device)))
+    tagger = Tagger.load(model)  # a bad model is a one-line error now, not a traceback in every worker
+    run_server(tagger, model, host, port, workers,
+               Limits(max_body_bytes, max_texts, max_chars, max_batch, max_wait_ms, timeout_s), str(device))
 
 
 # ----------------------------------------------------------------------------- cv
@@ -582,7 +568,6 @@ def cv(lang, word_input, char_input, features, seed, config_path, overrides, fmt
               --char-input romaji --label-map PER=PSN,LOC=LOC,ORG=ORG,MISC=ART --config small-data
     """
     from .cv import cross_validate
-    from .tagger import resolve_device
 
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
@@ -604,7 +589,7 @@ def cv(lang, word_input, char_input, features, seed, config_path, overrides, fmt
     if folds < 2 or folds > len(train_view):
         raise EiwaError(f"--folds must be between 2 and {len(train_view)}, got {folds}")
     result = cross_validate(config, train_view, test_view, folds, seed_list, make_tagger=factory,
-                            log=lambda line: console.print(line), device=str(resolve_device(device)))
+                            log=lambda line: console.print(line), device=device)
     if out:
         write_atomic(Path(out), lambda path: Path(path).write_text(json.dumps(result, ensure_ascii=False, indent=1)))
     if as_json:
@@ -656,11 +641,9 @@ def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets
             raise EiwaError(f"{out}: no results yet (no cells.jsonl); run `eiwa experiment {config_file}` first")
         write_report(spec, read_finished(out / "cells.jsonl"), out)
     else:
-        from .tagger import resolve_device
-
         spec.setdefault("train", {})
         spec["train"]["set"] = [*spec["train"].get("set", []), *overrides]
-        spec["device"] = str(resolve_device(device))
+        spec["device"] = str(device)
         cells = select_cells(cells_of(spec), grids or None, module_sets or None, sizes or None, feature_sets or None)
         out = run_experiment(spec, log=lambda line: console.print(line), cells=cells, workers=workers)
     console.print(f"report: {out / 'RESULTS.md'}")

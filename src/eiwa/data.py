@@ -315,6 +315,14 @@ def json_records(path: str | Path) -> Iterator[tuple[int, object]]:
             yield number, record
 
 
+def text_records(path: str | Path, what: str = "record") -> Iterator[tuple[int, dict]]:
+    """(line, record) pairs of `json_records`, each checked to be an object with a "text" string."""
+    for line, record in json_records(path):
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise DataError(path, line, f'each {what} must be an object with a "text" string')
+        yield line, record
+
+
 def read_span_records(path: str | Path) -> list[tuple[str, list[Span], str]]:
     """Raw texts with character-span entities, validated: (text, entities, origin) triples.
 
@@ -322,9 +330,7 @@ def read_span_records(path: str | Path) -> list[tuple[str, list[Span], str]]:
     form `{"span": [s, e], "type": t}` is accepted too. Offsets are characters, end exclusive.
     """
     records = []
-    for line, record in json_records(path):
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            raise DataError(path, line, 'each record must be an object with a "text" string')
+    for line, record in text_records(path):
         text = record["text"]
         items = record.get("entities")
         if items is None:
@@ -369,9 +375,7 @@ def read_doccano_records(path: str | Path, warn=print) -> list[tuple[str, list[S
     """Doccano's sequence-labelling export: JSON Lines `{"text": ..., "label": [[start, end, type], ...]}`
     (character offsets, end exclusive; newer exports call the list "entities" or "labels")."""
     records, seen = [], {}
-    for line, record in json_records(path):
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            raise DataError(path, line, 'each Doccano record must be an object with a "text" string')
+    for line, record in text_records(path, "Doccano record"):
         for key in record:
             seen.setdefault(key, line)
         text = record["text"]

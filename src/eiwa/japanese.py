@@ -37,7 +37,7 @@ _SPACE = re.compile(r"\s")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _encodable(text: str) -> str:
+def encodable(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 # unidic-lite's feature columns: pos1-pos4 are the first four, orthBase the 11th, the kana reading the 18th.
@@ -109,7 +109,7 @@ class JapaneseTokenizer:
 
     def tokenize(self, text: str) -> list[Token]:
         """Tokens of ``text`` in order; whitespace never becomes a token."""
-        safe = _encodable(text)
+        safe = encodable(text)
         tokens = self._tokenize_cached(safe)
         if safe == text:
             return list(tokens)
@@ -126,7 +126,7 @@ class JapaneseTokenizer:
     def piece(self, text: str, start: int, end: int) -> Token:
         """A piece of a token split at an entity boundary, analysed on its own: its reading, and
         the part of speech of its first morpheme."""
-        first = next((w for w in self.tagger(_encodable(text)) if not w.surface.isspace()), None)
+        first = next((w for w in self.tagger(encodable(text)) if not w.surface.isspace()), None)
         _, pos, lemma = _analysis(first) if first is not None else (None, None, None)
         return Token(text, start, end, self.reading(text), pos, lemma if first is not None and first.surface == text else None)
 
@@ -146,7 +146,7 @@ class JapaneseTokenizer:
 
     def _reading_uncached(self, surface: str) -> str | None:
         parts = []
-        for word in self.tagger(_encodable(surface)):
+        for word in self.tagger(encodable(surface)):
             if word.surface.isspace():
                 continue
             kana = _kana_of(word)

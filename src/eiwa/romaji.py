@@ -42,7 +42,7 @@ import cutlet
 import fugashi
 import jaconv
 
-from eiwa.japanese import _SURROGATE, MECAB_ARGS, thread_tagger
+from eiwa.japanese import MECAB_ARGS, encodable, thread_tagger
 
 _CACHE_SIZE = 500_000
 
@@ -265,7 +265,7 @@ class Romanizer:
                 parts.append(self._kana.to_romaji("".join(kana_run)))
                 kana_run.clear()
 
-        for word in self._reading_tagger(_SURROGATE.sub("\ufffd", text)):  # MeCab cannot take a lone surrogate
+        for word in self._reading_tagger(encodable(text)):  # MeCab cannot take a lone surrogate
             if word.surface.isspace():
                 continue
             literal = word.surface.translate(_PUNCTUATION)

@@ -258,15 +258,20 @@ def launch(model: str, *options: str, timeout_s: float = 60, **popen):
             time.sleep(0.2)
 
 
-def serve(model: str, host: str, port: int, workers: int, limits: Limits, device: str = "cpu") -> None:
+def serve(tagger: Tagger, model: str, host: str, port: int, workers: int, limits: Limits, device: str = "cpu") -> None:
+    """Run the server: in this process with the loaded `tagger`, or, with several workers, in
+    uvicorn's worker processes, each loading `model` itself."""
     import uvicorn
 
+    # uvicorn handles SIGTERM and SIGINT: it stops accepting, finishes requests in flight, exits.
+    options = dict(host=host, port=port, log_level="info", timeout_graceful_shutdown=int(limits.timeout_s) + 1)
+    if workers == 1:
+        uvicorn.run(create_app(tagger.to(device), limits), **options)
+        return
     os.environ["EIWA_SERVE_MODEL"] = model
     os.environ["EIWA_SERVE_DEVICE"] = device
     os.environ["EIWA_SERVE_LIMITS"] = json.dumps(limits.__dict__)
-    # uvicorn handles SIGTERM and SIGINT: it stops accepting, finishes requests in flight, exits.
-    uvicorn.run("eiwa.serve:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                log_level="info", timeout_graceful_shutdown=int(limits.timeout_s) + 1)
+    uvicorn.run("eiwa.serve:app_from_environment", factory=True, workers=workers, **options)
 
 
 __all__ = ["Limits", "create_app", "serve", "model_card"]

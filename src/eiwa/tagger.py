@@ -71,6 +71,10 @@ class Tagger:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    def cpu_weights(self) -> dict[str, torch.Tensor]:
+        """The model's weights as saved files hold them: on the CPU, contiguous."""
+        return {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+
     def to(self, device: str | torch.device) -> "Tagger":
         """Move the model to `device` ("cpu", "cuda", "cuda:1", "auto"); batches follow it."""
         self.model.to(resolve_device(device))
@@ -110,7 +114,6 @@ class Tagger:
                     best = self.model.decode(batch, form_vectors).cpu().numpy()
                     return batch, spans_from_tag_ids(best, lengths, tag_names)
                 best, scores = self.model.decode_with_scores(batch, form_vectors)
-                scores = type(scores)(*(part.cpu() for part in scores))
                 spans_of = spans_from_tag_ids(best.cpu().numpy(), lengths, tag_names)
                 where = np.array([(row, start, end) for row, spans in enumerate(spans_of) for start, end, _ in spans],
                                  dtype=np.int64).reshape(-1, 3)
@@ -198,8 +201,7 @@ class Tagger:
 
         def fill(staging: Path) -> None:
             fault_point("write model.safetensors")
-            save_file({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
-                      staging / "model.safetensors")
+            save_file(self.cpu_weights(), staging / "model.safetensors")
             fault_point("write config.json")
             dump_json(staging / "config.json", self.config.to_dict())
             fault_point("write vocab.json")

@@ -110,7 +110,6 @@ def train(
                 log(line)
     config = tagger.config  # a transferred tagger carries its own (source architecture, transfer settings)
     tagger.to(device)
-    device = tagger.device
     model, encoder = tagger.model, tagger.encoder
     optimizer = make_optimizer(tagger)
     if resume:
@@ -223,7 +222,7 @@ def _run_epoch(model, encoder, data, optimizer, config, epoch, progress_bar, sta
 def _write_checkpoint(path: Path, tagger: Tagger, optimizer: torch.optim.Optimizer, state: dict) -> None:
     """One file: the weights and optimizer tensors, with the training state, config and
     vocabularies as JSON in its header, so that it is written (and renamed) as one unit."""
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in tagger.model.state_dict().items()}
+    tensors = {f"model.{k}": v for k, v in tagger.cpu_weights().items()}
     optimizer_state = optimizer.state_dict()
     plain_state = {}
     for index, values in optimizer_state["state"].items():
