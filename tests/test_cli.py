@@ -227,7 +227,7 @@ def test_info_lists_builtin_models(runner):
 
 
 def test_info_of_a_model_prints_meta_and_config(runner, tiny_model_dir):
-    result = runner.invoke(cli, ["info", str(tiny_model_dir)])
+    result = runner.invoke(cli, ["info", str(tiny_model_dir), "--json"])
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)
     assert shown["meta"]["format"] == "eiwa-model"

@@ -569,7 +569,7 @@ def test_cli_transfer_writes_a_model_with_its_transfer_record(runner, tiny_model
     assert "transferred modules: char, classifier" in result.stderr
     assert "label map LOC=LOC,ORG=ORG,ORG=ART,PER=PSN" in result.stderr
 
-    shown = runner.invoke(cli, ["info", str(out)])
+    shown = runner.invoke(cli, ["info", str(out), "--json"])
     assert shown.exit_code == 0, shown.output
     info = json.loads(shown.stdout)
     record = info["meta"]["transfer"]
@@ -592,7 +592,7 @@ def test_cli_transfer_modules_auto_saves_the_candidate_best_on_dev(runner, tiny_
     assert result.exit_code == 0, result.output
     # scratch, then char,classifier, char,word,classifier and word,classifier per source
     assert "--modules auto: 7 candidates" in result.stderr
-    meta = json.loads(runner.invoke(cli, ["info", str(out)]).stdout)["meta"]
+    meta = json.loads(runner.invoke(cli, ["info", str(out), "--json"]).stdout)["meta"]
     tried = meta["candidates"]
     assert len(tried) == 7 and tried[0]["start"] == "none"
     best = max(c["dev_f1"] for c in tried)
