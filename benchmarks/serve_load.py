@@ -1,7 +1,8 @@
 """A bounded load test of `eiwa serve` on loopback.
 
     .venv/bin/python benchmarks/serve_load.py --model conll03-en --clients 1,10,100 --requests 2000 \\
-        [--texts ../shared/data/conll2003/test.txt] [--per-request 1] [--json out.json]
+        [--texts ../shared/data/conll2003/test.txt] [--per-request 1] [--json out.json] \\
+        [--server-options "--workers 2"]
 
 Starts `eiwa serve MODEL` on a free port, then for each number of concurrent clients sends a fixed
 number of POST /v1/ner requests (each `--per-request` sentences, cycling through the texts), every
@@ -53,11 +54,18 @@ async def load(url: str, texts: list[str], clients: int, requests: int, per_requ
             latencies.append(time.perf_counter() - started)
             failures += not ok
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits) as http:
+    # One client object (one keep-alive connection) per simulated client: httpx's connection pool
+    # scans all its connections on every request, so one pool of 100 made the load generator, not
+    # the server, the bottleneck (a whole core at 93 requests/s).
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    https = [httpx.AsyncClient(limits=limits) for _ in range(clients)]
+    try:
         started = time.perf_counter()
-        await asyncio.gather(*(client(http) for _ in range(clients)))
+        await asyncio.gather(*(client(http) for http in https))
         wall = time.perf_counter() - started
+    finally:
+        for http in https:
+            await http.aclose()
     latencies.sort()
     return {"clients": clients, "requests": requests, "sentences_per_request": per_request,
             "requests_per_s": round(requests / wall, 1), "sentences_per_s": round(requests * per_request / wall, 1),
@@ -74,11 +82,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--per-request", type=int, default=1)
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--server-options", default="", help='options for eiwa serve, e.g. "--workers 2"')
     args = parser.parse_args()
     texts = texts_of(args.texts)
     from eiwa.serve import launch
 
-    server, url = launch(args.model, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, url = launch(args.model, *args.server_options.split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         asyncio.run(load(url, texts, 4, 50, args.per_request))  # warm-up: caches, first batches
         results = [asyncio.run(load(url, texts, int(c), args.requests, args.per_request)) for c in args.clients.split(",")]
