@@ -18,8 +18,10 @@ half-written model, nor old and new files mixed.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,8 +48,39 @@ FORMAT = "eiwa-model"
 FORMAT_VERSION = 2
 READS_VERSIONS = (1, 2)
 BUILTIN_DIR = Path(__file__).parent / "models"
-_MIN_POOLED_BATCH = 16  # below this many sentences a thread pool costs more than a second thread gains
-_THREAD_SETTING = threading.Lock()  # held by the one tag_encoded call that may change torch's thread count
+_MIN_POOLED_BATCH = 16  # below this many sentences one batch on one thread is fastest
+_POOLS: dict[int, ThreadPoolExecutor] = {}  # tagging threads by size, shared by every tagger and call
+_POOLS_LOCK = threading.Lock()
+os.register_at_fork(after_in_child=_POOLS.clear)  # a forked child has none of the parent's threads
+
+
+def _one_torch_thread() -> None:
+    torch.set_num_threads(1)
+
+
+@functools.cache
+def _thread_local_torch_threads() -> bool:
+    """Whether torch.set_num_threads in one thread leaves the others' count alone (so with
+    OpenMP, torch's default CPU backend: it sets the calling thread's OpenMP team size)."""
+    before = torch.get_num_threads()
+    probe = threading.Thread(target=_one_torch_thread)
+    probe.start()
+    probe.join()
+    if torch.get_num_threads() != before:  # process-wide after all: put it back
+        torch.set_num_threads(before)
+        return False
+    return True
+
+
+def _tagging_pool(threads: int) -> ThreadPoolExecutor | None:
+    """`threads` threads that each run torch on one thread; None where torch's thread count is
+    process-wide (a backend without OpenMP), which a pool would have to flip for everyone."""
+    if threads < 2 or not _thread_local_torch_threads():
+        return None
+    with _POOLS_LOCK:
+        if threads not in _POOLS:
+            _POOLS[threads] = ThreadPoolExecutor(threads, "eiwa-tagging", initializer=_one_torch_thread)
+        return _POOLS[threads]
 
 
 class Tagger:
@@ -89,12 +122,12 @@ class Tagger:
         entity's tags (forward-backward; for a softmax decoder, the product of its tokens').
 
         The character module runs once over every distinct form of the input, in chunks of similar
-        length. On the CPU with more than one torch thread, the call sets torch's (process-wide)
-        thread count to 1 and spreads the chunks and batches over a pool, one thread each: an LSTM
-        of this size uses one core per batch better than two on one, and many small operations on
-        two OpenMP threads lose most of their time to waking them (a server's call from an executor
-        thread ran 4x slower so). One call at a time may change the setting (a lock); calls from
-        other threads meanwhile tag serially, on the one thread it leaves.
+        length. On the CPU with more than one torch thread, the chunks and batches go to a shared
+        pool of that many threads, each running torch on one thread (a thread-local setting: the
+        caller's and the process's thread count are left alone): an LSTM of this size uses one core
+        per batch better than two on one, and many small operations on two OpenMP threads lose
+        most of their time to waking them (a server's call from an executor thread ran 4x slower
+        so). Where torch's thread count is process-wide (no OpenMP), batches run in the caller.
         """
         tag_names = self.encoder.tags.items
         results: list[list[tuple]] = [[] for _ in range(len(encoded))]
@@ -103,15 +136,11 @@ class Tagger:
             self.model.eval()
         device = self.device
         threads = torch.get_num_threads()
-        flipped = threads > 1 and device.type == "cpu" and _THREAD_SETTING.acquire(blocking=False)
-        pool = None
+        pool = _tagging_pool(threads) if device.type == "cpu" else None
+        if pool is not None and len(encoded) > _MIN_POOLED_BATCH:
+            # Each thread gets two batches at least (100 texts: 25 a batch, 1.6x faster than 64).
+            batch_size = min(batch_size, max(_MIN_POOLED_BATCH, -(-len(encoded) // (2 * threads))))
         try:
-            if flipped:
-                torch.set_num_threads(1)
-                if len(encoded) > _MIN_POOLED_BATCH:
-                    pool = ThreadPoolExecutor(threads)
-                    # Each thread gets two batches at least (100 texts: 25 a batch, 1.6x faster than 64).
-                    batch_size = min(batch_size, max(_MIN_POOLED_BATCH, -(-len(encoded) // (2 * threads))))
             run = pool.map if pool else map
 
             def inference(function):
@@ -142,17 +171,12 @@ class Tagger:
                 return batch, [[(*span, next(probabilities)) for span in spans] for spans in spans_of]
 
             batches = self.encoder.batches(encoded, batch_size)
-            window_size = 4 * threads if pool else 1
-            while window := list(itertools.islice(batches, window_size)):  # bounded memory
+            window_size = 4 * threads if pool else 1  # bounded memory; pool.map submits a window at once
+            while window := list(itertools.islice(batches, window_size)):
                 for batch, spans_of in run(tag, window):
                     for index, spans in zip(batch.indices, spans_of):
                         results[index] = spans
         finally:
-            if pool is not None:
-                pool.shutdown()
-            if flipped:
-                torch.set_num_threads(threads)
-                _THREAD_SETTING.release()
             if was_training:
                 self.model.train()
         return results
