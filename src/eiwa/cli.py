@@ -163,6 +163,9 @@ def training_options(function):
         click.option("--resume", is_flag=True, help="Continue an interrupted run from the checkpoint in --out."),
         click.option("--force", is_flag=True, help="Overwrite a model already in --out."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
+        click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Train one model data-parallel over this many processes (torch.distributed: gloo on the "
+                          "CPU, one GPU each on CUDA); --set threads=1 keeps them from sharing cores."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -170,7 +173,7 @@ def training_options(function):
 
 
 def _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, make_tagger=None,
-                  asked=(), device="cpu"):
+                  asked=(), device="cpu", nproc=1):
     """Read training and dev data, then train (a fresh tagger, or the one make_tagger builds) into `out`.
 
     `asked`: the settings the user named (--set keys, flags, --config's keys); with --resume each
@@ -179,7 +182,7 @@ def _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out,
     check_writable(out_dir, "the model")
     with lock(out_dir):
         _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_dir, resume, force, quiet,
-                      make_tagger, asked, device)
+                      make_tagger, asked, device, nproc)
 
 
 def _asked_settings(config_path, overrides, **flags) -> set[str]:
@@ -194,7 +197,7 @@ def _asked_settings(config_path, overrides, **flags) -> set[str]:
 
 
 def _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_dir, resume, force, quiet, make_tagger,
-                  asked, device):
+                  asked, device, nproc=1):
     from .cv import train_best
     from .train import CHECKPOINT, checkpoint_config, split_off_dev, train as run_training
 
@@ -243,10 +246,22 @@ def _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_
         tagger = make_tagger(config, sentences) if make_tagger else None
         shown = tagger[-1] if isinstance(tagger, list) else tagger
         console.print("config:\n" + (shown.config if shown else config).describe())
+    if isinstance(tagger, list) and nproc > 1:
+        raise EiwaError("--nproc trains one model: not with --modules auto")
     if isinstance(tagger, list):  # --modules auto: train every candidate, keep the best on dev
         result = train_best(config, sentences, dev, tagger, out=out_dir, progress=not quiet,
                             log=lambda line: console.print(line), device=device)
         console.print(f"chose {result.tagger.meta['chosen']} (dev F1 {result.best_dev_f1:.4f})")
+    elif nproc > 1:  # data-parallel over nproc processes; rank 0 writes the model, which is read back here
+        from . import distributed
+        from .persist import read_json
+
+        distributed.run(nproc, run_training, config, sentences, dev, out=out_dir, resume=resume, tagger=tagger,
+                        progress=not quiet, device=str(device))
+        summary = read_json(out_dir / "meta.json")["training"]
+        console.print(f"best dev F1 {summary['best_dev_f1']:.4f} at epoch {summary['best_epoch']} of "
+                      f"{summary['epochs']} ({summary['seconds']:.0f} s, {nproc} processes); model saved to {out_dir}")
+        return
     else:
         result = run_training(config, sentences, dev, out=out_dir, resume=resume, tagger=tagger, progress=not quiet,
                               device=device)
@@ -289,7 +304,7 @@ def _transfer_factory(source_name, modules_spec, label_map_spec, log):
 @training_options
 @device_option
 def train(lang, word_input, char_input, features, seed, config_path, overrides, fmt, columns, token_prefix,
-          train_path, dev_path, out, resume, force, quiet, device):
+          train_path, dev_path, out, resume, force, quiet, nproc, device):
     """Train a tagger from scratch.
 
     \b
@@ -299,13 +314,14 @@ def train(lang, word_input, char_input, features, seed, config_path, overrides, 
       eiwa train --lang ja --format spans --train ner.json --char-input romaji --out models/ja
       eiwa train --lang ja --format hironsan --config small-data --out models/hironsan
       eiwa train ... --out models/conll03 --resume      # after an interruption
+      eiwa train ... --out models/conll03 --nproc 2 --set threads=1   # two processes, gradients averaged
     """
     config = load_config(config_path, list(overrides), lang=lang, word_input=word_input, char_input=char_input, seed=seed,
                          features=features)
     asked = _asked_settings(config_path, overrides, lang=lang, word_input=word_input, char_input=char_input, seed=seed,
                             features=features)
     _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, asked=asked,
-                  device=device)
+                  device=device, nproc=nproc)
 
 
 @cli.command()
@@ -315,7 +331,7 @@ def train(lang, word_input, char_input, features, seed, config_path, overrides, 
 @training_options
 @device_option
 def transfer(lang, word_input, char_input, features, seed, config_path, overrides, fmt, columns, token_prefix,
-             source, modules, label_map, fine_tune, train_path, dev_path, out, resume, force, quiet, device):
+             source, modules, label_map, fine_tune, train_path, dev_path, out, resume, force, quiet, nproc, device):
     """Start a model from a source model (e.g. English), module by module, and fine-tune it.
 
     Transferred modules keep the source weights; their embedding tables cover the source's items
@@ -340,7 +356,7 @@ def transfer(lang, word_input, char_input, features, seed, config_path, override
     asked = _asked_settings(config_path, overrides, lang=lang, word_input=word_input, char_input=char_input, seed=seed,
                             fine_tune=fine_tune, features=features)
     _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out, resume, force, quiet, factory, asked,
-                  device)
+                  device, nproc)
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -615,8 +631,12 @@ def cv(lang, word_input, char_input, features, seed, config_path, overrides, fmt
               help="Override a training setting for this run, e.g. threads=1 (repeatable; not for settings that change results).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Run this many (cell, seed) trainings at once, each in its own process (records equal a serial run's).")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Run every (cell, seed) as a Ray task: --ray alone starts Ray on this machine, --ray auto joins "
+                   "this machine's cluster, --ray HOST:PORT another (pip install 'eiwa[ray]'; docs/SCALING.md).")
 @device_option
-def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets, overrides, workers, device):
+def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets, overrides, workers, ray_address,
+               device):
     """Run a transfer study from a TOML file: module grid, input grid, data-size curves.
 
     Every (cell, seed) result is kept as soon as it finishes, so running the same command again
@@ -629,6 +649,7 @@ def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets
     \b
     Examples:
       eiwa experiment experiments/hironsan.toml --workers 2
+      eiwa experiment experiments/hironsan.toml --ray auto --set threads=1
       eiwa experiment experiments/stockmark.toml --grid curve --modules none --modules char,classifier
       eiwa experiment experiments/stockmark.toml --report-only
     """
@@ -645,7 +666,10 @@ def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets
         spec["train"]["set"] = [*spec["train"].get("set", []), *overrides]
         spec["device"] = str(device)
         cells = select_cells(cells_of(spec), grids or None, module_sets or None, sizes or None, feature_sets or None)
-        out = run_experiment(spec, log=lambda line: console.print(line), cells=cells, workers=workers)
+        if ray_address is not None and workers > 1:
+            raise EiwaError("--ray and --workers: choose one (Ray places the runs itself)")
+        out = run_experiment(spec, log=lambda line: console.print(line), cells=cells, workers=workers,
+                             ray_address=ray_address)
     console.print(f"report: {out / 'RESULTS.md'}")
 
 

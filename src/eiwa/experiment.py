@@ -252,7 +252,7 @@ class Study:
 
 
 def run_experiment(spec: dict, log: Callable[[str], None] = print, cells: list[Cell] | None = None,
-                   workers: int = 1) -> Path:
+                   workers: int = 1, ray_address: str | None = None) -> Path:
     """Run every unfinished (cell, seed) of `cells` (default: all); then write results.json,
     RESULTS.md and the plots (from everything finished, including cells run earlier).
 
@@ -287,7 +287,12 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print, cells: list[C
         _append(finished_path, finished, record)
         log(f"{cell.key} seed {seed}: P {record['precision']:.4f} R {record['recall']:.4f} F1 {record['f1']:.4f}")
 
-    if workers <= 1 or len(pending) <= 1:
+    if ray_address is not None and pending:
+        if study.base.threads == 0:
+            raise EiwaError("--ray needs a fixed torch thread count per run, e.g. --set threads=1 "
+                            "(each task asks Ray for that many CPUs)")
+        _run_on_ray(spec, pending, done, ray_address, study.base.threads, log)
+    elif workers <= 1 or len(pending) <= 1:
         for cell, seed in pending:
             done(cell, seed, study.run(cell, seed, log))
     else:
@@ -307,6 +312,77 @@ def run_experiment(spec: dict, log: Callable[[str], None] = print, cells: list[C
     # Read back: another process (a second `eiwa experiment` on the same out) may have added records.
     write_report(spec, read_finished(finished_path), out)
     return out
+
+
+RAY_HINT = "pip install 'eiwa[ray]'"
+
+
+def _run_on_ray(spec: dict, pending: list[tuple[Cell, int]], done: Callable[[Cell, int, dict], None],
+                address: str, threads: int, log: Callable[[str], None]) -> None:
+    """Every (cell, seed) as a Ray task asking for `threads` CPUs (and a GPU on CUDA); this process
+    alone writes records, each as its task finishes. Ray runs a task again, up to 3 times, when
+    the worker process or node running it dies; a cell's own error is not retried.
+
+    `address`: "local" starts a Ray instance on this machine for the run; "auto" joins the
+    cluster this machine belongs to (`ray start`); anything else is a cluster address."""
+    try:
+        import ray
+    except ImportError:
+        raise EiwaError(f"--ray needs Ray: {RAY_HINT}") from None
+
+    spec = _portable(spec)
+    started = not ray.is_initialized()
+    if started:
+        try:
+            ray.init(address=None if address == "local" else address, include_dashboard=False,
+                     log_to_driver=False, configure_logging=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise EiwaError(f"--ray {address}: cannot reach a Ray cluster ({error})") from None
+    try:
+        gpus = 1 if str(spec.get("device", "cpu")).startswith("cuda") else 0
+        task = ray.remote(num_cpus=threads, num_gpus=gpus, max_retries=3, retry_exceptions=False)(_ray_cell)
+        spec_ref = ray.put(spec)
+        running = {task.remote(spec_ref, cell, seed): (cell, seed) for cell, seed in pending}
+        slots = max(1, int(ray.cluster_resources().get("CPU", threads)) // threads)
+        log(f"{len(pending)} runs as Ray tasks ({threads} CPU each; the cluster has room for {slots} at once)")
+        while running:
+            ready, _ = ray.wait(list(running), num_returns=1)
+            cell, seed = running.pop(ready[0])
+            try:
+                record = ray.get(ready[0])
+            except ray.exceptions.RayTaskError as error:  # the cell's own error, as it was raised
+                raise error.as_instanceof_cause() from None
+            except ray.exceptions.WorkerCrashedError:
+                raise EiwaError(f"{cell.key} seed {seed}: its worker died 4 times; run the study again to retry it") from None
+            done(cell, seed, record)
+            finished = len(pending) - len(running)
+            log(f"  cells: {finished} done, {min(len(running), slots)} running, {max(0, len(running) - slots)} waiting")
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _portable(spec: dict) -> dict:
+    """The spec with the paths it reads made absolute: a Ray worker may start in another folder
+    (on other machines, the same absolute paths must hold the same files: see docs/SCALING.md)."""
+    spec = json.loads(json.dumps(spec))
+    if spec["data"].get("path"):
+        spec["data"]["path"] = str(Path(spec["data"]["path"]).resolve())
+    source = spec.get("source", {}).get("model")
+    if source and Path(source).exists():
+        spec["source"]["model"] = str(Path(source).resolve())
+    return spec
+
+
+_RAY_STUDIES: dict[str, Study] = {}  # per Ray worker process: a study is loaded once, not per task
+
+
+def _ray_cell(spec: dict, cell: Cell, seed: int) -> dict:
+    key = json.dumps(spec, sort_keys=True)
+    if key not in _RAY_STUDIES:
+        _RAY_STUDIES.clear()
+        _RAY_STUDIES[key] = Study(spec)
+    return _RAY_STUDIES[key].run(cell, seed, lambda line: print(line, flush=True))
 
 
 _WORKER_STUDY: Study | None = None

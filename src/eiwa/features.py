@@ -459,11 +459,15 @@ class Encoder:
         tags = None if encoded.tag_ids is None else torch.from_numpy(pad([encoded.tag_ids[i] for i in indices], lengths))
         return Batch(inputs, torch.from_numpy(lengths), torch.from_numpy(mask), tags, np.asarray(indices))
 
-    def batches(self, encoded: Encoded, batch_size: int, shuffle_seed: int | None = None):
+    def batches(self, encoded: Encoded, batch_size: int, shuffle_seed: int | None = None,
+                shard: tuple[int, int] | None = None):
         """Length-bucketed batches: similar lengths together waste little padding.
 
         With a seed, sentences are shuffled, sorted by length within pools of 50 batches, and
         the batches shuffled again, so that each epoch sees a different, repeatable order.
+        `shard` = (rank, world): this process's share of each batch (sentences rank, rank +
+        world, ...), for data-parallel training; every rank gets the same number of batches
+        (a batch with fewer sentences than processes is left out).
         """
         lengths = encoded.lengths
         if shuffle_seed is None:
@@ -481,5 +485,9 @@ class Encoder:
             chunks = [chunks[i] for i in rng.permutation(len(chunks))]
         for chunk in chunks:
             chunk = chunk[lengths[chunk] > 0]
+            if shard is not None:
+                if len(chunk) < shard[1]:
+                    continue
+                chunk = chunk[shard[0]::shard[1]]
             if len(chunk):
                 yield self.batch(encoded, chunk)

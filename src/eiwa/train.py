@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from . import distributed
 from .config import Config
 from .data import Sentence
 from .errors import EiwaError
@@ -91,6 +92,9 @@ def train(
     """
     console = Console(stderr=True, soft_wrap=True)
     log = log or (lambda line: console.print(line, highlight=False))
+    group = distributed.current()  # data-parallel training (--nproc): rank 0 alone scores, logs and writes
+    if group is not None and not group.leader:
+        log, progress = (lambda _: None), False
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     out = Path(out) if out is not None else None
@@ -138,11 +142,13 @@ def train(
             state["bad_epochs"] < config.patience or state["updates"] < config.min_updates
         ):
             epoch = state["epoch"] + 1
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * group["scale"] / (1 + config.lr_decay * (epoch - 1))
-            loss, speed, seconds = _run_epoch(model, encoder, train_data, optimizer, config, epoch, progress_bar, state)
-            dev_scores = tagger.evaluate(dev_sentences, encoded=dev_data)
-            dev_f1 = dev_scores.f1
+            for parameters in optimizer.param_groups:
+                parameters["lr"] = config.lr * parameters["scale"] / (1 + config.lr_decay * (epoch - 1))
+            loss, speed, seconds = _run_epoch(model, encoder, train_data, optimizer, config, epoch, progress_bar, state,
+                                              group)
+            dev_f1 = tagger.evaluate(dev_sentences, encoded=dev_data).f1 if group is None or group.leader else 0.0
+            if group is not None:
+                dev_f1 = group.from_leader(dev_f1)
             improved = dev_f1 > state["best_dev_f1"]
             if improved:
                 state.update(best_dev_f1=dev_f1, best_epoch=epoch, bad_epochs=0)
@@ -155,7 +161,7 @@ def train(
                                      "seconds": round(seconds, 2), "sentences_per_second": round(speed, 1)})
             log(f"epoch {epoch:3d}  loss {loss:8.4f}  dev F1 {dev_f1:.4f}{' *' if improved else '  '} "
                 f"(best {state['best_dev_f1']:.4f} @ {state['best_epoch']})  {speed:6.0f} sent/s  {seconds:5.1f} s")
-            if out is not None:
+            if out is not None and (group is None or group.leader):
                 # An improving epoch swaps in the model with its checkpoint as one directory; any
                 # other replaces the checkpoint file alone: model and checkpoint always agree.
                 def write_checkpoint(path):
@@ -169,7 +175,7 @@ def train(
     model.load_state_dict(best_weights)
     model.eval()  # the result tags; training mode is set again by each epoch
     result = TrainResult(tagger, state["best_dev_f1"], state["best_epoch"], state["epoch"], state["seconds"], state["history"])
-    if out is not None:  # finished: the model alone, nothing left to resume
+    if out is not None and (group is None or group.leader):  # finished: the model alone, nothing left to resume
         tagger.save(out, training=_summary(state, len(train_sentences), len(dev_sentences)))
     return result
 
@@ -185,9 +191,11 @@ def _summary(state: dict, train_size: int, dev_size: int) -> dict:
     }
 
 
-def _run_epoch(model, encoder, data, optimizer, config, epoch, progress_bar, state) -> tuple[float, float, float]:
+def _run_epoch(model, encoder, data, optimizer, config, epoch, progress_bar, state,
+               group: distributed.Group | None = None) -> tuple[float, float, float]:
     model.train()
-    torch.manual_seed(config.seed * 100_003 + epoch)  # dropout and unknown-word dropout
+    rank, world = (group.rank, group.world) if group is not None else (0, 1)
+    torch.manual_seed(config.seed * 100_003 + epoch + 7_919 * rank)  # dropout and unknown-word dropout
     shuffle_seed = int(np.random.SeedSequence([config.seed, epoch]).generate_state(1)[0])
     task = None
     if progress_bar is not None:
@@ -195,11 +203,18 @@ def _run_epoch(model, encoder, data, optimizer, config, epoch, progress_bar, sta
         task = progress_bar.add_task("train", total=len(data), epoch=epoch, loss=0.0, speed=0.0, dev_f1=best)
     total_loss, sentences, started = 0.0, 0, time.perf_counter()
     device = next(model.parameters()).device
-    for batch in encoder.batches(data, config.batch_size, shuffle_seed=shuffle_seed):
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    shard = (rank, world) if group is not None else None
+    for batch in encoder.batches(data, config.batch_size, shuffle_seed=shuffle_seed, shard=shard):
         batch = batch.to(device)
         optimizer.zero_grad(set_to_none=True)
         loss = model.loss(batch)
-        loss.backward()
+        if group is None:
+            loss.backward()
+        else:  # the global batch's mean loss: each share weighted by its size
+            share, whole = len(batch.indices), group.sum(len(batch.indices))[0]
+            (loss * (share * world / whole)).backward()
+            group.average_gradients(parameters)
         if config.clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
         optimizer.step()
@@ -212,6 +227,8 @@ def _run_epoch(model, encoder, data, optimizer, config, epoch, progress_bar, sta
             progress_bar.update(task, advance=size, loss=total_loss / sentences, speed=sentences / max(elapsed, 1e-9))
     if task is not None:
         progress_bar.remove_task(task)
+    if group is not None:  # the epoch's loss and sentences over every process
+        total_loss, sentences = group.sum(total_loss, sentences)
     seconds = time.perf_counter() - started
     return total_loss / max(sentences, 1), sentences / max(seconds, 1e-9), seconds
 

@@ -1,0 +1,92 @@
+"""`eiwa experiment --ray`: a tiny study on a local two-node Ray cluster (started here, on
+127.0.0.1) gives the records of a serial run, also when a worker process is killed mid-cell."""
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'eiwa[ray]')")
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from eiwa.errors import EiwaError  # noqa: E402
+from eiwa.experiment import load_experiment, run_experiment  # noqa: E402
+from test_experiment import SHARED_GRID, records, write_data, write_spec  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head node and a second node joining it, one CPU each."""
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    yield cluster
+    cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory, tiny_model_dir):
+    root = tmp_path_factory.mktemp("ray-serial")
+    data = write_data(root / "data.conll")
+    spec_path = write_spec(root / "tiny.toml", root / "out", data, tiny_model_dir, extra_grid=SHARED_GRID)
+    run_experiment(load_experiment(spec_path), log=lambda _: None)
+    return data, {r["key"]: r for r in records(root / "out")}
+
+
+def _same_records(out, expected):
+    got = {r["key"]: r for r in records(out)}
+    assert got == expected and len(records(out)) == len(expected)  # one record per run: none twice
+
+
+def test_a_study_on_two_ray_nodes_gives_the_serial_records(cluster, serial, tiny_model_dir, tmp_path):
+    data, expected = serial
+    spec = load_experiment(write_spec(tmp_path / "tiny.toml", tmp_path / "out", data, tiny_model_dir,
+                                      extra_grid=SHARED_GRID))
+    log: list[str] = []
+    run_experiment(spec, log=log.append, ray_address=cluster.address)
+    assert "6 runs as Ray tasks (1 CPU each; the cluster has room for 2 at once)" in log
+    assert log[-1].startswith("  cells: 6 done, 0 running, 0 waiting") or any("6 done" in line for line in log)
+    _same_records(tmp_path / "out", expected)
+    assert json.loads((tmp_path / "out" / "results.json").read_text())
+
+
+def _kill_first_cell_worker(killed: list[int], stop: threading.Event) -> None:
+    """SIGKILL the first Ray worker process seen running a cell (its title is ray::_ray_cell)."""
+    while not stop.is_set():
+        listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+        for line in listing.splitlines():
+            pid, _, args = line.strip().partition(" ")
+            if args.startswith("ray::_ray_cell"):
+                os.kill(int(pid), signal.SIGKILL)
+                killed.append(int(pid))
+                return
+        time.sleep(0.05)
+
+
+def test_a_worker_killed_mid_cell_is_retried_and_the_records_are_unchanged(cluster, serial, tiny_model_dir, tmp_path):
+    data, expected = serial
+    spec = load_experiment(write_spec(tmp_path / "tiny.toml", tmp_path / "out", data, tiny_model_dir,
+                                      extra_grid=SHARED_GRID))
+    killed: list[int] = []
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_first_cell_worker, args=(killed, stop))
+    killer.start()
+    try:
+        run_experiment(spec, log=lambda _: None, ray_address=cluster.address)
+    finally:
+        stop.set()
+        killer.join()
+    assert killed, "no worker was seen running a cell"
+    _same_records(tmp_path / "out", expected)
+
+
+def test_ray_needs_a_fixed_thread_count(serial, tiny_model_dir, tmp_path):
+    data, _ = serial
+    spec = load_experiment(write_spec(tmp_path / "tiny.toml", tmp_path / "out", data, tiny_model_dir))
+    spec["train"]["set"] = [*spec["train"]["set"], "threads=0"]
+    with pytest.raises(EiwaError, match="--ray needs a fixed torch thread count"):
+        run_experiment(spec, log=lambda _: None, ray_address="local")
