@@ -518,3 +518,15 @@ def test_zero_shot_cells_transfer_the_classifier_and_every_feature():
     assert _zero_shot("char,word,pos,gazetteer,classifier", "char,word,pos,gazetteer")
     assert not _zero_shot("char,word,pos,gazetteer,classifier", "char,word,pos,vectors,gazetteer")  # fresh vectors
     assert not _zero_shot("char,word,pos,gazetteer", "char,word,pos,gazetteer")  # no classifier
+
+
+def test_ray_without_ray_installed_says_how_to_get_it(tmp_path, tiny_model_dir, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
+    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", write_data(tmp_path / "data.conll"),
+                                      tiny_model_dir))
+    with pytest.raises(EiwaError, match=r"--ray needs Ray: pip install 'eiwa\[ray\]'"):
+        run_experiment(spec, log=lambda _: None, ray_address="local")
+    cells = tmp_path / "out" / "cells.jsonl"
+    assert not cells.exists() or not cells.read_text()  # nothing ran
