@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf docs/api
-.venv/bin/pdoc --no-search -o docs/api eiwa eiwa.tagger eiwa.results eiwa.serve eiwa.errors eiwa.config eiwa.spacy_component
+.venv/bin/pdoc --no-search -o docs/api eiwa eiwa.tagger eiwa.results eiwa.serve eiwa.errors eiwa.config eiwa.spacy_component eiwa.card
