@@ -90,3 +90,19 @@ def test_ray_needs_a_fixed_thread_count(serial, tiny_model_dir, tmp_path):
     spec["train"]["set"] = [*spec["train"]["set"], "threads=0"]
     with pytest.raises(EiwaError, match="--ray needs a fixed torch thread count"):
         run_experiment(spec, log=lambda _: None, ray_address="local")
+
+
+def test_an_address_where_no_cluster_answers_is_a_prompt_error(serial, tiny_model_dir, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data, _ = serial
+    spec = load_experiment(write_spec(tmp_path / "tiny.toml", tmp_path / "out", data, tiny_model_dir))
+    started = time.monotonic()
+    with pytest.raises(EiwaError, match=f"--ray 127.0.0.1:{port}: no Ray cluster answers there"):
+        run_experiment(spec, log=lambda _: None, ray_address=f"127.0.0.1:{port}")
+    assert time.monotonic() - started < 30
+    with pytest.raises(EiwaError, match="give HOST:PORT"):
+        run_experiment(spec, log=lambda _: None, ray_address="nonsense")

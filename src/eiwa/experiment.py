@@ -332,6 +332,8 @@ def _run_on_ray(spec: dict, pending: list[tuple[Cell, int]], done: Callable[[Cel
 
     spec = _portable(spec)
     started = not ray.is_initialized()
+    if started and address not in ("local", "auto"):
+        _check_reachable(address)  # Ray itself would keep retrying for minutes
     if started:
         try:
             ray.init(address=None if address == "local" else address, include_dashboard=False,
@@ -360,6 +362,18 @@ def _run_on_ray(spec: dict, pending: list[tuple[Cell, int]], done: Callable[[Cel
     finally:
         if started:
             ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise EiwaError(f"--ray {address}: give HOST:PORT (or auto, or no value for a local instance)")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as error:
+        raise EiwaError(f"--ray {address}: no Ray cluster answers there ({error.strerror or error})") from None
 
 
 def _portable(spec: dict) -> dict:
