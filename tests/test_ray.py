@@ -1,12 +1,14 @@
 """`eiwa experiment --ray`: a tiny study on a local two-node Ray cluster (started here, on
 127.0.0.1) gives the records of a serial run, also when a worker process is killed mid-cell."""
 
+import glob
 import json
 import os
 import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -54,24 +56,30 @@ def test_a_study_on_two_ray_nodes_gives_the_serial_records(cluster, serial, tiny
     assert json.loads((tmp_path / "out" / "results.json").read_text())
 
 
-def _kill_first_cell_worker(killed: list[int], stop: threading.Event) -> None:
-    """SIGKILL the first Ray worker process seen running a cell (its title is ray::_ray_cell)."""
+def _kill_first_cell_worker(killed: list[tuple[int, str]], stop: threading.Event) -> None:
+    """SIGKILL the first Ray worker process seen running a cell (its title is ray::_ray_cell) once
+    its log shows a finished fold: mid-cell, after some work and before the record. Appends
+    (pid, the cell line it logged)."""
     while not stop.is_set():
         listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
         for line in listing.splitlines():
             pid, _, args = line.strip().partition(" ")
-            if args.startswith("ray::_ray_cell"):
+            if not args.startswith("ray::_ray_cell"):
+                continue
+            logged = "".join(Path(f).read_text(errors="replace") for f in glob.glob(f"/tmp/ray/session_latest/logs/worker-*-{pid}.out"))
+            folds = [row for row in logged.splitlines() if " fold 1/" in row]
+            if folds:
                 os.kill(int(pid), signal.SIGKILL)
-                killed.append(int(pid))
+                killed.append((int(pid), folds[-1].strip()))
                 return
-        time.sleep(0.05)
+        time.sleep(0.01)
 
 
 def test_a_worker_killed_mid_cell_is_retried_and_the_records_are_unchanged(cluster, serial, tiny_model_dir, tmp_path):
     data, expected = serial
     spec = load_experiment(write_spec(tmp_path / "tiny.toml", tmp_path / "out", data, tiny_model_dir,
                                       extra_grid=SHARED_GRID))
-    killed: list[int] = []
+    killed: list[tuple[int, str]] = []
     stop = threading.Event()
     killer = threading.Thread(target=_kill_first_cell_worker, args=(killed, stop))
     killer.start()
@@ -81,6 +89,7 @@ def test_a_worker_killed_mid_cell_is_retried_and_the_records_are_unchanged(clust
         stop.set()
         killer.join()
     assert killed, "no worker was seen running a cell"
+    assert " fold 1/2: " in killed[0][1]  # killed after the cell's first fold, before its record
     _same_records(tmp_path / "out", expected)
 
 
