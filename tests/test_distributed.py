@@ -69,3 +69,24 @@ def test_a_killed_two_process_run_resumes_to_the_uninterrupted_weights(data, tmp
     a, b = Tagger.load(tmp_path / "run").model.state_dict(), Tagger.load(tmp_path / "reference").model.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
     assert not (tmp_path / "run" / CHECKPOINT).exists()
+
+
+def test_under_torchrun_training_equals_nproc(data, tmp_path):
+    """`torchrun --nproc-per-node 2 -m eiwa train ...` (every process runs the command, rank 0
+    alone writes) trains exactly the weights of `eiwa train --nproc 2`."""
+    train, dev = data
+    settings = ("--set", "max_epochs=3", "--set", "patience=3")
+    spawned = _train(train, dev, tmp_path / "spawned", *settings, "--nproc", "2")
+    assert spawned.returncode == 0, spawned.stderr
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "eiwa",
+               "train", "--train", str(train), "--dev", str(dev), "--out", str(tmp_path / "torchrun"), "--quiet",
+               *TINY_SET, "--set", "threads=1", *settings]
+    launched = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert launched.returncode == 0, launched.stderr
+    assert launched.stderr.count("epoch   1 ") == 1  # rank 0 alone logs
+    a, b = Tagger.load(tmp_path / "torchrun").model.state_dict(), Tagger.load(tmp_path / "spawned").model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+    # The launcher's variables with --nproc as well: refused before any process group is formed.
+    launcher = {"WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "1"}
+    refused = _train(train, dev, tmp_path / "refused", "--nproc", "2", env=launcher)
+    assert refused.returncode != 0 and "under torchrun, leave out --nproc" in refused.stderr

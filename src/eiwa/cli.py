@@ -178,7 +178,24 @@ def _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out,
 
     `asked`: the settings the user named (--set keys, flags, --config's keys); with --resume each
     must equal the checkpoint's, since the checkpoint's own settings are the ones that continue."""
+    from . import distributed
+
     out_dir = Path(out)
+    if distributed.launched_by_torchrun():  # every process runs this command; rank 0 alone writes
+        if nproc > 1:
+            raise EiwaError("under torchrun, leave out --nproc: torchrun starts the processes")
+        with distributed.joined(str(device)) as (group, local_device):
+            if not group.leader:
+                console.quiet = True
+                _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_dir, resume, force,
+                              True, make_tagger, asked, local_device)
+                return
+            device = local_device
+            check_writable(out_dir, "the model")
+            with lock(out_dir):
+                _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_dir, resume, force, quiet,
+                              make_tagger, asked, device)
+        return
     check_writable(out_dir, "the model")
     with lock(out_dir):
         _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_dir, resume, force, quiet,

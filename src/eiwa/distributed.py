@@ -1,5 +1,6 @@
 """Data-parallel training of one model over several processes (torch.distributed: gloo on the
-CPU, NCCL on GPUs): `eiwa train ... --nproc N`.
+CPU, NCCL on GPUs): `eiwa train ... --nproc N` on one machine, or `eiwa train ...` started by
+`torchrun` (one machine or several).
 
 Every process reads the whole training set and builds the same vocabulary and the same initial
 weights (the same seed). Each update, the global batch of ``batch_size`` sentences (the one a
@@ -14,10 +15,11 @@ summed gradients, so results match a single-process run within noise, not bit fo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.distributed as dist
@@ -85,6 +87,25 @@ def _worker(rank: int, world: int, port: int, device: str, function: Callable, a
         dist.destroy_process_group()
 
 
+def launched_by_torchrun() -> bool:
+    """Whether this process is one of a group that torchrun (or another launcher setting RANK,
+    WORLD_SIZE, MASTER_ADDR and MASTER_PORT) started."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ and "MASTER_ADDR" in os.environ
+
+
+@contextlib.contextmanager
+def joined(device: str) -> Iterator[tuple[Group, str]]:
+    """Join the launcher's group for the block: (the group, this process's device: on CUDA, GPU
+    LOCAL_RANK). If any process fails, torchrun stops the others."""
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    dist.init_process_group(backend, init_method="env://")
+    try:
+        local = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if backend == "nccl" else device
+        yield Group(dist.get_rank(), dist.get_world_size()), local
+    finally:
+        dist.destroy_process_group()
+
+
 def run(nproc: int, function: Callable, *args, device: str = "cpu", **kwargs) -> None:
     """Call `function(*args, **kwargs, device=...)` in `nproc` new processes forming one group on
     this machine (spawned: a fork of a process that has used torch's thread pools can hang); on
@@ -95,4 +116,4 @@ def run(nproc: int, function: Callable, *args, device: str = "cpu", **kwargs) ->
                        join=True, start_method="spawn")
 
 
-__all__ = ["Group", "current", "run"]
+__all__ = ["Group", "current", "joined", "launched_by_torchrun", "run"]
