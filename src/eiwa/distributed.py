@@ -81,10 +81,17 @@ def _worker(rank: int, world: int, port: int, device: str, function: Callable, a
     backend = "nccl" if device.startswith("cuda") else "gloo"
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # loopback: the processes are on this machine
     dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    try:
-        function(*args, **{**kwargs, "device": f"cuda:{rank}" if backend == "nccl" else device})
-    finally:
-        dist.destroy_process_group()
+    function(*args, **{**kwargs, "device": f"cuda:{rank}" if backend == "nccl" else device})
+    _leave()
+
+
+def _leave() -> None:
+    """Leave the group together: without the barrier, a rank that finished first (rank 0 still
+    saving the model) tore down its gloo connection under the other and aborted it (SIGABRT,
+    "terminate called without an active exception"). After an error there is no leaving
+    together: the launcher stops the other processes."""
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def launched_by_torchrun() -> bool:
@@ -99,11 +106,9 @@ def joined(device: str) -> Iterator[tuple[Group, str]]:
     LOCAL_RANK). If any process fails, torchrun stops the others."""
     backend = "nccl" if device.startswith("cuda") else "gloo"
     dist.init_process_group(backend, init_method="env://")
-    try:
-        local = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if backend == "nccl" else device
-        yield Group(dist.get_rank(), dist.get_world_size()), local
-    finally:
-        dist.destroy_process_group()
+    local = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if backend == "nccl" else device
+    yield Group(dist.get_rank(), dist.get_world_size()), local
+    _leave()
 
 
 def run(nproc: int, function: Callable, *args, device: str = "cpu", **kwargs) -> None:
