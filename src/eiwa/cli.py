@@ -185,16 +185,13 @@ def _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out,
         if nproc > 1:
             raise EiwaError("under torchrun, leave out --nproc: torchrun starts the processes")
         with distributed.joined(str(device)) as (group, local_device):
-            if not group.leader:
-                console.quiet = True
-                _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_dir, resume, force,
-                              True, make_tagger, asked, local_device)
-                return
-            device = local_device
-            check_writable(out_dir, "the model")
-            with lock(out_dir):
+            if group.leader:
+                check_writable(out_dir, "the model")
+            else:
+                console.quiet = quiet = True
+            with lock(out_dir) if group.leader else contextlib.nullcontext():
                 _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_dir, resume, force, quiet,
-                              make_tagger, asked, device)
+                              make_tagger, asked, local_device)
         return
     check_writable(out_dir, "the model")
     with lock(out_dir):

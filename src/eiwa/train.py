@@ -93,7 +93,8 @@ def train(
     console = Console(stderr=True, soft_wrap=True)
     log = log or (lambda line: console.print(line, highlight=False))
     group = distributed.current()  # data-parallel training (--nproc): rank 0 alone scores, logs and writes
-    if group is not None and not group.leader:
+    leads = group is None or group.leader
+    if not leads:
         log, progress = (lambda _: None), False
     if config.threads > 0:
         torch.set_num_threads(config.threads)
@@ -146,7 +147,7 @@ def train(
                 parameters["lr"] = config.lr * parameters["scale"] / (1 + config.lr_decay * (epoch - 1))
             loss, speed, seconds = _run_epoch(model, encoder, train_data, optimizer, config, epoch, progress_bar, state,
                                               group)
-            dev_f1 = tagger.evaluate(dev_sentences, encoded=dev_data).f1 if group is None or group.leader else 0.0
+            dev_f1 = tagger.evaluate(dev_sentences, encoded=dev_data).f1 if leads else 0.0
             if group is not None:
                 dev_f1 = group.from_leader(dev_f1)
             improved = dev_f1 > state["best_dev_f1"]
@@ -161,7 +162,7 @@ def train(
                                      "seconds": round(seconds, 2), "sentences_per_second": round(speed, 1)})
             log(f"epoch {epoch:3d}  loss {loss:8.4f}  dev F1 {dev_f1:.4f}{' *' if improved else '  '} "
                 f"(best {state['best_dev_f1']:.4f} @ {state['best_epoch']})  {speed:6.0f} sent/s  {seconds:5.1f} s")
-            if out is not None and (group is None or group.leader):
+            if out is not None and leads:
                 # An improving epoch swaps in the model with its checkpoint as one directory; any
                 # other replaces the checkpoint file alone: model and checkpoint always agree.
                 def write_checkpoint(path):
@@ -175,7 +176,7 @@ def train(
     model.load_state_dict(best_weights)
     model.eval()  # the result tags; training mode is set again by each epoch
     result = TrainResult(tagger, state["best_dev_f1"], state["best_epoch"], state["epoch"], state["seconds"], state["history"])
-    if out is not None and (group is None or group.leader):  # finished: the model alone, nothing left to resume
+    if out is not None and leads:  # finished: the model alone, nothing left to resume
         tagger.save(out, training=_summary(state, len(train_sentences), len(dev_sentences)))
     return result
 
