@@ -21,7 +21,7 @@ from .errors import EiwaError
 from .persist import is_file
 
 INPUTS = ("native", "romaji")
-FEATURE_NAMES = ("char", "word", "pos", "vectors", "gazetteer")  # features.py registers each (a test checks)
+FEATURE_NAMES = ("char", "word", "pos", "vectors", "gazetteer", "chartype")  # features.py registers each (a test checks)
 POS_SOURCES = ("tokenizer", "corpus")
 
 
@@ -62,6 +62,9 @@ class Config:
     # gazetteer feature: JMnedict longest-match tags per type group (pip install 'eiwa[gazetteer]').
     gazetteer_dim: int = 8  # per group
     gazetteer_max_tokens: int = 6  # longest match considered, in tokens
+
+    # chartype feature: the token's character types (kanji, hiragana, katakana, latin, digit, symbol, mixes).
+    chartype_dim: int = 8
 
     # classifier module: dropout -> word BiLSTM -> linear -> CRF (or softmax).
     hidden_dim: int = 100  # per direction
@@ -125,7 +128,7 @@ class Config:
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise EiwaError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         for name in ("char_embedding_dim", "char_hidden_dim", "word_embedding_dim", "hidden_dim", "batch_size", "max_epochs",
-                     "min_word_count", "upos_dim", "pos_dim", "vectors_dim", "gazetteer_dim", "gazetteer_max_tokens"):
+                     "min_word_count", "upos_dim", "pos_dim", "vectors_dim", "gazetteer_dim", "gazetteer_max_tokens", "chartype_dim"):
             if getattr(self, name) < 1:
                 raise EiwaError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("min_updates", "seed", "threads"):

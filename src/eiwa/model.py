@@ -139,6 +139,18 @@ class GazetteerModule(nn.Module):
         return self.embedding(tags + self.offsets).flatten(2)
 
 
+class AttributeModule(nn.Module):
+    """One categorical token attribute -> its embedding."""
+
+    def __init__(self, values: int, dim: int):
+        super().__init__()
+        self.embedding = nn.Embedding(values, dim, padding_idx=0)
+        self.output_dim = dim
+
+    def forward(self, inputs: dict) -> torch.Tensor:
+        return self.embedding(inputs["ids"])
+
+
 class ClassifierModule(nn.Module):
     """Token vectors -> dropout -> word-level BiLSTM -> dropout -> tag scores -> CRF (or softmax)."""
 
