@@ -15,10 +15,10 @@ import json
 import torch
 
 from eiwa.config import load_config
-from eiwa.data import read_corpus
-from eiwa.encoding import normalize_word
+from eiwa.readers.core import read_corpus
+from eiwa.features.encoding import normalize_word
 from eiwa.tagger import Tagger
-from eiwa.transfer import build
+from eiwa.transfer.core import build
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from eiwa.data import read_conll
+from eiwa.readers.core import read_conll
 from eiwa.tagger import Tagger
 
 

@@ -1,4 +1,4 @@
-"""The feature-CRF peer, rebuilt to the issue's specification; standalone (no eiwa.data).
+"""The feature-CRF peer, rebuilt to the issue's specification; standalone (no eiwa.readers.core).
 
     nice -n 19 .venv/bin/python benchmarks/crf_peer.py --pos both --out benchmarks/results/crf-hironsan.json
     nice -n 19 .venv/bin/python benchmarks/crf_peer.py --data stockmark --out benchmarks/results/crf-stockmark.json
@@ -50,12 +50,12 @@ NO_POS = ("*",) * 6
 # ----------------------------------------------------------------------------- MeCab
 
 def new_tagger():
-    """fugashi pinned to unidic-lite (eiwa.japanese.new_tagger, or the same arguments)."""
+    """fugashi pinned to unidic-lite (eiwa.tokenize.japanese.new_tagger, or the same arguments)."""
     try:
-        from eiwa.japanese import new_tagger as eiwa_new_tagger
+        from eiwa.tokenize.japanese import new_tagger as eiwa_new_tagger
 
         return eiwa_new_tagger()
-    except Exception:  # eiwa.japanese imports eiwa.data, which may be mid-refactor
+    except Exception:  # eiwa.tokenize.japanese imports eiwa.readers.core, which may be mid-refactor
         import fugashi
         import unidic_lite
 

@@ -17,8 +17,8 @@ from dataclasses import replace
 import torch
 
 from eiwa.config import Config
-from eiwa.data import read_conll
-from eiwa.train import train
+from eiwa.readers.core import read_conll
+from eiwa.training.train import train
 
 
 def run(device: str, config: Config, train_part, dev, test) -> dict:

@@ -21,8 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from eiwa.cv import kfold_splits, shared_split
-from eiwa.data import read_corpus
+from eiwa.study.cv import kfold_splits, shared_split
+from eiwa.readers.core import read_corpus
 from eiwa.scoring import score
 from eiwa.tags import tags_from_spans
 
@@ -46,7 +46,7 @@ def pos_of_surface(surface: str) -> tuple[str, str]:
 
 @functools.cache
 def _tagger():
-    from eiwa.japanese import new_tagger
+    from eiwa.tokenize.japanese import new_tagger
 
     return new_tagger()
 

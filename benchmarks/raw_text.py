@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from eiwa.data import read_span_records, tokenizer_for
+from eiwa.readers.core import read_span_records, tokenizer_for
 from eiwa.tagger import Tagger
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ray.cluster_utils import Cluster
 
-from eiwa.experiment import load_experiment, read_finished, run_experiment
+from eiwa.study.experiment import load_experiment, read_finished, run_experiment
 
 
 def timed(spec_path: str, out: Path, **runner) -> tuple[float, dict]:

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from eiwa.config import Config
-from eiwa.data import Sentence, read_corpus, sentence_from_tags
+from eiwa.readers.core import Sentence, read_corpus, sentence_from_tags
 from eiwa.tags import tags_from_spans
-from eiwa.train import _run_epoch, build_tagger, make_optimizer
+from eiwa.training.train import _run_epoch, build_tagger, make_optimizer
 
 HERE = Path(__file__).resolve().parent
 SIZES = (1000, 2000, 4000, 8000, 14041)

@@ -11,7 +11,7 @@ tokenizing included).
 import time
 
 import eiwa
-from eiwa.data import read_conll, read_span_records
+from eiwa.readers.core import read_conll, read_span_records
 
 DATA = "../shared/data"
 

@@ -18,9 +18,9 @@ import time
 import numpy as np
 import torch
 
-from eiwa.data import read_corpus
+from eiwa.readers.core import read_corpus
 from eiwa.tagger import Tagger
-from eiwa.train import _run_epoch, build_tagger, make_optimizer
+from eiwa.training.train import _run_epoch, build_tagger, make_optimizer
 
 
 def main() -> None:

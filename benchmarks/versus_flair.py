@@ -39,7 +39,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from eiwa.cv import shared_split
+from eiwa.study.cv import shared_split
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data"
@@ -51,7 +51,7 @@ DATASETS = {
 
 def read_dataset(name: str, shared: Path):
     """(train, dev, test) eiwa sentences; training tokens are split at entity boundaries, as eiwa trains."""
-    from eiwa.data import read_corpus
+    from eiwa.readers.core import read_corpus
 
     if name == "conll03":
         base = shared / "conll2003"
@@ -76,7 +76,7 @@ def eiwa_side(args) -> None:
     import torch
 
     from eiwa.config import Config
-    from eiwa.train import train
+    from eiwa.training.train import train
 
     spec = DATASETS[args.data]
     train_set, dev, test = read_dataset(args.data, args.shared)
@@ -123,7 +123,7 @@ def eiwa_raw_side(args) -> None:
 def raw_texts(name: str, shared: Path) -> tuple[list[str], list[str]]:
     """Dev and test texts, read without tokenizing them (that would warm the caches)."""
     if name == "conll03":
-        from eiwa.data import read_corpus
+        from eiwa.readers.core import read_corpus
 
         return tuple([s.text for s in read_corpus("conll", shared / "conll2003" / part, "en").sentences]
                      for part in ("valid.txt", "test.txt"))

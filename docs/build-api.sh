@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf docs/api
-.venv/bin/pdoc --no-search -o docs/api eiwa eiwa.tagger eiwa.results eiwa.serve eiwa.errors eiwa.config eiwa.spacy_component eiwa.card
+.venv/bin/pdoc --no-search -o docs/api eiwa eiwa.tagger eiwa.serving.results eiwa.serving.http eiwa.errors eiwa.config eiwa.serving.spacy_component eiwa.serving.card

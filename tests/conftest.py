@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from eiwa.config import Config
-from eiwa.data import Sentence, sentence_from_tags
+from eiwa.readers.core import Sentence, sentence_from_tags
 
 # The reference corpora sit beside the project (../shared/data) and are never copied into it.
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -129,7 +129,7 @@ def write_conll(path: Path, examples, docstart: bool = False) -> Path:
 @pytest.fixture(scope="session")
 def tiny_trained(tmp_path_factory):
     """A tiny English tagger trained briefly on synthetic data and saved: (TrainResult, directory)."""
-    from eiwa.train import train
+    from eiwa.training.train import train
 
     out = tmp_path_factory.mktemp("tiny-model") / "model"
     config = tiny_config(max_epochs=4)

@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from conftest import synthetic_sentences, tiny_config
-from eiwa import bridge
-from eiwa.bridge import bridge_word_rows, dictionary_rows, gloss_words, headwords_to_add, load_glosses
-from eiwa.data import sentence_from_tags
+from eiwa.transfer import bridge
+from eiwa.transfer.bridge import bridge_word_rows, dictionary_rows, gloss_words, headwords_to_add, load_glosses
+from eiwa.readers.core import sentence_from_tags
 from eiwa.errors import EiwaError
-from eiwa.train import build_tagger
-from eiwa.transfer import build
+from eiwa.training.train import build_tagger
+from eiwa.transfer.core import build
 
 # The JMdict tables of jamdict-data 1.5 that the bridge reads.
 JMDICT_SCHEMA = """

@@ -291,7 +291,7 @@ def test_quickstart_with_the_classifier_follows_the_label_map(runner, tmp_path, 
 
 
 def test_quickstart_needs_a_module_to_transfer(runner, tmp_path):
-    for modules, message in (("none", "at least one module"), ("char,tagger", "subset of char,word,pos,vectors,gazetteer,classifier")):
+    for modules, message in (("none", "at least one module"), ("char,tagger", "subset of char,word,pos,vectors,gazetteer,chartype,classifier")):
         result = runner.invoke(cli, ["quickstart", "--out", str(tmp_path / "q"), "--modules", modules])
         assert result.exit_code == 2, result.output
         assert message in result.output

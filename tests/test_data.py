@@ -1,4 +1,4 @@
-"""Tests for eiwa.data: CoNLL, character-span and Hironsan readers, and their error messages."""
+"""Tests for eiwa.readers.core: CoNLL, character-span and Hironsan readers, and their error messages."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import shared_file
-from eiwa.data import Span, read_conll, read_corpus, read_hironsan, read_span_records, read_spans
+from eiwa.readers.core import Span, read_conll, read_corpus, read_hironsan, read_span_records, read_spans
 from eiwa.errors import DataError, EiwaError
 
 
@@ -394,7 +394,7 @@ def test_real_stockmark_records(shared_data):
 
 
 def test_read_vectors_header_normalization_duplicates_and_limit(tmp_path):
-    from eiwa.encoding import read_vectors
+    from eiwa.features.encoding import read_vectors
 
     path = write(tmp_path, "v.vec", "4 3\nThe 0.1 0.2 0.3\nthe 9 9 9\nParis1 1 2 3\nBerlin 4 5 6\n")
     words, vectors = read_vectors(path, lowercase=True, limit=10)
@@ -409,7 +409,7 @@ def test_read_vectors_header_normalization_duplicates_and_limit(tmp_path):
     ("the 0.1 0.2 0.3\nbig 1 2 3\nparis 0.1 0.2 x\n", 3, "numbers"),
 ])
 def test_read_vectors_errors_name_the_line(tmp_path, content, line, match):
-    from eiwa.encoding import read_vectors
+    from eiwa.features.encoding import read_vectors
 
     path = write(tmp_path, "v.vec", content)
     with pytest.raises(DataError, match=match) as excinfo:
@@ -418,7 +418,7 @@ def test_read_vectors_errors_name_the_line(tmp_path, content, line, match):
 
 
 def test_read_vectors_invalid_utf8_is_a_data_error_naming_the_line(tmp_path):
-    from eiwa.encoding import read_vectors
+    from eiwa.features.encoding import read_vectors
 
     path = tmp_path / "v.vec"
     path.write_bytes(b"2 3\nthe 0.1 0.2 0.3\npar\xffis 0.1 0.2 0.3\n")
@@ -431,7 +431,7 @@ def test_read_vectors_invalid_utf8_is_a_data_error_naming_the_line(tmp_path):
 
 
 def test_doccano_export(tmp_path):
-    from eiwa.data import read_corpus
+    from eiwa.readers.core import read_corpus
 
     path = tmp_path / "doccano.jsonl"
     path.write_text(
@@ -450,7 +450,7 @@ def test_doccano_export(tmp_path):
 
 
 def test_label_studio_export(tmp_path):
-    from eiwa.data import read_corpus
+    from eiwa.readers.core import read_corpus
 
     tasks = [
         {"id": 7, "data": {"text": "田中さんは東京に住む。"}, "annotations": [
@@ -490,7 +490,7 @@ def test_english_tokenizer_follows_conll_2003(shared_data):
     tokenized into exactly CoNLL's tokens, for at least 97% of the test and valid sentences, with
     offsets that slice the text."""
     from conftest import shared_file
-    from eiwa.data import EnglishTokenizer
+    from eiwa.readers.core import EnglishTokenizer
 
     glued_left = {",", ".", ";", ":", ")", "'s", "'S", "n't", "N'T", "%", "'", "?", "!", "'re", "'ve", "'ll", "'d",
                   "'m", "]", "}"}
@@ -517,6 +517,6 @@ def test_english_tokenizer_follows_conll_2003(shared_data):
                                                                 "earned", "15,000", "dollars", "..."]),
 ])
 def test_english_tokenizer_cases(text, tokens):
-    from eiwa.data import EnglishTokenizer
+    from eiwa.readers.core import EnglishTokenizer
 
     assert [t.text for t in EnglishTokenizer().tokenize(text)] == tokens

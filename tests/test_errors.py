@@ -18,7 +18,7 @@ import pytest
 
 from conftest import TINY_SET, assert_user_error, synthetic_tagged, write_conll
 from eiwa.cli import cli
-from eiwa.persist import lock
+from eiwa.persist.core import lock
 from eiwa.tagger import Tagger
 
 
@@ -183,7 +183,7 @@ def test_a_lone_surrogate_is_written_escaped(runner, tiny_model_dir, tmp_path):
 
 @pytest.mark.parametrize("lang, text", [("en", "José Álvarez lives in São Paulo."), ("ja", "ガブリエルは東京のビルに行った。")])
 def test_decomposed_text_keeps_whole_tokens_and_offsets_into_the_callers_string(lang, text):
-    from eiwa.data import tokenizer_for
+    from eiwa.readers.core import tokenizer_for
 
     composed = tokenizer_for(lang).sentence(text).tokens
     decomposed_text = unicodedata.normalize("NFD", text)
@@ -235,12 +235,12 @@ def test_a_second_writer_of_the_same_out_fails_at_once(runner, conll, tmp_path):
 def test_resume_with_other_settings_lists_them(runner, conll, tmp_path):
     out = tmp_path / "m"
     out.mkdir()
-    from eiwa.train import CHECKPOINT
+    from eiwa.training.train import CHECKPOINT
 
     # A run interrupted after its first epoch: train one epoch, then plant the checkpoint it wrote.
     first = runner.invoke(cli, train_args(conll, out, "--set", "max_epochs=1"))
     assert first.exit_code == 0, first.output
-    from eiwa.train import _write_checkpoint  # a checkpoint as an interrupted run leaves it
+    from eiwa.training.train import _write_checkpoint  # a checkpoint as an interrupted run leaves it
 
     tagger = Tagger.load(out)
     import torch
@@ -254,7 +254,7 @@ def test_resume_with_other_settings_lists_them(runner, conll, tmp_path):
 
 
 def test_sigterm_ends_training_like_ctrl_c_and_keeps_the_checkpoint(conll, tmp_path):
-    from eiwa.train import CHECKPOINT, read_checkpoint
+    from eiwa.training.train import CHECKPOINT, read_checkpoint
 
     out = tmp_path / "m"
     command = [sys.executable, "-m", "eiwa", *train_args(conll, out, "--set", "max_epochs=10000", "--set", "patience=10000",
@@ -278,7 +278,7 @@ def test_training_on_text_with_a_lone_surrogate_saves_and_resumes(runner, tmp_pa
     """The vocabulary then holds a word UTF-8 cannot encode: model files and checkpoint write it escaped."""
     import torch
 
-    from eiwa.train import CHECKPOINT, _write_checkpoint, read_checkpoint
+    from eiwa.training.train import CHECKPOINT, _write_checkpoint, read_checkpoint
 
     path = tmp_path / "data.jsonl"
     records = [{"text": f"John\ud800{i} lives in Paris", "entities": [{"start": 0, "end": 4, "type": "PER"}]}

@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import eiwa.cv
-import eiwa.transfer
+import eiwa.study.cv
+import eiwa.transfer.core
 from conftest import TINY, synthetic_tagged, write_conll
 from eiwa.cli import cli
 from eiwa.errors import EiwaError
-from eiwa.experiment import (
+from eiwa.study.experiment import (
     Cell,
     _splits,
     approximate_randomization,
@@ -206,8 +206,8 @@ def forbid_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a finished cell was trained again")
 
-    monkeypatch.setattr(eiwa.cv, "train", refuse)
-    monkeypatch.setattr(eiwa.transfer, "transfer", refuse)
+    monkeypatch.setattr(eiwa.study.cv, "train", refuse)
+    monkeypatch.setattr(eiwa.transfer.core, "transfer", refuse)
 
 
 def test_experiment_writes_cells_results_report_and_plot(experiment):
@@ -293,8 +293,8 @@ def test_modules_auto_keeps_the_candidate_best_on_dev(tmp_path, tiny_model_dir):
 
 
 def test_train_best_keeps_the_best_dev_f1_and_says_which(monkeypatch):
-    import eiwa.cv
-    from eiwa.train import TrainResult
+    import eiwa.study.cv
+    from eiwa.training.train import TrainResult
 
     class Start:
         def __init__(self, name, f1):
@@ -302,9 +302,9 @@ def test_train_best_keeps_the_best_dev_f1_and_says_which(monkeypatch):
             self.meta = {"transfer": {"source": "src"}} if name else {}
             self.f1 = f1
 
-    monkeypatch.setattr(eiwa.cv, "train", lambda config, train, dev, tagger, **kw: TrainResult(tagger, tagger.f1, 1, 2, 0.0))
+    monkeypatch.setattr(eiwa.study.cv, "train", lambda config, train, dev, tagger, **kw: TrainResult(tagger, tagger.f1, 1, 2, 0.0))
     starts = [Start("", 0.5), Start("char,classifier", 0.7), Start("char,word,classifier", 0.7)]
-    result = eiwa.cv.train_best(None, [], [], starts)
+    result = eiwa.study.cv.train_best(None, [], [], starts)
     assert result.tagger is starts[1]  # the first of two equal scores
     assert result.tagger.meta["chosen"] == "char,classifier from src"
     assert [c["dev_f1"] for c in result.tagger.meta["candidates"]] == [0.5, 0.7, 0.7]
@@ -315,7 +315,7 @@ def test_modules_auto_is_not_for_zero_shot(tmp_path, tiny_model_dir):
     spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, tiny_model_dir,
                                       modules=["auto"], sizes=[0], seeds=[1]))
     spec["grid"][0]["modules"] = ["auto", FULL]
-    from eiwa.experiment import Cell, Study
+    from eiwa.study.experiment import Cell, Study
     with pytest.raises(EiwaError, match="not for size 0"):
         Study(spec).check(Cell("curve", "auto", "native", "native", 0))
 
@@ -341,7 +341,7 @@ def test_rerun_after_losing_the_last_line_retrains_exactly_that_run(copy_of, mon
     path = copy_of.out / "cells.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     path.write_text("".join(lines[:-1]), encoding="utf-8")
-    calls = count_calls(monkeypatch, eiwa.cv, "train")
+    calls = count_calls(monkeypatch, eiwa.study.cv, "train")
     run_experiment(copy_of.spec, log=lambda _: None)
     # The lost run is (full transfer, size 10, seed 2): one training per fold, all with seed 2, from a transferred tagger.
     assert len(calls) == 2
@@ -356,7 +356,7 @@ def test_truncated_last_line_is_tolerated(copy_of, monkeypatch):
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     path.write_text("".join(lines[:-1]) + lines[-1][:40], encoding="utf-8")  # cut off mid-record
     assert len(read_finished(path)) == 5
-    calls = count_calls(monkeypatch, eiwa.cv, "train")
+    calls = count_calls(monkeypatch, eiwa.study.cv, "train")
     run_experiment(copy_of.spec, log=lambda _: None)
     assert len(calls) == 2  # only the cut-off run is trained again
     results = json.loads((copy_of.out / "results.json").read_text())
@@ -512,7 +512,7 @@ def test_transfer_with_n_is_compared_with_scratch_at_the_smallest_size_of_at_lea
 
 
 def test_zero_shot_cells_transfer_the_classifier_and_every_feature():
-    from eiwa.experiment import _zero_shot
+    from eiwa.study.experiment import _zero_shot
 
     assert _zero_shot("char,word,classifier", None) and not _zero_shot("char,classifier", None)
     assert _zero_shot("char,word,pos,gazetteer,classifier", "char,word,pos,gazetteer")

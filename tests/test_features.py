@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from eiwa import features as features_module
-from eiwa.data import read_conll, read_hironsan, sentence_from_tags, tokenizer_for
+from eiwa.features import registry as features_module
+from eiwa.readers.core import read_conll, read_hironsan, sentence_from_tags, tokenizer_for
 from eiwa.errors import EiwaError
-from eiwa.features import FEATURES, Encoder
-from eiwa.pos import UPOS, level_names, upos_japanese, upos_ptb
+from eiwa.features.registry import FEATURES, Encoder
+from eiwa.resources.upos import UPOS, level_names, upos_japanese, upos_ptb
 from eiwa.tagger import Tagger
-from eiwa.train import build_tagger, make_optimizer, train
-from eiwa.transfer import MODULES, VOCAB_TABLES, parse_modules, transfer
+from eiwa.training.train import build_tagger, make_optimizer, train
+from eiwa.transfer.core import MODULES, VOCAB_TABLES, parse_modules, transfer
 
 from conftest import synthetic_sentences, synthetic_tagged, tiny_config, write_conll
 
@@ -189,12 +189,12 @@ def test_vectors_trainable_is_a_float32_parameter(ja_sentences, vectors_folder):
 
 
 def test_vectors_without_the_extra_name_the_install_command(ja_sentences, monkeypatch):
-    import eiwa.vectors
+    import eiwa.resources.chive
 
     def missing(source="chive"):
-        raise EiwaError(f"vectors: the chiVe vectors need spaCy and ja-ginza: {eiwa.vectors.INSTALL_HINT}")
+        raise EiwaError(f"vectors: the chiVe vectors need spaCy and ja-ginza: {eiwa.resources.chive.INSTALL_HINT}")
 
-    monkeypatch.setattr(eiwa.vectors.VectorTable, "load", staticmethod(missing))
+    monkeypatch.setattr(eiwa.resources.chive.VectorTable, "load", staticmethod(missing))
     with pytest.raises(EiwaError, match=r"pip install 'eiwa\[vectors\]'"):
         build_tagger(ja_config(features="char,word,vectors"), ja_sentences[:5])
 
@@ -214,7 +214,7 @@ def test_a_nonexistent_vectors_path_is_an_error_on_every_construction_path(ja_se
 
 @pytest.fixture
 def tiny_gazetteer(monkeypatch):
-    from eiwa.gazetteer import Gazetteer
+    from eiwa.gazetteer.core import Gazetteer
 
     gazetteer = Gazetteer.from_names({"東京": {"place"}, "田中": {"person"}, "日本銀行": {"organization"}})
     monkeypatch.setattr(Gazetteer, "load", classmethod(lambda cls, path=None, **kwargs: gazetteer))
@@ -222,7 +222,7 @@ def tiny_gazetteer(monkeypatch):
 
 
 def test_gazetteer_feature_marks_longest_matches_per_group(tiny_gazetteer):
-    from eiwa.gazetteer import GROUPS, TAGS
+    from eiwa.gazetteer.core import GROUPS, TAGS
 
     sentence = sentence_from_tags(["田中", "は", "日本", "銀行", "と", "東京"], ["O"] * 6, "ja")
     tagger = build_tagger(ja_config(features="char,word,gazetteer"), [sentence])
@@ -234,7 +234,7 @@ def test_gazetteer_feature_marks_longest_matches_per_group(tiny_gazetteer):
 
 
 def test_gazetteer_model_refuses_another_dictionary(tiny_gazetteer, ja_sentences, tmp_path, monkeypatch):
-    from eiwa.gazetteer import Gazetteer
+    from eiwa.gazetteer.core import Gazetteer
 
     config = ja_config(features="char,word,gazetteer", max_epochs=1)
     train(config, ja_sentences[:20], ja_sentences[20:25], out=tmp_path / "m", progress=False, log=lambda _: None)
@@ -315,7 +315,7 @@ def test_registry_is_the_only_list_of_features():
 
 
 def test_english_models_read_the_english_side_of_the_dictionary(monkeypatch):
-    from eiwa.gazetteer import GROUPS, TAGS, Gazetteer
+    from eiwa.gazetteer.core import GROUPS, TAGS, Gazetteer
 
     english = Gazetteer.from_names({"New York": {"place"}, "Smith": {"person"}})
     japanese = Gazetteer.from_names({"東京": {"place"}})

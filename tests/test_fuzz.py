@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eiwa.config import Config, load_config
-from eiwa.data import hironsan_sentence, read_conll
+from eiwa.readers.core import hironsan_sentence, read_conll
 from eiwa.errors import EiwaError
 from eiwa.tagger import Tagger
-from eiwa.transfer import parse_label_map
+from eiwa.transfer.core import parse_label_map
 
 EXAMPLES = int(os.environ.get("EIWA_FUZZ_EXAMPLES", "40"))
 COUNT_FILE = os.environ.get("EIWA_FUZZ_COUNT")  # where benchmarks/fuzz.py collects the number of inputs
@@ -103,7 +103,7 @@ ANNOTATION = st.recursive(
 @given(st.lists(JSON | ANNOTATION, max_size=6), st.booleans(), st.sampled_from(["en", "ja"]),
        st.sampled_from(["spans", "doccano", "label-studio"]))
 def test_span_readers(records, as_array, lang, fmt):
-    from eiwa.data import read_corpus
+    from eiwa.readers.core import read_corpus
 
     counted(fmt)
     text = json.dumps(records) if as_array else "\n".join(json.dumps(r) for r in records)
@@ -159,13 +159,13 @@ TOML_VALUE = st.recursive(st.booleans() | st.integers(-5, 5000) | st.text(max_si
 @FUZZ
 @given(st.dictionaries(EXPERIMENT_KEY, TOML_VALUE, max_size=7) | st.text(max_size=200))
 def test_experiment_file(spec):
-    from eiwa.experiment import cells_of, experiment_spec
+    from eiwa.study.experiment import cells_of, experiment_spec
 
     counted("experiment")
     if isinstance(spec, str):  # as a file: TOML text
         path = write(encode(spec))
         try:
-            from eiwa.experiment import load_experiment
+            from eiwa.study.experiment import load_experiment
 
             loaded = expect_only_eiwa_errors(lambda: load_experiment(path))
         finally:
@@ -258,8 +258,8 @@ def test_model_directory_loading(fuzz_model, mutations, keep_checksums):
 @pytest.fixture(scope="module")
 def taggers(tiny_model_dir):
     from conftest import tiny_config
-    from eiwa.data import read_hironsan
-    from eiwa.train import build_tagger
+    from eiwa.readers.core import read_hironsan
+    from eiwa.training.train import build_tagger
 
     # Japanese: an untrained tagger (random weights tag spans too) reading romaji characters,
     # words and part of speech, so that raw text goes through MeCab, cutlet and every encoder.
@@ -282,7 +282,7 @@ def test_prediction_spans_slice_the_input(taggers, texts, lang):
 @FUZZ
 @given(st.lists(TEXT, min_size=1, max_size=4))
 def test_japanese_tokenizing_keeps_offsets_into_the_input(texts):
-    from eiwa.data import tokenizer_for
+    from eiwa.readers.core import tokenizer_for
 
     counted("tokenize ja")
     tokenizer = tokenizer_for("ja")
@@ -303,7 +303,7 @@ def served(tiny_model_dir):
     httpx = pytest.importorskip("httpx")
     import asyncio
 
-    from eiwa.serve import Limits, create_app
+    from eiwa.serving.http import Limits, create_app
 
     app = create_app(Tagger.load(tiny_model_dir), Limits(max_body_bytes=20_000, max_texts=20, max_chars=500))
     loop = asyncio.new_event_loop()
@@ -338,7 +338,7 @@ def loopback(tiny_model_dir):
     pytest.importorskip("fastapi", reason="eiwa serve needs the serve extra")
     import subprocess
 
-    from eiwa.serve import launch
+    from eiwa.serving.http import launch
 
     process, url = launch(str(tiny_model_dir), "--max-body-bytes", "20000", "--max-texts", "20", "--max-chars", "500",
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eiwa import gazetteer
+from eiwa.gazetteer import core as gazetteer
 from eiwa.errors import EiwaError
-from eiwa.gazetteer import GROUPS, TAGS, Gazetteer, build_cache, cache_dir
+from eiwa.gazetteer.core import GROUPS, TAGS, Gazetteer, build_cache, cache_dir
 
 G = {group: i for i, group in enumerate(GROUPS)}
 T = {tag: i for i, tag in enumerate(TAGS)}

@@ -1,4 +1,4 @@
-"""Tests for eiwa.japanese: exact offsets, whitespace, readings, boundary splits, caching."""
+"""Tests for eiwa.tokenize.japanese: exact offsets, whitespace, readings, boundary splits, caching."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from eiwa.japanese import JapaneseTokenizer
-from eiwa.tokens import Token, split_at_boundaries
+from eiwa.tokenize.japanese import JapaneseTokenizer
+from eiwa.doc import Token, split_at_boundaries
 
 try:
     from hypothesis import given, settings

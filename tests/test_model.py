@@ -1,4 +1,4 @@
-"""Tests for eiwa.model and the batching in eiwa.encoding: the CRF against brute force, shapes, distinct forms."""
+"""Tests for eiwa.model and the batching in eiwa.features.encoding: the CRF against brute force, shapes, distinct forms."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from conftest import synthetic_sentences, tiny_config
-from eiwa.data import sentence_from_tags
-from eiwa.encoding import FormChunk, form_chunks
-from eiwa.features import Encoder
+from eiwa.readers.core import sentence_from_tags
+from eiwa.features.encoding import FormChunk, form_chunks
+from eiwa.features.registry import Encoder
 from eiwa.model import CRF
 from eiwa.tagger import Tagger
 from eiwa.tags import tags_from_spans
@@ -260,7 +260,7 @@ def test_batches_without_seed_are_sorted_by_length(encoded_corpus):
 
 def test_pretrained_vectors_initialise_word_embeddings(tmp_path):
     from eiwa.errors import EiwaError
-    from eiwa.train import build_tagger
+    from eiwa.training.train import build_tagger
 
     path = tmp_path / "v.vec"
     path.write_text("2 8\nparis " + " ".join(["0.5"] * 8) + "\nzanzibar " + " ".join(["-1"] * 8) + "\n")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from conftest import tiny_config
-from eiwa.data import read_corpus
+from eiwa.readers.core import read_corpus
 from eiwa.errors import EiwaError
-from eiwa.features import Encoder
+from eiwa.features.registry import Encoder
 
 
 def write(path, text):

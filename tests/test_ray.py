@@ -16,7 +16,7 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'eiwa
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from eiwa.errors import EiwaError  # noqa: E402
-from eiwa.experiment import load_experiment, run_experiment  # noqa: E402
+from eiwa.study.experiment import load_experiment, run_experiment  # noqa: E402
 from test_experiment import SHARED_GRID, records, write_data, write_spec  # noqa: E402
 
 

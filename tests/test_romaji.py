@@ -1,4 +1,4 @@
-"""Tests for eiwa.romaji: hand-checked Hepburn (ASCII, long vowels spelled out)."""
+"""Tests for eiwa.tokenize.romaji: hand-checked Hepburn (ASCII, long vowels spelled out)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from eiwa.japanese import JapaneseTokenizer
-from eiwa.romaji import Romanizer, romanize
+from eiwa.tokenize.japanese import JapaneseTokenizer
+from eiwa.tokenize.romaji import Romanizer, romanize
 
 try:
     from hypothesis import given, settings

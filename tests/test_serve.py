@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("fastapi", reason="eiwa serve needs the serve extra: pip install 'eiwa[serve]'")
 httpx = pytest.importorskip("httpx", reason="the server tests use httpx")
 
-from eiwa.serve import Limits, create_app  # noqa: E402
+from eiwa.serving.http import Limits, create_app  # noqa: E402
 from eiwa.tagger import Tagger  # noqa: E402
 
 TEXTS = ["John Smith lives in Paris", "Mary works for Acme Corp in Tokyo", "", "Nothing here"]
@@ -109,7 +109,7 @@ def test_models_health_docs_and_the_entity_view(tagger):
 @pytest.fixture(scope="module")
 def server(tiny_model_dir):
     """`eiwa serve` as a user starts it, on a free loopback port; stopped with SIGTERM."""
-    from eiwa.serve import launch
+    from eiwa.serving.http import launch
 
     process, url = launch(str(tiny_model_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     yield url, process

@@ -1,4 +1,4 @@
-"""Tests for eiwa.tagger and eiwa.train: save/load, damaged models, predict(), repeatability, resume, end to end."""
+"""Tests for eiwa.tagger and eiwa.training.train: save/load, damaged models, predict(), repeatability, resume, end to end."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ import eiwa
 from conftest import TINY_SET, shared_file, synthetic_sentences, synthetic_tagged, tiny_config, write_conll
 from eiwa.cli import cli
 from eiwa.config import Config
-from eiwa.data import read_conll
+from eiwa.readers.core import read_conll
 from eiwa.errors import EiwaError, ModelError
 from eiwa.tagger import Tagger
 from eiwa.tags import tags_from_spans
-from eiwa.train import CHECKPOINT, train
+from eiwa.training.train import CHECKPOINT, train
 
 MODEL_FILES = {"meta.json", "config.json", "vocab.json", "model.safetensors"}
 RAW_TEXTS = ["John Smith lives in Paris .", "Reuters said on Monday that Mary had left .", "",
@@ -221,7 +221,7 @@ def test_resume_after_interruption_equals_a_straight_run(small_data, tmp_path):
     out = tmp_path / "interrupted"
     with pytest.raises(KeyboardInterrupt):
         quiet_train(config, train_sentences, dev, out=out, log=interrupt_in_epoch_2)
-    from eiwa.train import read_checkpoint
+    from eiwa.training.train import read_checkpoint
 
     assert read_checkpoint(out / CHECKPOINT)[2]["epoch"] == 1
     assert (out / "meta.json").exists()  # the best model so far (epoch 1) was saved
@@ -365,7 +365,7 @@ FIXTURES = Path(__file__).parent / "data"
 
 def test_format_1_model_loads_and_predicts_exactly_as_eiwa_0_1_did():
     """tests/data/tiny-ja-v1 was saved by eiwa 0.1; its predictions there are in the JSON beside it."""
-    from eiwa.data import read_hironsan
+    from eiwa.readers.core import read_hironsan
 
     expected = json.loads((FIXTURES / "tiny-ja-v1-predictions.json").read_text(encoding="utf-8"))
     tagger = Tagger.load(FIXTURES / "tiny-ja-v1")
@@ -418,7 +418,7 @@ def test_pipe_is_lazy_and_equals_predict(tiny_model_dir):
 
 def test_results_round_trip_through_json(tiny_model_dir):
     from eiwa.errors import DataError
-    from eiwa.results import from_json, to_json
+    from eiwa.serving.results import from_json, to_json
 
     for result in Tagger.load(tiny_model_dir).predict(RAW_TEXTS + ["John \ud800 Smith"]):
         assert from_json(to_json(result)) == result
@@ -433,7 +433,7 @@ def test_confidence_is_the_probability_of_the_entity_tags(tiny_model_dir):
     import itertools
 
     tagger = Tagger.load(tiny_model_dir)
-    from eiwa.data import tokenizer_for
+    from eiwa.readers.core import tokenizer_for
 
     sentence = tokenizer_for("en").sentence("John Smith in Paris")  # 13 tags ** 4 tokens: 28,561 paths
     encoded = tagger.encoder.encode([sentence], with_tags=False)
@@ -473,7 +473,7 @@ def test_concurrent_calls_give_the_sequential_results(tiny_model_dir):
 def test_concurrent_japanese_tokenizing_gives_the_sequential_results():
     from concurrent.futures import ThreadPoolExecutor
 
-    from eiwa.data import RawTextTokenizer
+    from eiwa.readers.core import RawTextTokenizer
 
     tokenizer = RawTextTokenizer("ja")
     texts = [f"田中{i}さんは東京の日本銀行に勤めている。ガブリエルは{i}日に大阪へ行った。" * (1 + i % 4) for i in range(300)]

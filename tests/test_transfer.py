@@ -18,13 +18,13 @@ from click.testing import CliRunner
 
 from conftest import TINY_SET, synthetic_sentences, synthetic_tagged, tiny_config, write_conll
 from eiwa.cli import cli
-from eiwa.data import read_hironsan, sentence_from_tags
-from eiwa.encoding import bigrams
-from eiwa.features import Encoder
+from eiwa.readers.core import read_hironsan, sentence_from_tags
+from eiwa.features.encoding import bigrams
+from eiwa.features.registry import Encoder
 from eiwa.errors import EiwaError
 from eiwa.tagger import Tagger
-from eiwa.train import build_tagger, make_optimizer, train
-from eiwa.transfer import (
+from eiwa.training.train import build_tagger, make_optimizer, train
+from eiwa.transfer.core import (
     ARCHITECTURE,
     parse_label_map,
     parse_modules,

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from eiwa import vectors as vectors_module
+from eiwa.resources import chive as vectors_module
 from eiwa.errors import EiwaError, ModelError
-from eiwa.vectors import INSTALL_HINT, LICENCE, VectorTable
+from eiwa.resources.chive import INSTALL_HINT, LICENCE, VectorTable
 
 # Row -> keys of the tiny vocab; row 5 has no key and must be dropped.
 TINY_KEYS = {

@@ -11,7 +11,7 @@ __version__ = "0.3.0"
 
 def load(name_or_path):
     """Load a model directory (or a built-in model by name) as a `Tagger`."""
-    from .tagger import Tagger
+    from eiwa.tagger import Tagger
 
     return Tagger.load(name_or_path)
 

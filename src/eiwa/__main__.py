@@ -1,5 +1,5 @@
 """`python -m eiwa` runs the command line, as `eiwa` does."""
 
-from .cli import main
+from eiwa.cli import main
 
 main()

@@ -17,8 +17,8 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from .errors import EiwaError
-from .persist import is_file
+from eiwa.errors import EiwaError
+from eiwa.persist.core import is_file
 
 INPUTS = ("native", "romaji")
 FEATURE_NAMES = ("char", "word", "pos", "vectors", "gazetteer", "chartype")  # features.py registers each (a test checks)

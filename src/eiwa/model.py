@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .encoding import CASES, Batch, FormChunk
+from eiwa.features.encoding import CASES, Batch, FormChunk
 
 
 class BiLSTM(nn.Module):

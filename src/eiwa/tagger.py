@@ -32,17 +32,17 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from . import __version__
-from .config import Config
-from .data import Sentence, Span, tokenizer_for
-from .encoding import Encoded, form_chunks
-from .errors import EiwaError, ModelError
-from .features import Encoder
-from .model import NERModel
-from .persist import checksums, dump_json, fault_point, is_dir, read_json, recover, replace_directory, verify
-from .scoring import Scores, score
-from .results import Entity, Prediction
-from .tags import spans_from_tag_ids
+from eiwa import __version__
+from eiwa.config import Config
+from eiwa.readers.core import Sentence, Span, tokenizer_for
+from eiwa.features.encoding import Encoded, form_chunks
+from eiwa.errors import EiwaError, ModelError
+from eiwa.features.registry import Encoder
+from eiwa.model import NERModel
+from eiwa.persist.core import checksums, dump_json, fault_point, is_dir, read_json, recover, replace_directory, verify
+from eiwa.scoring import Scores, score
+from eiwa.serving.results import Entity, Prediction
+from eiwa.tags import spans_from_tag_ids
 
 FORMAT = "eiwa-model"
 FORMAT_VERSION = 2

@@ -24,9 +24,9 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from .output import STYLE, entity_colours, highlight
-from .results import to_json
-from .tagger import Tagger
+from eiwa.serving.writers import STYLE, entity_colours, highlight
+from eiwa.serving.results import to_json
+from eiwa.tagger import Tagger
 
 
 @dataclass
@@ -271,7 +271,7 @@ def serve(tagger: Tagger, model: str, host: str, port: int, workers: int, limits
     os.environ["EIWA_SERVE_MODEL"] = model
     os.environ["EIWA_SERVE_DEVICE"] = device
     os.environ["EIWA_SERVE_LIMITS"] = json.dumps(limits.__dict__)
-    uvicorn.run("eiwa.serve:app_from_environment", factory=True, workers=workers, **options)
+    uvicorn.run("eiwa.serving.http:app_from_environment", factory=True, workers=workers, **options)
 
 
 __all__ = ["Limits", "create_app", "serve", "model_card"]

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from .errors import DataError, EiwaError
-from .tags import parse_tag, spans_from_tags
-from .tokens import Token, split_at_boundaries
+from eiwa.errors import DataError, EiwaError
+from eiwa.tags import parse_tag, spans_from_tags
+from eiwa.doc import Token, split_at_boundaries
 
 FORMATS = ("conll", "spans", "doccano", "label-studio", "hironsan", "parts")
 # Columns are separated by ASCII spaces and tabs only: a full-width space (U+3000) can be a token.
@@ -543,7 +543,7 @@ class RawTextTokenizer:
     def __init__(self, lang: str):
         self.lang = lang
         if lang == "ja":
-            from .japanese import JapaneseTokenizer
+            from eiwa.tokenize.japanese import JapaneseTokenizer
 
             self.tokenizer = JapaneseTokenizer()
         else:

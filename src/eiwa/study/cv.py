@@ -13,11 +13,11 @@ import time
 from dataclasses import replace
 from typing import Callable, Sequence
 
-from .config import Config
-from .data import Sentence
-from .scoring import score
-from .tagger import Tagger
-from .train import split_off_dev, train
+from eiwa.config import Config
+from eiwa.readers.core import Sentence
+from eiwa.scoring import score
+from eiwa.tagger import Tagger
+from eiwa.training.train import split_off_dev, train
 
 # (config, training sentences) -> a tagger to train, or a list of candidate start models (each is
 # trained, and the one with the best dev F1 kept: --modules auto); None trains a fresh one.

@@ -42,7 +42,7 @@ import cutlet
 import fugashi
 import jaconv
 
-from eiwa.japanese import MECAB_ARGS, encodable, thread_tagger
+from eiwa.tokenize.japanese import MECAB_ARGS, encodable, thread_tagger
 
 _CACHE_SIZE = 500_000
 

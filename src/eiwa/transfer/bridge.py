@@ -33,7 +33,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .errors import EiwaError
+from eiwa.errors import EiwaError
 
 VARIANTS = ("none", "jmdict", "jmdict+map")
 LICENCE = "JMdict (EDRDG, CC BY-SA 4.0), via the jamdict-data package"

@@ -27,7 +27,7 @@ import numpy as np
 import fugashi
 import unidic_lite
 
-from .tokens import Token
+from eiwa.doc import Token
 
 _CACHE_SIZE = 100_000
 _NON_SPACE = re.compile(r"\S+")
@@ -92,7 +92,7 @@ class JapaneseTokenizer:
     """Tokenizes Japanese text into :class:`Token` objects with readings.
 
     The underlying Tagger is public as ``tagger`` so that other components
-    (for example :class:`eiwa.romaji.Romanizer`) can share it.
+    (for example :class:`eiwa.tokenize.romaji.Romanizer`) can share it.
     """
 
     def __init__(self):

@@ -12,15 +12,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__
-from .config import INPUTS, load_config
-from .data import FORMATS, Corpus, entity_types, read_conll, read_corpus, read_text, text_records, tokenizer_for
-from .errors import DataError, EiwaError
-from .output import OUTPUT_FORMATS
-from .scoring import Scores
-from .persist import check_writable, lock, write_atomic
-from .results import to_json
-from .tagger import Tagger, builtin_models, resolve_device
+from eiwa import __version__
+from eiwa.config import INPUTS, load_config
+from eiwa.readers.core import FORMATS, Corpus, entity_types, read_conll, read_corpus, read_text, text_records, tokenizer_for
+from eiwa.errors import DataError, EiwaError
+from eiwa.serving.writers import OUTPUT_FORMATS
+from eiwa.scoring import Scores
+from eiwa.persist.core import check_writable, lock, write_atomic
+from eiwa.serving.results import to_json
+from eiwa.tagger import Tagger, builtin_models, resolve_device
 
 console = Console(stderr=True, soft_wrap=True, highlight=False)
 
@@ -178,7 +178,7 @@ def _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out,
 
     `asked`: the settings the user named (--set keys, flags, --config's keys); with --resume each
     must equal the checkpoint's, since the checkpoint's own settings are the ones that continue."""
-    from . import distributed
+    from eiwa.training import distributed
 
     out_dir = Path(out)
     if distributed.launched_by_torchrun():  # every process runs this command; rank 0 alone writes
@@ -201,7 +201,7 @@ def _run_training(config, fmt, columns, token_prefix, train_path, dev_path, out,
 
 def _asked_settings(config_path, overrides, **flags) -> set[str]:
     """The names of the settings a command line gives: --set keys, flags given, the --config file's keys."""
-    from .config import read_config_values
+    from eiwa.config import read_config_values
 
     names = {key for key, value in flags.items() if value is not None}
     names |= {o.partition("=")[0].strip().replace("-", "_") for o in overrides}
@@ -212,8 +212,8 @@ def _asked_settings(config_path, overrides, **flags) -> set[str]:
 
 def _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_dir, resume, force, quiet, make_tagger,
                   asked, device, nproc=1):
-    from .cv import train_best
-    from .train import CHECKPOINT, checkpoint_config, split_off_dev, train as run_training
+    from eiwa.study.cv import train_best
+    from eiwa.training.train import CHECKPOINT, checkpoint_config, split_off_dev, train as run_training
 
     if not (resume or force):
         if (out_dir / CHECKPOINT).exists():
@@ -229,7 +229,7 @@ def _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_
             raise EiwaError(f"--resume: no checkpoint in {out_dir} to resume from")
         saved = checkpoint_config(out_dir / CHECKPOINT)
         if saved.transferred:  # a transferred model's architecture is its source's, not its --config's
-            from .transfer import ARCHITECTURE
+            from eiwa.transfer.core import ARCHITECTURE
 
             asked = {name for name in asked if not any(name in keys for keys in ARCHITECTURE.values())}
         wanted = config.to_dict()
@@ -267,8 +267,8 @@ def _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_
                             log=lambda line: console.print(line), device=device)
         console.print(f"chose {result.tagger.meta['chosen']} (dev F1 {result.best_dev_f1:.4f})")
     elif nproc > 1:  # data-parallel over nproc processes; rank 0 writes the model, which is read back here
-        from . import distributed
-        from .persist import read_json
+        from eiwa.training import distributed
+        from eiwa.persist.core import read_json
 
         distributed.run(nproc, run_training, config, sentences, dev, out=out_dir, resume=resume, tagger=tagger,
                         progress=not quiet, device=str(device))
@@ -287,8 +287,8 @@ def _transfer_factory(source_name, modules_spec, label_map_spec, log):
     """(config, sentences) -> transferred Tagger, for `transfer` and `cv --source`; with
     `--modules auto`, the list of candidate start models (every source of a comma-separated
     --source, each with transfer.auto_candidates), of which training keeps the best on dev."""
-    from .cv import describe_start
-    from .transfer import AUTO, auto_starts, parse_modules, resolve_label_map, transfer
+    from eiwa.study.cv import describe_start
+    from eiwa.transfer.core import AUTO, auto_starts, parse_modules, resolve_label_map, transfer
 
     auto = modules_spec.strip() == AUTO
     sources = [Tagger.load(name.strip()) for name in (source_name.split(",") if auto else [source_name]) if name.strip()]
@@ -452,9 +452,9 @@ def predict(model, texts, input_path, fmt, columns, token_prefix, output, output
     """
     import itertools
 
-    from .output import WRITERS
-    from .persist import atomic_text
-    from .tagger import as_json
+    from eiwa.serving.writers import WRITERS
+    from eiwa.persist.core import atomic_text
+    from eiwa.tagger import as_json
 
     to_file = output not in (None, "-")
     if to_file:
@@ -563,7 +563,7 @@ def serve(model, host, port, workers, max_batch, max_wait_ms, max_texts, max_cha
         import uvicorn  # noqa: F401
     except ImportError:
         raise EiwaError("eiwa serve needs FastAPI and uvicorn: pip install 'eiwa[serve]'") from None
-    from .serve import Limits, serve as run_server
+    from eiwa.serving.http import Limits, serve as run_server
 
     tagger = Tagger.load(model)  # a bad model is a one-line error now, not a traceback in every worker
     run_server(tagger, model, host, port, workers,
@@ -597,7 +597,7 @@ def cv(lang, word_input, char_input, features, seed, config_path, overrides, fmt
       eiwa cv --lang ja --format hironsan --source conll03-en --modules char,classifier \\
               --char-input romaji --label-map PER=PSN,LOC=LOC,ORG=ORG,MISC=ART --config small-data
     """
-    from .cv import cross_validate
+    from eiwa.study.cv import cross_validate
 
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
@@ -667,7 +667,7 @@ def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets
       eiwa experiment experiments/stockmark.toml --grid curve --modules none --modules char,classifier
       eiwa experiment experiments/stockmark.toml --report-only
     """
-    from .experiment import cells_of, load_experiment, read_finished, run_experiment, select_cells, write_report
+    from eiwa.study.experiment import cells_of, load_experiment, read_finished, run_experiment, select_cells, write_report
 
     spec = load_experiment(config_file)
     if report_only:
@@ -713,7 +713,7 @@ def split(data, fmt, every, dev_slot, test_slot, out_dir):
     if not (0 <= dev_slot < every and 0 <= test_slot < every and dev_slot != test_slot):
         raise EiwaError(f"--dev and --test must be different numbers below --every ({every})")
     if fmt == "spans":
-        from .data import json_records
+        from eiwa.readers.core import json_records
 
         records = [to_json(record) + "\n" for _, record in json_records(data)]
         suffix = "jsonl"
@@ -766,7 +766,7 @@ def gazetteer_build(force, languages):
       eiwa gazetteer build
       eiwa gazetteer build --force
     """
-    from .gazetteer import LICENCE, build_cache
+    from eiwa.gazetteer.core import LICENCE, build_cache
 
     for language in languages or ("ja", "en"):
         path = build_cache(force=force, log=lambda line: console.print(line), language=language)
@@ -788,7 +788,7 @@ def info(model, as_json):
       eiwa info ja-wiki              # the model card of a built-in model
       eiwa info models/ja --json     # meta data and config of a model directory
     """
-    from .card import render
+    from eiwa.serving.card import render
 
     if model is None:
         click.echo("built-in models: " + (", ".join(builtin_models()) or "none"))
@@ -828,7 +828,7 @@ def card(model, source_path, test_path, dev_path, fmt, columns, token_prefix):
       eiwa card src/eiwa/models/ja-wiki --from docs/models/ja-wiki.toml --format spans \\
                 --test data/stockmark/test.jsonl --dev data/stockmark/dev.jsonl
     """
-    from .card import make_card, read_card_source, write_card
+    from eiwa.serving.card import make_card, read_card_source, write_card
 
     tagger = Tagger.load(model)
     source = read_card_source(source_path, tagger.entity_types)
@@ -892,9 +892,9 @@ def quickstart(out, seed, source, modules, label_map, config_path, overrides):
       eiwa quickstart --modules char,classifier   # the published study's best subset
       eiwa quickstart --set max_epochs=10      # quicker, less accurate
     """
-    from .data import read_hironsan
-    from .train import split_off_dev, train as run_training
-    from .transfer import parse_label_map, parse_modules, shared_modules, transfer
+    from eiwa.readers.core import read_hironsan
+    from eiwa.training.train import split_off_dev, train as run_training
+    from eiwa.transfer.core import parse_label_map, parse_modules, shared_modules, transfer
 
     out_dir = Path(out)
     modules = None if modules == "shared" else parse_modules(modules)

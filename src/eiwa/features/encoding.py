@@ -23,9 +23,9 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from .config import Config
-from .data import Sentence
-from .errors import DataError
+from eiwa.config import Config
+from eiwa.readers.core import Sentence
+from eiwa.errors import DataError
 
 PAD, UNK = "<pad>", "<unk>"
 BEGIN, END = "\x02", "\x03"  # word boundary markers for character bigrams
@@ -121,7 +121,7 @@ class Inputs:
 
     def _romaji(self, token: str, reading: str | None) -> str:
         if self._romanizer is None:
-            from .romaji import Romanizer
+            from eiwa.tokenize.romaji import Romanizer
 
             self._romanizer = Romanizer()
         return self._romanizer.romanize(token, reading)

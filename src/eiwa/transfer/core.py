@@ -34,15 +34,15 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .bridge import BridgeReport, bridge_word_rows, headwords_to_add
-from .config import Config
-from .data import Sentence, entity_types
-from .encoding import TagVocab, Vocab, normalize_word
-from .errors import EiwaError
-from .features import FEATURES, Encoder
-from .persist import is_file
-from .tagger import Tagger
-from .tags import parse_tag, tags_from_spans
+from eiwa.transfer.bridge import BridgeReport, bridge_word_rows, headwords_to_add
+from eiwa.config import Config
+from eiwa.readers.core import Sentence, entity_types
+from eiwa.features.encoding import TagVocab, Vocab, normalize_word
+from eiwa.errors import EiwaError
+from eiwa.features.registry import FEATURES, Encoder
+from eiwa.persist.core import is_file
+from eiwa.tagger import Tagger
+from eiwa.tags import parse_tag, tags_from_spans
 
 # Vocabulary-indexed tables -> (feature, vocabulary name); tables never copied; from the registry.
 VOCAB_TABLES = {f"{name}.{table}": (name, vocab) for name, feature in FEATURES.items()
@@ -359,7 +359,7 @@ def _bridge_words(source: Tagger, target: Tagger, sentences: Sequence[Sentence])
             lemma_of.setdefault(normalize_word(token.text, config.word_lowercase), token.lemma)
     vectors = None
     if config.word_bridge == "jmdict+map":
-        from .vectors import VectorTable
+        from eiwa.resources.chive import VectorTable
 
         table = VectorTable.load(config.vectors_table)
         rows = np.asarray(table.rows, np.float32)

@@ -33,7 +33,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
-from .errors import EiwaError, ModelError
+from eiwa.errors import EiwaError, ModelError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)

@@ -49,13 +49,13 @@ from typing import Callable
 
 import numpy as np
 
-from .config import load_config
-from .cv import Split, kfold_splits, run_splits, shared_split
-from .data import entity_types, read_corpus
-from .errors import EiwaError
-from .scoring import score
-from .persist import write_atomic
-from .tagger import Tagger
+from eiwa.config import load_config
+from eiwa.study.cv import Split, kfold_splits, run_splits, shared_split
+from eiwa.readers.core import entity_types, read_corpus
+from eiwa.errors import EiwaError
+from eiwa.scoring import score
+from eiwa.persist.core import write_atomic
+from eiwa.tagger import Tagger
 
 SCRATCH = "none"
 ZERO_SHOT = "char,word,classifier"  # size 0: the English model tags Japanese through the label map
@@ -208,7 +208,7 @@ class Study:
 
     def check(self, cell: Cell) -> None:
         """Errors of a cell's setting, raised before any training starts."""
-        from .transfer import AUTO, parse_modules
+        from eiwa.transfer.core import AUTO, parse_modules
 
         if (cell.modules == AUTO or parse_modules(cell.modules)) and self.source is None:
             raise EiwaError(f"cell {cell.key} transfers modules but the experiment has no [source]")
@@ -219,7 +219,7 @@ class Study:
 
     def run(self, cell: Cell, seed: int, log: Callable[[str], None]) -> dict:
         """Train and test one (cell, seed) over every split: its record for cells.jsonl."""
-        from .transfer import AUTO, auto_starts, parse_modules, resolve_label_map, transfer
+        from eiwa.transfer.core import AUTO, auto_starts, parse_modules, resolve_label_map, transfer
 
         self.check(cell)
         auto = cell.modules == AUTO

@@ -26,13 +26,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import model as modules
-from .config import Config
-from .data import Sentence
-from .encoding import (Batch, Encoded, FeatureData, Inputs, TagVocab, Vocab, bigrams, casing, form_chunks,
+from eiwa import model as modules
+from eiwa.config import Config
+from eiwa.readers.core import Sentence
+from eiwa.features.encoding import (Batch, Encoded, FeatureData, Inputs, TagVocab, Vocab, bigrams, casing, form_chunks,
                        normalize_word, pad, read_vectors)
-from .errors import EiwaError
-from .tags import parse_tag, tags_from_spans
+from eiwa.errors import EiwaError
+from eiwa.tags import parse_tag, tags_from_spans
 
 FEATURES: dict[str, type["Feature"]] = {}  # name -> class, in registration order (the order modules are created)
 
@@ -250,7 +250,7 @@ class PosFeature(Feature):
         """(UPOS, the language's own levels as cumulative names). English has no levels: None, read
         as the unknown level (id 1), so that its row and the classifier's weights for it are trained
         and mean "no level known" to a Japanese model that inherits them (see transfer.new_rows)."""
-        from .pos import level_names, upos_japanese, upos_ptb
+        from eiwa.resources.upos import level_names, upos_japanese, upos_ptb
 
         if not tag:  # a token of a corpus part without POS (data.read_parts, pos = "missing"): all unknown
             return None, (None,) * self.DEPTH
@@ -308,7 +308,7 @@ class VectorsFeature(Feature):
 
     @classmethod
     def fit(cls, config, sentences, inputs):
-        from .vectors import VectorTable
+        from eiwa.resources.chive import VectorTable
 
         feature = cls(config)
         feature.table = VectorTable.load(config.vectors_table)
@@ -317,7 +317,7 @@ class VectorsFeature(Feature):
         return feature
 
     def attach(self, module):
-        from .vectors import VectorTable
+        from eiwa.resources.chive import VectorTable
 
         rows = module.table.detach()[:-1].to(torch.float16).numpy()
         self.table = VectorTable.from_json(self.state["table"], rows, check=not self.config.vectors_trainable)
@@ -367,7 +367,7 @@ class GazetteerFeature(Feature):
         self.gazetteer = None
 
     def dictionary(self):
-        from .gazetteer import Gazetteer
+        from eiwa.gazetteer.core import Gazetteer
 
         if self.gazetteer is None:
             self.gazetteer = Gazetteer.load(max_tokens=self.config.gazetteer_max_tokens, language=self.config.lang)
@@ -398,7 +398,7 @@ class GazetteerFeature(Feature):
         return [f"gazetteer: {stats['share_any']:.1%} of training tokens inside a dictionary match ({shares})"]
 
     def module(self):
-        from .gazetteer import TAGS
+        from eiwa.gazetteer.core import TAGS
 
         return modules.GazetteerModule(len(self.state["groups"]), len(TAGS), self.config.gazetteer_dim)
 

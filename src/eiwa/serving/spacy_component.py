@@ -22,7 +22,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from .tagger import Tagger
+from eiwa.tagger import Tagger
 
 if not Span.has_extension("eiwa_confidence"):
     Span.set_extension("eiwa_confidence", default=None)

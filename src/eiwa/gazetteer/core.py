@@ -81,7 +81,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import EiwaError
+from eiwa.errors import EiwaError
 
 LICENCE = "JMnedict (EDRDG, CC BY-SA 4.0), via the jamdict-data package"
 INSTALL_HINT = "pip install 'eiwa[gazetteer]'"

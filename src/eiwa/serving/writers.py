@@ -10,8 +10,8 @@ from __future__ import annotations
 import html
 from typing import TextIO
 
-from .data import Sentence
-from .results import Prediction, to_json
+from eiwa.readers.core import Sentence
+from eiwa.serving.results import Prediction, to_json
 
 OUTPUT_FORMATS = ("jsonl", "conll", "html")
 

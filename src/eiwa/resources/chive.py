@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import EiwaError, ModelError
+from eiwa.errors import EiwaError, ModelError
 
 LICENCE = "chiVe vectors (Works Applications), Apache-2.0, via the ja-ginza package's vocab/ folder"
 INSTALL_HINT = "pip install 'eiwa[vectors]'"

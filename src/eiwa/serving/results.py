@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 from typing import NotRequired, TypedDict
 
-from .errors import DataError
-from .persist import json_text
+from eiwa.errors import DataError
+from eiwa.persist.core import json_text
 
 
 class Entity(TypedDict):

@@ -22,14 +22,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from . import distributed
-from .config import Config
-from .data import Sentence
-from .errors import EiwaError
-from .features import Encoder
-from .persist import fault_point, json_text, write_atomic
-from .tagger import Tagger
-from .transfer import build, freeze_transferred, parameter_groups
+from eiwa.training import distributed
+from eiwa.config import Config
+from eiwa.readers.core import Sentence
+from eiwa.errors import EiwaError
+from eiwa.features.registry import Encoder
+from eiwa.persist.core import fault_point, json_text, write_atomic
+from eiwa.tagger import Tagger
+from eiwa.transfer.core import build, freeze_transferred, parameter_groups
 
 CHECKPOINT = "checkpoint.safetensors"  # inside the model directory while training runs
 

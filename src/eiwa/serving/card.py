@@ -16,9 +16,9 @@ import platform
 import tomllib
 from pathlib import Path
 
-from . import __version__
-from .errors import EiwaError
-from .persist import atomic_text, read_json, write_json
+from eiwa import __version__
+from eiwa.errors import EiwaError
+from eiwa.persist.core import atomic_text, read_json, write_json
 
 CARD_FILE = "MODEL_CARD.md"
 _TEXT_FIELDS = ("summary", "licence")

@@ -1,0 +1,1 @@
+"""The JMnedict name dictionary: compiled once into a cache, matched over token sequences."""

@@ -1,0 +1,1 @@
+"""Crash-safe files: atomic writes, directory swaps, locks, checksums, model directories."""

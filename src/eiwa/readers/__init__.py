@@ -1,0 +1,1 @@
+"""Readers: files of every supported format -> Sentences (a registry by format name)."""

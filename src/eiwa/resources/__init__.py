@@ -1,0 +1,1 @@
+"""External resources read from installed packages: chiVe vectors, JMdict, UPOS tables."""

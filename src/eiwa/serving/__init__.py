@@ -1,0 +1,1 @@
+"""Serving predictions: typed records, writers, the HTTP server, the spaCy component, model cards."""

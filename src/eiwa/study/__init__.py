@@ -1,0 +1,1 @@
+"""The transfer study: cross-validation, experiment files, grids, runners, statistics, reports."""

@@ -1,0 +1,1 @@
+"""Tokenizers: Japanese (MeCab with offsets, readings, part of speech), English, romaji."""
