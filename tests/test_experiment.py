@@ -103,6 +103,29 @@ def test_a_run_adds_its_overrides_after_the_files_own():
     assert spec.train.set == ("max_epochs=3",)  # the loaded spec is unchanged
 
 
+@pytest.mark.parametrize("change, message", [
+    ({"seed": [1]}, "x.toml: unknown key 'seed' (known: name, out, seeds, data, source, train, grid)"),
+    ({"data": {"format": "conll", "fold": 3}},
+     "x.toml: [data]: unknown key 'fold' (known: lang, format, path, columns, token_prefix, protocol, folds)"),
+    ({"grid": [{"name": "g", "size": [10]}]},
+     "x.toml: grid 'g': unknown key 'size' (known: name, modules, word_input, char_input, features, sizes)"),
+    ({"source": {"model": "conll03-en", "labels": "auto"}},
+     "x.toml: [source]: unknown key 'labels' (known: model, label_map)"),
+    ({"data": {"format": "conll", "folds": "two"}}, "x.toml: [data]: folds must be an integer of at least 2"),
+    ({"data": {"format": "conll", "folds": 0}}, "x.toml: [data]: folds must be an integer of at least 2"),
+    ({"data": {"format": "conll", "folds": True}}, "x.toml: [data]: folds must be an integer of at least 2"),
+    ({"data": {"lang": "ja"}}, "x.toml: [data]: missing 'format'"),
+    ({"grid": [{"modules": ["none"]}]}, "x.toml: grid 1: missing 'name'"),
+    ({"grid": [{"name": "g", "sizes": [-1]}]}, "x.toml: grid 'g': sizes must be a list of integers of at least 0"),
+    ({"source": {"label_map": "auto"}}, "x.toml: [source]: missing 'model'"),
+    ({"train": {"set": "threads=1"}}, 'x.toml: [train]: set must be a list of "key=value" strings'),
+])
+def test_experiment_spec_refuses_unknown_keys_and_wrong_values_in_one_line(change, message):
+    with pytest.raises(EiwaError) as raised:
+        experiment_spec({**MINIMAL, **change}, "x.toml")
+    assert str(raised.value) == message
+
+
 # ----------------------------------------------------------------------------- cells and splits
 
 
@@ -453,6 +476,12 @@ def test_cli_report_only_before_any_run(runner, tmp_path, tiny_model_dir):
     ("name = \n", "invalid TOML"),
     ('name = "x"\n[data]\nformat = "conll"\n', "missing 'grid'"),
     ('name = "x"\n[data]\nprotocol = "random"\n[[grid]]\nname = "g"\n', "protocol must be kfold or split"),
+    ('name = "x"\nseed = 1\n[data]\nformat = "conll"\n[[grid]]\nname = "g"\n',
+     "unknown key 'seed' (known: name, out, seeds, data, source, train, grid)"),
+    ('name = "x"\n[data]\nformat = "conll"\nfolds = "two"\n[[grid]]\nname = "g"\n',
+     "folds must be an integer of at least 2"),
+    ('name = "x"\n[data]\nformat = "conll"\nfolds = 0\n[[grid]]\nname = "g"\n',
+     "folds must be an integer of at least 2"),
 ])
 def test_cli_experiment_bad_file_exits_2_naming_it(runner, tmp_path, content, fragment):
     path = tmp_path / "spec.toml"
