@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from eiwa.study.cv import kfold_splits, shared_split
+from eiwa.study.folds import kfold_splits, shared_split
 from eiwa.readers.core import read_corpus
 from eiwa.scoring import score
 from eiwa.tags import tags_from_spans

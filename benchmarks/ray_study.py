@@ -13,16 +13,17 @@ import argparse
 import json
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from ray.cluster_utils import Cluster
 
-from eiwa.study.experiment import load_experiment, read_finished, run_experiment
+from eiwa.study.runner import read_finished, run_experiment
+from eiwa.study.spec import load_experiment
 
 
 def timed(spec_path: str, out: Path, **runner) -> tuple[float, dict]:
-    spec = load_experiment(spec_path)
-    spec["out"] = str(out)
+    spec = replace(load_experiment(spec_path), out=str(out))
     started = time.perf_counter()
     run_experiment(spec, log=lambda line: print(line, flush=True), **runner)
     return time.perf_counter() - started, read_finished(out / "cells.jsonl")

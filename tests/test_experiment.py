@@ -1,6 +1,6 @@
-"""Tests for the experiment runner (src/eiwa/experiment.py): the paired approximate-randomization
-test, micro F1, the cell grid, the data splits, a tiny resumable run with its report, and the
-`eiwa experiment` command.
+"""Tests for the transfer study (src/eiwa/study/): the paired approximate-randomization test, micro
+F1, the experiment file's checks, the cell grid, the data splits, a tiny resumable run with its
+report, and the `eiwa experiment` command.
 
 One tiny experiment is run once per module (k-fold, 2 folds, 2 seeds, scratch and transfer from the
 session's tiny English model at sizes 0 and 10); tests that rerun it work on a copy of its output.
@@ -12,6 +12,7 @@ import itertools
 import json
 import shutil
 import statistics
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,19 +25,12 @@ import eiwa.transfer.core
 from conftest import TINY, synthetic_tagged, write_conll
 from eiwa.cli import cli
 from eiwa.errors import EiwaError
-from eiwa.study.experiment import (
-    Cell,
-    _splits,
-    approximate_randomization,
-    cells_of,
-    load_experiment,
-    micro_f1,
-    read_finished,
-    run_experiment,
-    select_cells,
-    summarise,
-    write_report,
-)
+from eiwa.study.folds import protocol_splits
+from eiwa.study.grid import Cell, cells_of, select_cells
+from eiwa.study.report import summarise, write_report
+from eiwa.study.runner import read_finished, run_experiment
+from eiwa.study.spec import GridSpec, experiment_spec, load_experiment
+from eiwa.study.stats import approximate_randomization, micro_f1
 
 # ----------------------------------------------------------------------------- statistics
 
@@ -75,8 +69,10 @@ def test_approximate_randomization_is_seeded_symmetric_and_in_range():
 
 def test_approximate_randomization_matches_the_exact_permutation_test():
     # With 10 sentences all 2**10 swaps can be enumerated: the sampled p must agree with the exact one.
-    a = np.array([[1, 1, 2], [2, 2, 2], [0, 1, 1], [1, 1, 1], [3, 3, 4], [1, 2, 1], [0, 0, 1], [2, 2, 2], [1, 1, 1], [1, 1, 2]])
-    b = np.array([[0, 1, 2], [2, 2, 2], [0, 1, 1], [0, 1, 1], [2, 3, 4], [1, 1, 1], [0, 1, 1], [1, 2, 2], [1, 1, 1], [0, 1, 2]])
+    a = np.array([[1, 1, 2], [2, 2, 2], [0, 1, 1], [1, 1, 1], [3, 3, 4],
+                  [1, 2, 1], [0, 0, 1], [2, 2, 2], [1, 1, 1], [1, 1, 2]])
+    b = np.array([[0, 1, 2], [2, 2, 2], [0, 1, 1], [0, 1, 1], [2, 3, 4],
+                  [1, 1, 1], [0, 1, 1], [1, 2, 2], [1, 1, 1], [0, 1, 2]])
     observed = abs(micro_f1(a) - micro_f1(b))
     extreme = 0
     for swap in itertools.product([False, True], repeat=len(a)):
@@ -87,17 +83,60 @@ def test_approximate_randomization_matches_the_exact_permutation_test():
     assert approximate_randomization(a, b, trials=20_000, seed=3) == pytest.approx(exact, abs=0.02)
 
 
+# ----------------------------------------------------------------------------- the experiment file
+
+MINIMAL = {"name": "x", "data": {"format": "conll"}, "grid": [{"name": "g"}]}
+
+
+def test_experiment_spec_fills_in_the_defaults():
+    spec = experiment_spec(MINIMAL)
+    assert (spec.name, spec.out, spec.seeds, spec.source, spec.device) == ("x", "results/x", (1, 2, 3), None, "cpu")
+    assert (spec.data.format, spec.data.lang, spec.data.protocol, spec.data.folds) == ("conll", "ja", "kfold", 5)
+    assert spec.grids == (GridSpec("g"),)
+    assert cells_of(spec.grids) == [Cell("g", "none", "native", "native", None)]
+
+
+def test_a_run_adds_its_overrides_after_the_files_own():
+    spec = experiment_spec({**MINIMAL, "train": {"config": "small-data", "set": ["max_epochs=3"]}})
+    run = spec.for_run(("threads=1",), "cuda")
+    assert run.train.set == ("max_epochs=3", "threads=1") and run.train.config == "small-data" and run.device == "cuda"
+    assert spec.train.set == ("max_epochs=3",)  # the loaded spec is unchanged
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"seed": [1]}, "x.toml: unknown key 'seed' (known: name, out, seeds, data, source, train, grid)"),
+    ({"data": {"format": "conll", "fold": 3}},
+     "x.toml: [data]: unknown key 'fold' (known: lang, format, path, columns, token_prefix, protocol, folds)"),
+    ({"grid": [{"name": "g", "size": [10]}]},
+     "x.toml: grid 'g': unknown key 'size' (known: name, modules, word_input, char_input, features, sizes)"),
+    ({"source": {"model": "conll03-en", "labels": "auto"}},
+     "x.toml: [source]: unknown key 'labels' (known: model, label_map)"),
+    ({"data": {"format": "conll", "folds": "two"}}, "x.toml: [data]: folds must be an integer of at least 2"),
+    ({"data": {"format": "conll", "folds": 0}}, "x.toml: [data]: folds must be an integer of at least 2"),
+    ({"data": {"format": "conll", "folds": True}}, "x.toml: [data]: folds must be an integer of at least 2"),
+    ({"data": {"lang": "ja"}}, "x.toml: [data]: missing 'format'"),
+    ({"grid": [{"modules": ["none"]}]}, "x.toml: grid 1: missing 'name'"),
+    ({"grid": [{"name": "g", "sizes": [-1]}]}, "x.toml: grid 'g': sizes must be a list of integers of at least 0"),
+    ({"source": {"label_map": "auto"}}, "x.toml: [source]: missing 'model'"),
+    ({"train": {"set": "threads=1"}}, 'x.toml: [train]: set must be a list of "key=value" strings'),
+])
+def test_experiment_spec_refuses_unknown_keys_and_wrong_values_in_one_line(change, message):
+    with pytest.raises(EiwaError) as raised:
+        experiment_spec({**MINIMAL, **change}, "x.toml")
+    assert str(raised.value) == message
+
+
 # ----------------------------------------------------------------------------- cells and splits
 
 
 def test_cells_of_crosses_the_grid_and_keeps_size_0_for_full_transfer_only():
-    spec = {"grid": [
-        {"name": "g", "modules": ["none", "char", "char,word,classifier"], "word_input": ["native", "romaji"],
-         "char_input": ["romaji"], "sizes": [0, 10, None]},
-        {"name": "plain"},
-        {"name": "again", "modules": ["char"], "char_input": ["romaji"], "sizes": [10]},
-    ]}
-    cells = cells_of(spec)
+    grids = [
+        GridSpec("g", modules=("none", "char", "char,word,classifier"), word_input=("native", "romaji"),
+                 char_input=("romaji",), sizes=(0, 10, None)),
+        GridSpec("plain"),
+        GridSpec("again", modules=("char",), char_input=("romaji",), sizes=(10,)),
+    ]
+    cells = cells_of(grids)
     # 3 modules x 2 word inputs x 1 char input x 3 sizes = 18, less the 4 untrained (size 0) cells of none and
     # char; then the default cell of "plain" and the one cell of "again".
     assert len(cells) == 16
@@ -114,18 +153,18 @@ def test_cells_of_crosses_the_grid_and_keeps_size_0_for_full_transfer_only():
 
 
 def test_split_protocol_uses_positions_8_and_9_of_every_ten():
-    [(train, dev, test)] = _splits({"protocol": "split"}, 25)
+    [(train, dev, test)] = protocol_splits("split", 25, 5)
     assert dev == [8, 18]
     assert test == [9, 19]
     assert train == [i for i in range(25) if i not in (8, 9, 18, 19)]
 
 
 def test_kfold_protocol_uses_position_modulo_folds():
-    splits = _splits({"protocol": "kfold", "folds": 3}, 8)
+    splits = protocol_splits("kfold", 8, 3)
     assert [test for _, _, test in splits] == [[0, 3, 6], [1, 4, 7], [2, 5]]
     for train, dev, test in splits:
         assert dev is None and sorted(train + test) == list(range(8))
-    assert len(_splits({"protocol": "kfold"}, 12)) == 5  # five folds by default
+    assert len(protocol_splits("kfold", 12, experiment_spec(MINIMAL).data.folds)) == 5  # five folds by default
 
 
 # ----------------------------------------------------------------------------- a tiny experiment
@@ -140,13 +179,14 @@ def write_spec(path: Path, out: Path, data: Path, source: Path | None, label_map
                extra_grid: str = "") -> Path:
     lines = [
         'name = "tiny"', f"out = {json.dumps(str(out))}", f"seeds = {json.dumps(list(seeds))}",
-        "[data]", 'lang = "en"', 'format = "conll"', f"path = {json.dumps(str(data))}", f'protocol = "{protocol}"', "folds = 2",
+        "[data]", 'lang = "en"', 'format = "conll"', f"path = {json.dumps(str(data))}", f'protocol = "{protocol}"',
+        "folds = 2",
     ]
     if source is not None:
         lines += ["[source]", f"model = {json.dumps(str(source))}", f"label_map = {json.dumps(label_map)}"]
     lines += ["[train]", f"set = {json.dumps(TRAIN_SET)}",
-              "[[grid]]", 'name = "curve"', f"modules = {json.dumps(list(modules))}", f"sizes = {json.dumps(list(sizes))}",
-              extra_grid]
+              "[[grid]]", 'name = "curve"', f"modules = {json.dumps(list(modules))}",
+              f"sizes = {json.dumps(list(sizes))}", extra_grid]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -183,7 +223,8 @@ def copy_of(experiment, tmp_path):
 
 
 FULL = "char,word,classifier"
-EXPECTED_KEYS = [f"{cell}|native|native|{size}|{seed}" for cell, size in (("none", 10), (FULL, 0), (FULL, 10)) for seed in (1, 2)]
+EXPECTED_KEYS = [f"{cell}|native|native|{size}|{seed}"
+                 for cell, size in (("none", 10), (FULL, 0), (FULL, 10)) for seed in (1, 2)]
 
 
 def records(out: Path) -> list[dict]:
@@ -244,7 +285,8 @@ def test_experiment_report_has_a_row_per_cell_with_mean_and_std(experiment):
         by_cell.setdefault(record["cell"], []).append(record["f1"])
     report = (experiment.out / "RESULTS.md").read_text(encoding="utf-8")
     assert report.startswith("# Experiment tiny")
-    assert "(kfold, 2 folds pooled)" in report and "![curve](curve.png)" in report and "![scratch](scratch.png)" in report
+    assert "(kfold, 2 folds pooled)" in report
+    assert "![curve](curve.png)" in report and "![scratch](scratch.png)" in report
     curve, scratch = report.split("## curve")[1].split("## scratch")
     table_rows = [line for line in curve.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(table_rows) == 3  # one per cell of the grid
@@ -255,7 +297,8 @@ def test_experiment_report_has_a_row_per_cell_with_mean_and_std(experiment):
     # The shared scratch cell is reported in the second grid too, with the same numbers.
     [shared] = [line for line in scratch.splitlines() if line.startswith("| none ")]
     assert shared == table_rows[0]
-    results = {(r["grid"], r["modules"], r["size"]): r for r in json.loads((experiment.out / "results.json").read_text())}
+    results = {(r["grid"], r["modules"], r["size"]): r
+               for r in json.loads((experiment.out / "results.json").read_text())}
     assert set(results) == {("curve", "none", 10), ("curve", FULL, 0), ("curve", FULL, 10), ("scratch", "none", 10)}
     # Only a transfer cell with a scratch counterpart gets a difference and a p-value.
     transfer = results[("curve", FULL, 10)]
@@ -302,7 +345,8 @@ def test_train_best_keeps_the_best_dev_f1_and_says_which(monkeypatch):
             self.meta = {"transfer": {"source": "src"}} if name else {}
             self.f1 = f1
 
-    monkeypatch.setattr(eiwa.study.cv, "train", lambda config, train, dev, tagger, **kw: TrainResult(tagger, tagger.f1, 1, 2, 0.0))
+    monkeypatch.setattr(eiwa.study.cv, "train",
+                        lambda config, train, dev, tagger, **kw: TrainResult(tagger, tagger.f1, 1, 2, 0.0))
     starts = [Start("", 0.5), Start("char,classifier", 0.7), Start("char,word,classifier", 0.7)]
     result = eiwa.study.cv.train_best(None, [], [], starts)
     assert result.tagger is starts[1]  # the first of two equal scores
@@ -314,8 +358,8 @@ def test_modules_auto_is_not_for_zero_shot(tmp_path, tiny_model_dir):
     data = write_data(tmp_path / "data.conll")
     spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, tiny_model_dir,
                                       modules=["auto"], sizes=[0], seeds=[1]))
-    spec["grid"][0]["modules"] = ["auto", FULL]
-    from eiwa.study.experiment import Cell, Study
+    spec = replace(spec, grids=(replace(spec.grids[0], modules=("auto", FULL)),))
+    from eiwa.study.runner import Study
     with pytest.raises(EiwaError, match="not for size 0"):
         Study(spec).check(Cell("curve", "auto", "native", "native", 0))
 
@@ -323,7 +367,8 @@ def test_modules_auto_is_not_for_zero_shot(tmp_path, tiny_model_dir):
 def test_workers_need_a_fixed_thread_count(tmp_path, tiny_model_dir):
     data = write_data(tmp_path / "data.conll")
     spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, tiny_model_dir))
-    spec["train"]["set"] = [s for s in spec["train"]["set"] if not s.startswith("threads=")]
+    without_threads = tuple(s for s in spec.train.set if not s.startswith("threads="))
+    spec = replace(spec, train=replace(spec.train, set=without_threads))
     with pytest.raises(EiwaError, match="--workers needs a fixed torch thread count"):
         run_experiment(spec, log=lambda _: None, workers=2)
 
@@ -343,7 +388,8 @@ def test_rerun_after_losing_the_last_line_retrains_exactly_that_run(copy_of, mon
     path.write_text("".join(lines[:-1]), encoding="utf-8")
     calls = count_calls(monkeypatch, eiwa.study.cv, "train")
     run_experiment(copy_of.spec, log=lambda _: None)
-    # The lost run is (full transfer, size 10, seed 2): one training per fold, all with seed 2, from a transferred tagger.
+    # The lost run is (full transfer, size 10, seed 2): one training per fold, all with seed 2, from a
+    # transferred tagger.
     assert len(calls) == 2
     assert all(args[0].seed == 2 and kwargs["tagger"].config.transferred == FULL for args, kwargs in calls)
     redone = records(copy_of.out)
@@ -377,7 +423,8 @@ def test_explicit_label_map_survives_a_small_training_part(tmp_path, tiny_model_
     with_org = [e for e in synthetic_tagged(300, seed=4) if "B-ORG" in e[1]]
     data = write_conll(tmp_path / "data.conll", plain[:24] + with_org[:6])
     spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, tiny_model_dir,
-                                      label_map="PER=PER,LOC=LOC,ORG=ORG", modules=["classifier"], sizes=[10], seeds=[1]))
+                                      label_map="PER=PER,LOC=LOC,ORG=ORG", modules=["classifier"], sizes=[10],
+                                      seeds=[1]))
     run_experiment(spec, log=lambda _: None)
     assert len(records(tmp_path / "out")) == 1
 
@@ -429,6 +476,12 @@ def test_cli_report_only_before_any_run(runner, tmp_path, tiny_model_dir):
     ("name = \n", "invalid TOML"),
     ('name = "x"\n[data]\nformat = "conll"\n', "missing 'grid'"),
     ('name = "x"\n[data]\nprotocol = "random"\n[[grid]]\nname = "g"\n', "protocol must be kfold or split"),
+    ('name = "x"\nseed = 1\n[data]\nformat = "conll"\n[[grid]]\nname = "g"\n',
+     "unknown key 'seed' (known: name, out, seeds, data, source, train, grid)"),
+    ('name = "x"\n[data]\nformat = "conll"\nfolds = "two"\n[[grid]]\nname = "g"\n',
+     "folds must be an integer of at least 2"),
+    ('name = "x"\n[data]\nformat = "conll"\nfolds = 0\n[[grid]]\nname = "g"\n',
+     "folds must be an integer of at least 2"),
 ])
 def test_cli_experiment_bad_file_exits_2_naming_it(runner, tmp_path, content, fragment):
     path = tmp_path / "spec.toml"
@@ -444,9 +497,10 @@ def test_cli_experiment_bad_file_exits_2_naming_it(runner, tmp_path, content, fr
 def test_select_cells_filters_by_grid_modules_and_size(tmp_path, tiny_model_dir):
     spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", tmp_path / "d.conll", tiny_model_dir,
                                       extra_grid=SHARED_GRID))
-    cells = cells_of(spec)
+    cells = cells_of(spec.grids)
     assert [c.key for c in select_cells(cells)] == [c.key for c in cells]
-    assert {(c.grid, c.modules, c.size) for c in select_cells(cells, grids=["curve"], sizes=["0"])} == {("curve", FULL, 0)}
+    selected = select_cells(cells, grids=["curve"], sizes=["0"])
+    assert {(c.grid, c.modules, c.size) for c in selected} == {("curve", FULL, 0)}
     assert {c.grid for c in select_cells(cells, modules=["none"])} == {"curve", "scratch"}
     with pytest.raises(EiwaError, match="no size 5 in this experiment"):
         select_cells(cells, sizes=["5"])
@@ -468,9 +522,10 @@ def test_cli_experiment_runs_only_the_selected_cells(runner, copy_of, monkeypatc
 def test_a_curve_size_covering_every_training_part_reuses_the_full_size_record(tmp_path, monkeypatch):
     # 40 sentences in 2 folds: each training part holds 20, so size 25 trains exactly what no size does.
     data = write_data(tmp_path / "data.conll")
-    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, None, modules=["none"], sizes=[25, 19],
-                                      seeds=[1], extra_grid='[[grid]]\nname = "full"\nmodules = ["none"]'))
-    size_25, size_19, whole = cells_of(spec)
+    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, None, modules=["none"],
+                                      sizes=[25, 19], seeds=[1],
+                                      extra_grid='[[grid]]\nname = "full"\nmodules = ["none"]'))
+    size_25, size_19, whole = cells_of(spec.grids)
     assert (size_25.size, size_19.size, whole.size) == (25, 19, None)
     run_experiment(spec, log=lambda _: None, cells=[whole])
     forbid_training(monkeypatch)
@@ -480,17 +535,18 @@ def test_a_curve_size_covering_every_training_part_reuses_the_full_size_record(t
     by_key = {r["key"]: r for r in records(tmp_path / "out")}
     reused, original = by_key["none|native|native|25|1"], by_key["none|native|native|all|1"]
     assert reused["cell"] == "none|native|native|25"
-    assert {k: v for k, v in reused.items() if k not in ("key", "cell")} == {k: v for k, v in original.items() if k not in ("key", "cell")}
+    assert ({k: v for k, v in reused.items() if k not in ("key", "cell")}
+            == {k: v for k, v in original.items() if k not in ("key", "cell")})
     with pytest.raises(AssertionError, match="trained again"):  # 19 < 20 sentences: a model of its own
         run_experiment(spec, log=lambda _: None, cells=[size_19])
 
 
 def test_transfer_with_n_is_compared_with_scratch_at_the_smallest_size_of_at_least_2n(tmp_path):
-    spec = {"name": "t", "seeds": [1, 2], "data": {"protocol": "split"},
-            "grid": [{"name": "curve", "modules": ["none", "char"], "sizes": [100, 250, 400, 500]}]}
+    spec = experiment_spec({"name": "t", "seeds": [1, 2], "data": {"format": "conll", "protocol": "split"},
+                            "grid": [{"name": "curve", "modules": ["none", "char"], "sizes": [100, 250, 400, 500]}]})
     rng = np.random.default_rng(0)
     finished = {}
-    for cell in cells_of(spec):
+    for cell in cells_of(spec.grids):
         for seed in (1, 2):
             counts = rng.integers(0, 3, size=(30, 3))
             counts[:, 0] = np.minimum(counts[:, 0], counts[:, 1:].min(axis=1))
@@ -512,7 +568,7 @@ def test_transfer_with_n_is_compared_with_scratch_at_the_smallest_size_of_at_lea
 
 
 def test_zero_shot_cells_transfer_the_classifier_and_every_feature():
-    from eiwa.study.experiment import _zero_shot
+    from eiwa.study.grid import _zero_shot
 
     assert _zero_shot("char,word,classifier", None) and not _zero_shot("char,classifier", None)
     assert _zero_shot("char,word,pos,gazetteer,classifier", "char,word,pos,gazetteer")

@@ -159,13 +159,14 @@ TOML_VALUE = st.recursive(st.booleans() | st.integers(-5, 5000) | st.text(max_si
 @FUZZ
 @given(st.dictionaries(EXPERIMENT_KEY, TOML_VALUE, max_size=7) | st.text(max_size=200))
 def test_experiment_file(spec):
-    from eiwa.study.experiment import cells_of, experiment_spec
+    from eiwa.study.grid import cells_of
+    from eiwa.study.spec import experiment_spec
 
     counted("experiment")
     if isinstance(spec, str):  # as a file: TOML text
         path = write(encode(spec))
         try:
-            from eiwa.study.experiment import load_experiment
+            from eiwa.study.spec import load_experiment
 
             loaded = expect_only_eiwa_errors(lambda: load_experiment(path))
         finally:
@@ -173,7 +174,7 @@ def test_experiment_file(spec):
     else:
         loaded = expect_only_eiwa_errors(lambda: experiment_spec(spec))
     if loaded is not None:
-        cells_of(loaded)
+        cells_of(loaded.grids)
 
 
 @FUZZ

@@ -16,7 +16,8 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'eiwa
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from eiwa.errors import EiwaError  # noqa: E402
-from eiwa.study.experiment import load_experiment, run_experiment  # noqa: E402
+from eiwa.study.runner import run_experiment  # noqa: E402
+from eiwa.study.spec import load_experiment  # noqa: E402
 from test_experiment import SHARED_GRID, records, write_data, write_spec  # noqa: E402
 
 
@@ -66,7 +67,8 @@ def _kill_first_cell_worker(killed: list[tuple[int, str]], stop: threading.Event
             pid, _, args = line.strip().partition(" ")
             if not args.startswith("ray::_ray_cell"):
                 continue
-            logged = "".join(Path(f).read_text(errors="replace") for f in glob.glob(f"/tmp/ray/session_latest/logs/worker-*-{pid}.out"))
+            logs = glob.glob(f"/tmp/ray/session_latest/logs/worker-*-{pid}.out")
+            logged = "".join(Path(f).read_text(errors="replace") for f in logs)
             folds = [row for row in logged.splitlines() if " fold 1/" in row]
             if folds:
                 os.kill(int(pid), signal.SIGKILL)
@@ -96,7 +98,7 @@ def test_a_worker_killed_mid_cell_is_retried_and_the_records_are_unchanged(clust
 def test_ray_needs_a_fixed_thread_count(serial, tiny_model_dir, tmp_path):
     data, _ = serial
     spec = load_experiment(write_spec(tmp_path / "tiny.toml", tmp_path / "out", data, tiny_model_dir))
-    spec["train"]["set"] = [*spec["train"]["set"], "threads=0"]
+    spec = spec.for_run(["threads=0"], spec.device)
     with pytest.raises(EiwaError, match="--ray needs a fixed torch thread count"):
         run_experiment(spec, log=lambda _: None, ray_address="local")
 

@@ -656,7 +656,7 @@ def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets
     Every (cell, seed) result is kept as soon as it finishes, so running the same command again
     after an interruption resumes. Writes cells.jsonl, results.json, RESULTS.md (mean ± std,
     difference from scratch, paired approximate-randomization p) and PNG curves to the
-    experiment's `out` folder. See experiments/*.toml and src/eiwa/experiment.py for the format.
+    experiment's `out` folder. See experiments/*.toml and src/eiwa/study/spec.py for the format.
     --grid, --modules and --size run part of the study first (the report always covers every
     finished cell). --workers 2 runs two trainings at once (one torch thread each: --set threads=1).
 
@@ -667,19 +667,21 @@ def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets
       eiwa experiment experiments/stockmark.toml --grid curve --modules none --modules char,classifier
       eiwa experiment experiments/stockmark.toml --report-only
     """
-    from eiwa.study.experiment import cells_of, load_experiment, read_finished, run_experiment, select_cells, write_report
+    from eiwa.study.grid import cells_of, select_cells
+    from eiwa.study.report import write_report
+    from eiwa.study.runner import read_finished, run_experiment
+    from eiwa.study.spec import load_experiment
 
     spec = load_experiment(config_file)
     if report_only:
-        out = Path(spec["out"])
+        out = Path(spec.out)
         if not (out / "cells.jsonl").exists():
             raise EiwaError(f"{out}: no results yet (no cells.jsonl); run `eiwa experiment {config_file}` first")
         write_report(spec, read_finished(out / "cells.jsonl"), out)
     else:
-        spec.setdefault("train", {})
-        spec["train"]["set"] = [*spec["train"].get("set", []), *overrides]
-        spec["device"] = str(device)
-        cells = select_cells(cells_of(spec), grids or None, module_sets or None, sizes or None, feature_sets or None)
+        spec = spec.for_run(overrides, str(device))
+        cells = select_cells(cells_of(spec.grids), grids or None, module_sets or None, sizes or None,
+                             feature_sets or None)
         if ray_address is not None and workers > 1:
             raise EiwaError("--ray and --workers: choose one (Ray places the runs itself)")
         out = run_experiment(spec, log=lambda line: console.print(line), cells=cells, workers=workers,
@@ -710,6 +712,8 @@ def split(data, fmt, every, dev_slot, test_slot, out_dir):
       eiwa train --lang ja --format spans --train data/stockmark/train.jsonl \\
                  --dev data/stockmark/dev.jsonl --out models/stockmark
     """
+    from eiwa.study.folds import shared_split
+
     if not (0 <= dev_slot < every and 0 <= test_slot < every and dev_slot != test_slot):
         raise EiwaError(f"--dev and --test must be different numbers below --every ({every})")
     if fmt == "spans":
@@ -724,10 +728,8 @@ def split(data, fmt, every, dev_slot, test_slot, out_dir):
         blocks = [b for b in blocks if b.strip() and not b.lstrip().startswith("-DOCSTART-")]
         records = [b.strip("\n") + "\n\n" for b in blocks]
         suffix = "conll"
-    parts = {"train": [], "dev": [], "test": []}
-    for index, record in enumerate(records):
-        slot = index % every
-        parts["dev" if slot == dev_slot else "test" if slot == test_slot else "train"].append(record)
+    parts = {name: [records[i] for i in ids]
+             for name, ids in zip(("train", "dev", "test"), shared_split(len(records), every, dev_slot, test_slot))}
     directory = Path(out_dir)
     check_writable(directory, "the split")
     directory.mkdir(parents=True, exist_ok=True)
@@ -893,6 +895,7 @@ def quickstart(out, seed, source, modules, label_map, config_path, overrides):
       eiwa quickstart --set max_epochs=10      # quicker, less accurate
     """
     from eiwa.readers.core import read_hironsan
+    from eiwa.study.folds import kfold_splits
     from eiwa.training.train import split_off_dev, train as run_training
     from eiwa.transfer.core import parse_label_map, parse_modules, shared_modules, transfer
 
@@ -905,8 +908,9 @@ def quickstart(out, seed, source, modules, label_map, config_path, overrides):
     if modules is None:
         modules = shared_modules(english, config)
     corpus = read_hironsan().sentences
-    test = [s for i, s in enumerate(corpus) if i % 5 == 0]
-    train_part, dev = split_off_dev([s for i, s in enumerate(corpus) if i % 5 != 0], config.dev_fraction)
+    train_ids, _, test_ids = kfold_splits(len(corpus), 5)[0]
+    test = [corpus[i] for i in test_ids]
+    train_part, dev = split_off_dev([corpus[i] for i in train_ids], config.dev_fraction)
     # The label map matters only when the classifier (its output layer and CRF) is transferred.
     label_spec = label_map if "classifier" in modules else None
     label_map = parse_label_map(label_spec, english.entity_types, entity_types(corpus)) if label_spec else {}

@@ -1,1 +1,2 @@
-"""The transfer study: cross-validation, experiment files, grids, runners, statistics, reports."""
+"""The transfer study: experiment files, grids of cells, the protocol's fold rules, cross-validation,
+runners (serial, processes, Ray), statistics and reports."""

@@ -16,27 +16,48 @@ from typing import Callable, Sequence
 from eiwa.config import Config
 from eiwa.readers.core import Sentence
 from eiwa.scoring import score
+from eiwa.study.folds import Split, kfold_splits
+from eiwa.study.stats import mean_std
 from eiwa.tagger import Tagger
 from eiwa.training.train import split_off_dev, train
 
 # (config, training sentences) -> a tagger to train, or a list of candidate start models (each is
 # trained, and the one with the best dev F1 kept: --modules auto); None trains a fresh one.
 TaggerFactory = Callable[[Config, Sequence[Sentence]], "Tagger | list[Tagger]"]
-# (training, dev or None, test) sentence indices; dev None: hold out a tenth of training for early stopping.
-Split = tuple[list[int], list[int] | None, list[int]]
 
 
-def kfold_splits(count: int, folds: int) -> list[Split]:
-    """Fold k tests the sentences at positions i with i % folds == k and trains on the rest."""
-    return [([i for i in range(count) if i % folds != k], None, [i for i in range(count) if i % folds == k])
-            for k in range(folds)]
+def cross_validate(
+    config: Config,
+    train_view: Sequence[Sentence],
+    test_view: Sequence[Sentence] | None = None,
+    folds: int = 5,
+    seeds: Sequence[int] = (1, 2, 3),
+    make_tagger: TaggerFactory | None = None,
+    log: Callable[[str], None] = print,
+    device: str = "cpu",
+) -> dict:
+    """Pooled k-fold scores per seed.
 
-
-def shared_split(count: int) -> Split:
-    """The shared protocol's fixed split (../shared/data/README.md): sentence i is dev when
-    i % 10 == 8, test when i % 10 == 9, training otherwise."""
-    return ([i for i in range(count) if i % 10 not in (8, 9)], [i for i in range(count) if i % 10 == 8],
-            [i for i in range(count) if i % 10 == 9])
+    `train_view` and `test_view` are the same sentences in the same order; they differ only for
+    raw-text data, where training sentences have tokens split at entity boundaries and test
+    sentences are tokenized plainly. For token data pass the same list (or leave test_view out).
+    """
+    test_view = train_view if test_view is None else test_view
+    if len(test_view) != len(train_view):
+        raise ValueError("train_view and test_view must hold the same sentences")
+    if folds < 2 or folds > len(train_view):
+        raise ValueError(f"folds must be between 2 and the number of sentences ({len(train_view)}), got {folds}")
+    splits = kfold_splits(len(train_view), folds)
+    per_seed = []
+    for seed in seeds:
+        gold, predicted, dev_f1s = run_splits(replace(config, seed=seed), train_view, test_view, splits, make_tagger,
+                                              log=log, label=f"seed {seed} ", device=device)
+        pooled = score(gold, predicted)
+        log(f"seed {seed}: pooled P {pooled.precision:.4f} R {pooled.recall:.4f} F1 {pooled.f1:.4f}")
+        per_seed.append({"seed": seed, **pooled.to_dict(), "dev_f1": statistics.fmean(dev_f1s)})
+    f1_mean, f1_std = mean_std([entry["f1"] for entry in per_seed])
+    return {"folds": folds, "seeds": list(seeds), "f1_mean": f1_mean, "f1_std": f1_std, "per_seed": per_seed,
+            "config": config.to_dict()}
 
 
 def run_splits(
@@ -59,28 +80,13 @@ def run_splits(
     if size == 0 and make_tagger is None:
         raise ValueError("size 0 tags with make_tagger's untrained model, but there is no make_tagger")
     gold, predicted, dev_f1s = [], [], []
-    for part, (train_ids, dev_ids, test_ids) in enumerate(splits, start=1):
+    for part, split in enumerate(splits, start=1):
         started = time.perf_counter()
-        train_part = [train_view[i] for i in (train_ids if size is None else train_ids[:size])]
-        if dev_ids is None:
-            train_part, dev_part = split_off_dev(train_part, config.dev_fraction)
-        else:
-            dev_part = [test_view[i] for i in dev_ids]
-        test = [test_view[i] for i in test_ids]
-        tagger = make_tagger(config, train_part) if make_tagger else None
-        if size == 0:
-            if isinstance(tagger, list):
-                raise ValueError("size 0 (zero-shot) has no dev data to choose among candidate start models")
-            tagger.to(device)
-            note = "untrained"  # zero-shot: the start model as it is
-        else:
-            result = train_best(config, train_part, dev_part, tagger, device=device)
-            tagger, note = result.tagger, f"best epoch {result.best_epoch}/{result.epochs}"
-            if tagger.meta.get("chosen"):
-                note += f", chose {tagger.meta['chosen']}"
-                if chosen is not None:
-                    chosen.append(tagger.meta["chosen"])
-            dev_f1s.append(result.best_dev_f1)
+        train_part, dev_part, test = _parts(config, train_view, test_view, split, size)
+        start = make_tagger(config, train_part) if make_tagger else None
+        tagger, note, dev_f1 = _fit(config, start, train_part, dev_part, size, chosen, device)
+        if dev_f1 is not None:
+            dev_f1s.append(dev_f1)
         part_gold = [[e.as_tuple() for e in s.entities] for s in test]
         part_predicted = [[e.as_tuple() for e in spans] for spans in tagger.tag_sentences(test)]
         if len(splits) > 1:
@@ -89,6 +95,37 @@ def run_splits(
         gold += part_gold
         predicted += part_predicted
     return gold, predicted, dev_f1s
+
+
+def _parts(config: Config, train_view: Sequence[Sentence], test_view: Sequence[Sentence], split: Split,
+           size: int | None) -> tuple[list[Sentence], list[Sentence], list[Sentence]]:
+    """A split's training (its first `size` sentences), dev and test sentences; without a dev part,
+    a tenth of training is held out for early stopping."""
+    train_ids, dev_ids, test_ids = split
+    train_part = [train_view[i] for i in (train_ids if size is None else train_ids[:size])]
+    if dev_ids is None:
+        train_part, dev_part = split_off_dev(train_part, config.dev_fraction)
+    else:
+        dev_part = [test_view[i] for i in dev_ids]
+    return train_part, dev_part, [test_view[i] for i in test_ids]
+
+
+def _fit(config: Config, start: "Tagger | list[Tagger] | None", train_part: Sequence[Sentence],
+         dev_part: Sequence[Sentence], size: int | None, chosen: list[str] | None,
+         device: str) -> tuple[Tagger, str, float | None]:
+    """A split's tagger, a note for the log on how it was made, and its best dev F1 (None untrained)."""
+    if size == 0:
+        if isinstance(start, list):
+            raise ValueError("size 0 (zero-shot) has no dev data to choose among candidate start models")
+        start.to(device)
+        return start, "untrained", None  # zero-shot: the start model as it is
+    result = train_best(config, train_part, dev_part, start, device=device)
+    note = f"best epoch {result.best_epoch}/{result.epochs}"
+    if result.tagger.meta.get("chosen"):
+        note += f", chose {result.tagger.meta['chosen']}"
+        if chosen is not None:
+            chosen.append(result.tagger.meta["chosen"])
+    return result.tagger, note, result.best_dev_f1
 
 
 def train_best(config: Config, train_part: Sequence[Sentence], dev_part: Sequence[Sentence],
@@ -119,42 +156,3 @@ def describe_start(tagger: Tagger) -> str:
     modules = tagger.config.transferred
     source = tagger.meta.get("transfer", {}).get("source")
     return f"{modules} from {source}" if modules else "none"
-
-
-def cross_validate(
-    config: Config,
-    train_view: Sequence[Sentence],
-    test_view: Sequence[Sentence] | None = None,
-    folds: int = 5,
-    seeds: Sequence[int] = (1, 2, 3),
-    make_tagger: TaggerFactory | None = None,
-    log: Callable[[str], None] = print,
-    device: str = "cpu",
-) -> dict:
-    """Pooled k-fold scores per seed.
-
-    `train_view` and `test_view` are the same sentences in the same order; they differ only for
-    raw-text data, where training sentences have tokens split at entity boundaries and test
-    sentences are tokenized plainly. For token data pass the same list (or leave test_view out).
-    """
-    test_view = train_view if test_view is None else test_view
-    if len(test_view) != len(train_view):
-        raise ValueError("train_view and test_view must hold the same sentences")
-    if folds < 2 or folds > len(train_view):
-        raise ValueError(f"folds must be between 2 and the number of sentences ({len(train_view)}), got {folds}")
-    per_seed = []
-    for seed in seeds:
-        gold, predicted, dev_f1s = run_splits(replace(config, seed=seed), train_view, test_view, kfold_splits(len(train_view), folds),
-                                     make_tagger, log=log, label=f"seed {seed} ", device=device)
-        pooled = score(gold, predicted)
-        log(f"seed {seed}: pooled P {pooled.precision:.4f} R {pooled.recall:.4f} F1 {pooled.f1:.4f}")
-        per_seed.append({"seed": seed, **pooled.to_dict(), "dev_f1": statistics.fmean(dev_f1s)})
-    f1s = [entry["f1"] for entry in per_seed]
-    return {
-        "folds": folds,
-        "seeds": list(seeds),
-        "f1_mean": statistics.fmean(f1s),
-        "f1_std": statistics.stdev(f1s) if len(f1s) > 1 else 0.0,
-        "per_seed": per_seed,
-        "config": config.to_dict(),
-    }
