@@ -1,14 +1,18 @@
-"""Tests for eiwa.readers.core: CoNLL, character-span and Hironsan readers, and their error messages."""
+"""Tests for eiwa.readers: CoNLL, character-span and Hironsan readers, the registry, and their error messages."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from conftest import shared_file
-from eiwa.readers.core import Span, read_conll, read_corpus, read_hironsan, read_span_records, read_spans
+
+from eiwa.doc import Span
 from eiwa.errors import DataError, EiwaError
+from eiwa.readers import read
+from eiwa.readers.conll import read_conll
+from eiwa.readers.hironsan import read_hironsan
+from eiwa.readers.spans import read_span_records, read_spans
 
 
 def write(tmp_path, name, text):
@@ -334,15 +338,15 @@ def test_split_tokens_splits_a_token_at_an_entity_boundary(tmp_path):
     assert len(sentence.readings) == len(sentence.words)
 
 
-def test_read_corpus_dispatch_and_errors(tmp_path):
+def test_read_dispatch_and_errors(tmp_path):
     path = write(tmp_path, "a.conll", "John B-PER\n")
-    assert read_corpus("conll", path, "en").sentences[0].words == ["John"]
+    assert read(path, "conll", "en").sentences[0].words == ["John"]
     with pytest.raises(EiwaError, match="needs a data path"):
-        read_corpus("conll", None, "en")
+        read(None, "conll", "en")
     with pytest.raises(EiwaError, match="--lang ja"):
-        read_corpus("hironsan", None, "en")
+        read(None, "hironsan", "en")
     with pytest.raises(EiwaError, match="unknown format"):
-        read_corpus("xml", path, "en")
+        read(path, "xml", "en")
 
 
 # ----------------------------------------------------------------------------- Hironsan corpus
@@ -431,7 +435,7 @@ def test_read_vectors_invalid_utf8_is_a_data_error_naming_the_line(tmp_path):
 
 
 def test_doccano_export(tmp_path):
-    from eiwa.readers.core import read_corpus
+    from eiwa.readers import read
 
     path = tmp_path / "doccano.jsonl"
     path.write_text(
@@ -440,17 +444,17 @@ def test_doccano_export(tmp_path):
         + json.dumps({"id": 3, "text": "Acme Corp", "entities": [{"start_offset": 0, "end_offset": 9, "label": "ORG"}],
                       "extra": 2}) + "\n", encoding="utf-8")
     warnings = []
-    corpus = read_corpus("doccano", path, "en", warn=warnings.append)
+    corpus = read(path, "doccano", "en", warn=warnings.append)
     assert [[(e.start, e.end, e.type) for e in s.entities] for s in corpus.sentences] == [
         [(0, 4, "PER"), (14, 19, "LOC")], [], [(0, 9, "ORG")]]
     assert warnings == [f"{path}: ignored keys: 'extra' (first on line 2)"]  # once, not per record
     path.write_text(json.dumps({"text": "John", "label": [[0, 9, "PER"]]}) + "\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"doccano.jsonl:1: span \[0, 9\) out of range"):
-        read_corpus("doccano", path, "en")
+        read(path, "doccano", "en")
 
 
 def test_label_studio_export(tmp_path):
-    from eiwa.readers.core import read_corpus
+    from eiwa.readers import read
 
     tasks = [
         {"id": 7, "data": {"text": "田中さんは東京に住む。"}, "annotations": [
@@ -464,16 +468,17 @@ def test_label_studio_export(tmp_path):
     ]
     path = tmp_path / "ls.json"
     path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
-    corpus = read_corpus("label-studio", path, "ja", warn=pytest.fail)
+    corpus = read(path, "label-studio", "ja", warn=pytest.fail)
     assert [[(e.start, e.end, e.type) for e in s.entities] for s in corpus.sentences] == [[(0, 2, "人名"), (5, 7, "地名")], []]
     tasks[0]["annotations"][1]["result"][0]["value"]["text"] = "田中さ"
     path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(DataError, match="the export says '田中さ'"):
-        read_corpus("label-studio", path, "ja")
+        read(path, "label-studio", "ja")
 
 
 def test_evaluating_on_data_without_gold_entities_is_an_error(runner, tiny_model_dir, tmp_path):
     from conftest import assert_user_error
+
     from eiwa.cli import cli
 
     path = tmp_path / "plain.jsonl"
@@ -490,7 +495,8 @@ def test_english_tokenizer_follows_conll_2003(shared_data):
     tokenized into exactly CoNLL's tokens, for at least 97% of the test and valid sentences, with
     offsets that slice the text."""
     from conftest import shared_file
-    from eiwa.readers.core import EnglishTokenizer
+
+    from eiwa.tokenize.english import EnglishTokenizer
 
     glued_left = {",", ".", ";", ":", ")", "'s", "'S", "n't", "N'T", "%", "'", "?", "!", "'re", "'ve", "'ll", "'d",
                   "'m", "]", "}"}
@@ -517,6 +523,6 @@ def test_english_tokenizer_follows_conll_2003(shared_data):
                                                                 "earned", "15,000", "dollars", "..."]),
 ])
 def test_english_tokenizer_cases(text, tokens):
-    from eiwa.readers.core import EnglishTokenizer
+    from eiwa.tokenize.english import EnglishTokenizer
 
     assert [t.text for t in EnglishTokenizer().tokenize(text)] == tokens
