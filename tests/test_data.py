@@ -487,6 +487,91 @@ def test_evaluating_on_data_without_gold_entities_is_an_error(runner, tiny_model
                       "no gold entities")
 
 
+# ----------------------------------------------------------------------------- the registry and raw text
+
+
+def test_the_registry_names_every_format_and_which_are_raw_text():
+    from eiwa.readers import READERS, raw_text
+
+    assert tuple(READERS) == ("conll", "spans", "doccano", "label-studio", "hironsan", "parts")
+    assert [name for name in READERS if raw_text(name)] == ["spans", "doccano", "label-studio"]
+    assert all(reader.help and reader.name == name for name, reader in READERS.items())
+    with pytest.raises(EiwaError, match="expected one of conll, spans, doccano, label-studio, hironsan, parts"):
+        raw_text("xml")
+
+
+def raw_text_examples(count: int, seed: int) -> list[tuple[str, list[tuple[int, int, str]]]]:
+    """Synthetic sentences as raw text, each place written with a suffix ("Paris-area"): its gold
+    span ends inside a token, which only the training view splits."""
+    from conftest import synthetic_tagged
+
+    examples = []
+    for tokens, tags in synthetic_tagged(count, seed):
+        words, entities, position = [], [], 0
+        for index, (token, tag) in enumerate(zip(tokens, tags)):
+            if tag.startswith("B-"):
+                entities.append([position, None, tag[2:]])
+            if tag != "O":
+                entities[-1][1] = position + len(token)
+            if tag.endswith("-LOC") and (index + 1 == len(tags) or not tags[index + 1].startswith("I-")):
+                token += "-area"
+            words.append(token)
+            position += len(token) + 1
+        examples.append((" ".join(words), [tuple(e) for e in entities]))
+    return examples
+
+
+def write_raw_text(path, fmt: str, examples) -> str:
+    """The examples as a spans, Doccano or Label Studio file."""
+    if fmt == "spans":
+        records = [{"text": t, "entities": [{"start": s, "end": e, "type": k} for s, e, k in spans]}
+                   for t, spans in examples]
+    elif fmt == "doccano":
+        records = [{"text": t, "label": [list(span) for span in spans]} for t, spans in examples]
+    else:
+        records = [{"data": {"text": t}, "annotations": [{"result": [
+            {"type": "labels", "value": {"start": s, "end": e, "text": t[s:e], "labels": [k]}} for s, e, k in spans]}]}
+            for t, spans in examples]
+    if fmt == "label-studio":
+        path.write_text(json.dumps(records), encoding="utf-8")
+    else:
+        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return str(path)
+
+
+def test_every_raw_text_format_cross_validates_on_plainly_tokenized_test_folds(runner, tmp_path):
+    """Doccano and Label Studio data are scored as spans data is: on test folds tokenized plainly,
+    where a place written "Paris-area" cannot be found, not on tokens split at the gold boundaries."""
+    from conftest import TINY_SET
+
+    from eiwa.cli import cli
+
+    examples = raw_text_examples(60, seed=3)
+    results = {}
+    for fmt in ("spans", "doccano", "label-studio"):
+        data = write_raw_text(tmp_path / f"data.{fmt}", fmt, examples)
+        result = runner.invoke(cli, ["cv", "--format", fmt, "--data", data, "--folds", "2", "--seeds", "1", "--json",
+                                     *TINY_SET, "--set", "max_epochs=8"])
+        assert result.exit_code == 0, result.output
+        results[fmt] = json.loads(result.stdout)
+    assert results["doccano"] == results["spans"]
+    assert results["label-studio"] == results["spans"]
+
+
+def test_an_experiment_on_raw_text_scores_a_plainly_tokenized_view(tmp_path):
+    from eiwa.study.experiment import Study, experiment_spec
+
+    examples = raw_text_examples(6, seed=3)
+    views = {}
+    for fmt in ("spans", "doccano", "label-studio"):
+        data = write_raw_text(tmp_path / f"data.{fmt}", fmt, examples)
+        study = Study(experiment_spec({"name": "raw", "data": {"format": fmt, "path": data, "lang": "en"},
+                                       "grid": [{"name": "curve"}]}))
+        views[fmt] = [s.words for s in study.test_view]
+        assert [s.words for s in study.train_view] != views[fmt]  # places split off their suffix for training
+    assert views["doccano"] == views["label-studio"] == views["spans"]
+
+
 # ----------------------------------------------------------------------------- English tokenization
 
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from eiwa import __version__
 from eiwa.config import INPUTS, load_config
 from eiwa.doc import Corpus, entity_types
-from eiwa.readers import READERS, read
+from eiwa.readers import READERS, raw_text, read
 from eiwa.readers.conll import read_conll
 from eiwa.readers.files import read_text, text_records
 from eiwa.tokenize import tokenizer_for
@@ -402,7 +402,7 @@ def evaluate(model, fmt, columns, token_prefix, data_path, as_json, device):
     note = _misaligned_note(corpus)
     if as_json:
         result = scores.to_dict()
-        if fmt == "spans":
+        if raw_text(fmt):
             result["entities_lost_to_token_boundaries"] = sum(s.misaligned_entities() for s in corpus.sentences)
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
@@ -616,7 +616,7 @@ def cv(lang, word_input, char_input, features, seed, config_path, overrides, fmt
     factory = _transfer_factory(source, modules, label_map, lambda line: None) if source else None
     options = {"columns": columns, "token_prefix": token_prefix}
     train_view = read(data_path, fmt, config.lang, split_tokens=True, **options).sentences
-    test_view = read(data_path, fmt, config.lang, **options).sentences if fmt == "spans" else None
+    test_view = read(data_path, fmt, config.lang, **options).sentences if raw_text(fmt) else None
     if folds < 2 or folds > len(train_view):
         raise EiwaError(f"--folds must be between 2 and {len(train_view)}, got {folds}")
     result = cross_validate(config, train_view, test_view, folds, seed_list, make_tagger=factory,

@@ -52,7 +52,7 @@ import numpy as np
 from eiwa.config import load_config
 from eiwa.study.cv import Split, kfold_splits, run_splits, shared_split
 from eiwa.doc import entity_types
-from eiwa.readers import read
+from eiwa.readers import raw_text, read
 from eiwa.errors import EiwaError
 from eiwa.scoring import score
 from eiwa.persist.core import write_atomic
@@ -198,7 +198,7 @@ class Study:
         view = lambda split_tokens: read(data.get("path"), data["format"], lang, columns=data.get("columns"),  # noqa: E731
                                          token_prefix=data.get("token_prefix"), split_tokens=split_tokens).sentences
         self.train_view = view(True)
-        self.test_view = view(False) if data["format"] == "spans" else self.train_view
+        self.test_view = view(False) if raw_text(data["format"]) else self.train_view
         self.splits = _splits(data, len(self.train_view))
         self.base = load_config(spec.get("train", {}).get("config"), spec.get("train", {}).get("set", []), lang=lang)
         self.source = Tagger.load(spec["source"]["model"]) if "source" in spec else None
