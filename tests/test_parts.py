@@ -73,3 +73,15 @@ def test_without_the_missing_mark_a_part_without_pos_is_refused(tmp_path):
     sentences = read(path, "parts", "en").sentences
     with pytest.raises(EiwaError, match="raw English text does not have"):
         Encoder.build(tiny_config(features="char,word,pos"), sentences)
+
+
+def test_a_bad_format_is_told_every_format_a_part_can_have(tmp_path):
+    path = write(tmp_path / "parts.toml", "[[part]]\npath = 'x'\nformat = 'xml'\n")
+    with pytest.raises(EiwaError, match="format must be one of conll, spans, doccano, label-studio, hironsan, got 'xml'"):
+        read(path, "parts", "en")
+
+
+def test_invalid_toml_names_the_line(tmp_path):
+    path = write(tmp_path / "parts.toml", "[[part]]\npath = 'x'\ncolumns = \n")
+    with pytest.raises(EiwaError, match=r"parts\.toml:3: invalid TOML: .* \(column \d+\)"):
+        read(path, "parts", "en")

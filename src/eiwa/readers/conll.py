@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from eiwa.doc import Corpus, Sentence, sentence_from_tags
@@ -39,24 +39,25 @@ def read_conll(
         columns = list(columns)
         if "token" not in columns:
             raise EiwaError(f"--columns must name a 'token' column, got {','.join(columns)}")
-    sentences: list[Sentence] = []
+    sentences = [_conll_sentence(path, rows, columns, token_prefix, lang)
+                 for rows in _sentence_rows(path, text, columns)]
+    if not sentences:
+        raise DataError(path, None, "no sentences found")
+    return Corpus(sentences)
+
+
+def _sentence_rows(path, text: str, columns: list[str] | None) -> Iterator[list[tuple[int, list[str]]]]:
+    """Each sentence's rows as (line number, fields), every row checked to have the expected width."""
     rows: list[tuple[int, list[str]]] = []
     expected_width: int | None = len(columns) if columns else None
     width_line = 0
-
-    def flush() -> None:
-        if rows:
-            sentences.append(_conll_sentence(path, rows, columns, token_prefix, lang))
-            rows.clear()
-
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip(" \t\r\n")
-        if not line:
-            flush()
-            continue
-        fields = COLUMN_SEPARATOR.split(line)
-        if fields[0] == "-DOCSTART-":
-            flush()
+        fields = COLUMN_SEPARATOR.split(line) if line else []
+        if not fields or fields[0] == "-DOCSTART-":
+            if rows:
+                yield rows
+                rows = []
             continue
         if expected_width is None:
             expected_width, width_line = len(fields), number
@@ -64,10 +65,8 @@ def read_conll(
             told = "as --columns names" if columns else f"as on line {width_line}"
             raise DataError(path, number, f"expected {expected_width} columns {told}, found {len(fields)}")
         rows.append((number, fields))
-    flush()
-    if not sentences:
-        raise DataError(path, None, "no sentences found")
-    return Corpus(sentences)
+    if rows:
+        yield rows
 
 
 def _conll_sentence(path, rows, columns, token_prefix, lang) -> Sentence:
