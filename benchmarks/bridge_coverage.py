@@ -15,7 +15,7 @@ import json
 import torch
 
 from eiwa.config import load_config
-from eiwa.readers.core import read_corpus
+from eiwa.readers import read
 from eiwa.features.encoding import normalize_word
 from eiwa.tagger import Tagger
 from eiwa.transfer.core import build
@@ -28,8 +28,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     source = Tagger.load(args.source)
-    hironsan = read_corpus("hironsan", None, "ja").sentences
-    stockmark = read_corpus("spans", "../shared/data/stockmark-wikipedia-ner/ner.json", "ja").sentences
+    hironsan = read(None, "hironsan", "ja").sentences
+    stockmark = read("../shared/data/stockmark-wikipedia-ner/ner.json", "spans", "ja").sentences
     corpora = {
         "hironsan fold 1": ([s for i, s in enumerate(hironsan) if i % 5], [s for i, s in enumerate(hironsan) if i % 5 == 0]),
         "stockmark": ([s for i, s in enumerate(stockmark) if i % 10 not in (8, 9)], [s for i, s in enumerate(stockmark) if i % 10 == 9]),

@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from eiwa.readers.core import read_conll
+from eiwa.readers.conll import read_conll
 from eiwa.tagger import Tagger
 
 

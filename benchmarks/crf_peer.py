@@ -1,4 +1,4 @@
-"""The feature-CRF peer, rebuilt to the issue's specification; standalone (no eiwa.readers.core).
+"""The feature-CRF peer, rebuilt to the issue's specification; standalone (no eiwa.readers).
 
     nice -n 19 .venv/bin/python benchmarks/crf_peer.py --pos both --out benchmarks/results/crf-hironsan.json
     nice -n 19 .venv/bin/python benchmarks/crf_peer.py --data stockmark --out benchmarks/results/crf-stockmark.json
@@ -55,7 +55,7 @@ def new_tagger():
         from eiwa.tokenize.japanese import new_tagger as eiwa_new_tagger
 
         return eiwa_new_tagger()
-    except Exception:  # eiwa.tokenize.japanese imports eiwa.readers.core, which may be mid-refactor
+    except Exception:  # eiwa.tokenize.japanese imports eiwa.doc, which may be mid-refactor
         import fugashi
         import unidic_lite
 

@@ -17,7 +17,7 @@ from dataclasses import replace
 import torch
 
 from eiwa.config import Config
-from eiwa.readers.core import read_conll
+from eiwa.readers.conll import read_conll
 from eiwa.training.train import train
 
 

@@ -21,8 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from eiwa.readers import read
 from eiwa.study.folds import kfold_splits, shared_split
-from eiwa.readers.core import read_corpus
 from eiwa.scoring import score
 from eiwa.tags import tags_from_spans
 
@@ -62,12 +62,12 @@ def records(sentences, pos_by_origin=None) -> list[dict]:
 def folds(name: str, shared: Path):
     """[(train sentences, test sentences)] and the POS lookup, as `eiwa experiment` splits them."""
     if name == "hironsan":
-        sentences = read_corpus("hironsan", None, "ja").sentences
+        sentences = read(None, "hironsan", "ja").sentences
         return [([sentences[i] for i in train], [sentences[i] for i in test])
                 for train, _, test in kfold_splits(len(sentences), 5)], hironsan_pos()
     path = shared / "stockmark-wikipedia-ner" / "ner.json"
-    split = read_corpus("spans", path, "ja", split_tokens=True).sentences
-    whole = read_corpus("spans", path, "ja").sentences
+    split = read(path, "spans", "ja", split_tokens=True).sentences
+    whole = read(path, "spans", "ja").sentences
     train, _, test = shared_split(len(whole))
     return [([split[i] for i in train], [whole[i] for i in test])], None
 

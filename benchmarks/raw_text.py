@@ -19,7 +19,8 @@ import time
 
 import torch
 
-from eiwa.readers.core import read_span_records, tokenizer_for
+from eiwa.readers.spans import read_span_records
+from eiwa.tokenize import tokenizer_for
 from eiwa.tagger import Tagger
 
 

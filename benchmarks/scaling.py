@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from eiwa.config import Config
-from eiwa.readers.core import Sentence, read_corpus, sentence_from_tags
+from eiwa.doc import Sentence, sentence_from_tags
+from eiwa.readers import read
 from eiwa.tags import tags_from_spans
 from eiwa.training.train import _run_epoch, build_tagger, make_optimizer
 
@@ -80,7 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = Config(lang="en", threads=args.threads).validate()
-    sentences = read_corpus("conll", args.train, "en").sentences
+    sentences = read(args.train, "conll", "en").sentences
 
     by_size = []
     for size in SIZES:

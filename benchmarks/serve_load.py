@@ -27,11 +27,11 @@ import httpx
 def texts_of(path: str) -> list[str]:
     text = Path(path).read_text(encoding="utf-8")
     if path.endswith((".json", ".jsonl")):
-        from eiwa.readers.core import read_span_records
+        from eiwa.readers.spans import read_span_records
 
         return [t for t, _, _ in read_span_records(path)]
     if "\t" in text or " O\n" in text:
-        from eiwa.readers.core import read_conll
+        from eiwa.readers.conll import read_conll
 
         return [" ".join(t.text for t in s.tokens) for s in read_conll(path, "en").sentences]
     return [line for line in text.splitlines() if line.strip()]

@@ -1,4 +1,4 @@
-"""spaCy peer seeds on Hironsan, standalone (peers.py needs eiwa.readers.core, which is mid-refactor).
+"""spaCy peer seeds on Hironsan, standalone (peers.py needs eiwa.readers, which is mid-refactor).
 
     benchmarks/setup-peers.sh        # once: benchmarks/.peers-venv
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \\

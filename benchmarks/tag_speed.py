@@ -11,7 +11,8 @@ tokenizing included).
 import time
 
 import eiwa
-from eiwa.readers.core import read_conll, read_span_records
+from eiwa.readers.conll import read_conll
+from eiwa.readers.spans import read_span_records
 
 DATA = "../shared/data"
 

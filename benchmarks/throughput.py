@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from eiwa.readers.core import read_corpus
+from eiwa.readers import read
 from eiwa.tagger import Tagger
 from eiwa.training.train import _run_epoch, build_tagger, make_optimizer
 
@@ -38,7 +38,7 @@ def main() -> None:
     lang = tagger.config.lang
     result = {"threads": torch.get_num_threads()}
 
-    test = read_corpus(args.format, args.test, lang).sentences
+    test = read(args.test, args.format, lang).sentences
     tokens = sum(len(s) for s in test)
     tagger.tag_sentences(test[:200])  # warm-up
     times = []
@@ -51,7 +51,7 @@ def main() -> None:
                   sentences_per_second=round(len(test) / best, 1), tokens_per_second=round(tokens / best, 1))
 
     if args.train:
-        sentences = read_corpus(args.format, args.train, lang, split_tokens=True).sentences
+        sentences = read(args.train, args.format, lang, split_tokens=True).sentences
         fresh = build_tagger(tagger.config, sentences)
         data = fresh.encoder.encode(sentences)
         optimizer = make_optimizer(fresh)

@@ -51,16 +51,16 @@ DATASETS = {
 
 def read_dataset(name: str, shared: Path):
     """(train, dev, test) eiwa sentences; training tokens are split at entity boundaries, as eiwa trains."""
-    from eiwa.readers.core import read_corpus
+    from eiwa.readers import read
 
     if name == "conll03":
         base = shared / "conll2003"
-        return (read_corpus("conll", base / "train.txt", "en", split_tokens=True).sentences,
-                read_corpus("conll", base / "valid.txt", "en").sentences,
-                read_corpus("conll", base / "test.txt", "en").sentences)
+        return (read(base / "train.txt", "conll", "en", split_tokens=True).sentences,
+                read(base / "valid.txt", "conll", "en").sentences,
+                read(base / "test.txt", "conll", "en").sentences)
     path = shared / "stockmark-wikipedia-ner" / "ner.json"
-    split = read_corpus("spans", path, "ja", split_tokens=True).sentences
-    whole = read_corpus("spans", path, "ja").sentences
+    split = read(path, "spans", "ja", split_tokens=True).sentences
+    whole = read(path, "spans", "ja").sentences
     train, dev, test = shared_split(len(whole))
     return [split[i] for i in train], [whole[i] for i in dev], [whole[i] for i in test]
 
@@ -123,9 +123,9 @@ def eiwa_raw_side(args) -> None:
 def raw_texts(name: str, shared: Path) -> tuple[list[str], list[str]]:
     """Dev and test texts, read without tokenizing them (that would warm the caches)."""
     if name == "conll03":
-        from eiwa.readers.core import read_corpus
+        from eiwa.readers import read
 
-        return tuple([s.text for s in read_corpus("conll", shared / "conll2003" / part, "en").sentences]
+        return tuple([s.text for s in read(shared / "conll2003" / part, "conll", "en").sentences]
                      for part in ("valid.txt", "test.txt"))
     records = json.loads((shared / "stockmark-wikipedia-ner" / "ner.json").read_text(encoding="utf-8"))
     _, dev, test = shared_split(len(records))

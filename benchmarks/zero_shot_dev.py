@@ -17,7 +17,7 @@ import time
 import torch
 
 from eiwa.config import load_config
-from eiwa.readers.core import read_corpus
+from eiwa.readers import read
 from eiwa.scoring import score
 from eiwa.tagger import Tagger
 from eiwa.transfer.core import build
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/stockmark-wikipedia-ner/ner.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    sentences = read_corpus("spans", args.data, "ja").sentences
+    sentences = read(args.data, "spans", "ja").sentences
     dev = [s for i, s in enumerate(sentences) if i % 10 == 8]
     gold = [[e.as_tuple() for e in s.entities] for s in dev]
     source = Tagger.load(args.source)

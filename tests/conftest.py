@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from eiwa.config import Config
-from eiwa.readers.core import Sentence, sentence_from_tags
+from eiwa.doc import Sentence, sentence_from_tags
 
 # The reference corpora sit beside the project (../shared/data) and are never copied into it.
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

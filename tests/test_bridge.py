@@ -13,7 +13,7 @@ import torch
 from conftest import synthetic_sentences, tiny_config
 from eiwa.transfer import bridge
 from eiwa.transfer.bridge import bridge_word_rows, dictionary_rows, gloss_words, headwords_to_add, load_glosses
-from eiwa.readers.core import sentence_from_tags
+from eiwa.doc import sentence_from_tags
 from eiwa.errors import EiwaError
 from eiwa.training.train import build_tagger
 from eiwa.transfer.core import build

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from eiwa.cli import cli
-from eiwa.readers.core import read_conll
+from eiwa.readers.conll import read_conll
 from eiwa.tagger import Tagger, builtin_models
 
 from conftest import synthetic_tagged, write_conll

@@ -1,14 +1,18 @@
-"""Tests for eiwa.readers.core: CoNLL, character-span and Hironsan readers, and their error messages."""
+"""Tests for eiwa.readers: CoNLL, character-span and Hironsan readers, the registry, and their error messages."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from conftest import shared_file
-from eiwa.readers.core import Span, read_conll, read_corpus, read_hironsan, read_span_records, read_spans
+
+from eiwa.doc import Span
 from eiwa.errors import DataError, EiwaError
+from eiwa.readers import read
+from eiwa.readers.conll import read_conll
+from eiwa.readers.hironsan import read_hironsan
+from eiwa.readers.spans import read_span_records, read_spans
 
 
 def write(tmp_path, name, text):
@@ -334,15 +338,15 @@ def test_split_tokens_splits_a_token_at_an_entity_boundary(tmp_path):
     assert len(sentence.readings) == len(sentence.words)
 
 
-def test_read_corpus_dispatch_and_errors(tmp_path):
+def test_read_dispatch_and_errors(tmp_path):
     path = write(tmp_path, "a.conll", "John B-PER\n")
-    assert read_corpus("conll", path, "en").sentences[0].words == ["John"]
+    assert read(path, "conll", "en").sentences[0].words == ["John"]
     with pytest.raises(EiwaError, match="needs a data path"):
-        read_corpus("conll", None, "en")
+        read(None, "conll", "en")
     with pytest.raises(EiwaError, match="--lang ja"):
-        read_corpus("hironsan", None, "en")
+        read(None, "hironsan", "en")
     with pytest.raises(EiwaError, match="unknown format"):
-        read_corpus("xml", path, "en")
+        read(path, "xml", "en")
 
 
 # ----------------------------------------------------------------------------- Hironsan corpus
@@ -431,7 +435,7 @@ def test_read_vectors_invalid_utf8_is_a_data_error_naming_the_line(tmp_path):
 
 
 def test_doccano_export(tmp_path):
-    from eiwa.readers.core import read_corpus
+    from eiwa.readers import read
 
     path = tmp_path / "doccano.jsonl"
     path.write_text(
@@ -440,17 +444,17 @@ def test_doccano_export(tmp_path):
         + json.dumps({"id": 3, "text": "Acme Corp", "entities": [{"start_offset": 0, "end_offset": 9, "label": "ORG"}],
                       "extra": 2}) + "\n", encoding="utf-8")
     warnings = []
-    corpus = read_corpus("doccano", path, "en", warn=warnings.append)
+    corpus = read(path, "doccano", "en", warn=warnings.append)
     assert [[(e.start, e.end, e.type) for e in s.entities] for s in corpus.sentences] == [
         [(0, 4, "PER"), (14, 19, "LOC")], [], [(0, 9, "ORG")]]
     assert warnings == [f"{path}: ignored keys: 'extra' (first on line 2)"]  # once, not per record
     path.write_text(json.dumps({"text": "John", "label": [[0, 9, "PER"]]}) + "\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"doccano.jsonl:1: span \[0, 9\) out of range"):
-        read_corpus("doccano", path, "en")
+        read(path, "doccano", "en")
 
 
 def test_label_studio_export(tmp_path):
-    from eiwa.readers.core import read_corpus
+    from eiwa.readers import read
 
     tasks = [
         {"id": 7, "data": {"text": "田中さんは東京に住む。"}, "annotations": [
@@ -464,22 +468,109 @@ def test_label_studio_export(tmp_path):
     ]
     path = tmp_path / "ls.json"
     path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
-    corpus = read_corpus("label-studio", path, "ja", warn=pytest.fail)
+    corpus = read(path, "label-studio", "ja", warn=pytest.fail)
     assert [[(e.start, e.end, e.type) for e in s.entities] for s in corpus.sentences] == [[(0, 2, "人名"), (5, 7, "地名")], []]
     tasks[0]["annotations"][1]["result"][0]["value"]["text"] = "田中さ"
     path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(DataError, match="the export says '田中さ'"):
-        read_corpus("label-studio", path, "ja")
+        read(path, "label-studio", "ja")
 
 
 def test_evaluating_on_data_without_gold_entities_is_an_error(runner, tiny_model_dir, tmp_path):
     from conftest import assert_user_error
+
     from eiwa.cli import cli
 
     path = tmp_path / "plain.jsonl"
     path.write_text(json.dumps({"text": "John lives in Paris", "label": []}) + "\n", encoding="utf-8")
     assert_user_error(runner.invoke(cli, ["evaluate", str(tiny_model_dir), "--format", "doccano", "--data", str(path)]),
                       "no gold entities")
+
+
+# ----------------------------------------------------------------------------- the registry and raw text
+
+
+def test_the_registry_names_every_format_and_which_are_raw_text():
+    from eiwa.readers import READERS, raw_text
+
+    assert tuple(READERS) == ("conll", "spans", "doccano", "label-studio", "hironsan", "parts")
+    assert [name for name in READERS if raw_text(name)] == ["spans", "doccano", "label-studio"]
+    assert all(reader.help and reader.name == name for name, reader in READERS.items())
+    with pytest.raises(EiwaError, match="expected one of conll, spans, doccano, label-studio, hironsan, parts"):
+        raw_text("xml")
+
+
+def raw_text_examples(count: int, seed: int) -> list[tuple[str, list[tuple[int, int, str]]]]:
+    """Synthetic sentences as raw text, each place written with a suffix ("Paris-area"): its gold
+    span ends inside a token, which only the training view splits."""
+    from conftest import synthetic_tagged
+
+    examples = []
+    for tokens, tags in synthetic_tagged(count, seed):
+        words, entities, position = [], [], 0
+        for index, (token, tag) in enumerate(zip(tokens, tags)):
+            if tag.startswith("B-"):
+                entities.append([position, None, tag[2:]])
+            if tag != "O":
+                entities[-1][1] = position + len(token)
+            if tag.endswith("-LOC") and (index + 1 == len(tags) or not tags[index + 1].startswith("I-")):
+                token += "-area"
+            words.append(token)
+            position += len(token) + 1
+        examples.append((" ".join(words), [tuple(e) for e in entities]))
+    return examples
+
+
+def write_raw_text(path, fmt: str, examples) -> str:
+    """The examples as a spans, Doccano or Label Studio file."""
+    if fmt == "spans":
+        records = [{"text": t, "entities": [{"start": s, "end": e, "type": k} for s, e, k in spans]}
+                   for t, spans in examples]
+    elif fmt == "doccano":
+        records = [{"text": t, "label": [list(span) for span in spans]} for t, spans in examples]
+    else:
+        records = [{"data": {"text": t}, "annotations": [{"result": [
+            {"type": "labels", "value": {"start": s, "end": e, "text": t[s:e], "labels": [k]}} for s, e, k in spans]}]}
+            for t, spans in examples]
+    if fmt == "label-studio":
+        path.write_text(json.dumps(records), encoding="utf-8")
+    else:
+        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return str(path)
+
+
+def test_every_raw_text_format_cross_validates_on_plainly_tokenized_test_folds(runner, tmp_path):
+    """Doccano and Label Studio data are scored as spans data is: on test folds tokenized plainly,
+    where a place written "Paris-area" cannot be found, not on tokens split at the gold boundaries."""
+    from conftest import TINY_SET
+
+    from eiwa.cli import cli
+
+    examples = raw_text_examples(60, seed=3)
+    results = {}
+    for fmt in ("spans", "doccano", "label-studio"):
+        data = write_raw_text(tmp_path / f"data.{fmt}", fmt, examples)
+        result = runner.invoke(cli, ["cv", "--format", fmt, "--data", data, "--folds", "2", "--seeds", "1", "--json",
+                                     *TINY_SET, "--set", "max_epochs=8"])
+        assert result.exit_code == 0, result.output
+        results[fmt] = json.loads(result.stdout)
+    assert results["doccano"] == results["spans"]
+    assert results["label-studio"] == results["spans"]
+
+
+def test_an_experiment_on_raw_text_scores_a_plainly_tokenized_view(tmp_path):
+    from eiwa.study.runner import Study
+    from eiwa.study.spec import experiment_spec
+
+    examples = raw_text_examples(6, seed=3)
+    views = {}
+    for fmt in ("spans", "doccano", "label-studio"):
+        data = write_raw_text(tmp_path / f"data.{fmt}", fmt, examples)
+        study = Study(experiment_spec({"name": "raw", "data": {"format": fmt, "path": data, "lang": "en"},
+                                       "grid": [{"name": "curve"}]}))
+        views[fmt] = [s.words for s in study.test_view]
+        assert [s.words for s in study.train_view] != views[fmt]  # places split off their suffix for training
+    assert views["doccano"] == views["label-studio"] == views["spans"]
 
 
 # ----------------------------------------------------------------------------- English tokenization
@@ -490,7 +581,8 @@ def test_english_tokenizer_follows_conll_2003(shared_data):
     tokenized into exactly CoNLL's tokens, for at least 97% of the test and valid sentences, with
     offsets that slice the text."""
     from conftest import shared_file
-    from eiwa.readers.core import EnglishTokenizer
+
+    from eiwa.tokenize.english import EnglishTokenizer
 
     glued_left = {",", ".", ";", ":", ")", "'s", "'S", "n't", "N'T", "%", "'", "?", "!", "'re", "'ve", "'ll", "'d",
                   "'m", "]", "}"}
@@ -517,6 +609,6 @@ def test_english_tokenizer_follows_conll_2003(shared_data):
                                                                 "earned", "15,000", "dollars", "..."]),
 ])
 def test_english_tokenizer_cases(text, tokens):
-    from eiwa.readers.core import EnglishTokenizer
+    from eiwa.tokenize.english import EnglishTokenizer
 
     assert [t.text for t in EnglishTokenizer().tokenize(text)] == tokens

@@ -183,7 +183,7 @@ def test_a_lone_surrogate_is_written_escaped(runner, tiny_model_dir, tmp_path):
 
 @pytest.mark.parametrize("lang, text", [("en", "José Álvarez lives in São Paulo."), ("ja", "ガブリエルは東京のビルに行った。")])
 def test_decomposed_text_keeps_whole_tokens_and_offsets_into_the_callers_string(lang, text):
-    from eiwa.readers.core import tokenizer_for
+    from eiwa.tokenize import tokenizer_for
 
     composed = tokenizer_for(lang).sentence(text).tokens
     decomposed_text = unicodedata.normalize("NFD", text)

@@ -10,7 +10,10 @@ import pytest
 import torch
 
 from eiwa.features import registry as features_module
-from eiwa.readers.core import read_conll, read_hironsan, sentence_from_tags, tokenizer_for
+from eiwa.doc import sentence_from_tags
+from eiwa.readers.conll import read_conll
+from eiwa.readers.hironsan import read_hironsan
+from eiwa.tokenize import tokenizer_for
 from eiwa.errors import EiwaError
 from eiwa.features.registry import FEATURES, Encoder
 from eiwa.resources.upos import UPOS, level_names, upos_japanese, upos_ptb

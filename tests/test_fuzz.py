@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eiwa.config import Config, load_config
-from eiwa.readers.core import hironsan_sentence, read_conll
+from eiwa.readers.conll import read_conll
+from eiwa.readers.hironsan import hironsan_sentence
 from eiwa.errors import EiwaError
 from eiwa.tagger import Tagger
 from eiwa.transfer.core import parse_label_map
@@ -103,13 +104,13 @@ ANNOTATION = st.recursive(
 @given(st.lists(JSON | ANNOTATION, max_size=6), st.booleans(), st.sampled_from(["en", "ja"]),
        st.sampled_from(["spans", "doccano", "label-studio"]))
 def test_span_readers(records, as_array, lang, fmt):
-    from eiwa.readers.core import read_corpus
+    from eiwa.readers import read
 
     counted(fmt)
     text = json.dumps(records) if as_array else "\n".join(json.dumps(r) for r in records)
     path = write(encode(text))
     try:
-        corpus = expect_only_eiwa_errors(lambda: read_corpus(fmt, path, lang, warn=lambda line: None))
+        corpus = expect_only_eiwa_errors(lambda: read(path, fmt, lang, warn=lambda line: None))
         if corpus is not None:
             for sentence in corpus.sentences:
                 assert all(sentence.text[t.start:t.end] for t in sentence.tokens)
@@ -259,7 +260,7 @@ def test_model_directory_loading(fuzz_model, mutations, keep_checksums):
 @pytest.fixture(scope="module")
 def taggers(tiny_model_dir):
     from conftest import tiny_config
-    from eiwa.readers.core import read_hironsan
+    from eiwa.readers.hironsan import read_hironsan
     from eiwa.training.train import build_tagger
 
     # Japanese: an untrained tagger (random weights tag spans too) reading romaji characters,
@@ -283,7 +284,7 @@ def test_prediction_spans_slice_the_input(taggers, texts, lang):
 @FUZZ
 @given(st.lists(TEXT, min_size=1, max_size=4))
 def test_japanese_tokenizing_keeps_offsets_into_the_input(texts):
-    from eiwa.readers.core import tokenizer_for
+    from eiwa.tokenize import tokenizer_for
 
     counted("tokenize ja")
     tokenizer = tokenizer_for("ja")

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from eiwa.tokenize.japanese import JapaneseTokenizer
 from eiwa.doc import Token, split_at_boundaries
+from eiwa.tokenize.japanese import JapaneseTokenizer
 
 try:
     from hypothesis import given, settings

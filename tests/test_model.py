@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import synthetic_sentences, tiny_config
-from eiwa.readers.core import sentence_from_tags
+from eiwa.doc import sentence_from_tags
 from eiwa.features.encoding import FormChunk, form_chunks
 from eiwa.features.registry import Encoder
 from eiwa.model import CRF

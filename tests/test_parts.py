@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import tiny_config
-from eiwa.readers.core import read_corpus
+
 from eiwa.errors import EiwaError
 from eiwa.features.registry import Encoder
+from eiwa.readers import read
 
 
 def write(path, text):
@@ -32,7 +32,7 @@ pos = "missing"
 
 
 def test_parts_are_read_in_order_each_in_its_own_columns(parts):
-    sentences = read_corpus("parts", parts, "en").sentences
+    sentences = read(parts, "parts", "en").sentences
     assert [s.words for s in sentences] == [["John", "lives", "in", "Paris"], ["Tokyo", "is", "big"]]
     assert [t.corpus_pos for t in sentences[0].tokens] == [("NNP",), ("VBZ",), ("IN",), ("NNP",)]
     assert [t.corpus_pos for t in sentences[1].tokens] == [(), (), ()]
@@ -40,7 +40,7 @@ def test_parts_are_read_in_order_each_in_its_own_columns(parts):
 
 
 def test_a_part_without_pos_reads_the_unknown_tag(parts):
-    sentences = read_corpus("parts", parts, "en").sentences
+    sentences = read(parts, "parts", "en").sentences
     config = tiny_config(features="char,word,pos")
     encoder = Encoder.build(config, sentences)
     upos = encoder.features["pos"].vocabs["upos"]
@@ -63,13 +63,25 @@ def test_a_part_without_pos_reads_the_unknown_tag(parts):
 def test_bad_parts_files_name_the_file_and_part(tmp_path, text, fragment):
     path = write(tmp_path / "parts.toml", text)
     with pytest.raises(EiwaError, match=fragment) as error:
-        read_corpus("parts", path, "en")
+        read(path, "parts", "en")
     assert str(path) in str(error.value)
 
 
 def test_without_the_missing_mark_a_part_without_pos_is_refused(tmp_path):
     write(tmp_path / "b.tsv", "Tokyo\tB-LOC\nis\tO\n\n")
     path = write(tmp_path / "parts.toml", f"[[part]]\npath = \"{tmp_path / 'b.tsv'}\"\n")
-    sentences = read_corpus("parts", path, "en").sentences
+    sentences = read(path, "parts", "en").sentences
     with pytest.raises(EiwaError, match="raw English text does not have"):
         Encoder.build(tiny_config(features="char,word,pos"), sentences)
+
+
+def test_a_bad_format_is_told_every_format_a_part_can_have(tmp_path):
+    path = write(tmp_path / "parts.toml", "[[part]]\npath = 'x'\nformat = 'xml'\n")
+    with pytest.raises(EiwaError, match="format must be one of conll, spans, doccano, label-studio, hironsan, got 'xml'"):
+        read(path, "parts", "en")
+
+
+def test_invalid_toml_names_the_line(tmp_path):
+    path = write(tmp_path / "parts.toml", "[[part]]\npath = 'x'\ncolumns = \n")
+    with pytest.raises(EiwaError, match=r"parts\.toml:3: invalid TOML: .* \(column \d+\)"):
+        read(path, "parts", "en")

@@ -17,7 +17,7 @@ import eiwa
 from conftest import TINY_SET, shared_file, synthetic_sentences, synthetic_tagged, tiny_config, write_conll
 from eiwa.cli import cli
 from eiwa.config import Config
-from eiwa.readers.core import read_conll
+from eiwa.readers.conll import read_conll
 from eiwa.errors import EiwaError, ModelError
 from eiwa.tagger import Tagger
 from eiwa.tags import tags_from_spans
@@ -365,7 +365,7 @@ FIXTURES = Path(__file__).parent / "data"
 
 def test_format_1_model_loads_and_predicts_exactly_as_eiwa_0_1_did():
     """tests/data/tiny-ja-v1 was saved by eiwa 0.1; its predictions there are in the JSON beside it."""
-    from eiwa.readers.core import read_hironsan
+    from eiwa.readers.hironsan import read_hironsan
 
     expected = json.loads((FIXTURES / "tiny-ja-v1-predictions.json").read_text(encoding="utf-8"))
     tagger = Tagger.load(FIXTURES / "tiny-ja-v1")
@@ -433,7 +433,7 @@ def test_confidence_is_the_probability_of_the_entity_tags(tiny_model_dir):
     import itertools
 
     tagger = Tagger.load(tiny_model_dir)
-    from eiwa.readers.core import tokenizer_for
+    from eiwa.tokenize import tokenizer_for
 
     sentence = tokenizer_for("en").sentence("John Smith in Paris")  # 13 tags ** 4 tokens: 28,561 paths
     encoded = tagger.encoder.encode([sentence], with_tags=False)
@@ -473,7 +473,7 @@ def test_concurrent_calls_give_the_sequential_results(tiny_model_dir):
 def test_concurrent_japanese_tokenizing_gives_the_sequential_results():
     from concurrent.futures import ThreadPoolExecutor
 
-    from eiwa.readers.core import RawTextTokenizer
+    from eiwa.tokenize import RawTextTokenizer
 
     tokenizer = RawTextTokenizer("ja")
     texts = [f"田中{i}さんは東京の日本銀行に勤めている。ガブリエルは{i}日に大阪へ行った。" * (1 + i % 4) for i in range(300)]

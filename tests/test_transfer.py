@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 from conftest import TINY_SET, synthetic_sentences, synthetic_tagged, tiny_config, write_conll
 from eiwa.cli import cli
-from eiwa.readers.core import read_hironsan, sentence_from_tags
+from eiwa.doc import sentence_from_tags
+from eiwa.readers.hironsan import read_hironsan
 from eiwa.features.encoding import bigrams
 from eiwa.features.registry import Encoder
 from eiwa.errors import EiwaError

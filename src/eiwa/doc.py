@@ -1,13 +1,16 @@
-"""Tokens: what every reader and tokenizer produces, and what every feature reads.
+"""The data model every reader, tokenizer, feature and scorer shares: tokens, entity spans,
+sentences and corpora.
 
-This module imports nothing else from eiwa, so that the readers (data.py) and the Japanese
-tokenizer (japanese.py) can both build on it without importing each other.
+Gold entities are kept as character spans into a sentence's text, so that one scorer serves token
+data (CoNLL) and raw-text data (Stockmark) alike; tags are derived only where the model needs them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from eiwa.tags import spans_from_tags
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,140 @@ class Token:
     pos: tuple[str, ...] | None = None
     lemma: str | None = None
     corpus_pos: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Span:
+    """An entity as character offsets into its sentence's text (end exclusive)."""
+
+    start: int
+    end: int
+    type: str
+    # A predicted entity's probability under the model (Tagger.tag_sentences(confidence=True));
+    # None for gold entities. Not part of equality: a span is its offsets and type.
+    confidence: float | None = field(default=None, compare=False)
+
+    def as_tuple(self) -> tuple[int, int, str]:
+        return (self.start, self.end, self.type)
+
+
+@dataclass
+class Sentence:
+    """A sentence's text, its tokens (with offsets, readings and part of speech) and its gold entities."""
+
+    text: str
+    tokens: list[Token]
+    entities: list[Span] = field(default_factory=list)
+    # Where the sentence came from, for error messages ("file:line").
+    origin: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def words(self) -> list[str]:
+        return [t.text for t in self.tokens]
+
+    @property
+    def offsets(self) -> list[tuple[int, int]]:
+        return [(t.start, t.end) for t in self.tokens]
+
+    @property
+    def readings(self) -> list[str | None] | None:
+        """Per-token readings, or None when no token has one (English)."""
+        readings = [t.reading for t in self.tokens]
+        return readings if any(r is not None for r in readings) else None
+
+    def token_spans(self) -> list[tuple[int, int, str]]:
+        """Gold entities as token-index spans, for tagging.
+
+        Entities not aligned to token boundaries are left out, and so are entities overlapping an
+        earlier (or, at the same start, longer) one: flat tags cannot express nesting.
+        """
+        starts = {s: i for i, (s, _) in enumerate(self.offsets)}
+        ends = {e: i + 1 for i, (_, e) in enumerate(self.offsets)}
+        spans, covered_until = [], 0
+        for e in sorted(self.entities, key=lambda e: (e.start, -e.end)):
+            aligned = e.start in starts and e.end in ends and starts[e.start] < ends[e.end]
+            if aligned and starts[e.start] >= covered_until:
+                spans.append((starts[e.start], ends[e.end], e.type))
+                covered_until = ends[e.end]
+        return spans
+
+    def overlapping_entities(self) -> int:
+        covered_until, count = 0, 0
+        for e in sorted(self.entities, key=lambda e: (e.start, -e.end)):
+            if e.start < covered_until:
+                count += 1
+            else:
+                covered_until = e.end
+        return count
+
+    def misaligned_entities(self) -> int:
+        """How many gold entities have a boundary inside a token (the tagger cannot find those)."""
+        starts = {s for s, _ in self.offsets}
+        ends = {e for _, e in self.offsets}
+        return sum(e.start not in starts or e.end not in ends for e in self.entities)
+
+
+@dataclass
+class Corpus:
+    """The sentences a reader gives."""
+
+    sentences: list[Sentence]
+    # How many tokens were split so that no gold entity boundary falls inside a token.
+    token_splits: int = 0
+
+    def overlapping_entities(self) -> int:
+        """Gold entities that overlap an earlier one: flat tags cannot hold both, the later is left out."""
+        return sum(s.overlapping_entities() for s in self.sentences)
+
+    def entity_types(self) -> list[str]:
+        return entity_types(self.sentences)
+
+
+def entity_types(sentences: Sequence[Sentence]) -> list[str]:
+    """The gold entity types that occur in these sentences, sorted."""
+    return sorted({e.type for s in sentences for e in s.entities})
+
+
+def join_tokens(tokens: Sequence[str], separator: str) -> tuple[str, list[tuple[int, int]]]:
+    """The text of a pre-tokenized sentence and each token's offsets in it."""
+    offsets, position = [], 0
+    for token in tokens:
+        offsets.append((position, position + len(token)))
+        position += len(token) + len(separator)
+    return separator.join(tokens), offsets
+
+
+def token_separator(lang: str) -> str:
+    # Japanese is written without spaces, so a CoNLL sentence's text is its tokens run together.
+    return "" if lang == "ja" else " "
+
+
+def sentence_from_tags(
+    tokens: list[str],
+    tags: list[str],
+    lang: str,
+    readings: list[str | None] | None = None,
+    origin: str | None = None,
+    corpus_pos: list[tuple[str, ...]] | None = None,
+) -> Sentence:
+    """A pre-tokenized sentence. Japanese tokens also get eiwa's own tokenizer's part of speech and
+    lemma, by analysing the sentence and aligning (`JapaneseTokenizer.analyse`), so that features
+    read from a corpus are those that raw text would get."""
+    from eiwa.tokenize import tokenizer_for  # the tokenizers build on this module
+
+    text, offsets = join_tokens(tokens, token_separator(lang))
+    readings = readings or [None] * len(tokens)
+    corpus_pos = corpus_pos or [None] * len(tokens)
+    made = [Token(t, s, e, r, corpus_pos=p) for t, (s, e), r, p in zip(tokens, offsets, readings, corpus_pos)]
+    if lang == "ja":
+        made = tokenizer_for("ja").tokenizer.analyse(text, made)
+    entities = [
+        Span(offsets[start][0], offsets[end - 1][1], kind) for start, end, kind in spans_from_tags(tags)
+    ]
+    return Sentence(text, made, entities, origin)
 
 
 def split_at_boundaries(

@@ -34,7 +34,8 @@ from safetensors.torch import load_file, save_file
 
 from eiwa import __version__
 from eiwa.config import Config
-from eiwa.readers.core import Sentence, Span, tokenizer_for
+from eiwa.doc import Sentence, Span
+from eiwa.tokenize import tokenizer_for
 from eiwa.features.encoding import Encoded, form_chunks
 from eiwa.errors import EiwaError, ModelError
 from eiwa.features.registry import Encoder

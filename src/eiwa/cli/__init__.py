@@ -14,7 +14,11 @@ from rich.table import Table
 
 from eiwa import __version__
 from eiwa.config import INPUTS, load_config
-from eiwa.readers.core import FORMATS, Corpus, entity_types, read_conll, read_corpus, read_text, text_records, tokenizer_for
+from eiwa.doc import Corpus, entity_types
+from eiwa.readers import READERS, raw_text, read
+from eiwa.readers.conll import read_conll
+from eiwa.readers.files import read_text, text_records
+from eiwa.tokenize import tokenizer_for
 from eiwa.errors import DataError, EiwaError
 from eiwa.serving.writers import OUTPUT_FORMATS
 from eiwa.scoring import Scores
@@ -70,12 +74,8 @@ def cli():
 
 def data_options(function):
     options = [
-        click.option("--format", "fmt", type=click.Choice(FORMATS), default="conll", show_default=True,
-                     help="conll: token-per-line columns; spans: JSON/JSONL raw text with character spans; "
-                          "doccano: Doccano's JSONL export ({text, label: [[start, end, type]]}); label-studio: "
-                          "a Label Studio JSON export (the labels result format); "
-                          "hironsan: the installed Hironsan corpus (no path needed); parts: a TOML file listing "
-                          "corpora read as one, each with its own format and columns (see data.read_parts)."),
+        click.option("--format", "fmt", type=click.Choice(tuple(READERS)), default="conll", show_default=True,
+                     help="; ".join(f"{r.name}: {r.help}" for r in READERS.values()) + "."),
         click.option("--columns", callback=_split_columns,
                      help="Comma-separated column names for CoNLL files, e.g. token,reading,pos,tag "
                           "(default: first column token, last column tag)."),
@@ -238,7 +238,7 @@ def _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_
         if differ:
             raise EiwaError(f"--resume continues with the checkpoint's settings, which differ from those given: "
                             f"{'; '.join(differ)}; drop them, or start over with --force")
-    corpus = read_corpus(fmt, train_path, config.lang, columns, token_prefix, split_tokens=True)
+    corpus = read(train_path, fmt, config.lang, columns=columns, token_prefix=token_prefix, split_tokens=True)
     if corpus.token_splits:
         console.print(f"split {corpus.token_splits} tokens at entity boundaries so that no training entity is lost")
     if overlapping := corpus.overlapping_entities():
@@ -246,7 +246,7 @@ def _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_
                       "(flat tags cannot hold nested entities)")
     sentences = corpus.sentences
     if dev_path:
-        dev = read_corpus(fmt, dev_path, config.lang, columns, token_prefix, split_tokens=False).sentences
+        dev = read(dev_path, fmt, config.lang, columns=columns, token_prefix=token_prefix).sentences
     elif config.dev_fraction > 0:
         sentences, dev = split_off_dev(sentences, config.dev_fraction)
         console.print(f"dev: every {round(1 / config.dev_fraction)}th training sentence ({len(dev)} sentences)")
@@ -394,7 +394,7 @@ def evaluate(model, fmt, columns, token_prefix, data_path, as_json, device):
       eiwa evaluate models/ja --format spans --data test.jsonl --json
     """
     tagger = Tagger.load(model).to(device)
-    corpus = read_corpus(fmt, data_path, tagger.config.lang, columns, token_prefix, split_tokens=False)
+    corpus = read(data_path, fmt, tagger.config.lang, columns=columns, token_prefix=token_prefix)
     if not any(s.entities for s in corpus.sentences):
         raise EiwaError(f"{data_path or fmt}: no gold entities to score against (every F1 would be 0); "
                         "is the tag column right (see --columns)?")
@@ -402,7 +402,7 @@ def evaluate(model, fmt, columns, token_prefix, data_path, as_json, device):
     note = _misaligned_note(corpus)
     if as_json:
         result = scores.to_dict()
-        if fmt == "spans":
+        if raw_text(fmt):
             result["entities_lost_to_token_boundaries"] = sum(s.misaligned_entities() for s in corpus.sentences)
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
@@ -614,8 +614,9 @@ def cv(lang, word_input, char_input, features, seed, config_path, overrides, fmt
     if bool(source) != bool(modules):
         raise EiwaError("cv with transfer needs both --source and --modules")
     factory = _transfer_factory(source, modules, label_map, lambda line: None) if source else None
-    train_view = read_corpus(fmt, data_path, config.lang, columns, token_prefix, split_tokens=True).sentences
-    test_view = read_corpus(fmt, data_path, config.lang, columns, token_prefix).sentences if fmt == "spans" else None
+    options = {"columns": columns, "token_prefix": token_prefix}
+    train_view = read(data_path, fmt, config.lang, split_tokens=True, **options).sentences
+    test_view = read(data_path, fmt, config.lang, **options).sentences if raw_text(fmt) else None
     if folds < 2 or folds > len(train_view):
         raise EiwaError(f"--folds must be between 2 and {len(train_view)}, got {folds}")
     result = cross_validate(config, train_view, test_view, folds, seed_list, make_tagger=factory,
@@ -717,7 +718,7 @@ def split(data, fmt, every, dev_slot, test_slot, out_dir):
     if not (0 <= dev_slot < every and 0 <= test_slot < every and dev_slot != test_slot):
         raise EiwaError(f"--dev and --test must be different numbers below --every ({every})")
     if fmt == "spans":
-        from eiwa.readers.core import json_records
+        from eiwa.readers.files import json_records
 
         records = [to_json(record) + "\n" for _, record in json_records(data)]
         suffix = "jsonl"
@@ -838,7 +839,7 @@ def card(model, source_path, test_path, dev_path, fmt, columns, token_prefix):
     for part, path in (("test", test_path), ("dev", dev_path)):
         if path is None:
             continue
-        sentences = read_corpus(fmt, path, tagger.config.lang, columns, token_prefix, split_tokens=False).sentences
+        sentences = read(path, fmt, tagger.config.lang, columns=columns, token_prefix=token_prefix).sentences
         if not any(s.entities for s in sentences):
             raise EiwaError(f"{path}: no gold entities to score against")
         scores[part] = {"data": Path(path).name, "sentences": len(sentences), **tagger.evaluate(sentences).to_dict()}
@@ -894,7 +895,7 @@ def quickstart(out, seed, source, modules, label_map, config_path, overrides):
       eiwa quickstart --modules char,classifier   # the published study's best subset
       eiwa quickstart --set max_epochs=10      # quicker, less accurate
     """
-    from eiwa.readers.core import read_hironsan
+    from eiwa.readers.hironsan import read_hironsan
     from eiwa.study.folds import kfold_splits
     from eiwa.training.train import split_off_dev, train as run_training
     from eiwa.transfer.core import parse_label_map, parse_modules, shared_modules, transfer

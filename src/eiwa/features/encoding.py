@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from eiwa.config import Config
-from eiwa.readers.core import Sentence
+from eiwa.doc import Sentence
 from eiwa.errors import DataError
 
 PAD, UNK = "<pad>", "<unk>"

@@ -28,7 +28,7 @@ from torch import nn
 
 from eiwa import model as modules
 from eiwa.config import Config
-from eiwa.readers.core import Sentence
+from eiwa.doc import Sentence
 from eiwa.features.encoding import (Batch, Encoded, FeatureData, Inputs, TagVocab, Vocab, bigrams, casing, form_chunks,
                        normalize_word, pad, read_vectors)
 from eiwa.errors import EiwaError

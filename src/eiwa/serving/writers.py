@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import TextIO
 
-from eiwa.readers.core import Sentence
+from eiwa.doc import Sentence
 from eiwa.serving.results import Prediction, to_json
 
 OUTPUT_FORMATS = ("jsonl", "conll", "html")

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Callable, Sequence
 
 from eiwa.config import Config
-from eiwa.readers.core import Sentence
+from eiwa.doc import Sentence
 from eiwa.scoring import score
 from eiwa.study.folds import Split, kfold_splits
 from eiwa.study.stats import mean_std

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Callable
 
 from eiwa.errors import EiwaError
-from eiwa.readers.core import entity_types, read_corpus
+from eiwa.doc import entity_types
+from eiwa.readers import raw_text, read
 from eiwa.scoring import score
 from eiwa.study.cv import TaggerFactory, run_splits
 from eiwa.study.folds import protocol_splits
@@ -39,7 +40,7 @@ class Study:
     def __init__(self, spec: ExperimentSpec):
         self.spec = spec
         self.train_view = self._read(split_tokens=True)
-        self.test_view = self._read(split_tokens=False) if spec.data.format == "spans" else self.train_view
+        self.test_view = self._read(split_tokens=False) if raw_text(spec.data.format) else self.train_view
         self.splits = protocol_splits(spec.data.protocol, len(self.train_view), spec.data.folds)
         self.base = spec.base_config()
         self.source = Tagger.load(spec.source.model) if spec.source else None
@@ -49,8 +50,8 @@ class Study:
 
     def _read(self, split_tokens: bool) -> list:
         data = self.spec.data
-        return read_corpus(data.format, data.path, data.lang, data.columns, data.token_prefix,
-                           split_tokens=split_tokens).sentences
+        return read(data.path, data.format, data.lang, columns=data.columns, token_prefix=data.token_prefix,
+                    split_tokens=split_tokens).sentences
 
     def check(self, cell: Cell) -> None:
         """Errors of a cell's setting, raised before any training starts."""

@@ -22,9 +22,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
-import numpy as np
-
 import fugashi
+import numpy as np
 import unidic_lite
 
 from eiwa.doc import Token
@@ -128,7 +127,8 @@ class JapaneseTokenizer:
         the part of speech of its first morpheme."""
         first = next((w for w in self.tagger(encodable(text)) if not w.surface.isspace()), None)
         _, pos, lemma = _analysis(first) if first is not None else (None, None, None)
-        return Token(text, start, end, self.reading(text), pos, lemma if first is not None and first.surface == text else None)
+        lemma = lemma if first is not None and first.surface == text else None
+        return Token(text, start, end, self.reading(text), pos, lemma)
 
     def analyse(self, text: str, tokens: Sequence[Token]) -> list[Token]:
         """Given tokens of `text` (a pre-tokenized corpus), with part of speech and lemma from this

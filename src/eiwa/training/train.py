@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from eiwa.training import distributed
 from eiwa.config import Config
-from eiwa.readers.core import Sentence
+from eiwa.doc import Sentence
 from eiwa.errors import EiwaError
 from eiwa.features.registry import Encoder
 from eiwa.persist.core import fault_point, json_text, write_atomic

@@ -36,7 +36,7 @@ import torch
 
 from eiwa.transfer.bridge import BridgeReport, bridge_word_rows, headwords_to_add
 from eiwa.config import Config
-from eiwa.readers.core import Sentence, entity_types
+from eiwa.doc import Sentence, entity_types
 from eiwa.features.encoding import TagVocab, Vocab, normalize_word
 from eiwa.errors import EiwaError
 from eiwa.features.registry import FEATURES, Encoder

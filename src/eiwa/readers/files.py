@@ -1,0 +1,116 @@
+"""Reading data files: text, JSON records and TOML, with errors that name the file and line."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+from eiwa.errors import DataError
+
+# tomllib ends its messages with where the error is: "Invalid value (at line 3, column 7)".
+TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+
+def read_text(path: str | Path) -> str:
+    """A UTF-8 text file (a byte-order mark is dropped) that holds more than white space."""
+    text = read_utf8(path)
+    if not text.strip():
+        raise DataError(path, None, "file is empty")
+    return text
+
+
+def read_utf8(path: str | Path, what: str = "file") -> str:
+    """A UTF-8 file's text, without a byte-order mark; `what` names the file in the errors."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(path, None, f"no such {what}") from None
+    except IsADirectoryError:
+        raise DataError(path, None, f"is a directory, expected a {what}") from None
+    except (OSError, ValueError) as error:
+        raise DataError(path, None, f"cannot read: {getattr(error, 'strerror', None) or error}") from None
+    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    try:
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        position = bom + error.start
+        line = data[:position].count(b"\n") + 1
+        raise DataError(path, line, f"invalid UTF-8 (byte {position})") from None
+
+
+def read_toml(path: str | Path, what: str = "file") -> dict:
+    """A TOML file's tables; a syntax error names the file and line (`what` names the file in the
+    errors of reading it, e.g. "parts file")."""
+    text = read_utf8(path, what)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        position = TOML_POSITION.search(str(error))
+        reason = TOML_POSITION.sub("", str(error))
+        if position is None:
+            raise DataError(path, None, f"invalid TOML: {reason}") from None
+        raise DataError(path, int(position[1]), f"invalid TOML: {reason} (column {position[2]})") from None
+
+
+def json_records(path: str | Path) -> Iterator[tuple[int, object]]:
+    """(line, record) pairs from a JSON array or from JSON Lines, with the line each record starts on."""
+    text = read_text(path)
+    if text.lstrip().startswith("["):
+        yield from _array_records(path, text)
+    else:
+        yield from _line_records(path, text)
+
+
+def _array_records(path: str | Path, text: str) -> Iterator[tuple[int, object]]:
+    # Decode the array element by element so that an error can name its line.
+    decoder = json.JSONDecoder()
+    position = text.index("[") + 1
+    whitespace = re.compile(r"\s*")
+    first = True
+    while True:
+        position = whitespace.match(text, position).end()
+        line = text.count("\n", 0, position) + 1
+        if position >= len(text):
+            raise DataError(path, line, "unterminated JSON array")
+        if text[position] == "]":
+            if text[position + 1 :].strip():
+                raise DataError(path, line, "unexpected text after the JSON array")
+            return
+        if not first:
+            if text[position] != ",":
+                raise DataError(path, line, "expected ',' or ']' between records")
+            position = whitespace.match(text, position + 1).end()
+            line = text.count("\n", 0, position) + 1
+        first = False
+        try:
+            record, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            raise DataError(path, text.count("\n", 0, error.pos) + 1, f"invalid JSON: {error.msg}") from None
+        except RecursionError:
+            raise DataError(path, line, "invalid JSON: nested too deeply") from None
+        yield line, record
+
+
+def _line_records(path: str | Path, text: str) -> Iterator[tuple[int, object]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(path, number, f"invalid JSON: {error.msg}") from None
+        except RecursionError:
+            raise DataError(path, number, "invalid JSON: nested too deeply") from None
+        yield number, record
+
+
+def text_records(path: str | Path, what: str = "record") -> Iterator[tuple[int, dict]]:
+    """(line, record) pairs of `json_records`, each checked to be an object with a "text" string."""
+    for line, record in json_records(path):
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise DataError(path, line, f'each {what} must be an object with a "text" string')
+        yield line, record
