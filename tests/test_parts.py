@@ -7,7 +7,7 @@ import pytest
 from conftest import tiny_config
 from eiwa.readers.core import read_corpus
 from eiwa.errors import EiwaError
-from eiwa.features.registry import Encoder
+from eiwa.features.encoder import Encoder
 
 
 def write(path, text):

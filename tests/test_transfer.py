@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from conftest import TINY_SET, synthetic_sentences, synthetic_tagged, tiny_config, write_conll
 from eiwa.cli import cli
 from eiwa.readers.core import read_hironsan, sentence_from_tags
-from eiwa.features.encoding import bigrams
-from eiwa.features.registry import Encoder
+from eiwa.features.vocab import bigrams
+from eiwa.features.encoder import Encoder
 from eiwa.errors import EiwaError
 from eiwa.tagger import Tagger
 from eiwa.training.train import build_tagger, make_optimizer, train

@@ -1,9 +1,9 @@
-"""Examples -> tensors: vocabularies, the strings each feature reads, encoded corpora and batches.
+"""Sentences -> tensors: the strings each feature reads, encoded corpora, batches, and the `Encoder`
+that runs the enabled features over them.
 
 A sentence is encoded once (the per-token string work happens in each feature's `encode`, with
 caches) into integer arrays; batches are then cut from those arrays with NumPy, so the training
-and inference loops never touch individual tokens in Python. The features themselves, and the
-`Encoder` that runs them, are in features.py.
+and inference loops never touch individual tokens in Python.
 
 The character module runs once per *distinct* word form in a batch: each token carries an index
 into a table of distinct forms, and the model scatters the form vectors back to the tokens. The
@@ -12,104 +12,20 @@ forms go through it in chunks of similar length, since padding costs an LSTM as 
 
 from __future__ import annotations
 
-import functools
-import re
-import unicodedata
-from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
-from typing import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
-from eiwa.config import Config
-from eiwa.readers.core import Sentence
-from eiwa.errors import DataError
+from eiwa.features.base import FEATURES, Feature, classifier_order, module_order
+from eiwa.features.vocab import TagVocab
+from eiwa.tags import parse_tag, tags_from_spans
 
-PAD, UNK = "<pad>", "<unk>"
-BEGIN, END = "\x02", "\x03"  # word boundary markers for character bigrams
-CASES = ("<pad>", "lower", "upper_initial", "all_upper", "mixed", "numeric", "has_digit", "other")
-
-
-class Vocab:
-    """String <-> id, with padding at 0 and the unknown entry at 1."""
-
-    def __init__(self, items: Iterable[str] = (), counts: Sequence[int] | None = None, inherited: int = 0):
-        # Ids below `inherited` were copied, rows and all, from a source model's vocabulary (transfer.py).
-        self.inherited = inherited
-        self.items = [PAD, UNK]
-        self.ids = {PAD: 0, UNK: 1}
-        for item in items:
-            if item not in self.ids:
-                self.ids[item] = len(self.items)
-                self.items.append(item)
-        self.counts = list(counts) if counts is not None else [0] * len(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __contains__(self, item: str) -> bool:
-        return item in self.ids
-
-    def index(self, item: str) -> int:
-        return self.ids.get(item, 1)
-
-    def to_json(self) -> dict:
-        return {"items": self.items[2:], "counts": self.counts, "inherited": self.inherited}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Vocab":
-        return cls(data["items"], data.get("counts"), data.get("inherited", 0))
-
-
-class TagVocab:
-    """Tags have no padding or unknown entry of their own: 'O' is id 0."""
-
-    def __init__(self, tags: Iterable[str], inherited: Iterable[str] = ()):
-        self.items = ["O"] + sorted(set(tags) - {"O"})
-        self.ids = {tag: i for i, tag in enumerate(self.items)}
-        # Tags whose output and CRF rows were copied from a source model's tags (transfer.py).
-        self.inherited = list(inherited)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def entity_types(self) -> list[str]:
-        return sorted({tag[2:] for tag in self.items if tag != "O"})
-
-
-# ----------------------------------------------------------------------------- token features
-
-
-@lru_cache(maxsize=1_000_000)
-def normalize_word(word: str, lowercase: bool) -> str:
-    """NFKC (full-width -> ASCII), optional lowercasing, every digit -> 0."""
-    word = unicodedata.normalize("NFKC", word)
-    if lowercase:
-        word = word.lower()
-    return re.sub(r"\d", "0", word)
-
-
-@lru_cache(maxsize=1_000_000)
-def casing(word: str) -> int:
-    if word.isdigit():
-        return CASES.index("numeric")
-    if not any(c.isalpha() and (c.isupper() or c.islower()) for c in word):
-        return CASES.index("has_digit") if any(c.isdigit() for c in word) else CASES.index("other")
-    if word.islower():
-        return CASES.index("lower")
-    if word.isupper():
-        return CASES.index("all_upper")
-    if word[0].isupper() and (len(word) == 1 or word[1:].islower()):
-        return CASES.index("upper_initial")
-    return CASES.index("mixed")
-
-
-def bigrams(form: str) -> list[str]:
-    """Overlapping character pairs of a word with begin/end markers: 'EU' -> ['\\x02E', 'EU', 'U\\x03']."""
-    marked = BEGIN + form + END
-    return [marked[i : i + 2] for i in range(len(marked) - 1)]
+if TYPE_CHECKING:
+    from eiwa.config import Config
+    from eiwa.readers.core import Sentence
 
 
 class Inputs:
@@ -139,49 +55,6 @@ class Inputs:
         return [f.lower() for f in forms] if self.config.char_lowercase else forms
 
 
-# ----------------------------------------------------------------------------- pretrained vectors
-
-
-@functools.cache  # read once per process: the vocabulary and the initial rows both need it
-def read_vectors(path: str | Path, lowercase: bool, limit: int) -> tuple[list[str], np.ndarray]:
-    """A word2vec/fastText text file (optional 'count dim' header line): words and their vectors."""
-    words, rows, dim = [], [], None
-    seen = set()
-    try:
-        handle = open(path, "rb")
-    except OSError as error:
-        raise DataError(path, None, f"cannot read vectors: {error.strerror}") from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise DataError(path, number, "invalid UTF-8") from None
-            fields = line.rstrip().split(" ")
-            if number == 1 and len(fields) == 2 and all(f.isdigit() for f in fields):
-                continue  # header
-            if len(fields) < 2:
-                continue
-            if dim is None:
-                dim = len(fields) - 1
-            if len(fields) - 1 != dim:
-                raise DataError(path, number, f"expected {dim} numbers after the word, found {len(fields) - 1}")
-            word = normalize_word(fields[0], lowercase)
-            if word in seen:
-                continue
-            try:
-                rows.append(np.asarray(fields[1:], dtype=np.float32))
-            except ValueError:
-                raise DataError(path, number, "vector values must be numbers") from None
-            seen.add(word)
-            words.append(word)
-            if len(words) >= limit:
-                break
-    if not words:
-        raise DataError(path, None, "no vectors found")
-    return words, np.stack(rows)
-
-
 # ----------------------------------------------------------------------------- encoded data and batches
 
 
@@ -201,6 +74,11 @@ class FeatureData:
 
     columns: dict[str, list[np.ndarray]]
     shared: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def padded(self, indices: np.ndarray, lengths: np.ndarray) -> dict[str, torch.Tensor]:
+        """Every column of the sentences at `indices`, padded to [batch, time, ...]."""
+        return {name: torch.from_numpy(pad([column[i] for i in indices], lengths))
+                for name, column in self.columns.items()}
 
 
 @dataclass
@@ -264,6 +142,10 @@ class Batch:
         return Batch({name: _to(value, device) for name, value in self.inputs.items()}, self.lengths.to(device),
                      self.mask.to(device), None if self.tag_ids is None else self.tag_ids.to(device), self.indices)
 
+    def with_inputs(self, extra: dict[str, dict]) -> "Batch":
+        """This batch with more tensors for some features' modules (see Encoder.precompute)."""
+        return replace(self, inputs={name: {**tensors, **extra.get(name, {})} for name, tensors in self.inputs.items()})
+
 
 def _to(value, device: torch.device):
     if isinstance(value, (torch.Tensor, FormChunk)):
@@ -273,3 +155,113 @@ def _to(value, device: torch.device):
     if isinstance(value, (list, tuple)):
         return type(value)(_to(item, device) for item in value)
     return value
+
+
+# ----------------------------------------------------------------------------- the encoder
+
+
+class Encoder:
+    """The enabled features and the tag vocabulary: sentences -> `Encoded` arrays -> `Batch`es."""
+
+    def __init__(self, config: Config, features: dict[str, Feature], tags: TagVocab):
+        self.config = config
+        self.features = features  # in module order (base.module_order)
+        self.tags = tags
+        self.inputs = Inputs(config)
+
+    @staticmethod
+    def enabled(config: Config) -> list[str]:
+        return module_order(config.feature_names())
+
+    @classmethod
+    def build(cls, config: Config, sentences: Sequence[Sentence]) -> "Encoder":
+        """Vocabularies and resources of every enabled feature, and the tags, from training data."""
+        inputs = Inputs(config)
+        features = {name: FEATURES[name].fit(config, sentences, inputs) for name in cls.enabled(config)}
+        tag_set = set()
+        for sentence in sentences:
+            tag_set.update(tags_from_spans(sentence.token_spans(), len(sentence), config.tag_scheme))
+        return cls(config, features, TagVocab(tag_set))
+
+    def modules(self) -> dict[str, nn.Module]:
+        """A fresh module per feature, created in module order (what a seed gives depends on it)."""
+        return {name: feature.new_module() for name, feature in self.features.items()}
+
+    def input_order(self) -> list[str]:
+        """The order in which the classifier reads the features' outputs."""
+        return classifier_order(self.features)
+
+    def to_json(self) -> dict:
+        return {"features": {name: f.to_json() for name, f in self.features.items()}, "tags": self.tags.items,
+                "inherited_tags": self.tags.inherited}
+
+    @classmethod
+    def from_json(cls, config: Config, data: dict) -> "Encoder":
+        for tag in data["tags"]:
+            parse_tag(tag)  # a tag the decoder cannot read is a damaged file, found now, not mid-prediction
+        tags = TagVocab(data["tags"], data.get("inherited_tags", ()))
+        if "features" not in data:  # eiwa 0.1 (format 1): the word and bigram vocabularies at the top
+            data = {"features": {"word": {"vocabs": {"words": data["words"]}},
+                                 "char": {"vocabs": {"bigrams": data["bigrams"]}}}}
+        features = {name: FEATURES[name].from_json(config, data["features"][name]) for name in cls.enabled(config)}
+        return cls(config, features, tags)
+
+    def encode(self, sentences: Sequence[Sentence], with_tags: bool = True) -> Encoded:
+        features = {name: feature.encode(sentences, self.inputs) for name, feature in self.features.items()}
+        tag_ids = None
+        if with_tags:
+            tag_ids = []
+            for sentence in sentences:
+                tags = tags_from_spans(sentence.token_spans(), len(sentence), self.config.tag_scheme)
+                tag_ids.append(np.fromiter((self.tags.ids.get(t, 0) for t in tags), np.int64, len(tags)))
+        lengths = np.fromiter(map(len, sentences), np.int64, len(sentences))
+        return Encoded(features, tag_ids, lengths)
+
+    def precompute(self, model: nn.Module, encoded: Encoded, run: Callable, device: torch.device) -> dict[str, dict]:
+        """Each feature's tensors over the whole encoded corpus, for its module at inference
+        (Feature.precompute); give them to every batch with `Batch.with_inputs`."""
+        return {name: feature.precompute(getattr(model, name), encoded.features[name], run, device)
+                for name, feature in self.features.items()}
+
+    def batch(self, encoded: Encoded, indices: np.ndarray) -> Batch:
+        lengths = encoded.lengths[indices]
+        mask = np.arange(int(lengths.max()))[None, :] < lengths[:, None]
+        inputs = {name: feature.batch(encoded.features[name], indices, lengths)
+                  for name, feature in self.features.items()}
+        tags = None
+        if encoded.tag_ids is not None:
+            tags = torch.from_numpy(pad([encoded.tag_ids[i] for i in indices], lengths))
+        return Batch(inputs, torch.from_numpy(lengths), torch.from_numpy(mask), tags, np.asarray(indices))
+
+    def batches(self, encoded: Encoded, batch_size: int, shuffle_seed: int | None = None,
+                shard: tuple[int, int] | None = None):
+        """Length-bucketed batches: similar lengths together waste little padding.
+
+        With a seed, sentences are shuffled, sorted by length within pools of 50 batches, and
+        the batches shuffled again, so that each epoch sees a different, repeatable order.
+        `shard` = (rank, world): this process's share of each batch (sentences rank, rank +
+        world, ...), for data-parallel training; every rank gets the same number of batches
+        (a batch with fewer sentences than processes is left out).
+        """
+        lengths = encoded.lengths
+        if shuffle_seed is None:
+            order = np.argsort(-lengths, kind="stable")
+            chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        else:
+            rng = np.random.default_rng(shuffle_seed)
+            order = rng.permutation(len(encoded))
+            pool = batch_size * 50
+            chunks = []
+            for start in range(0, len(order), pool):
+                part = order[start : start + pool]
+                part = part[np.argsort(lengths[part], kind="stable")]
+                chunks.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+            chunks = [chunks[i] for i in rng.permutation(len(chunks))]
+        for chunk in chunks:
+            chunk = chunk[lengths[chunk] > 0]
+            if shard is not None:
+                if len(chunk) < shard[1]:
+                    continue
+                chunk = chunk[shard[0]::shard[1]]
+            if len(chunk):
+                yield self.batch(encoded, chunk)
