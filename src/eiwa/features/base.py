@@ -135,6 +135,10 @@ class Feature:
         items as the tagger's threads do. Default: none."""
         return {}
 
+    def with_vocabs(self, vocabs: dict[str, Vocab]) -> "Feature":
+        """The same feature with other vocabularies (transfer's: the source's items, then the target's)."""
+        return type(self)(self.config, vocabs, self.state)
+
     def with_config(self, config: Config) -> "Feature":
         """The same feature (vocabularies, resources) reading inputs as `config` says (transfer's source view)."""
         view = copy.copy(self)

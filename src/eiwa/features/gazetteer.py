@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import nn
 
 from eiwa.errors import EiwaError
 from eiwa.features.base import Feature, Setting, register
 from eiwa.features.encoder import FeatureData
+from eiwa.readers.core import Sentence
 
 
 @register
@@ -53,11 +56,11 @@ class GazetteerFeature(Feature):
 
     def encode(self, sentences, inputs):
         separator = "" if self.config.lang == "ja" else " "
-        return FeatureData({"tags": self.dictionary().match_many([s.words for s in sentences], separator)})
+        return FeatureData({"tags": self.dictionary().match_many(_matchable_words(sentences), separator)})
 
     def lines(self, sentences):
         separator = "" if self.config.lang == "ja" else " "
-        stats = self.dictionary().statistics([s.words for s in sentences], separator)
+        stats = self.dictionary().statistics(_matchable_words(sentences), separator)
         shares = ", ".join(f"{group} {share:.1%}" for group, share in stats["share"].items())
         return [f"gazetteer: {stats['share_any']:.1%} of training tokens inside a dictionary match ({shares})"]
 
@@ -65,6 +68,14 @@ class GazetteerFeature(Feature):
         from eiwa.gazetteer.core import TAGS
 
         return GazetteerModule(len(self.state["groups"]), len(TAGS), self.config.gazetteer_dim)
+
+
+def _matchable_words(sentences: Sequence[Sentence]) -> list[list[str]]:
+    """Each sentence's words as the dictionary can read them: a lone surrogate (text from the API may
+    hold one) as U+FFFD, as the tokenizer reads it; no name contains either."""
+    from eiwa.tokenize.japanese import encodable
+
+    return [s.words if encodable(s.text) == s.text else [encodable(w) for w in s.words] for s in sentences]
 
 
 class GazetteerModule(nn.Module):

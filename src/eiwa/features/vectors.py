@@ -46,6 +46,11 @@ class VectorsFeature(Feature):
                          "dim": int(feature.table.dim)}
         return feature
 
+    def with_vocabs(self, vocabs):
+        feature = super().with_vocabs(vocabs)
+        feature.table = self.table
+        return feature
+
     def attach(self, module):
         from eiwa.resources.chive import VectorTable
 

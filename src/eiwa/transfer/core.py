@@ -266,7 +266,7 @@ def build(
         for vocab, merged in vocabs.items():
             items = fresh.vocabs[vocab].items[2:]
             copied[vocab] = (sum(item in known.vocabs[vocab] for item in items), len(items))
-        encoder.features[name] = type(fresh)(config, vocabs, fresh.state)
+        encoder.features[name] = fresh.with_vocabs(vocabs)
     if "classifier" in modules:
         # Mapped target types get all their tags, so that the source's knowledge of them survives
         # even when the target training data is small (or empty: the zero-shot case).
