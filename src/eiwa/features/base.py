@@ -38,6 +38,7 @@ FEATURES: dict[str, type["Feature"]] = {}  # name -> class, as registered
 
 
 def register(cls: type["Feature"]) -> type["Feature"]:
+    """Class decorator: adds the feature to the registry under its name."""
     FEATURES[cls.name] = cls
     return cls
 
@@ -66,9 +67,10 @@ class Setting:
             return
         if self.choices and value not in self.choices:
             raise EiwaError(f"{name} must be one of {', '.join(self.choices)}, got {value!r}")
-        if self.below is not None and not self.minimum <= value < self.below:  # `not` also refuses nan
-            raise EiwaError(f"{name} must be in [{self.minimum:g}, {self.below:g}), got {value}")
-        if self.below is None and self.minimum is not None and value < self.minimum:
+        if self.below is not None:
+            if not self.minimum <= value < self.below:  # `not` also refuses nan
+                raise EiwaError(f"{name} must be in [{self.minimum:g}, {self.below:g}), got {value}")
+        elif self.minimum is not None and value < self.minimum:
             raise EiwaError(f"{name} must be at least {self.minimum}, got {value}")
 
 
@@ -76,6 +78,7 @@ class Feature:
     """One token input. Subclasses set the class attributes and implement fit/encode/module."""
 
     name: ClassVar[str]
+    # Its config settings (config.py makes each an attribute of Config): setting name -> Setting.
     settings: ClassVar[dict[str, Setting]] = {}
     # Parameters (within the module) whose rows follow a vocabulary: parameter -> vocabulary name.
     vocab_tables: ClassVar[dict[str, str]] = {}
@@ -85,8 +88,8 @@ class Feature:
     # shared random stream in this rank order, which keeps their models and runs as they were. Any
     # other feature (None) is seeded by its own name, so that what comes before it does not shape it.
     legacy_init_rank: ClassVar[int | None] = None
-    # The classifier reads these features' outputs before the others' (eiwa 0.1's layout: word, then
-    # char), a saved model's layout.
+    # The classifier reads these features' outputs before the others' (word, then char: the layout of
+    # format-1 models); saved models depend on this order.
     classifier_first: ClassVar[bool] = False
 
     def __init__(self, config: Config, vocabs: dict[str, Vocab] | None = None, state: dict | None = None):
@@ -161,20 +164,21 @@ class Feature:
 # ----------------------------------------------------------------------------- the registry's order and help
 
 
-def module_order(names: Iterable[str]) -> list[str]:
-    """Features in the order their modules are made: the legacy ones by rank, then the others by name."""
+def module_order(enabled: Iterable[str]) -> list[str]:
+    """The registered ones of `enabled`, in the order their modules are made: the legacy features by
+    rank, then the others by name."""
 
     def key(name: str) -> tuple:
         rank = FEATURES[name].legacy_init_rank
         return (0, rank, "") if rank is not None else (1, 0, name)
 
-    wanted = set(names)
+    wanted = set(enabled)
     return sorted((name for name in FEATURES if name in wanted), key=key)
 
 
-def classifier_order(names: Iterable[str]) -> list[str]:
-    """Features in the order the classifier reads their outputs: `classifier_first` ones, then module order."""
-    return sorted(module_order(names), key=lambda name: not FEATURES[name].classifier_first)
+def classifier_order(enabled: Iterable[str]) -> list[str]:
+    """`enabled` in the order the classifier reads their outputs: `classifier_first` ones, then module order."""
+    return sorted(module_order(enabled), key=lambda name: not FEATURES[name].classifier_first)
 
 
 def names() -> list[str]:
