@@ -16,7 +16,7 @@ import torch
 
 from eiwa.config import load_config
 from eiwa.readers import read
-from eiwa.features.encoding import normalize_word
+from eiwa.features.vocab import normalize_word
 from eiwa.tagger import Tagger
 from eiwa.transfer.core import build
 

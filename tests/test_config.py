@@ -12,16 +12,19 @@ from eiwa.errors import EiwaError
 
 def test_defaults_validate_and_follow_lample():
     config = Config().validate()
-    assert (config.char_embedding_dim, config.char_hidden_dim, config.word_embedding_dim, config.hidden_dim) == (25, 25, 100, 100)
+    dims = (config.char_embedding_dim, config.char_hidden_dim, config.word_embedding_dim, config.hidden_dim)
+    assert dims == (25, 25, 100, 100)
     assert config.dropout == 0.5 and config.tag_scheme == "bioes" and config.decoder == "crf"
     assert load_config(None) == config
 
 
 def test_toml_file(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('lang = "ja"\nchar_input = "romaji"\nhidden_dim = 32\ndropout = 0.25\nchar_lowercase = true\nlr = 1\n')
+    path.write_text('lang = "ja"\nchar_input = "romaji"\nhidden_dim = 32\ndropout = 0.25\n'
+                    'char_lowercase = true\nlr = 1\n')
     config = load_config(path)
-    assert (config.lang, config.char_input, config.hidden_dim, config.dropout, config.char_lowercase) == ("ja", "romaji", 32, 0.25, True)
+    read = (config.lang, config.char_input, config.hidden_dim, config.dropout, config.char_lowercase)
+    assert read == ("ja", "romaji", 32, 0.25, True)
     assert config.lr == 1.0 and isinstance(config.lr, float)  # an int is accepted for a float setting
 
 
@@ -29,7 +32,8 @@ def test_json_file_then_overrides_then_fixed_flags(tmp_path):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"hidden_dim": 16, "max_epochs": 7, "word_vectors": None}))
     config = load_config(path, ["max_epochs=3"], seed=9, lang=None)
-    assert (config.hidden_dim, config.max_epochs, config.seed, config.word_vectors, config.lang) == (16, 3, 9, None, "en")
+    read = (config.hidden_dim, config.max_epochs, config.seed, config.word_vectors, config.lang)
+    assert read == (16, 3, 9, None, "en")
 
 
 @pytest.mark.parametrize(
@@ -105,6 +109,9 @@ def test_set_errors(assignment, match):
         (["tag_scheme=iob1"], "tag_scheme"),
         (["optimizer=adagrad"], "optimizer"),
         (["lang=ja", "char_input=kana"], "char_input"),
+        (["char_hidden_dim=0"], "char_hidden_dim must be at least 1"),
+        (["singleton_unk_rate=1.0"], r"singleton_unk_rate must be in \[0, 1\)"),
+        (["pos_source=mecab"], "pos_source must be one of tokenizer, corpus"),
     ],
 )
 def test_validate_rejects_bad_values(overrides, match):
@@ -124,3 +131,24 @@ def test_round_trip_through_dict():
     config = Config(hidden_dim=7, word_vectors="v.txt", char_lowercase=True)
     assert Config.from_dict(config.to_dict()) == config
     assert "hidden_dim = 7" in config.describe()
+
+
+def test_feature_settings_come_from_the_registry():
+    from eiwa import features
+
+    settings = features.all_settings()
+    assert {"char_embedding_dim", "word_vectors", "pos_source", "vectors_dim", "gazetteer_max_tokens"} <= set(settings)
+    assert not {"features", "hidden_dim", "seed"} & set(settings)  # core settings stay in config.py
+    config = Config()
+    assert all(getattr(config, key) == setting.default for key, setting in settings.items())
+    keys = list(config.to_dict())  # config.json's order: inputs, the features' settings, then the rest
+    assert keys[:6] == ["lang", "word_input", "char_input", "tag_scheme", "features", "char_embedding_dim"]
+    assert keys.index("chartype_dim") + 1 == keys.index("hidden_dim") and keys[-1] == "threads"
+
+
+def test_eiwa_0_1_vectors_key_reads_as_word_vectors_and_unknown_keys_are_refused():
+    assert Config.from_dict({"vectors": "v.txt", "hidden_dim": 8}).word_vectors == "v.txt"
+    with pytest.raises(EiwaError, match="unknown setting"):
+        Config.from_dict({"vectors": "v.txt", "features": "char,word"})
+    with pytest.raises(EiwaError, match=r"unknown setting\(s\) char_dim"):
+        Config.from_dict({"char_dim": 3})

@@ -398,7 +398,7 @@ def test_real_stockmark_records(shared_data):
 
 
 def test_read_vectors_header_normalization_duplicates_and_limit(tmp_path):
-    from eiwa.features.encoding import read_vectors
+    from eiwa.resources.word2vec import read_vectors
 
     path = write(tmp_path, "v.vec", "4 3\nThe 0.1 0.2 0.3\nthe 9 9 9\nParis1 1 2 3\nBerlin 4 5 6\n")
     words, vectors = read_vectors(path, lowercase=True, limit=10)
@@ -413,7 +413,7 @@ def test_read_vectors_header_normalization_duplicates_and_limit(tmp_path):
     ("the 0.1 0.2 0.3\nbig 1 2 3\nparis 0.1 0.2 x\n", 3, "numbers"),
 ])
 def test_read_vectors_errors_name_the_line(tmp_path, content, line, match):
-    from eiwa.features.encoding import read_vectors
+    from eiwa.resources.word2vec import read_vectors
 
     path = write(tmp_path, "v.vec", content)
     with pytest.raises(DataError, match=match) as excinfo:
@@ -422,7 +422,7 @@ def test_read_vectors_errors_name_the_line(tmp_path, content, line, match):
 
 
 def test_read_vectors_invalid_utf8_is_a_data_error_naming_the_line(tmp_path):
-    from eiwa.features.encoding import read_vectors
+    from eiwa.resources.word2vec import read_vectors
 
     path = tmp_path / "v.vec"
     path.write_bytes(b"2 3\nthe 0.1 0.2 0.3\npar\xffis 0.1 0.2 0.3\n")

@@ -1,4 +1,4 @@
-"""Token features (src/eiwa/features.py): the registry, part of speech, pretrained vectors and the
+"""Token features (src/eiwa/features/): the registry, part of speech, pretrained vectors and the
 name dictionary as model inputs; saving, loading and transferring models that use them."""
 
 from __future__ import annotations
@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from eiwa.features import registry as features_module
 from eiwa.doc import sentence_from_tags
 from eiwa.readers.conll import read_conll
 from eiwa.readers.hironsan import read_hironsan
 from eiwa.tokenize import tokenizer_for
 from eiwa.errors import EiwaError
-from eiwa.features.registry import FEATURES, Encoder
+from eiwa.features import FEATURES
 from eiwa.resources.upos import UPOS, level_names, upos_japanese, upos_ptb
 from eiwa.tagger import Tagger
 from eiwa.training.train import build_tagger, make_optimizer, train
@@ -37,8 +36,8 @@ def ja_config(**overrides):
 
 
 def test_every_registered_feature_is_a_transfer_unit_with_its_tables():
-    assert list(FEATURES) == ["char", "word", "pos", "vectors", "gazetteer"]
-    assert MODULES == ("char", "word", "pos", "vectors", "gazetteer", "classifier")
+    assert list(FEATURES) == ["char", "word", "pos", "vectors", "gazetteer", "chartype"]
+    assert MODULES == ("char", "word", "pos", "vectors", "gazetteer", "chartype", "classifier")
     assert parse_modules("pos,classifier") == ["pos", "classifier"]
     assert VOCAB_TABLES["char.embedding.weight"] == ("char", "bigrams")
     assert VOCAB_TABLES["pos.upos.weight"] == ("pos", "upos")
@@ -126,7 +125,8 @@ def test_english_pos_reads_the_conll_column_and_refuses_raw_text(tmp_path):
     sentences = read_conll(path, columns=["token", "pos", "tag"]).sentences
     assert sentences[0].tokens[0].corpus_pos in (("NNP",), ("NN",))
     tagger = build_tagger(tiny_config(features="char,word,pos"), sentences)
-    assert tagger.encoder.features["pos"].vocabs["upos"].items[2:] and "PROPN" in tagger.encoder.features["pos"].vocabs["upos"]
+    upos = tagger.encoder.features["pos"].vocabs["upos"]
+    assert upos.items[2:] and "PROPN" in upos
     tagger.tag_sentences(sentences[:3])
     with pytest.raises(EiwaError, match="raw English text does not have"):
         tagger.predict(["John lives in Paris."])
@@ -187,7 +187,8 @@ def test_vectors_feature_keeps_the_whole_table_so_unseen_words_get_their_rows(ja
 def test_vectors_trainable_is_a_float32_parameter(ja_sentences, vectors_folder):
     tagger = build_tagger(ja_config(features="char,word,vectors", vectors_table=str(vectors_folder),
                                     vectors_trainable=True), ja_sentences[:10])
-    assert isinstance(tagger.model.vectors.table, torch.nn.Parameter) and tagger.model.vectors.table.dtype == torch.float32
+    table = tagger.model.vectors.table
+    assert isinstance(table, torch.nn.Parameter) and table.dtype == torch.float32
     assert torch.equal(tagger.model.vectors.table[0], torch.tensor([1.0, 0, 0, 0]))
 
 
@@ -205,7 +206,8 @@ def test_vectors_without_the_extra_name_the_install_command(ja_sentences, monkey
 def test_a_nonexistent_vectors_path_is_an_error_on_every_construction_path(ja_sentences, tmp_path):
     missing = str(tmp_path / "nowhere")
     source = build_tagger(tiny_config(), synthetic_sentences(20))
-    for make in (lambda c: build_tagger(c, ja_sentences[:5]), lambda c: transfer(source, c, ja_sentences[:5], ["char"], {})):
+    for make in (lambda c: build_tagger(c, ja_sentences[:5]),
+                 lambda c: transfer(source, c, ja_sentences[:5], ["char"], {})):
         with pytest.raises(EiwaError, match="nowhere"):
             make(ja_config(features="char,word,vectors", vectors_table=missing))
         with pytest.raises(EiwaError, match="nowhere"):
@@ -307,14 +309,6 @@ def test_features_are_saved_under_their_names(ja_sentences, tmp_path):
     assert set(vocab["features"]["pos"]["vocabs"]) == {"upos", "levels"}
     assert "名詞-固有名詞" in vocab["features"]["pos"]["vocabs"]["levels"]["items"]
     assert json.loads((tmp_path / "m" / "meta.json").read_text())["format_version"] == 2
-
-
-def test_registry_is_the_only_list_of_features():
-    # Config's list of names must follow the registry (one place to add a feature, plus its settings).
-    from eiwa.config import FEATURE_NAMES
-
-    assert tuple(FEATURES) == FEATURE_NAMES
-    assert all(issubclass(cls, features_module.Feature) for cls in FEATURES.values())
 
 
 def test_english_models_read_the_english_side_of_the_dictionary(monkeypatch):

@@ -1,4 +1,5 @@
-"""Tests for eiwa.model and the batching in eiwa.features.encoding: the CRF against brute force, shapes, distinct forms."""
+"""Tests for eiwa.model and the batching in eiwa.features.encoder: the CRF against brute force, shapes,
+distinct forms."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ import torch
 
 from conftest import synthetic_sentences, tiny_config
 from eiwa.doc import sentence_from_tags
-from eiwa.features.encoding import FormChunk, form_chunks
-from eiwa.features.registry import Encoder
+from eiwa.features.encoder import Encoder, FormChunk, form_chunks
 from eiwa.model import CRF
 from eiwa.tagger import Tagger
 from eiwa.tags import tags_from_spans
@@ -166,7 +166,8 @@ def test_char_module_runs_on_distinct_forms_only():
         for column, token in enumerate(tokens):
             form_row = batch.inputs["char"]["token_forms"][row, column]
             assert int(lengths[form_row]) == len(token) + 1  # bigrams with begin/end markers
-    same = batch.inputs["char"]["token_forms"][0, 0] == batch.inputs["char"]["token_forms"][0, 3] == batch.inputs["char"]["token_forms"][1, 0]
+    token_forms = batch.inputs["char"]["token_forms"]
+    same = token_forms[0, 0] == token_forms[0, 3] == token_forms[1, 0]
     assert bool(same)
     # a batch of one sentence holds only that sentence's forms
     single = tagger.encoder.batch(encoded, np.array([1]))
@@ -189,7 +190,8 @@ def test_form_chunks_group_similar_lengths_and_keep_every_form():
     sentences = [sentence_from_tags(words, ["O"] * len(words), "en")]
     tagger = build(tiny_config(), sentences)
     encoded = tagger.encoder.encode(sentences)
-    chunks, row = form_chunks(encoded.features["char"].shared["form_lengths"], encoded.features["char"].shared["form_bigrams"])
+    forms = encoded.features["char"].shared
+    chunks, row = form_chunks(forms["form_lengths"], forms["form_bigrams"])
     assert sorted(row.tolist()) == list(range(len(words)))
     for chunk in chunks:
         # padded to the chunk's longest form, which is less than twice its shortest (or 2 bigrams)
@@ -203,8 +205,9 @@ def test_form_chunks_group_similar_lengths_and_keep_every_form():
     with torch.inference_mode():
         together = model.char.forms(chunks)[torch.from_numpy(row)]
         for form in range(len(words)):
-            alone = model.char.forms([FormChunk(encoded.features["char"].shared["form_bigrams"][form : form + 1, : int(encoded.features["char"].shared["form_lengths"][form])],
-                                          encoded.features["char"].shared["form_lengths"][form : form + 1])])
+            length = int(forms["form_lengths"][form])
+            alone = model.char.forms([FormChunk(forms["form_bigrams"][form : form + 1, :length],
+                                                forms["form_lengths"][form : form + 1])])
             torch.testing.assert_close(together[form], alone[0])
 
 
@@ -238,7 +241,8 @@ def test_batches_hold_every_sentence_exactly_once(encoded_corpus, seed):
     for b in batches:  # rows hold the right sentences
         for row, index in enumerate(b.indices):
             assert int(b.lengths[row]) == len(encoded.features["word"].columns["word_ids"][index])
-            assert b.inputs["word"]["word_ids"][row, : b.lengths[row]].tolist() == encoded.features["word"].columns["word_ids"][index].tolist()
+            expected = encoded.features["word"].columns["word_ids"][index].tolist()
+            assert b.inputs["word"]["word_ids"][row, : b.lengths[row]].tolist() == expected
 
 
 def test_batches_same_seed_same_order_other_seed_other_order(encoded_corpus):

@@ -6,7 +6,7 @@ import pytest
 from conftest import tiny_config
 
 from eiwa.errors import EiwaError
-from eiwa.features.registry import Encoder
+from eiwa.features.encoder import Encoder
 from eiwa.readers import read
 
 

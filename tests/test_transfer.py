@@ -20,8 +20,8 @@ from conftest import TINY_SET, synthetic_sentences, synthetic_tagged, tiny_confi
 from eiwa.cli import cli
 from eiwa.doc import sentence_from_tags
 from eiwa.readers.hironsan import read_hironsan
-from eiwa.features.encoding import bigrams
-from eiwa.features.registry import Encoder
+from eiwa.features.vocab import bigrams
+from eiwa.features.encoder import Encoder
 from eiwa.errors import EiwaError
 from eiwa.tagger import Tagger
 from eiwa.training.train import build_tagger, make_optimizer, train

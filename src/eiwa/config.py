@@ -1,5 +1,9 @@
 """Hyper-parameters: one dataclass, loadable from TOML or JSON, overridable with `--set key=value`.
 
+`Config` has one attribute per setting: the core ones declared here (language and inputs,
+classifier, transfer, training) and every feature's, declared with its bounds in its own file
+(eiwa.features: `Feature.settings`) and collected from the registry.
+
 Defaults follow Lample et al. (2016, "Neural Architectures for Named Entity Recognition") where
 they apply: 25-dimensional character embeddings and 25 hidden units per direction in the
 character BiLSTM, 100-dimensional word embeddings, 100 hidden units per direction in the word
@@ -17,55 +21,26 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from eiwa import features
 from eiwa.errors import EiwaError
 from eiwa.persist.core import is_file
 
 INPUTS = ("native", "romaji")
-FEATURE_NAMES = ("char", "word", "pos", "vectors", "gazetteer", "chartype")  # features.py registers each (a test checks)
-POS_SOURCES = ("tokenizer", "corpus")
 
 
 @dataclass
-class Config:
+class _InputSettings:
     # Data and inputs. For Japanese each module's input is chosen independently.
     lang: str = "en"
     word_input: str = "native"
     char_input: str = "native"
     tag_scheme: str = "bioes"
-    # Token features, comma-separated (any order): word, char, pos, vectors, gazetteer.
+    # Token features, comma-separated (any order): eiwa.features.names().
     features: str = "char,word"
 
-    # char module: overlapping character bigrams -> embeddings -> BiLSTM.
-    char_embedding_dim: int = 25
-    char_hidden_dim: int = 25  # per direction
-    char_lowercase: bool = False
 
-    # word module: normalised word -> embedding (+ a small casing embedding).
-    word_embedding_dim: int = 100
-    case_embedding_dim: int = 10
-    word_lowercase: bool = True
-    min_word_count: int = 1  # rarer training words are left to the unknown word (keeps models small)
-    singleton_unk_rate: float = 0.5
-    word_vectors: str | None = None  # word2vec/fastText text file to initialise word embeddings
-    vectors_limit: int = 200_000  # read at most this many vectors of word_vectors
-
-    # pos feature: universal POS (shared with English) + the language's own POS levels (UniDic pos1-3).
-    pos_source: str = "tokenizer"  # tokenizer: eiwa's own MeCab analysis; corpus: the data's POS column
-    upos_dim: int = 16
-    pos_dim: int = 16  # per level
-
-    # vectors feature: pretrained vectors (a key -> row table kept with the model) -> projection.
-    vectors_table: str = "chive"  # chive: ja-ginza's vocab/ (pip install 'eiwa[vectors]'); or a spaCy vocab folder
-    vectors_dim: int = 100  # projected size
-    vectors_trainable: bool = False  # fine-tune the pretrained rows (stored as float32 instead of float16)
-
-    # gazetteer feature: JMnedict longest-match tags per type group (pip install 'eiwa[gazetteer]').
-    gazetteer_dim: int = 8  # per group
-    gazetteer_max_tokens: int = 6  # longest match considered, in tokens
-
-    # chartype feature: the token's character types (kanji, hiragana, katakana, latin, digit, symbol, mixes).
-    chartype_dim: int = 8
-
+@dataclass
+class _ModelSettings:
     # classifier module: dropout -> word BiLSTM -> linear -> CRF (or softmax).
     hidden_dim: int = 100  # per direction
     dropout: float = 0.5
@@ -97,6 +72,10 @@ class Config:
     dev_fraction: float = 0.1  # held out from training data when no dev set is given
     threads: int = 0  # torch intra-op threads; 0 = leave PyTorch's default
 
+
+class _ConfigMethods:
+    """What `Config` does with its settings (the class itself is built below, from every setting)."""
+
     def validate(self) -> "Config":
         if self.lang not in ("en", "ja"):
             raise EiwaError(f"lang must be 'en' or 'ja', got {self.lang!r}")
@@ -107,11 +86,15 @@ class Config:
             # English has no romanization: both modules read the words as written.
             self.word_input = self.char_input = "native"
         names = self.feature_names()
-        unknown = [n for n in names if n not in FEATURE_NAMES]
-        if unknown or not names:
-            raise EiwaError(f"features must be a comma-separated subset of {','.join(FEATURE_NAMES)}, got {self.features!r}")
-        if self.pos_source not in POS_SOURCES:
-            raise EiwaError(f"pos_source must be one of {', '.join(POS_SOURCES)}, got {self.pos_source!r}")
+        known = features.names()
+        if [n for n in names if n not in known] or not names:
+            raise EiwaError(f"features must be a comma-separated subset of {','.join(known)}, got {self.features!r}")
+        for name, setting in features.all_settings().items():
+            setting.check(name, getattr(self, name))
+        self._validate_model_settings()
+        return self
+
+    def _validate_model_settings(self) -> None:
         if self.decoder not in ("crf", "softmax"):
             raise EiwaError(f"decoder must be 'crf' or 'softmax', got {self.decoder!r}")
         if self.optimizer not in ("adam", "sgd"):
@@ -124,11 +107,10 @@ class Config:
             raise EiwaError(f"word_bridge must be none, jmdict or jmdict+map, got {self.word_bridge!r}")
         if self.fine_tune not in ("all", "frozen", "lower-lr"):
             raise EiwaError(f"fine_tune must be all, frozen or lower-lr, got {self.fine_tune!r}")
-        for name in ("dropout", "singleton_unk_rate", "dev_fraction"):
+        for name in ("dropout", "dev_fraction"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise EiwaError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        for name in ("char_embedding_dim", "char_hidden_dim", "word_embedding_dim", "hidden_dim", "batch_size", "max_epochs",
-                     "min_word_count", "upos_dim", "pos_dim", "vectors_dim", "gazetteer_dim", "gazetteer_max_tokens", "chartype_dim"):
+        for name in ("hidden_dim", "batch_size", "max_epochs"):
             if getattr(self, name) < 1:
                 raise EiwaError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("min_updates", "seed", "threads"):
@@ -142,7 +124,6 @@ class Config:
         for name in ("lr_decay", "clip", "transferred_lr_scale"):
             if not (0 <= getattr(self, name) < math.inf):
                 raise EiwaError(f"{name} must be a number of at least 0, got {getattr(self, name)}")
-        return self
 
     def feature_names(self) -> list[str]:
         return [n.strip() for n in self.features.split(",") if n.strip()]
@@ -182,6 +163,22 @@ class Config:
 
     def describe(self) -> str:
         return "\n".join(f"  {key} = {value!r}" for key, value in self.to_dict().items())
+
+
+def _fields(settings: type) -> list[tuple]:
+    return [(f.name, f.type, dataclasses.field(default=f.default)) for f in fields(settings)]
+
+
+def _feature_fields() -> list[tuple]:
+    return [(name, s.annotation, dataclasses.field(default=s.default)) for name, s in features.all_settings().items()]
+
+
+# The inputs first, then each feature's settings, then the classifier's, transfer's and training's:
+# the order of config.json and of `describe()`.
+Config = dataclasses.make_dataclass(
+    "Config", [*_fields(_InputSettings), *_feature_fields(), *_fields(_ModelSettings)], bases=(_ConfigMethods,),
+    namespace={"__module__": __name__, "__doc__": "Every setting of a model and its training, with defaults."},
+)
 
 
 def _field_type(key: str) -> str:
@@ -240,7 +237,8 @@ def resolve_config(name_or_path: str | Path) -> Path:
         return path
     if str(name_or_path) in builtin_configs():
         return BUILTIN_CONFIGS / f"{name_or_path}.toml"
-    raise EiwaError(f"{name_or_path}: no such config file or built-in config (built-in: {', '.join(builtin_configs())})")
+    raise EiwaError(f"{name_or_path}: no such config file or built-in config "
+                    f"(built-in: {', '.join(builtin_configs())})")
 
 
 def read_config_values(name_or_path: str | Path) -> dict:

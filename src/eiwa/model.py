@@ -1,26 +1,25 @@
 """The tagger network: one named module per token feature, and `classifier`.
 
-    token -> normalised word  -> WordModule --------\
-    token -> char bigrams     -> CharModule (BiLSTM) -+
-    token -> part of speech   -> PosModule ----------+- concat -> ClassifierModule (BiLSTM -> linear -> CRF) -> tags
-    token -> pretrained rows  -> VectorsModule ------+
-    token -> name dictionary  -> GazetteerModule ---/
+    token -> feature module 1 --\
+    token -> feature module 2 ---+- concat -> ClassifierModule (BiLSTM -> linear -> CRF) -> tags
+    token -> ...              --/
 
-Which feature modules a model has is set by its config (features.py holds the registry that
-makes them); each takes its batch inputs (a dict of tensors) and returns [batch, time, output_dim].
-Parameter names start with the module's name (`char.`, `word.`, `pos.`, ..., `classifier.`), which
-is what transfer uses to move modules from one model to another.
+Which feature modules a model has is set by its config (eiwa.features holds the registry, and each
+feature's module in its file); each takes its batch inputs (a dict of tensors) and returns
+[batch, time, output_dim]. Parameter names start with the module's name (the feature's, or
+`classifier.`), which is what transfer uses to move modules from one model to another.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from eiwa.features.encoding import CASES, Batch, FormChunk
+if TYPE_CHECKING:
+    from eiwa.features.encoder import Batch
 
 
 class BiLSTM(nn.Module):
@@ -37,7 +36,8 @@ class BiLSTM(nn.Module):
         self.backward_lstm = nn.LSTM(input_dim, hidden_dim, batch_first=True)
 
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """inputs [batch, time, dim], lengths [batch] -> (outputs [batch, time, 2 * hidden], final states [batch, 2 * hidden])."""
+        """inputs [batch, time, dim], lengths [batch] -> (outputs [batch, time, 2 * hidden],
+        final states [batch, 2 * hidden])."""
         steps = torch.arange(inputs.shape[1], device=inputs.device)
         reverse = lengths.unsqueeze(1) - 1 - steps  # position t <-> length - 1 - t
         reverse = torch.where(reverse >= 0, reverse, steps)  # padding stays where it is
@@ -48,107 +48,6 @@ class BiLSTM(nn.Module):
         rows, last = torch.arange(inputs.shape[0], device=inputs.device), lengths - 1
         final = torch.cat([forward_out[rows, last], backward_reversed[rows, last]], dim=-1)
         return torch.cat([forward_out, backward_out], dim=-1), final
-
-
-class CharModule(nn.Module):
-    """A word's character bigrams -> embeddings -> BiLSTM; the final states are the word's vector."""
-
-    def __init__(self, num_bigrams: int, embedding_dim: int, hidden_dim: int):
-        super().__init__()
-        self.embedding = nn.Embedding(num_bigrams, embedding_dim, padding_idx=0)
-        self.lstm = BiLSTM(embedding_dim, hidden_dim)
-        self.output_dim = 2 * hidden_dim
-
-    def forward(self, inputs: dict, form_vectors: torch.Tensor | None = None) -> torch.Tensor:
-        """Each token's vector. `form_vectors`: this module's output for every form of the encoded
-        corpus, computed once beforehand (inference); otherwise it runs on the batch's forms."""
-        if form_vectors is not None:
-            return form_vectors[inputs["form_ids"]]
-        return self.forms(inputs["form_chunks"])[inputs["token_forms"]]  # each distinct form back to its tokens
-
-    def forms(self, chunks: list[FormChunk]) -> torch.Tensor:
-        """Chunks of forms (bigram ids [forms, longest], lengths [forms]) -> [all forms, 2 * hidden], in chunk order."""
-        return torch.cat([self.lstm(self.embedding(chunk.bigram_ids), chunk.lengths)[1] for chunk in chunks])
-
-
-class WordModule(nn.Module):
-    """A normalised word's embedding plus a small embedding of its casing (lost by lowercasing)."""
-
-    def __init__(self, num_words: int, embedding_dim: int, case_dim: int, singleton_unk_rate: float):
-        super().__init__()
-        self.embedding = nn.Embedding(num_words, embedding_dim, padding_idx=0)
-        self.case_embedding = nn.Embedding(len(CASES), case_dim, padding_idx=0)
-        self.singleton_unk_rate = singleton_unk_rate
-        self.output_dim = embedding_dim + case_dim
-
-    def forward(self, inputs: dict) -> torch.Tensor:
-        word_ids, case_ids, singletons = inputs["word_ids"], inputs["case_ids"], inputs["singletons"]
-        if self.training and self.singleton_unk_rate > 0:
-            # Lample et al.: words seen once in training are sometimes replaced by the unknown word,
-            # so that its embedding is trained for the unseen words met at test time.
-            drop = singletons & (torch.rand(word_ids.shape, device=word_ids.device) < self.singleton_unk_rate)
-            word_ids = word_ids.masked_fill(drop, 1)
-        return torch.cat([self.embedding(word_ids), self.case_embedding(case_ids)], dim=-1)
-
-
-class PosModule(nn.Module):
-    """Part of speech: a universal tag embedding (shared by Japanese and English) and embeddings of
-    the language's own POS levels (UniDic pos1-pos3 for Japanese; padding for English)."""
-
-    def __init__(self, num_upos: int, upos_dim: int, num_levels: int, level_dim: int, depth: int):
-        super().__init__()
-        self.upos = nn.Embedding(num_upos, upos_dim, padding_idx=0)
-        self.levels = nn.Embedding(num_levels, level_dim, padding_idx=0)
-        self.output_dim = upos_dim + depth * level_dim
-
-    def forward(self, inputs: dict) -> torch.Tensor:
-        levels = self.levels(inputs["levels"])  # [batch, time, depth, dim]
-        return torch.cat([self.upos(inputs["upos"]), levels.flatten(2)], dim=-1)
-
-
-class VectorsModule(nn.Module):
-    """Pretrained vectors (the last row: zeros, for words without one) -> linear projection.
-
-    Frozen tables are kept as a float16 buffer (half the size on disk and in memory); trainable
-    ones as a float32 parameter."""
-
-    def __init__(self, rows: int, dim: int, output_dim: int, trainable: bool):
-        super().__init__()
-        if trainable:
-            self.table = nn.Parameter(torch.zeros(rows, dim))
-        else:
-            self.register_buffer("table", torch.zeros(rows, dim, dtype=torch.float16))
-        self.projection = nn.Linear(dim, output_dim)
-        self.output_dim = output_dim
-
-    def forward(self, inputs: dict) -> torch.Tensor:
-        return self.projection(nn.functional.embedding(inputs["rows"], self.table).float())
-
-
-class GazetteerModule(nn.Module):
-    """Name-dictionary matches: per type group, an embedding of its tag (O, B, I, E, S)."""
-
-    def __init__(self, groups: int, tags: int, dim: int):
-        super().__init__()
-        self.embedding = nn.Embedding(1 + groups * tags, dim, padding_idx=0)
-        self.register_buffer("offsets", 1 + tags * torch.arange(groups), persistent=False)
-        self.output_dim = groups * dim
-
-    def forward(self, inputs: dict) -> torch.Tensor:
-        tags = inputs["tags"]  # [batch, time, groups], values index the tag names
-        return self.embedding(tags + self.offsets).flatten(2)
-
-
-class AttributeModule(nn.Module):
-    """One categorical token attribute -> its embedding."""
-
-    def __init__(self, values: int, dim: int):
-        super().__init__()
-        self.embedding = nn.Embedding(values, dim, padding_idx=0)
-        self.output_dim = dim
-
-    def forward(self, inputs: dict) -> torch.Tensor:
-        return self.embedding(inputs["ids"])
 
 
 class ClassifierModule(nn.Module):
@@ -251,8 +150,8 @@ class CRF(nn.Module):
         steps_along = emissions.gather(2, on_path).squeeze(2)
         steps_along[:, 1:] += self.transitions[tags[:, :-1], tags[:, 1:]]
         steps_along[:, 0] = 0  # the first token's emission is in at_start
-        return PathScores(alpha.gather(2, on_path).squeeze(2), steps_along.cumsum(1), beta.gather(2, on_path).squeeze(2),
-                          log_partition)
+        return PathScores(alpha.gather(2, on_path).squeeze(2), steps_along.cumsum(1),
+                          beta.gather(2, on_path).squeeze(2), log_partition)
 
     def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         best = self.start + emissions[:, 0]
@@ -263,7 +162,8 @@ class CRF(nn.Module):
             active = mask[:, t].unsqueeze(1)
             best = torch.where(active, top + emissions[:, t], best)
             # Past a sentence's end, each tag points to itself so the path is carried through.
-            backpointers.append(torch.where(active, source, torch.arange(best.shape[1], device=best.device).expand_as(source)))
+            itself = torch.arange(best.shape[1], device=best.device).expand_as(source)
+            backpointers.append(torch.where(active, source, itself))
         tag = (best + self.end).argmax(dim=1)
         path = [tag]
         for source in reversed(backpointers):
@@ -276,11 +176,12 @@ class CRF(nn.Module):
 class NERModel(nn.Module):
     """Feature modules -> classifier. Attribute names are the module names used by transfer."""
 
-    def __init__(self, features: dict[str, nn.Module], hidden_dim: int, num_tags: int, dropout: float, decoder: str):
+    def __init__(self, features: dict[str, nn.Module], input_order: Sequence[str], hidden_dim: int, num_tags: int,
+                 dropout: float, decoder: str):
+        """`features` in the order their parameters are listed; `input_order`: the order the classifier
+        reads their outputs in (Encoder.input_order: a saved model's layout)."""
         super().__init__()
-        # The classifier reads the word module's output first, then the others in registry order:
-        # the layout of eiwa 0.1's classifier (word, char), so that its models load unchanged.
-        self.feature_names = sorted(features, key=lambda name: name != "word")
+        self.feature_names = list(input_order)
         for name, module in features.items():
             self.add_module(name, module)
         self.classifier = ClassifierModule(sum(m.output_dim for m in features.values()), hidden_dim, num_tags, dropout,
@@ -290,20 +191,19 @@ class NERModel(nn.Module):
         """(feature, width) of each block of the classifier's input, in order."""
         return [(name, getattr(self, name).output_dim) for name in self.feature_names]
 
-    def emissions(self, batch: Batch, form_vectors: torch.Tensor | None = None) -> torch.Tensor:
-        """Tag scores [batch, time, tags]. `form_vectors`: see CharModule.forward."""
-        vectors = [self.char(batch.inputs["char"], form_vectors) if name == "char" else getattr(self, name)(batch.inputs[name])
-                   for name in self.feature_names]
+    def emissions(self, batch: Batch) -> torch.Tensor:
+        """Tag scores [batch, time, tags]."""
+        vectors = [getattr(self, name)(batch.inputs[name]) for name in self.feature_names]
         return self.classifier.emissions(torch.cat(vectors, dim=-1), batch.lengths)
 
     def loss(self, batch: Batch) -> torch.Tensor:
         return self.classifier.loss(self.emissions(batch), batch.tag_ids, batch.mask)
 
-    def decode(self, batch: Batch, form_vectors: torch.Tensor | None = None) -> torch.Tensor:
-        return self.classifier.decode(self.emissions(batch, form_vectors), batch.mask)
+    def decode(self, batch: Batch) -> torch.Tensor:
+        return self.classifier.decode(self.emissions(batch), batch.mask)
 
-    def decode_with_scores(self, batch: Batch, form_vectors: torch.Tensor | None = None) -> tuple[torch.Tensor, PathScores]:
+    def decode_with_scores(self, batch: Batch) -> tuple[torch.Tensor, PathScores]:
         """The best tags and what gives each stretch of them its probability (an entity's confidence)."""
-        emissions = self.emissions(batch, form_vectors)
+        emissions = self.emissions(batch)
         tags = self.classifier.decode(emissions, batch.mask)
         return tags, self.classifier.path_log_probabilities(emissions, batch.mask, tags)

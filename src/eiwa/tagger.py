@@ -36,9 +36,8 @@ from eiwa import __version__
 from eiwa.config import Config
 from eiwa.doc import Sentence, Span
 from eiwa.tokenize import tokenizer_for
-from eiwa.features.encoding import Encoded, form_chunks
+from eiwa.features.encoder import Encoded, Encoder
 from eiwa.errors import EiwaError, ModelError
-from eiwa.features.registry import Encoder
 from eiwa.model import NERModel
 from eiwa.persist.core import checksums, dump_json, fault_point, is_dir, read_json, recover, replace_directory, verify
 from eiwa.scoring import Scores, score
@@ -95,7 +94,8 @@ class Tagger:
     @classmethod
     def create(cls, config: Config, encoder: Encoder) -> "Tagger":
         """A tagger with freshly initialised weights (under the current torch seed)."""
-        model = NERModel(encoder.modules(), config.hidden_dim, len(encoder.tags), config.dropout, config.decoder)
+        model = NERModel(encoder.modules(), encoder.input_order(), config.hidden_dim, len(encoder.tags), config.dropout,
+                         config.decoder)
         return cls(config, encoder, model)
 
     @property
@@ -122,8 +122,8 @@ class Tagger:
         `confidence`, `(start, end, type, probability)`: the CRF marginal probability of the
         entity's tags (forward-backward; for a softmax decoder, the product of its tokens').
 
-        The character module runs once over every distinct form of the input, in chunks of similar
-        length. On the CPU with more than one torch thread, the chunks and batches go to a shared
+        Features first compute what they need over the whole input once (Feature.precompute). On
+        the CPU with more than one torch thread, that work and the batches go to a shared
         pool of that many threads, each running torch on one thread (a thread-local setting: the
         caller's and the process's thread count are left alone): an LSTM of this size uses one core
         per batch better than two on one, and many small operations on two OpenMP threads lose
@@ -150,21 +150,19 @@ class Tagger:
                         return function(item)
                 return run_one
 
-            form_vectors = None
-            if "char" in encoded.features:
-                forms = encoded.features["char"].shared
-                chunks, row = form_chunks(forms["form_lengths"], forms["form_bigrams"])
-                chunk_vectors = inference(lambda chunk: self.model.char.forms([chunk.to(device)]))
-                form_vectors = torch.cat(list(run(chunk_vectors, chunks)))[torch.from_numpy(row).to(device)]
+            def run_inference(function, items):
+                return run(inference(function), items)
+
+            precomputed = self.encoder.precompute(self.model, encoded, run_inference, device)
 
             @inference
             def tag(batch):
                 lengths = batch.lengths.numpy()
-                batch = batch.to(device)
+                batch = batch.to(device).with_inputs(precomputed)
                 if not confidence:
-                    best = self.model.decode(batch, form_vectors).cpu().numpy()
+                    best = self.model.decode(batch).cpu().numpy()
                     return batch, spans_from_tag_ids(best, lengths, tag_names)
-                best, scores = self.model.decode_with_scores(batch, form_vectors)
+                best, scores = self.model.decode_with_scores(batch)
                 spans_of = spans_from_tag_ids(best.cpu().numpy(), lengths, tag_names)
                 where = np.array([(row, start, end) for row, spans in enumerate(spans_of) for start, end, _ in spans],
                                  dtype=np.int64).reshape(-1, 3)

@@ -26,7 +26,7 @@ from eiwa.training import distributed
 from eiwa.config import Config
 from eiwa.doc import Sentence
 from eiwa.errors import EiwaError
-from eiwa.features.registry import Encoder
+from eiwa.features.encoder import Encoder
 from eiwa.persist.core import fault_point, json_text, write_atomic
 from eiwa.tagger import Tagger
 from eiwa.transfer.core import build, freeze_transferred, parameter_groups

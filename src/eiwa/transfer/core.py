@@ -37,9 +37,10 @@ import torch
 from eiwa.transfer.bridge import BridgeReport, bridge_word_rows, headwords_to_add
 from eiwa.config import Config
 from eiwa.doc import Sentence, entity_types
-from eiwa.features.encoding import TagVocab, Vocab, normalize_word
+from eiwa.features.vocab import TagVocab, Vocab, normalize_word
 from eiwa.errors import EiwaError
-from eiwa.features.registry import FEATURES, Encoder
+from eiwa.features import FEATURES, names
+from eiwa.features.encoder import Encoder
 from eiwa.persist.core import is_file
 from eiwa.tagger import Tagger
 from eiwa.tags import parse_tag, tags_from_spans
@@ -60,8 +61,8 @@ TAG_TABLES = {
 CLASSIFIER_INPUTS = ("classifier.lstm.forward_lstm.weight_ih_l0", "classifier.lstm.backward_lstm.weight_ih_l0")
 # Settings that shape each module's weights: a transferred module keeps the source's.
 ARCHITECTURE = {"classifier": ("hidden_dim", "decoder", "tag_scheme"),
-                **{name: feature.settings for name, feature in FEATURES.items()}}
-MODULES = (*FEATURES, "classifier")
+                **{name: feature.architecture() for name, feature in FEATURES.items()}}
+MODULES = (*names(), "classifier")
 
 LabelMap = dict[str, list[str]]  # source type -> target types
 
@@ -265,7 +266,7 @@ def build(
         for vocab, merged in vocabs.items():
             items = fresh.vocabs[vocab].items[2:]
             copied[vocab] = (sum(item in known.vocabs[vocab] for item in items), len(items))
-        encoder.features[name] = type(fresh)(config, vocabs, fresh.state)
+        encoder.features[name] = fresh.with_vocabs(vocabs)
     if "classifier" in modules:
         # Mapped target types get all their tags, so that the source's knowledge of them survives
         # even when the target training data is small (or empty: the zero-shot case).

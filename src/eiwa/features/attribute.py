@@ -1,0 +1,56 @@
+"""Any categorical token attribute -> an embedding: the base of features such as `chartype`."""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from eiwa.features.base import Feature
+from eiwa.features.encoder import FeatureData
+from eiwa.features.vocab import Vocab
+
+
+class AttributeFeature(Feature):
+    """Any categorical token attribute -> an embedding.
+
+    As AllenNLP's `SingleIdTokenIndexer(feature_name=...)` or flair's `OneHotEmbeddings(field=...)`:
+    a subclass names the attribute by `value(token_text)` and the setting of its embedding's size by
+    `dim_setting`; its vocabulary is the training data's values by frequency, and unseen values read
+    the unknown row.
+    """
+
+    dim_setting: ClassVar[str]
+    vocab_tables = {"embedding.weight": "values"}
+
+    @staticmethod
+    def value(word: str) -> str:
+        raise NotImplementedError
+
+    @classmethod
+    def fit(cls, config, sentences, inputs):
+        return cls(config, {"values": Vocab.by_frequency(Counter(cls.value(w) for s in sentences for w in s.words))})
+
+    def encode(self, sentences, inputs):
+        index, value = self.vocabs["values"].index, functools.lru_cache(maxsize=100_000)(self.value)
+        ids = [np.fromiter((index(value(w)) for w in s.words), np.int64, len(s)) for s in sentences]
+        return FeatureData({"ids": ids})
+
+    def module(self):
+        return AttributeModule(len(self.vocabs["values"]), getattr(self.config, self.dim_setting))
+
+
+class AttributeModule(nn.Module):
+    """One categorical token attribute -> its embedding."""
+
+    def __init__(self, values: int, dim: int):
+        super().__init__()
+        self.embedding = nn.Embedding(values, dim, padding_idx=0)
+        self.output_dim = dim
+
+    def forward(self, inputs: dict) -> torch.Tensor:
+        return self.embedding(inputs["ids"])

@@ -1,0 +1,101 @@
+"""Vocabularies (string <-> id) and the token strings they hold: normalised words, casing classes,
+character bigrams."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from functools import lru_cache
+from typing import Iterable, Sequence
+
+PAD, UNK = "<pad>", "<unk>"
+BEGIN, END = "\x02", "\x03"  # word boundary markers for character bigrams
+CASES = ("<pad>", "lower", "upper_initial", "all_upper", "mixed", "numeric", "has_digit", "other")
+
+
+class Vocab:
+    """String <-> id, with padding at 0 and the unknown entry at 1."""
+
+    def __init__(self, items: Iterable[str] = (), counts: Sequence[int] | None = None, inherited: int = 0):
+        # Ids below `inherited` were copied, rows and all, from a source model's vocabulary (transfer).
+        self.inherited = inherited
+        self.items = [PAD, UNK]
+        self.ids = {PAD: 0, UNK: 1}
+        for item in items:
+            if item not in self.ids:
+                self.ids[item] = len(self.items)
+                self.items.append(item)
+        self.counts = list(counts) if counts is not None else [0] * len(self.items)
+
+    @classmethod
+    def by_frequency(cls, counts: Counter, min_count: int = 1, extra: Sequence[str] = ()) -> "Vocab":
+        """Items by frequency (at least min_count), then `extra` items; counts kept for singleton dropout."""
+        items = [item for item, n in counts.most_common() if n >= min_count]
+        items += [item for item in extra if item not in counts]
+        vocab = cls(items)
+        vocab.counts = [0, 0] + [counts.get(item, 0) for item in vocab.items[2:]]
+        return vocab
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __contains__(self, item: str) -> bool:
+        return item in self.ids
+
+    def index(self, item: str) -> int:
+        return self.ids.get(item, 1)
+
+    def to_json(self) -> dict:
+        return {"items": self.items[2:], "counts": self.counts, "inherited": self.inherited}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Vocab":
+        return cls(data["items"], data.get("counts"), data.get("inherited", 0))
+
+
+class TagVocab:
+    """Tags have no padding or unknown entry of their own: 'O' is id 0."""
+
+    def __init__(self, tags: Iterable[str], inherited: Iterable[str] = ()):
+        self.items = ["O"] + sorted(set(tags) - {"O"})
+        self.ids = {tag: i for i, tag in enumerate(self.items)}
+        # Tags whose output and CRF rows were copied from a source model's tags (transfer).
+        self.inherited = list(inherited)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def entity_types(self) -> list[str]:
+        return sorted({tag[2:] for tag in self.items if tag != "O"})
+
+
+@lru_cache(maxsize=1_000_000)
+def normalize_word(word: str, lowercase: bool) -> str:
+    """NFKC (full-width -> ASCII), optional lowercasing, every digit -> 0."""
+    word = unicodedata.normalize("NFKC", word)
+    if lowercase:
+        word = word.lower()
+    return re.sub(r"\d", "0", word)
+
+
+@lru_cache(maxsize=1_000_000)
+def casing(word: str) -> int:
+    """The word's casing class: its index in CASES."""
+    if word.isdigit():
+        return CASES.index("numeric")
+    if not any(c.isalpha() and (c.isupper() or c.islower()) for c in word):
+        return CASES.index("has_digit") if any(c.isdigit() for c in word) else CASES.index("other")
+    if word.islower():
+        return CASES.index("lower")
+    if word.isupper():
+        return CASES.index("all_upper")
+    if word[0].isupper() and (len(word) == 1 or word[1:].islower()):
+        return CASES.index("upper_initial")
+    return CASES.index("mixed")
+
+
+def bigrams(form: str) -> list[str]:
+    """Overlapping character pairs of a word with begin/end markers: 'EU' -> ['\\x02E', 'EU', 'U\\x03']."""
+    marked = BEGIN + form + END
+    return [marked[i : i + 2] for i in range(len(marked) - 1)]
