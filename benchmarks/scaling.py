@@ -24,7 +24,9 @@ import torch
 from eiwa.config import Config
 from eiwa.readers.core import Sentence, read_corpus, sentence_from_tags
 from eiwa.tags import tags_from_spans
-from eiwa.training.train import _run_epoch, build_tagger, make_optimizer
+from eiwa.build import build
+from eiwa.training.optim import make_optimizer
+from eiwa.training.train import _run_epoch
 
 HERE = Path(__file__).resolve().parent
 SIZES = (1000, 2000, 4000, 8000, 14041)
@@ -33,7 +35,7 @@ LENGTHS = (8, 16, 32, 64, 128)
 
 def measure(config: Config, sentences: list[Sentence]) -> tuple[float, float]:
     """(seconds for one training epoch, seconds to tag the same sentences)."""
-    tagger = build_tagger(config, sentences)
+    tagger = build(config, sentences).tagger
     data = tagger.encoder.encode(sentences)
     optimizer = make_optimizer(tagger)
     state = {"best_dev_f1": -1.0, "updates": 0}

@@ -20,7 +20,9 @@ import torch
 
 from eiwa.readers.core import read_corpus
 from eiwa.tagger import Tagger
-from eiwa.training.train import _run_epoch, build_tagger, make_optimizer
+from eiwa.build import build
+from eiwa.training.optim import make_optimizer
+from eiwa.training.train import _run_epoch
 
 
 def main() -> None:
@@ -52,7 +54,7 @@ def main() -> None:
 
     if args.train:
         sentences = read_corpus(args.format, args.train, lang, split_tokens=True).sentences
-        fresh = build_tagger(tagger.config, sentences)
+        fresh = build(tagger.config, sentences).tagger
         data = fresh.encoder.encode(sentences)
         optimizer = make_optimizer(fresh)
         state = {"best_dev_f1": -1.0, "updates": 0}

@@ -21,7 +21,7 @@ from eiwa.config import Config, load_config
 from eiwa.readers.core import hironsan_sentence, read_conll
 from eiwa.errors import EiwaError
 from eiwa.tagger import Tagger
-from eiwa.transfer.core import parse_label_map
+from eiwa.transfer.label_map import parse_label_map
 
 EXAMPLES = int(os.environ.get("EIWA_FUZZ_EXAMPLES", "40"))
 COUNT_FILE = os.environ.get("EIWA_FUZZ_COUNT")  # where benchmarks/fuzz.py collects the number of inputs
@@ -259,12 +259,12 @@ def test_model_directory_loading(fuzz_model, mutations, keep_checksums):
 def taggers(tiny_model_dir):
     from conftest import tiny_config
     from eiwa.readers.core import read_hironsan
-    from eiwa.training.train import build_tagger
+    from eiwa.build import build
 
     # Japanese: an untrained tagger (random weights tag spans too) reading romaji characters,
     # words and part of speech, so that raw text goes through MeCab, cutlet and every encoder.
-    japanese = build_tagger(tiny_config(lang="ja", char_input="romaji", features="char,word,pos", pos_source="tokenizer", seed=3, threads=1),
-                            read_hironsan().sentences[:40])
+    japanese = build(tiny_config(lang="ja", char_input="romaji", features="char,word,pos", pos_source="tokenizer", seed=3, threads=1),
+                     read_hironsan().sentences[:40]).tagger
     return {"en": Tagger.load(tiny_model_dir), "ja": japanese}
 
 

@@ -208,7 +208,7 @@ class Study:
 
     def check(self, cell: Cell) -> None:
         """Errors of a cell's setting, raised before any training starts."""
-        from eiwa.transfer.core import AUTO, parse_modules
+        from eiwa.transfer.starts import AUTO, parse_modules
 
         if (cell.modules == AUTO or parse_modules(cell.modules)) and self.source is None:
             raise EiwaError(f"cell {cell.key} transfers modules but the experiment has no [source]")
@@ -219,7 +219,8 @@ class Study:
 
     def run(self, cell: Cell, seed: int, log: Callable[[str], None]) -> dict:
         """Train and test one (cell, seed) over every split: its record for cells.jsonl."""
-        from eiwa.transfer.core import AUTO, auto_starts, parse_modules, resolve_label_map, transfer
+        from eiwa.build import Start, starts
+        from eiwa.transfer.starts import AUTO, parse_modules
 
         self.check(cell)
         auto = cell.modules == AUTO
@@ -227,15 +228,10 @@ class Study:
         config = replace(self.base, seed=seed, word_input=cell.word_input, char_input=cell.char_input,
                          features=cell.features or self.base.features).validate()
 
-        def start(config, train_part, modules):
-            label_map = (resolve_label_map(self.label_spec, self.source, config, train_part, target_types=self.all_types)
-                         if "classifier" in modules else {})
-            return transfer(self.source, config, train_part, modules, label_map)[0]
-
         def start_from_source(config, train_part):
-            if not auto:
-                return start(config, train_part, modules)
-            return auto_starts(config, train_part, [self.source], lambda _, subset: start(config, train_part, subset))
+            candidates = starts(Start([self.source], AUTO if auto else modules, self.label_spec, self.all_types),
+                                config, train_part)
+            return candidates if auto else candidates[0]
 
         chosen: list[str] = []
         gold_all, predicted_all, dev_f1s = run_splits(
