@@ -25,8 +25,8 @@ from eiwa.config import Config
 from eiwa.readers.core import Sentence, read_corpus, sentence_from_tags
 from eiwa.tags import tags_from_spans
 from eiwa.build import build
+from eiwa.training.loop import run_epoch
 from eiwa.training.optim import make_optimizer
-from eiwa.training.train import _run_epoch
 
 HERE = Path(__file__).resolve().parent
 SIZES = (1000, 2000, 4000, 8000, 14041)
@@ -39,9 +39,9 @@ def measure(config: Config, sentences: list[Sentence]) -> tuple[float, float]:
     data = tagger.encoder.encode(sentences)
     optimizer = make_optimizer(tagger)
     state = {"best_dev_f1": -1.0, "updates": 0}
-    _run_epoch(tagger.model, tagger.encoder, tagger.encoder.encode(sentences[:200]), optimizer, config, 1, None, state)
+    run_epoch(tagger.model, tagger.encoder, tagger.encoder.encode(sentences[:200]), optimizer, config, 1, state)
     started = time.perf_counter()
-    _run_epoch(tagger.model, tagger.encoder, data, optimizer, config, 2, None, state)
+    run_epoch(tagger.model, tagger.encoder, data, optimizer, config, 2, state)
     train_seconds = time.perf_counter() - started
     encoded = tagger.encoder.encode(sentences, with_tags=False)
     tagger.tag_encoded(encoded)  # warm-up

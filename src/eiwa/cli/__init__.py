@@ -213,7 +213,8 @@ def _asked_settings(config_path, overrides, **flags) -> set[str]:
 def _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_dir, resume, force, quiet, make_tagger,
                   asked, device, nproc=1):
     from eiwa.study.cv import train_best
-    from eiwa.training.train import CHECKPOINT, checkpoint_config, split_off_dev, train as run_training
+    from eiwa.training.checkpoint import CHECKPOINT, checkpoint_config
+    from eiwa.training.train import split_off_dev, train as run_training
 
     if not (resume or force):
         if (out_dir / CHECKPOINT).exists():
