@@ -50,17 +50,9 @@ def split_off_dev(sentences: Sequence[Sentence], fraction: float) -> tuple[list[
     return train, dev
 
 
-def train(
-    config: Config,
-    train_sentences: Sequence[Sentence],
-    dev_sentences: Sequence[Sentence],
-    out: str | Path | None = None,
-    resume: bool = False,
-    tagger: Tagger | None = None,
-    progress: bool = True,
-    log: Callable[[str], None] | None = None,
-    device: str = "cpu",
-) -> TrainResult:
+def train(config: Config, train_sentences: Sequence[Sentence], dev_sentences: Sequence[Sentence],
+          out: str | Path | None = None, resume: bool = False, tagger: Tagger | None = None, progress: bool = True,
+          log: Callable[[str], None] | None = None, device: str = "cpu") -> TrainResult:
     """Train (or fine-tune `tagger`) with early stopping on dev F1, on `device` (cpu, cuda, auto).
 
     With `out`, the best model is saved there whenever dev F1 improves, and a checkpoint after
@@ -101,10 +93,10 @@ def train(
 
 
 def _begin(config: Config, train_sentences: Sequence[Sentence], out: Path | None, resume: bool,
-           tagger: Tagger | None, log: Callable[[str], None], device: str):
+           tagger: Tagger | None, log: Callable[[str], None],
+           device: str) -> tuple[Tagger, torch.optim.Optimizer, dict]:
     """(tagger on `device`, its optimizer, the loop's state): resumed from the checkpoint in `out`,
     or fresh, with `tagger` (default: a new model) to train."""
-    state = new_state()
     if resume:
         checkpoint = out / CHECKPOINT if out is not None else None
         if checkpoint is None or not checkpoint.exists():
@@ -113,6 +105,7 @@ def _begin(config: Config, train_sentences: Sequence[Sentence], out: Path | None
         log(f"resuming after epoch {state['epoch']} "
             f"(best dev F1 {state['best_dev_f1']:.4f} at epoch {state['best_epoch']})")
     else:
+        state = new_state()
         tagger = tagger or build(config, train_sentences).tagger
         for feature in tagger.encoder.features.values():
             for line in feature.lines(train_sentences):
