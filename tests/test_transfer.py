@@ -1,6 +1,6 @@
 """Tests for transfer (src/eiwa/transfer/, and build.py with a source): module parsing, label maps,
-what `build()` copies from a source where, fine-tuning modes, zero-shot tagging, `--label-map auto`, and the `transfer` / `cv --source`
-commands.
+what `build()` copies from a source where, fine-tuning modes, zero-shot tagging, `--label-map auto`,
+and the `transfer` / `cv --source` commands.
 
 Most structural tests use a *perturbed* untrained source (cheap, and every weight of it, the CRF
 included, differs from a fresh initialisation, so equality with the source proves a copy); tests
@@ -201,7 +201,7 @@ def test_parse_label_map_file_errors_name_the_file_and_line(tmp_path):
         parse_label_map(str(broken), SOURCE_TYPES, TARGET_TYPES)
 
 
-# ----------------------------------------------------------------------------- build() from a source: what goes where
+# ----------------------------------------------------------------------------- build() from a source
 
 SUBSETS = [[], ["char"], ["word"], ["classifier"], ["char", "classifier"], ["char", "word", "classifier"]]
 
