@@ -18,7 +18,7 @@ from eiwa.config import load_config
 from eiwa.readers import read
 from eiwa.features.vocab import normalize_word
 from eiwa.tagger import Tagger
-from eiwa.transfer.core import build
+from eiwa.build import build
 
 
 def main() -> None:

@@ -25,7 +25,9 @@ from eiwa.config import Config
 from eiwa.doc import Sentence, sentence_from_tags
 from eiwa.readers import read
 from eiwa.tags import tags_from_spans
-from eiwa.training.train import _run_epoch, build_tagger, make_optimizer
+from eiwa.build import build
+from eiwa.training.loop import run_epoch
+from eiwa.training.optim import make_optimizer
 
 HERE = Path(__file__).resolve().parent
 SIZES = (1000, 2000, 4000, 8000, 14041)
@@ -34,13 +36,13 @@ LENGTHS = (8, 16, 32, 64, 128)
 
 def measure(config: Config, sentences: list[Sentence]) -> tuple[float, float]:
     """(seconds for one training epoch, seconds to tag the same sentences)."""
-    tagger = build_tagger(config, sentences)
+    tagger = build(config, sentences).tagger
     data = tagger.encoder.encode(sentences)
     optimizer = make_optimizer(tagger)
     state = {"best_dev_f1": -1.0, "updates": 0}
-    _run_epoch(tagger.model, tagger.encoder, tagger.encoder.encode(sentences[:200]), optimizer, config, 1, None, state)
+    run_epoch(tagger.model, tagger.encoder, tagger.encoder.encode(sentences[:200]), optimizer, config, 1, state)
     started = time.perf_counter()
-    _run_epoch(tagger.model, tagger.encoder, data, optimizer, config, 2, None, state)
+    run_epoch(tagger.model, tagger.encoder, data, optimizer, config, 2, state)
     train_seconds = time.perf_counter() - started
     encoded = tagger.encoder.encode(sentences, with_tags=False)
     tagger.tag_encoded(encoded)  # warm-up

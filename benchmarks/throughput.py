@@ -20,7 +20,9 @@ import torch
 
 from eiwa.readers import read
 from eiwa.tagger import Tagger
-from eiwa.training.train import _run_epoch, build_tagger, make_optimizer
+from eiwa.build import build
+from eiwa.training.loop import run_epoch
+from eiwa.training.optim import make_optimizer
 
 
 def main() -> None:
@@ -52,13 +54,13 @@ def main() -> None:
 
     if args.train:
         sentences = read(args.train, args.format, lang, split_tokens=True).sentences
-        fresh = build_tagger(tagger.config, sentences)
+        fresh = build(tagger.config, sentences).tagger
         data = fresh.encoder.encode(sentences)
         optimizer = make_optimizer(fresh)
         state = {"best_dev_f1": -1.0, "updates": 0}
-        _run_epoch(fresh.model, fresh.encoder, fresh.encoder.encode(sentences[:200]), optimizer, fresh.config, 1, None, state)
+        run_epoch(fresh.model, fresh.encoder, fresh.encoder.encode(sentences[:200]), optimizer, fresh.config, 1, state)
         started = time.perf_counter()
-        _run_epoch(fresh.model, fresh.encoder, data, optimizer, fresh.config, 2, None, state)
+        run_epoch(fresh.model, fresh.encoder, data, optimizer, fresh.config, 2, state)
         seconds = time.perf_counter() - started
         result.update(train_sentences=len(sentences), epoch_seconds=round(seconds, 1),
                       train_sentences_per_second=round(len(sentences) / seconds, 1))

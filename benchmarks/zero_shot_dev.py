@@ -20,7 +20,7 @@ from eiwa.config import load_config
 from eiwa.readers import read
 from eiwa.scoring import score
 from eiwa.tagger import Tagger
-from eiwa.transfer.core import build
+from eiwa.build import build
 
 FULL = "PER=人名,ORG=法人名,ORG=政治的組織名,ORG=その他の組織名,LOC=地名,LOC=施設名,MISC=製品名,MISC=イベント名"
 ONE_TO_ONE = "PER=人名,ORG=法人名,LOC=地名,MISC=製品名"

@@ -15,8 +15,7 @@ from eiwa.transfer import bridge
 from eiwa.transfer.bridge import bridge_word_rows, dictionary_rows, gloss_words, headwords_to_add, load_glosses
 from eiwa.doc import sentence_from_tags
 from eiwa.errors import EiwaError
-from eiwa.training.train import build_tagger
-from eiwa.transfer.core import build
+from eiwa.build import build
 
 # The JMdict tables of jamdict-data 1.5 that the bridge reads.
 JMDICT_SCHEMA = """
@@ -92,7 +91,7 @@ def test_dictionary_rows_prefer_single_word_glosses():
 
 @pytest.fixture(scope="module")
 def english():
-    return build_tagger(tiny_config(seed=7), synthetic_sentences(40, seed=3))
+    return build(tiny_config(seed=7), synthetic_sentences(40, seed=3)).tagger
 
 
 def ja_sentences():

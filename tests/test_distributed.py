@@ -16,7 +16,7 @@ import torch
 
 from conftest import TINY_SET, synthetic_tagged, write_conll
 from eiwa.tagger import Tagger
-from eiwa.training.train import CHECKPOINT
+from eiwa.training.checkpoint import CHECKPOINT
 
 EIWA = [sys.executable, "-m", "eiwa"]
 

@@ -235,26 +235,26 @@ def test_a_second_writer_of_the_same_out_fails_at_once(runner, conll, tmp_path):
 def test_resume_with_other_settings_lists_them(runner, conll, tmp_path):
     out = tmp_path / "m"
     out.mkdir()
-    from eiwa.training.train import CHECKPOINT
+    from eiwa.training.checkpoint import CHECKPOINT
 
     # A run interrupted after its first epoch: train one epoch, then plant the checkpoint it wrote.
     first = runner.invoke(cli, train_args(conll, out, "--set", "max_epochs=1"))
     assert first.exit_code == 0, first.output
-    from eiwa.training.train import _write_checkpoint  # a checkpoint as an interrupted run leaves it
+    from eiwa.training.checkpoint import write_checkpoint  # a checkpoint as an interrupted run leaves it
 
     tagger = Tagger.load(out)
     import torch
 
     optimizer = torch.optim.Adam(tagger.model.parameters())
     state = {"epoch": 1, "best_dev_f1": 0.0, "best_epoch": 1, "bad_epochs": 0, "updates": 4, "history": [], "seconds": 1.0}
-    _write_checkpoint(out / CHECKPOINT, tagger, optimizer, state)
+    write_checkpoint(out / CHECKPOINT, tagger, optimizer, state)
     message = assert_user_error(runner.invoke(cli, train_args(conll, out, "--resume", "--set", "lr=0.5", "--seed", "9")),
                          "--resume continues")
     assert "lr 0.03 (asked 0.5)" in message and "seed 1 (asked 9)" in message
 
 
 def test_sigterm_ends_training_like_ctrl_c_and_keeps_the_checkpoint(conll, tmp_path):
-    from eiwa.training.train import CHECKPOINT, read_checkpoint
+    from eiwa.training.checkpoint import CHECKPOINT, read_checkpoint
 
     out = tmp_path / "m"
     command = [sys.executable, "-m", "eiwa", *train_args(conll, out, "--set", "max_epochs=10000", "--set", "patience=10000",
@@ -278,7 +278,7 @@ def test_training_on_text_with_a_lone_surrogate_saves_and_resumes(runner, tmp_pa
     """The vocabulary then holds a word UTF-8 cannot encode: model files and checkpoint write it escaped."""
     import torch
 
-    from eiwa.training.train import CHECKPOINT, _write_checkpoint, read_checkpoint
+    from eiwa.training.checkpoint import CHECKPOINT, read_checkpoint, write_checkpoint
 
     path = tmp_path / "data.jsonl"
     records = [{"text": f"John\ud800{i} lives in Paris", "entities": [{"start": 0, "end": 4, "type": "PER"}]}
@@ -291,7 +291,7 @@ def test_training_on_text_with_a_lone_surrogate_saves_and_resumes(runner, tmp_pa
     words = Tagger.load(out).encoder.to_json()["features"]["word"]["vocabs"]["words"]["items"]
     assert any("\ud800" in word for word in words)
     tagger = Tagger.load(out)
-    _write_checkpoint(out / CHECKPOINT, tagger, torch.optim.Adam(tagger.model.parameters()),
+    write_checkpoint(out / CHECKPOINT, tagger, torch.optim.Adam(tagger.model.parameters()),
                       {"epoch": 1, "best_dev_f1": 0.0, "best_epoch": 1, "bad_epochs": 0, "updates": 1, "history": [],
                        "seconds": 0.0})
     assert read_checkpoint(out / CHECKPOINT)[0].encoder.to_json() == tagger.encoder.to_json()

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 import eiwa.study.cv
-import eiwa.transfer.core
+import eiwa.build
 from conftest import TINY, synthetic_tagged, write_conll
 from eiwa.cli import cli
 from eiwa.errors import EiwaError
@@ -248,7 +248,7 @@ def forbid_training(monkeypatch):
         raise AssertionError("a finished cell was trained again")
 
     monkeypatch.setattr(eiwa.study.cv, "train", refuse)
-    monkeypatch.setattr(eiwa.transfer.core, "transfer", refuse)
+    monkeypatch.setattr(eiwa.build, "starts", refuse)
 
 
 def test_experiment_writes_cells_results_report_and_plot(experiment):

@@ -21,8 +21,7 @@ from eiwa.features import FEATURES
 from eiwa.features.base import Feature, Setting
 from eiwa.doc import sentence_from_tags
 from eiwa.tagger import Tagger
-from eiwa.training.train import build_tagger
-from eiwa.transfer.core import transfer
+from eiwa.build import build
 
 from conftest import synthetic_tagged, tiny_config
 
@@ -121,7 +120,7 @@ def test_legacy_ranks_are_distinct():
 
 def test_odd_and_empty_tokens_give_one_vector_each(config, sentences, odd):
     name = config.features
-    tagger = randomised(build_tagger(config, sentences))
+    tagger = randomised(build(config, sentences).tagger)
     encoded = tagger.encoder.encode(odd, with_tags=False)
     batch = tagger.encoder.batch(encoded, np.arange(len(odd)))
     module = getattr(tagger.model, name)
@@ -139,7 +138,7 @@ def test_odd_and_empty_tokens_give_one_vector_each(config, sentences, odd):
 
 
 def test_save_and_load_give_the_same_predictions(config, sentences, odd, tmp_path):
-    tagger = randomised(build_tagger(config, sentences))
+    tagger = randomised(build(config, sentences).tagger)
     tagger.save(tmp_path / "model")
     loaded = Tagger.load(tmp_path / "model")
     evaluated = odd + sentences[-3:]
@@ -152,8 +151,8 @@ def test_save_and_load_give_the_same_predictions(config, sentences, odd, tmp_pat
 
 def test_transfer_copies_the_module_exactly(config, sentences):
     name = config.features
-    source = randomised(build_tagger(config, sentences))
-    target, report = transfer(source, dataclasses.replace(config, seed=2), sentences, [name], {})
+    source = randomised(build(config, sentences).tagger)
+    target, report = build(dataclasses.replace(config, seed=2), sentences, source, [name], {})
     assert report.modules == [name]
     source_state, target_state = getattr(source.model, name).state_dict(), getattr(target.model, name).state_dict()
     assert list(target_state) == list(source_state)
@@ -165,7 +164,7 @@ def test_transfer_copies_the_module_exactly(config, sentences):
 @pytest.mark.parametrize("config", [n for n in features.names() if FEATURES[n].legacy_init_rank is None], indirect=True)
 def test_a_feature_seeded_by_its_name_starts_the_same_whatever_else_is_enabled(config, sentences):
     name = config.features
-    alone = build_tagger(config, sentences)
+    alone = build(config, sentences).tagger
     with_others = build_tagger(dataclasses.replace(config, features=f"char,word,{name}"), sentences)
     for key, value in getattr(alone.model, name).state_dict().items():
         assert torch.equal(getattr(with_others.model, name).state_dict()[key], value)

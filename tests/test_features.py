@@ -17,8 +17,11 @@ from eiwa.errors import EiwaError
 from eiwa.features import FEATURES
 from eiwa.resources.upos import UPOS, level_names, upos_japanese, upos_ptb
 from eiwa.tagger import Tagger
-from eiwa.training.train import build_tagger, make_optimizer, train
-from eiwa.transfer.core import MODULES, VOCAB_TABLES, parse_modules, transfer
+from eiwa.build import build
+from eiwa.training.optim import make_optimizer
+from eiwa.training.train import train
+from eiwa.transfer.starts import MODULES, parse_modules
+from eiwa.transfer.weights import VOCAB_TABLES
 
 from conftest import synthetic_sentences, synthetic_tagged, tiny_config, write_conll
 
@@ -45,7 +48,7 @@ def test_every_registered_feature_is_a_transfer_unit_with_its_tables():
 
 
 def test_a_config_enables_features_and_the_classifier_reads_them_in_registry_order(ja_sentences):
-    tagger = build_tagger(ja_config(features="pos,char,word"), ja_sentences)
+    tagger = build(ja_config(features="pos,char,word"), ja_sentences).tagger
     assert list(tagger.encoder.features) == ["char", "word", "pos"]
     # word first (eiwa 0.1's layout), then the others in registry order
     assert [name for name, _ in tagger.model.layout()] == ["word", "char", "pos"]
@@ -110,7 +113,7 @@ def test_hironsan_keeps_its_own_pos_columns_and_gets_the_tokenizers(ja_sentences
 
 
 def test_corpus_pos_model_refuses_input_without_the_column(ja_sentences):
-    tagger = build_tagger(ja_config(features="char,word,pos", pos_source="corpus"), ja_sentences)
+    tagger = build(ja_config(features="char,word,pos", pos_source="corpus"), ja_sentences).tagger
     assert tagger.tag_sentences(ja_sentences[:2]) is not None  # the corpus has the column
     with pytest.raises(EiwaError, match="pos_source = corpus"):
         tagger.predict(["東京に行く。"])
@@ -124,7 +127,7 @@ def test_english_pos_reads_the_conll_column_and_refuses_raw_text(tmp_path):
     path.write_text("\n".join(lines), encoding="utf-8")
     sentences = read_conll(path, columns=["token", "pos", "tag"]).sentences
     assert sentences[0].tokens[0].corpus_pos in (("NNP",), ("NN",))
-    tagger = build_tagger(tiny_config(features="char,word,pos"), sentences)
+    tagger = build(tiny_config(features="char,word,pos"), sentences).tagger
     upos = tagger.encoder.features["pos"].vocabs["upos"]
     assert upos.items[2:] and "PROPN" in upos
     tagger.tag_sentences(sentences[:3])
@@ -185,8 +188,8 @@ def test_vectors_feature_keeps_the_whole_table_so_unseen_words_get_their_rows(ja
 
 
 def test_vectors_trainable_is_a_float32_parameter(ja_sentences, vectors_folder):
-    tagger = build_tagger(ja_config(features="char,word,vectors", vectors_table=str(vectors_folder),
-                                    vectors_trainable=True), ja_sentences[:10])
+    tagger = build(ja_config(features="char,word,vectors", vectors_table=str(vectors_folder),
+                             vectors_trainable=True), ja_sentences[:10]).tagger
     table = tagger.model.vectors.table
     assert isinstance(table, torch.nn.Parameter) and table.dtype == torch.float32
     assert torch.equal(tagger.model.vectors.table[0], torch.tensor([1.0, 0, 0, 0]))
@@ -200,14 +203,13 @@ def test_vectors_without_the_extra_name_the_install_command(ja_sentences, monkey
 
     monkeypatch.setattr(eiwa.resources.chive.VectorTable, "load", staticmethod(missing))
     with pytest.raises(EiwaError, match=r"pip install 'eiwa\[vectors\]'"):
-        build_tagger(ja_config(features="char,word,vectors"), ja_sentences[:5])
+        build(ja_config(features="char,word,vectors"), ja_sentences[:5])
 
 
 def test_a_nonexistent_vectors_path_is_an_error_on_every_construction_path(ja_sentences, tmp_path):
     missing = str(tmp_path / "nowhere")
-    source = build_tagger(tiny_config(), synthetic_sentences(20))
-    for make in (lambda c: build_tagger(c, ja_sentences[:5]),
-                 lambda c: transfer(source, c, ja_sentences[:5], ["char"], {})):
+    source = build(tiny_config(), synthetic_sentences(20)).tagger
+    for make in (lambda c: build(c, ja_sentences[:5]), lambda c: build(c, ja_sentences[:5], source, ["char"], {})):
         with pytest.raises(EiwaError, match="nowhere"):
             make(ja_config(features="char,word,vectors", vectors_table=missing))
         with pytest.raises(EiwaError, match="nowhere"):
@@ -230,7 +232,7 @@ def test_gazetteer_feature_marks_longest_matches_per_group(tiny_gazetteer):
     from eiwa.gazetteer.core import GROUPS, TAGS
 
     sentence = sentence_from_tags(["田中", "は", "日本", "銀行", "と", "東京"], ["O"] * 6, "ja")
-    tagger = build_tagger(ja_config(features="char,word,gazetteer"), [sentence])
+    tagger = build(ja_config(features="char,word,gazetteer"), [sentence]).tagger
     tags = tagger.encoder.encode([sentence]).features["gazetteer"].columns["tags"][0]
     as_names = [{GROUPS[g]: TAGS[t] for g, t in enumerate(row) if t} for row in tags]
     assert as_names == [{"person": "S"}, {}, {"organization": "B"}, {"organization": "E"}, {}, {"place": "S"}]
@@ -254,7 +256,7 @@ def test_gazetteer_model_refuses_another_dictionary(tiny_gazetteer, ja_sentences
 
 @pytest.fixture(scope="module")
 def english_source():
-    tagger = build_tagger(tiny_config(seed=7), synthetic_sentences(30, seed=3))
+    tagger = build(tiny_config(seed=7), synthetic_sentences(30, seed=3)).tagger
     generator = torch.Generator().manual_seed(5)
     with torch.no_grad():
         for parameter in tagger.model.parameters():
@@ -263,12 +265,12 @@ def english_source():
 
 
 def test_classifier_transfers_to_a_target_with_more_features(english_source, ja_sentences):
-    target, report = transfer(english_source, ja_config(features="char,word,pos"), ja_sentences,
+    target, report = build(ja_config(features="char,word,pos"), ja_sentences, english_source,
                               ["char", "word", "classifier"], {"PER": ["PSN"]})
     assert report.fresh_inputs == ["pos"]
     assert "start fresh: pos" in "\n".join(report.lines())
     # The same vocabularies and seed without the classifier transferred: what an untransferred block holds.
-    fresh, _ = transfer(english_source, ja_config(features="char,word,pos"), ja_sentences, ["char", "word"], {})
+    fresh, _ = build(ja_config(features="char,word,pos"), ja_sentences, english_source, ["char", "word"], {})
     width = dict(english_source.model.layout())
     source_columns = width["word"] + width["char"]
     for name in ("classifier.lstm.forward_lstm.weight_ih_l0", "classifier.lstm.backward_lstm.weight_ih_l0"):
@@ -279,7 +281,7 @@ def test_classifier_transfers_to_a_target_with_more_features(english_source, ja_
 
 
 def test_frozen_fine_tuning_trains_only_the_new_features_classifier_columns(english_source, ja_sentences):
-    target, _ = transfer(english_source, ja_config(features="char,word,pos", fine_tune="frozen"), ja_sentences,
+    target, _ = build(ja_config(features="char,word,pos", fine_tune="frozen"), ja_sentences, english_source,
                          ["char", "word", "classifier"], {"PER": ["PSN"]})
     name = "classifier.lstm.forward_lstm.weight_ih_l0"
     before = target.model.state_dict()[name].clone()
@@ -296,9 +298,9 @@ def test_frozen_fine_tuning_trains_only_the_new_features_classifier_columns(engl
 
 def test_transferring_a_module_the_source_lacks_is_an_error(english_source, ja_sentences):
     with pytest.raises(EiwaError, match="the source model has no pos module"):
-        transfer(english_source, ja_config(features="char,word,pos"), ja_sentences, ["pos"], {})
+        build(ja_config(features="char,word,pos"), ja_sentences, english_source, ["pos"], {})
     with pytest.raises(EiwaError, match="do not include it"):
-        transfer(english_source, ja_config(features="word"), ja_sentences, ["char"], {})
+        build(ja_config(features="word"), ja_sentences, english_source, ["char"], {})
 
 
 def test_features_are_saved_under_their_names(ja_sentences, tmp_path):
@@ -319,7 +321,7 @@ def test_english_models_read_the_english_side_of_the_dictionary(monkeypatch):
     monkeypatch.setattr(Gazetteer, "load", classmethod(
         lambda cls, path=None, language="ja", **kwargs: english if language == "en" else japanese))
     sentence = sentence_from_tags(["Smith", "left", "New", "York"], ["B-PER", "O", "B-LOC", "I-LOC"], "en")
-    tagger = build_tagger(tiny_config(features="char,word,gazetteer"), [sentence])
+    tagger = build(tiny_config(features="char,word,gazetteer"), [sentence]).tagger
     tags = tagger.encoder.encode([sentence]).features["gazetteer"].columns["tags"][0]
     place, person = GROUPS.index("place"), GROUPS.index("person")
     assert "".join(TAGS[t] for t in tags[:, place]) == "OOBE" and "".join(TAGS[t] for t in tags[:, person]) == "SOOO"

@@ -22,7 +22,7 @@ from eiwa.readers.conll import read_conll
 from eiwa.readers.hironsan import hironsan_sentence
 from eiwa.errors import EiwaError
 from eiwa.tagger import Tagger
-from eiwa.transfer.core import parse_label_map
+from eiwa.transfer.label_map import parse_label_map
 
 EXAMPLES = int(os.environ.get("EIWA_FUZZ_EXAMPLES", "40"))
 COUNT_FILE = os.environ.get("EIWA_FUZZ_COUNT")  # where benchmarks/fuzz.py collects the number of inputs
@@ -260,13 +260,13 @@ def test_model_directory_loading(fuzz_model, mutations, keep_checksums):
 @pytest.fixture(scope="module")
 def taggers(tiny_model_dir):
     from conftest import tiny_config
+    from eiwa.build import build
     from eiwa.readers.hironsan import read_hironsan
-    from eiwa.training.train import build_tagger
 
     # Japanese: an untrained tagger (random weights tag spans too) reading romaji characters,
     # words and part of speech, so that raw text goes through MeCab, cutlet and every encoder.
-    japanese = build_tagger(tiny_config(lang="ja", char_input="romaji", features="char,word,pos", pos_source="tokenizer", seed=3, threads=1),
-                            read_hironsan().sentences[:40])
+    japanese = build(tiny_config(lang="ja", char_input="romaji", features="char,word,pos", pos_source="tokenizer", seed=3, threads=1),
+                     read_hironsan().sentences[:40]).tagger
     return {"en": Tagger.load(tiny_model_dir), "ja": japanese}
 
 

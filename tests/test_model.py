@@ -264,16 +264,16 @@ def test_batches_without_seed_are_sorted_by_length(encoded_corpus):
 
 def test_pretrained_vectors_initialise_word_embeddings(tmp_path):
     from eiwa.errors import EiwaError
-    from eiwa.training.train import build_tagger
+    from eiwa.build import build
 
     path = tmp_path / "v.vec"
     path.write_text("2 8\nparis " + " ".join(["0.5"] * 8) + "\nzanzibar " + " ".join(["-1"] * 8) + "\n")
     config = tiny_config(word_vectors=str(path))
-    tagger = build_tagger(config, synthetic_sentences(10))
+    tagger = build(config, synthetic_sentences(10)).tagger
     words = tagger.encoder.features["word"].vocabs["words"]
     assert "zanzibar" in words  # a word with a vector joins the vocabulary even when unseen in training
     weight = tagger.model.word.embedding.weight
     assert weight[words.index("paris")].tolist() == [0.5] * 8
     assert weight[words.index("zanzibar")].tolist() == [-1.0] * 8
     with pytest.raises(EiwaError, match="word_embedding_dim=8"):
-        build_tagger(tiny_config(word_vectors=str(path), word_embedding_dim=5), synthetic_sentences(10))
+        build(tiny_config(word_vectors=str(path), word_embedding_dim=5), synthetic_sentences(10))

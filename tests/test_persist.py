@@ -18,7 +18,7 @@ from conftest import TINY_SET, synthetic_tagged, write_conll
 from eiwa.errors import EiwaError, ModelError
 from eiwa.persist.core import clean_leftovers, lock, replace_directory, write_json
 from eiwa.tagger import Tagger, is_model_directory
-from eiwa.training.train import CHECKPOINT, read_checkpoint
+from eiwa.training.checkpoint import CHECKPOINT, read_checkpoint
 
 EIWA = [sys.executable, "-m", "eiwa"]
 

@@ -21,7 +21,8 @@ from eiwa.readers.conll import read_conll
 from eiwa.errors import EiwaError, ModelError
 from eiwa.tagger import Tagger
 from eiwa.tags import tags_from_spans
-from eiwa.training.train import CHECKPOINT, train
+from eiwa.training.checkpoint import CHECKPOINT
+from eiwa.training.train import train
 
 MODEL_FILES = {"meta.json", "config.json", "vocab.json", "model.safetensors"}
 RAW_TEXTS = ["John Smith lives in Paris .", "Reuters said on Monday that Mary had left .", "",
@@ -221,7 +222,7 @@ def test_resume_after_interruption_equals_a_straight_run(small_data, tmp_path):
     out = tmp_path / "interrupted"
     with pytest.raises(KeyboardInterrupt):
         quiet_train(config, train_sentences, dev, out=out, log=interrupt_in_epoch_2)
-    from eiwa.training.train import read_checkpoint
+    from eiwa.training.checkpoint import read_checkpoint
 
     assert read_checkpoint(out / CHECKPOINT)[2]["epoch"] == 1
     assert (out / "meta.json").exists()  # the best model so far (epoch 1) was saved

@@ -1,6 +1,6 @@
-"""Tests for transfer (src/eiwa/transfer.py): module parsing, label maps, what `transfer()` copies
-where, fine-tuning modes, zero-shot tagging, `--label-map auto`, and the `transfer` / `cv --source`
-commands.
+"""Tests for transfer (src/eiwa/transfer/, and build.py with a source): module parsing, label maps,
+what `build()` copies from a source where, fine-tuning modes, zero-shot tagging, `--label-map auto`,
+and the `transfer` / `cv --source` commands.
 
 Most structural tests use a *perturbed* untrained source (cheap, and every weight of it, the CRF
 included, differs from a fresh initialisation, so equality with the source proves a copy); tests
@@ -24,16 +24,12 @@ from eiwa.features.vocab import bigrams
 from eiwa.features.encoder import Encoder
 from eiwa.errors import EiwaError
 from eiwa.tagger import Tagger
-from eiwa.training.train import build_tagger, make_optimizer, train
-from eiwa.transfer.core import (
-    ARCHITECTURE,
-    parse_label_map,
-    parse_modules,
-    propose_label_map,
-    resolve_label_map,
-    tags_from_scheme,
-    transfer,
-)
+from eiwa.build import build
+from eiwa.training.optim import make_optimizer
+from eiwa.training.train import train
+from eiwa.transfer.label_map import parse_label_map, propose_label_map, resolve_label_map
+from eiwa.transfer.starts import ARCHITECTURE, parse_modules
+from eiwa.transfer.weights import tags_from_scheme
 
 # Spelled out here rather than imported, so that the tests do not inherit a mistake in the module's tables.
 EMBEDDINGS = {"char.embedding.weight": "bigrams", "word.embedding.weight": "words"}
@@ -62,7 +58,7 @@ def source() -> Tagger:
     sentences = synthetic_sentences(40, seed=3) + [
         sentence_from_tags(["Mary", "Anne", "Smith", "left", "."], ["B-PER", "I-PER", "I-PER", "O", "O"], "en")
     ]
-    tagger = build_tagger(tiny_config(seed=7), sentences)
+    tagger = build(tiny_config(seed=7), sentences).tagger
     generator = torch.Generator().manual_seed(123)
     with torch.no_grad():
         for parameter in tagger.model.parameters():
@@ -206,7 +202,7 @@ def test_parse_label_map_file_errors_name_the_file_and_line(tmp_path):
         parse_label_map(str(broken), SOURCE_TYPES, TARGET_TYPES)
 
 
-# ----------------------------------------------------------------------------- transfer(): what goes where
+# ----------------------------------------------------------------------------- build() from a source
 
 SUBSETS = [[], ["char"], ["word"], ["classifier"], ["char", "classifier"], ["char", "word", "classifier"]]
 
@@ -214,7 +210,7 @@ SUBSETS = [[], ["char"], ["word"], ["classifier"], ["char", "classifier"], ["cha
 @pytest.mark.parametrize("modules", SUBSETS, ids=lambda m: ",".join(m) or "none")
 def test_transfer_copies_exactly_the_chosen_modules(source, ja_sentences, modules):
     label_map = LABEL_MAP if "classifier" in modules else {}
-    target, report = transfer(source, ja_config(), ja_sentences, modules, label_map)
+    target, report = build(ja_config(), ja_sentences, source, modules, label_map)
     own = Encoder.build(target.config, ja_sentences)  # the target data's own vocabularies
     source_state, fresh = source.model.state_dict(), fresh_weights(target)
     pairs = tag_pairs(source, target, label_map)
@@ -263,11 +259,11 @@ def test_transfer_copies_exactly_the_chosen_modules(source, ja_sentences, module
     assert target.meta["transfer"]["source"] == "perturbed-source"
 
 
-def test_transfer_without_modules_is_exactly_build_tagger(source, ja_sentences):
+def test_transfer_without_modules_is_exactly_scratch(source, ja_sentences):
     # `--modules none` must train from scratch through the same code path: same vocabularies, same weights.
     config = ja_config()
-    target, report = transfer(source, config, ja_sentences, [], {})
-    scratch = build_tagger(config, ja_sentences)
+    target, report = build(config, ja_sentences, source, [], {})
+    scratch = build(config, ja_sentences).tagger
     assert target.encoder.to_json() == scratch.encoder.to_json()
     assert target.config == scratch.config  # the tiny architecture is the source's too; transferred == ""
     scratch_state = scratch.model.state_dict()
@@ -280,17 +276,17 @@ def test_non_transferred_char_module_equals_scratch_init(source, ja_sentences):
     # The char module is initialised first, so when it is not transferred its weights are those of
     # training from scratch with the same seed. (Modules initialised after a transferred, enlarged
     # embedding table get different random draws than scratch: fresh, but not scratch's.)
-    target, _ = transfer(source, ja_config(), ja_sentences, ["word", "classifier"], LABEL_MAP)
-    scratch = build_tagger(target.config, ja_sentences).model.state_dict()
+    target, _ = build(ja_config(), ja_sentences, source, ["word", "classifier"], LABEL_MAP)
+    scratch = build(target.config, ja_sentences).tagger.model.state_dict()
     for name, value in target.model.state_dict().items():
         if name.startswith("char."):
             assert torch.equal(value, scratch[name]), name
 
 
 def test_transfer_is_repeatable_and_follows_the_seed(source, ja_sentences):
-    first, _ = transfer(source, ja_config(), ja_sentences, ["char"], {})
-    again, _ = transfer(source, ja_config(), ja_sentences, ["char"], {})
-    other, _ = transfer(source, ja_config(seed=4), ja_sentences, ["char"], {})
+    first, _ = build(ja_config(), ja_sentences, source, ["char"], {})
+    again, _ = build(ja_config(), ja_sentences, source, ["char"], {})
+    other, _ = build(ja_config(seed=4), ja_sentences, source, ["char"], {})
     a, b, c = (t.model.state_dict() for t in (first, again, other))
     assert all(torch.equal(a[n], b[n]) for n in a)
     assert torch.equal(a["char.lstm.forward_lstm.weight_ih_l0"], c["char.lstm.forward_lstm.weight_ih_l0"])  # copied
@@ -298,7 +294,7 @@ def test_transfer_is_repeatable_and_follows_the_seed(source, ja_sentences):
 
 
 def test_label_map_rows_on_the_classifier(source, ja_sentences):
-    target, report = transfer(source, ja_config(), ja_sentences, ["classifier"], LABEL_MAP)
+    target, report = build(ja_config(), ja_sentences, source, ["classifier"], LABEL_MAP)
     t, s = target.encoder.tags.ids, source.encoder.tags.ids
     new, old, fresh = target.model.state_dict(), source.model.state_dict(), fresh_weights(target)
     for name in ("classifier.output.weight", "classifier.output.bias", "classifier.crf.start", "classifier.crf.end"):
@@ -331,7 +327,7 @@ def test_transfer_report_shares_counted_by_hand(source):
     sentences = [sentence_from_tags(["Mary", "left", "Qz", "."], ["S-PSN", "O", "S-PLACE", "O"], "en"),
                  sentence_from_tags(["Anne", "left", "Mary", "."], ["O", "O", "S-PSN", "O"], "en")]
     assert len({b for s in sentences for token in s.words for b in bigrams(token)}) == 20
-    target, report = transfer(source, tiny_config(), sentences, ["char", "word", "classifier"], {"PER": ["PSN"]})
+    target, report = build(tiny_config(), sentences, source, ["char", "word", "classifier"], {"PER": ["PSN"]})
     assert report.copied == {"bigrams": (17, 20), "words": (4, 5)}
     # Tags: O, S-PSN, S-PLACE from the data, B-, I- and E-PSN from the map (every prefix of the scheme).
     # The source knows O and B-, I-, E-, S-PER: five rows come from the source, S-PLACE starts fresh.
@@ -350,7 +346,7 @@ def test_target_inherits_the_source_architecture(source, ja_sentences):
                           case_embedding_dim=3, decoder="softmax", tag_scheme="iob2", word_lowercase=False,
                           char_lowercase=True, lr=0.5, max_epochs=3, seed=9)
     for modules in ([], ["char"]):
-        target, _ = transfer(source, different, ja_sentences, modules, {})
+        target, _ = build(different, ja_sentences, source, modules, {})
         for name in (key for module in ("classifier", "char", "word") for key in ARCHITECTURE[module]):
             assert getattr(target.config, name) == getattr(source.config, name), name
         # ... while the target keeps its own inputs and training settings.
@@ -371,7 +367,7 @@ def _train_one_epoch(tagger, sentences):
 
 def test_fine_tune_frozen_keeps_transferred_weights_and_inherited_rows(source, ja_sentences):
     modules = ["char", "word", "classifier"]
-    target, _ = transfer(source, ja_config(fine_tune="frozen", max_epochs=1), ja_sentences, modules, LABEL_MAP)
+    target, _ = build(ja_config(fine_tune="frozen", max_epochs=1), ja_sentences, source, modules, LABEL_MAP)
     before = snapshot(target)
     _train_one_epoch(target, ja_sentences)
     after = target.model.state_dict()
@@ -397,7 +393,7 @@ def test_fine_tune_frozen_keeps_transferred_weights_and_inherited_rows(source, j
 
 
 def test_fine_tune_frozen_still_trains_rows_of_unmapped_tags(source, ja_sentences):
-    target, _ = transfer(source, ja_config(fine_tune="frozen", max_epochs=1), ja_sentences, ["classifier"], LABEL_MAP)
+    target, _ = build(ja_config(fine_tune="frozen", max_epochs=1), ja_sentences, source, ["classifier"], LABEL_MAP)
     before = snapshot(target)
     _train_one_epoch(target, ja_sentences)
     row = target.encoder.tags.ids["B-DAT"]
@@ -407,7 +403,7 @@ def test_fine_tune_frozen_still_trains_rows_of_unmapped_tags(source, ja_sentence
 
 def test_fine_tune_lower_lr_puts_transferred_modules_in_a_scaled_group(source, ja_sentences):
     config = ja_config(fine_tune="lower-lr", transferred_lr_scale=0.25)
-    target, _ = transfer(source, config, ja_sentences, ["char", "classifier"], LABEL_MAP)
+    target, _ = build(config, ja_sentences, source, ["char", "classifier"], LABEL_MAP)
     groups = make_optimizer(target).param_groups
     named = dict(target.model.named_parameters())
     moved = {id(p) for n, p in named.items() if n.startswith(("char.", "classifier."))}
@@ -415,16 +411,16 @@ def test_fine_tune_lower_lr_puts_transferred_modules_in_a_scaled_group(source, j
     by_scale = {g["scale"]: {id(p) for p in g["params"]} for g in groups}
     assert by_scale == {1.0: kept, 0.25: moved}
     # Without transferred modules (or in mode all) there is one group at full rate.
-    scratch, _ = transfer(source, config, ja_sentences, [], {})
+    scratch, _ = build(config, ja_sentences, source, [], {})
     assert [g["scale"] for g in make_optimizer(scratch).param_groups] == [1.0]
-    everything, _ = transfer(source, replace(config, fine_tune="all"), ja_sentences, ["char"], {})
+    everything, _ = build(replace(config, fine_tune="all"), ja_sentences, source, ["char"], {})
     assert [g["scale"] for g in make_optimizer(everything).param_groups] == [1.0]
 
 
 def test_fine_tune_lower_lr_scale_reaches_the_learning_rate(source, ja_sentences):
     # With scale 0 the transferred modules must not move at all in training, while the rest learns.
     config = ja_config(fine_tune="lower-lr", transferred_lr_scale=0.0, max_epochs=1)
-    target, _ = transfer(source, config, ja_sentences, ["char"], {})
+    target, _ = build(config, ja_sentences, source, ["char"], {})
     before = snapshot(target)
     _train_one_epoch(target, ja_sentences)
     after = target.model.state_dict()
@@ -437,7 +433,7 @@ def test_fine_tune_lower_lr_scale_reaches_the_learning_rate(source, ja_sentences
 
 def test_fine_tune_all_trains_transferred_weights_and_leaves_the_source_alone(source, ja_sentences):
     source_before = snapshot(source)
-    target, _ = transfer(source, ja_config(max_epochs=1), ja_sentences, ["char", "word", "classifier"], LABEL_MAP)
+    target, _ = build(ja_config(max_epochs=1), ja_sentences, source, ["char", "word", "classifier"], LABEL_MAP)
     before = snapshot(target)
     _train_one_epoch(target, ja_sentences)
     after = target.model.state_dict()
@@ -454,7 +450,7 @@ def test_fine_tune_all_trains_transferred_weights_and_leaves_the_source_alone(so
 
 def test_zero_shot_transfer_tags_without_training(trained_source, ja_sentences):
     label_map = {"PER": ["PSN"], "LOC": ["LOC"], "ORG": ["ORG"]}
-    target, report = transfer(trained_source, ja_config(), [], ["char", "word", "classifier"], label_map)
+    target, report = build(ja_config(), [], trained_source, ["char", "word", "classifier"], label_map)
     tags = set(target.encoder.tags.items)
     assert {f"{p}-{t}" for p in "BES" for t in ("PSN", "LOC", "ORG")} | {"O"} <= tags
     assert not {t for t in tags if t != "O" and t[2:] not in ("PSN", "LOC", "ORG")}
@@ -471,7 +467,7 @@ def test_zero_shot_transfer_tags_without_training(trained_source, ja_sentences):
 def test_zero_shot_renaming_reproduces_the_source(trained_source):
     # Transferring everything under a pure renaming must tag exactly as the source, with the new names.
     renaming = {"PER": "PSN", "LOC": "PLACE", "ORG": "GROUP"}
-    target, _ = transfer(trained_source, tiny_config(), [], ["char", "word", "classifier"],
+    target, _ = build(tiny_config(), [], trained_source, ["char", "word", "classifier"],
                          {s: [t] for s, t in renaming.items()})
     sentences = synthetic_sentences(30, seed=11)
     expected = [[(e.start, e.end, renaming[e.type]) for e in spans] for spans in trained_source.tag_sentences(sentences)]
@@ -482,7 +478,7 @@ def test_zero_shot_renaming_reproduces_the_source(trained_source):
 def test_zero_shot_keeps_every_source_tag_of_a_mapped_type(source):
     assert "I-PER" in source.encoder.tags.items
     assert set(tags_from_scheme(["PSN"], "bioes")) == {"B-PSN", "I-PSN", "E-PSN", "S-PSN"}
-    target, _ = transfer(source, tiny_config(), [], ["char", "word", "classifier"], {"PER": ["PSN"]})
+    target, _ = build(tiny_config(), [], source, ["char", "word", "classifier"], {"PER": ["PSN"]})
     assert "I-PSN" in target.encoder.tags.items
 
 
@@ -539,7 +535,7 @@ def test_resolve_label_map_explicit_is_checked_against_the_target_data(trained_s
 
 def test_transferred_model_reloads_and_tags_identically(trained_source, ja_sentences, tmp_path):
     config = ja_config(fine_tune="frozen", max_epochs=1)
-    target, _ = transfer(trained_source, config, ja_sentences, ["char", "word", "classifier"],
+    target, _ = build(config, ja_sentences, trained_source, ["char", "word", "classifier"],
                          {"PER": ["PSN"], "LOC": ["LOC"], "ORG": ["ORG"]})
     result = train(target.config, ja_sentences[:32], ja_sentences[32:], out=tmp_path / "m", tagger=target,
                    progress=False, log=lambda _: None)
@@ -624,7 +620,7 @@ def test_cli_transfer_rejects_a_label_map_naming_types_the_source_lacks(runner, 
 
 
 def test_cli_cv_with_modules_none_equals_plain_cv(runner, tiny_model_dir, tmp_path):
-    # --source with --modules none trains from scratch through transfer(): with the source's
+    # --source with --modules none trains from scratch through build() with a source: with the source's
     # architecture given to plain cv too, both must produce identical scores.
     data = write_conll(tmp_path / "data.conll", synthetic_tagged(40, seed=8))
     common = ["cv", "--data", str(data), "--folds", "2", "--seeds", "1", "--json", *TINY_SET,

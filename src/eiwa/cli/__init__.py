@@ -213,7 +213,8 @@ def _asked_settings(config_path, overrides, **flags) -> set[str]:
 def _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_dir, resume, force, quiet, make_tagger,
                   asked, device, nproc=1):
     from eiwa.study.cv import train_best
-    from eiwa.training.train import CHECKPOINT, checkpoint_config, split_off_dev, train as run_training
+    from eiwa.training.checkpoint import CHECKPOINT, checkpoint_config
+    from eiwa.training.train import split_off_dev, train as run_training
 
     if not (resume or force):
         if (out_dir / CHECKPOINT).exists():
@@ -229,7 +230,7 @@ def _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_
             raise EiwaError(f"--resume: no checkpoint in {out_dir} to resume from")
         saved = checkpoint_config(out_dir / CHECKPOINT)
         if saved.transferred:  # a transferred model's architecture is its source's, not its --config's
-            from eiwa.transfer.core import ARCHITECTURE
+            from eiwa.transfer.starts import ARCHITECTURE
 
             asked = {name for name in asked if not any(name in keys for keys in ARCHITECTURE.values())}
         wanted = config.to_dict()
@@ -286,25 +287,19 @@ def _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_
 def _transfer_factory(source_name, modules_spec, label_map_spec, log):
     """(config, sentences) -> transferred Tagger, for `transfer` and `cv --source`; with
     `--modules auto`, the list of candidate start models (every source of a comma-separated
-    --source, each with transfer.auto_candidates), of which training keeps the best on dev."""
+    --source, each with transfer.starts.auto_candidates), of which training keeps the best on dev."""
+    from eiwa.build import Start, starts
     from eiwa.study.cv import describe_start
-    from eiwa.transfer.core import AUTO, auto_starts, parse_modules, resolve_label_map, transfer
+    from eiwa.transfer.starts import AUTO, parse_modules
 
     auto = modules_spec.strip() == AUTO
     sources = [Tagger.load(name.strip()) for name in (source_name.split(",") if auto else [source_name]) if name.strip()]
-    modules = None if auto else parse_modules(modules_spec)
-
-    def start(source, config, sentences, modules):
-        label_map = resolve_label_map(label_map_spec, source, config, sentences, log) if "classifier" in modules else {}
-        tagger, report = transfer(source, config, sentences, modules, label_map)
-        for line in report.lines():
-            log(line)
-        return tagger
+    start = Start(sources, AUTO if auto else parse_modules(modules_spec), label_map_spec)
 
     def make_tagger(config, sentences):
+        candidates = starts(start, config, sentences, log)
         if not auto:
-            return start(sources[0], config, sentences, modules)
-        candidates = auto_starts(config, sentences, sources, lambda source, subset: start(source, config, sentences, subset))
+            return candidates[0]
         log(f"--modules auto: {len(candidates)} candidates, chosen by dev F1: "
             + "; ".join(describe_start(c) for c in candidates))
         return candidates
@@ -895,10 +890,12 @@ def quickstart(out, seed, source, modules, label_map, config_path, overrides):
       eiwa quickstart --modules char,classifier   # the published study's best subset
       eiwa quickstart --set max_epochs=10      # quicker, less accurate
     """
+    from eiwa.build import build
     from eiwa.readers.hironsan import read_hironsan
     from eiwa.study.folds import kfold_splits
     from eiwa.training.train import split_off_dev, train as run_training
-    from eiwa.transfer.core import parse_label_map, parse_modules, shared_modules, transfer
+    from eiwa.transfer.label_map import parse_label_map
+    from eiwa.transfer.starts import parse_modules, shared_modules
 
     out_dir = Path(out)
     modules = None if modules == "shared" else parse_modules(modules)
@@ -922,7 +919,7 @@ def quickstart(out, seed, source, modules, label_map, config_path, overrides):
     scratch = run_training(config, train_part, dev).tagger
     console.print(f"[2/2] transferring {', '.join(modules)} from {source}"
                   + (f" (label map {label_spec})" if label_spec else "") + ", fine-tuning")
-    start, report = transfer(english, config, train_part, modules, label_map)
+    start, report = build(config, train_part, english, modules, label_map)
     for line in report.lines():
         console.print(line)
     transferred = run_training(config, train_part, dev, tagger=start, out=out_dir).tagger

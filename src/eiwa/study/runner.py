@@ -55,7 +55,7 @@ class Study:
 
     def check(self, cell: Cell) -> None:
         """Errors of a cell's setting, raised before any training starts."""
-        from eiwa.transfer.core import AUTO, parse_modules
+        from eiwa.transfer.starts import AUTO, parse_modules
 
         if (cell.modules == AUTO or parse_modules(cell.modules)) and self.source is None:
             raise EiwaError(f"cell {cell.key} transfers modules but the experiment has no [source]")
@@ -66,7 +66,7 @@ class Study:
 
     def run(self, cell: Cell, seed: int, log: Log) -> dict:
         """Train and test one (cell, seed) over every split: its record for cells.jsonl."""
-        from eiwa.transfer.core import AUTO
+        from eiwa.transfer.starts import AUTO
 
         self.check(cell)
         config = replace(self.base, seed=seed, word_input=cell.word_input, char_input=cell.char_input,
@@ -86,21 +86,20 @@ class Study:
     def _starts(self, cell_modules: str) -> TaggerFactory | None:
         """What each split trains from: None (scratch), the source's modules, or for `auto` the
         candidate start models (each is trained, and the best on dev kept)."""
-        from eiwa.transfer.core import AUTO, auto_starts, parse_modules
+        from eiwa.build import Start, starts
+        from eiwa.transfer.starts import AUTO, parse_modules
 
-        if cell_modules == AUTO:
-            return lambda config, train_part: auto_starts(
-                config, train_part, [self.source], lambda _, subset: self._start(config, train_part, subset))
-        modules = parse_modules(cell_modules)
-        return (lambda config, train_part: self._start(config, train_part, modules)) if modules else None
+        auto = cell_modules == AUTO
+        modules = AUTO if auto else parse_modules(cell_modules)
+        if not modules:
+            return None
+        start = Start([self.source], modules, self.label_spec, self.all_types)
 
-    def _start(self, config, train_part, modules: list[str]) -> Tagger:
-        """A tagger with `modules` copied from the source (the classifier's types through the label map)."""
-        from eiwa.transfer.core import resolve_label_map, transfer
+        def make(config, train_part):
+            candidates = starts(start, config, train_part)
+            return candidates if auto else candidates[0]
 
-        label_map = (resolve_label_map(self.label_spec, self.source, config, train_part, target_types=self.all_types)
-                     if "classifier" in modules else {})
-        return transfer(self.source, config, train_part, modules, label_map)[0]
+        return make
 
 
 def run_experiment(spec: ExperimentSpec, log: Log = print, cells: list[Cell] | None = None,
