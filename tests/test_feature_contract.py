@@ -165,6 +165,6 @@ def test_transfer_copies_the_module_exactly(config, sentences):
 def test_a_feature_seeded_by_its_name_starts_the_same_whatever_else_is_enabled(config, sentences):
     name = config.features
     alone = build(config, sentences).tagger
-    with_others = build_tagger(dataclasses.replace(config, features=f"char,word,{name}"), sentences)
+    with_others = build(dataclasses.replace(config, features=f"char,word,{name}"), sentences).tagger
     for key, value in getattr(alone.model, name).state_dict().items():
         assert torch.equal(getattr(with_others.model, name).state_dict()[key], value)
