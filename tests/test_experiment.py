@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import eiwa.study.cv
 import eiwa.build
+import eiwa.training.run
 from conftest import TINY, synthetic_tagged, write_conll
 from eiwa.cli import cli
 from eiwa.errors import EiwaError
@@ -247,7 +247,7 @@ def forbid_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a finished cell was trained again")
 
-    monkeypatch.setattr(eiwa.study.cv, "train", refuse)
+    monkeypatch.setattr(eiwa.training.run, "train", refuse)
     monkeypatch.setattr(eiwa.build, "starts", refuse)
 
 
@@ -336,7 +336,7 @@ def test_modules_auto_keeps_the_candidate_best_on_dev(tmp_path, tiny_model_dir):
 
 
 def test_train_best_keeps_the_best_dev_f1_and_says_which(monkeypatch):
-    import eiwa.study.cv
+    import eiwa.training.run
     from eiwa.training.train import TrainResult
 
     class Start:
@@ -345,10 +345,10 @@ def test_train_best_keeps_the_best_dev_f1_and_says_which(monkeypatch):
             self.meta = {"transfer": {"source": "src"}} if name else {}
             self.f1 = f1
 
-    monkeypatch.setattr(eiwa.study.cv, "train",
+    monkeypatch.setattr(eiwa.training.run, "train",
                         lambda config, train, dev, tagger, **kw: TrainResult(tagger, tagger.f1, 1, 2, 0.0))
     starts = [Start("", 0.5), Start("char,classifier", 0.7), Start("char,word,classifier", 0.7)]
-    result = eiwa.study.cv.train_best(None, [], [], starts)
+    result = eiwa.training.run.train_best(None, [], [], starts)
     assert result.tagger is starts[1]  # the first of two equal scores
     assert result.tagger.meta["chosen"] == "char,classifier from src"
     assert [c["dev_f1"] for c in result.tagger.meta["candidates"]] == [0.5, 0.7, 0.7]
@@ -386,7 +386,7 @@ def test_rerun_after_losing_the_last_line_retrains_exactly_that_run(copy_of, mon
     path = copy_of.out / "cells.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     path.write_text("".join(lines[:-1]), encoding="utf-8")
-    calls = count_calls(monkeypatch, eiwa.study.cv, "train")
+    calls = count_calls(monkeypatch, eiwa.training.run, "train")
     run_experiment(copy_of.spec, log=lambda _: None)
     # The lost run is (full transfer, size 10, seed 2): one training per fold, all with seed 2, from a
     # transferred tagger.
@@ -402,7 +402,7 @@ def test_truncated_last_line_is_tolerated(copy_of, monkeypatch):
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     path.write_text("".join(lines[:-1]) + lines[-1][:40], encoding="utf-8")  # cut off mid-record
     assert len(read_finished(path)) == 5
-    calls = count_calls(monkeypatch, eiwa.study.cv, "train")
+    calls = count_calls(monkeypatch, eiwa.training.run, "train")
     run_experiment(copy_of.spec, log=lambda _: None)
     assert len(calls) == 2  # only the cut-off run is trained again
     results = json.loads((copy_of.out / "results.json").read_text())

@@ -25,7 +25,7 @@ from eiwa.doc import Sentence
 from eiwa.tagger import Tagger
 from eiwa.transfer.bridge import BridgeReport
 from eiwa.transfer.label_map import LabelMap, format_label_map, resolve_label_map
-from eiwa.transfer.starts import AUTO, auto_candidates, check_modules, target_config
+from eiwa.transfer.starts import AUTO, SHARED, auto_candidates, check_modules, shared_modules, target_config
 from eiwa.transfer.weights import bridge_words, bridges, copy_modules, inherit_tags, inherit_vocabularies
 
 
@@ -124,18 +124,43 @@ class Start:
     def auto(self) -> bool:
         return self.modules == AUTO
 
+    @classmethod
+    def from_names(cls, source: str, modules: str, label_map: str | None = None) -> "Start":
+        """From the command line's words: a source name (with `auto`, several, comma-separated), a module
+        list (`shared`, `none`, `auto` or names) and a label map spec."""
+        from eiwa.transfer.starts import parse_modules
+
+        auto = modules.strip() == AUTO
+        names = [name.strip() for name in (source.split(",") if auto else [source]) if name.strip()]
+        sources = [Tagger.load(name) for name in names]
+        if modules.strip() == SHARED:
+            return cls(sources, SHARED, label_map)
+        return cls(sources, AUTO if auto else parse_modules(modules), label_map)
+
 
 def starts(start: Start, config: Config, sentences: Sequence[Sentence],
            log: Callable[[str], None] = lambda line: None) -> list[Tagger]:
     """The start model(s) of `start` for `config` and these training sentences: one, or with
     `auto` the candidates, scratch first (exactly as `eiwa train` makes it)."""
+    source = start.sources[0] if start.sources else None
+    if start.modules == SHARED:
+        return [_from_source(start, source, shared_modules(source, config), config, sentences, log)]
     if not start.auto:
-        return [_from_source(start, start.sources[0] if start.sources else None, start.modules, config, sentences, log)]
+        return [_from_source(start, source, start.modules, config, sentences, log)]
     candidates = [build(config, sentences).tagger]
     for source in start.sources:
         candidates += [_from_source(start, source, modules, config, sentences, log)
                        for modules in auto_candidates(source, config) if modules]
+    log(f"--modules auto: {len(candidates)} candidates, chosen by dev F1: "
+        + "; ".join(describe_start(c) for c in candidates))
     return candidates
+
+
+def describe_start(tagger: Tagger) -> str:
+    """'char,classifier from conll03-en', or 'none' (scratch)."""
+    modules = tagger.config.transferred
+    source = tagger.meta.get("transfer", {}).get("source")
+    return f"{modules} from {source}" if modules else "none"
 
 
 def _from_source(start: Start, source: Tagger | None, modules: Sequence[str], config: Config,

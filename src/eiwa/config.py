@@ -272,3 +272,12 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, **f
         if value is not None:
             setattr(config, key, value)
     return config.validate()
+
+
+def asked_settings(config_path: str | Path | None, overrides, **flags) -> frozenset[str]:
+    """The names of the settings a command line gives: flags given, --set keys, the --config file's keys."""
+    names = {key for key, value in flags.items() if value is not None}
+    names |= {o.partition("=")[0].strip().replace("-", "_") for o in overrides}
+    if config_path:
+        names |= set(read_config_values(config_path))
+    return frozenset(names)

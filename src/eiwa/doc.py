@@ -120,6 +120,16 @@ class Corpus:
         """Gold entities that overlap an earlier one: flat tags cannot hold both, the later is left out."""
         return sum(s.overlapping_entities() for s in self.sentences)
 
+    def misaligned_entities(self) -> int:
+        return sum(s.misaligned_entities() for s in self.sentences)
+
+    def misaligned_note(self) -> str | None:
+        """A line for the user when some gold entities cannot be found at all (a boundary inside a token)."""
+        total, lost = sum(len(s.entities) for s in self.sentences), self.misaligned_entities()
+        if not total or not lost:
+            return None
+        return f"{lost} of {total} gold entities ({lost / total:.2%}) have a boundary inside a token and cannot be found"
+
     def entity_types(self) -> list[str]:
         return entity_types(self.sentences)
 

@@ -219,10 +219,16 @@ class Tagger:
             for sentence, spans in zip(sentences, self.tag_sentences(sentences, batch_size, confidence=True)):
                 yield as_json(sentence.text, spans)
 
-    def evaluate(self, sentences: Sequence[Sentence], batch_size: int = 64, encoded: Encoded | None = None) -> Scores:
-        """Entity-level exact match on character spans against each sentence's gold entities."""
-        predicted = self.tag_sentences(sentences, batch_size, encoded)
-        return score([[e.as_tuple() for e in s.entities] for s in sentences], [[e.as_tuple() for e in p] for p in predicted])
+    def evaluate(self, data: Sequence[Sentence] | str | Path | None, batch_size: int = 64,
+                 encoded: Encoded | None = None, format: str = "conll", **read_options) -> Scores:
+        """Entity-level exact match on character spans against gold entities: of sentences, or of a
+        data file read in `format` (`read_options`: columns, token_prefix; None: the Hironsan corpus)."""
+        if data is None or isinstance(data, (str, Path)):
+            from eiwa.readers import read_gold
+
+            data = read_gold(data, format, self.config.lang, **read_options).sentences
+        predicted = self.tag_sentences(data, batch_size, encoded)
+        return score([[e.as_tuple() for e in s.entities] for s in data], [[e.as_tuple() for e in p] for p in predicted])
 
     # ------------------------------------------------------------------------- persistence
 

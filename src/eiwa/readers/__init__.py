@@ -63,6 +63,15 @@ def read(path: str | Path | None, format: str = "conll", lang: str = "en", **opt
     return found.read(path, lang, Options(**options))
 
 
+def read_gold(path: str | Path | None, format: str = "conll", lang: str = "en", **options) -> Corpus:
+    """A corpus to score against: as `read`, refused when it holds no gold entity (every F1 would be 0)."""
+    corpus = read(path, format, lang, **options)
+    if not any(s.entities for s in corpus.sentences):
+        raise EiwaError(f"{path or format}: no gold entities to score against (every F1 would be 0); "
+                        "is the tag column right (see --columns)?")
+    return corpus
+
+
 def raw_text(format: str) -> bool:
     """Whether `format` is raw text with character spans, to be scored on its own tokenized view."""
     return reader_of(format).raw_text

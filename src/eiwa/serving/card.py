@@ -63,6 +63,17 @@ def read_card_source(path: str | Path, entity_types: list[str]) -> dict:
     return source
 
 
+def measure_scores(tagger, parts: dict[str, str | Path], format: str, **read_options) -> dict[str, dict]:
+    """The card's scores: the model evaluated now on each named part (test, dev) of gold data."""
+    from eiwa.readers import read_gold
+
+    scores = {}
+    for part, path in parts.items():
+        sentences = read_gold(path, format, tagger.config.lang, **read_options).sentences
+        scores[part] = {"data": Path(path).name, "sentences": len(sentences), **tagger.evaluate(sentences).to_dict()}
+    return scores
+
+
 def make_card(source: dict, scores: dict[str, dict]) -> dict:
     """The card: the hand-written part, the measured `scores` ({"test": {"data", "f1", ...}}) and
     the versions this is measured with."""

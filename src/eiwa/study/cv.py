@@ -13,13 +13,18 @@ import time
 from dataclasses import replace
 from typing import Callable, Sequence
 
+from eiwa.build import Start, starts
 from eiwa.config import Config
+from eiwa.errors import EiwaError
+from eiwa.readers import raw_text
+from eiwa.training.run import Data
 from eiwa.doc import Sentence
 from eiwa.scoring import score
 from eiwa.study.folds import Split, kfold_splits
 from eiwa.study.stats import mean_std
 from eiwa.tagger import Tagger
-from eiwa.training.train import split_off_dev, train
+from eiwa.training.run import train_best
+from eiwa.training.train import split_off_dev
 
 # (config, training sentences) -> a tagger to train, or a list of candidate start models (each is
 # trained, and the one with the best dev F1 kept: --modules auto); None trains a fresh one.
@@ -128,31 +133,16 @@ def _fit(config: Config, start: "Tagger | list[Tagger] | None", train_part: Sequ
     return result.tagger, note, result.best_dev_f1
 
 
-def train_best(config: Config, train_part: Sequence[Sentence], dev_part: Sequence[Sentence],
-               start: "Tagger | list[Tagger] | None", out=None, progress: bool = False, log=lambda _: None,
-               device: str = "cpu"):
-    """Train `start` (None: a fresh tagger); a list of candidates: train each and keep the one with
-    the best dev F1 (earlier candidates win ties), recording the choice in its meta ("chosen")."""
-    if not isinstance(start, list):
-        return train(config, train_part, dev_part, tagger=start, out=out, progress=progress, log=log, device=device)
-    best, tried = None, []
-    for candidate in start:
-        result = train(config, train_part, dev_part, tagger=candidate, progress=progress, log=log, device=device)
-        name = describe_start(candidate)
-        tried.append({"start": name, "dev_f1": result.best_dev_f1})
-        log(f"candidate {name}: dev F1 {result.best_dev_f1:.4f}")
-        if best is None or result.best_dev_f1 > best.best_dev_f1:
-            best = result
-    best.tagger.meta["chosen"] = describe_start(best.tagger)
-    best.tagger.meta["candidates"] = tried
-    if out is not None:
-        best.tagger.save(out, training={"best_dev_f1": best.best_dev_f1, "best_epoch": best.best_epoch,
-                                        "epochs": best.epochs, "seconds": best.seconds})
-    return best
-
-
-def describe_start(tagger: Tagger) -> str:
-    """'char,classifier from conll03-en', or 'none' (scratch)."""
-    modules = tagger.config.transferred
-    source = tagger.meta.get("transfer", {}).get("source")
-    return f"{modules} from {source}" if modules else "none"
+def cross_validate_files(config: Config, data: Data, folds: int = 5, seeds: Sequence[int] = (1, 2, 3),
+                         start: Start = Start(), log: Callable[[str], None] = print, device: str = "cpu") -> dict:
+    """`cross_validate` on a data file: raw-text formats are scored on their own, plainly tokenized view."""
+    train_view = data.read(data.train, config.lang, split_tokens=True).sentences
+    test_view = data.read(data.train, config.lang, split_tokens=False).sentences if raw_text(data.format) else None
+    if folds < 2 or folds > len(train_view):
+        raise EiwaError(f"--folds must be between 2 and {len(train_view)}, got {folds}")
+    make_tagger = None
+    if start.sources:
+        def make_tagger(config, sentences):
+            candidates = starts(start, config, sentences)
+            return candidates if start.auto else candidates[0]
+    return cross_validate(config, train_view, test_view, folds, seeds, make_tagger, log, device)

@@ -106,6 +106,11 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ and "MASTER_ADDR" in os.environ
 
 
+def leads_torchrun() -> bool:
+    """Whether this launched process is rank 0, the one that speaks and writes."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 @contextlib.contextmanager
 def joined(device: str) -> Iterator[tuple[Group, str]]:
     """Join the launcher's group for the block: (the group, this process's device: on CUDA, GPU

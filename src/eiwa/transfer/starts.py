@@ -16,6 +16,7 @@ MODULES = (*names(), "classifier")
 ARCHITECTURE = {"classifier": ("hidden_dim", "decoder", "tag_scheme"),
                 **{name: feature.architecture() for name, feature in FEATURES.items()}}
 AUTO = "auto"  # --modules auto: the subset (and source) chosen on the target's dev data
+SHARED = "shared"  # --modules shared: every module the source can hand to the target
 
 
 def parse_modules(text: str) -> list[str]:

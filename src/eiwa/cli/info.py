@@ -1,0 +1,73 @@
+"""`eiwa info` and `eiwa card`: what a model is, and writing its model card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from eiwa.cli import cli
+from eiwa.cli.options import console, data_options
+from eiwa.persist.core import lock
+from eiwa.tagger import Tagger, builtin_models
+
+
+@cli.command()
+@click.argument("model", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the meta data (card included) and config as JSON.")
+def info(model, as_json):
+    """Show a model's card (or, without one, a summary), or list the built-in models.
+
+    \b
+    Examples:
+      eiwa info                      # list the built-in models
+      eiwa info ja-wiki              # the model card of a built-in model
+      eiwa info models/ja --json     # meta data and config of a model directory
+    """
+    from eiwa.serving.card import render
+
+    if model is None:
+        click.echo("built-in models: " + (", ".join(builtin_models()) or "none"))
+        return
+    tagger = Tagger.load(model)
+    if as_json:
+        click.echo(json.dumps({"meta": tagger.meta, "config": tagger.config.to_dict()}, ensure_ascii=False, indent=1))
+    elif tagger.meta.get("card"):
+        click.echo(render(tagger.meta["card"], tagger.meta))
+    else:
+        training = tagger.meta.get("training") or {}
+        click.echo(f"{model}: an eiwa {tagger.meta.get('eiwa_version')} model ({tagger.config.lang}), no model card\n"
+                   f"labels: {', '.join(tagger.entity_types)}\nfeatures: {', '.join(tagger.config.feature_names())}")
+        if training:
+            click.echo(f"trained on {training.get('train_sentences')} sentences, best dev F1 "
+                       f"{training.get('best_dev_f1', 0):.4f}")
+        click.echo("(--json for the meta data and config)")
+
+
+@cli.command()
+@click.argument("model", type=click.Path(exists=True, file_okay=False))
+@click.option("--from", "source_path", required=True, type=click.Path(dir_okay=False),
+              help="The card's hand-written part: a TOML file (summary, labels, data, licence, commands, seed).")
+@click.option("--test", "test_path", required=True, type=click.Path(dir_okay=False), help="Test data to score on.")
+@click.option("--dev", "dev_path", type=click.Path(dir_okay=False), help="Dev data to score on as well.")
+@data_options
+def card(model, source_path, test_path, dev_path, fmt, columns, token_prefix):
+    """Write a model card into a model directory (meta.json and MODEL_CARD.md).
+
+    The scores are measured now, on --test (and --dev); the versions are the running ones.
+
+    \b
+    Examples:
+      eiwa card src/eiwa/models/ja-wiki --from docs/models/ja-wiki.toml --format spans \\
+                --test data/stockmark/test.jsonl --dev data/stockmark/dev.jsonl
+    """
+    from eiwa.serving.card import make_card, measure_scores, read_card_source, write_card
+
+    tagger = Tagger.load(model)
+    source = read_card_source(source_path, tagger.entity_types)
+    parts = {part: path for part, path in (("test", test_path), ("dev", dev_path)) if path is not None}
+    scores = measure_scores(tagger, parts, fmt, columns=columns, token_prefix=token_prefix)
+    with lock(Path(model)):
+        write_card(model, make_card(source, scores))
+    console.print(f"card written to {Path(model) / 'MODEL_CARD.md'} and meta.json: test F1 {scores['test']['f1']:.4f}")

@@ -1,0 +1,81 @@
+"""`eiwa train` and `eiwa transfer`: options into the library's values, then `training.run.train_files`."""
+
+from __future__ import annotations
+
+import click
+
+from eiwa.build import Start
+from eiwa.cli import cli
+from eiwa.cli.options import (console, data_options, device_option, model_options, training_options,
+                              transfer_options)
+from eiwa.config import asked_settings, load_config
+from eiwa.errors import EiwaError
+from eiwa.training import distributed
+from eiwa.training.run import Data, Output, train_files
+
+
+@cli.command()
+@model_options
+@data_options
+@training_options
+@device_option
+def train(lang, word_input, char_input, features, seed, config_path, overrides, fmt, columns, token_prefix,
+          train_path, dev_path, out, resume, force, quiet, nproc, device):
+    """Train a tagger from scratch.
+
+    \b
+    Examples:
+      eiwa train --lang en --train ../shared/data/conll2003/train.txt \\
+                 --dev ../shared/data/conll2003/valid.txt --out models/conll03
+      eiwa train --lang ja --format spans --train ner.json --char-input romaji --out models/ja
+      eiwa train --lang ja --format hironsan --config small-data --out models/hironsan
+      eiwa train ... --out models/conll03 --resume      # after an interruption
+      eiwa train ... --out models/conll03 --nproc 2 --set threads=1   # two processes, gradients averaged
+    """
+    flags = dict(lang=lang, word_input=word_input, char_input=char_input, seed=seed, features=features)
+    config = load_config(config_path, list(overrides), **flags)
+    output = Output(out, resume, force, asked_settings(config_path, overrides, **flags))
+    _run(config, Data(train_path, dev_path, fmt, columns, token_prefix), output, Start(), device, nproc, quiet)
+
+
+@cli.command()
+@model_options
+@data_options
+@transfer_options
+@training_options
+@device_option
+def transfer(lang, word_input, char_input, features, seed, config_path, overrides, fmt, columns, token_prefix,
+             source, modules, label_map, fine_tune, train_path, dev_path, out, resume, force, quiet, nproc, device):
+    """Start a model from a source model, module by module, and fine-tune it.
+
+    Transferred modules keep the source weights; their embedding tables cover the source's items
+    plus the target's new ones. The output layer and CRF follow --label-map. --modules none trains
+    from scratch through the same code path.
+
+    \b
+    Examples:
+      eiwa transfer --source conll03-en --lang ja --format hironsan --modules char,classifier \\
+                    --word-input native --char-input romaji --label-map PER=PSN,LOC=LOC,ORG=ORG,MISC=ART \\
+                    --config small-data --out models/hironsan-transfer
+      eiwa transfer --source models/conll03 --lang ja --format spans --train ner.json \\
+                    --modules classifier --label-map auto --fine-tune lower-lr --out models/ja
+    """
+    if not resume and (not source or not modules):
+        raise EiwaError("transfer needs --source and --modules")
+    if resume and modules == "auto":
+        raise EiwaError("--resume continues one model: it cannot be combined with --modules auto")
+    flags = dict(lang=lang, word_input=word_input, char_input=char_input, seed=seed, fine_tune=fine_tune,
+                 features=features)
+    config = load_config(config_path, list(overrides), **{**flags, "lang": lang or "ja"})
+    output = Output(out, resume, force, asked_settings(config_path, overrides, **flags))
+    start = Start() if resume else Start.from_names(source, modules, label_map)
+    _run(config, Data(train_path, dev_path, fmt, columns, token_prefix), output, start, device, nproc, quiet)
+
+
+def _run(config, data, output, start, device, nproc, quiet) -> None:
+    if distributed.launched_by_torchrun() and not distributed.leads_torchrun():
+        console.quiet = True  # every process runs this command; rank 0 alone speaks
+    result = train_files(config, data, output, start, device, nproc, progress=not quiet, log=console.print)
+    processes = f", {nproc} processes" if nproc > 1 else ""
+    console.print(f"best dev F1 {result.best_dev_f1:.4f} at epoch {result.best_epoch} of {result.epochs} "
+                  f"({result.seconds:.0f} s{processes}); model saved to {output.directory}")

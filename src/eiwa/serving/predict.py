@@ -1,0 +1,106 @@
+"""Tagging whole inputs: texts from a file or a stream in, records out through a writer, a chunk at a time.
+
+What `eiwa predict` does, as functions a Python user can call too:
+
+    with open("tagged.jsonl", "w") as stream:
+        predict_file(tagger, "sentences.txt", stream, input_format="txt", output_format="jsonl")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TextIO
+
+from eiwa.doc import Sentence
+from eiwa.errors import DataError
+from eiwa.readers import read, raw_text
+from eiwa.readers.files import text_records
+from eiwa.serving.writers import WRITERS
+from eiwa.tagger import Tagger, as_json
+
+# txt: a text a line; jsonl: records with "text" (their "id" and "meta" pass through); any reader's format:
+# its texts (raw-text formats) or its tokens (conll), gold entities ignored.
+LINE_FORMATS = ("txt", "jsonl")
+CHUNK = 1000  # texts tagged at a time: results stream out, memory stays bounded
+
+Item = tuple[str | Sentence, dict]  # a text (or pre-tokenized sentence) and the fields passed through
+
+
+def input_formats() -> tuple[str, ...]:
+    from eiwa.readers import READERS
+
+    return (*LINE_FORMATS, *(name for name in READERS if name not in ("hironsan", "parts")))
+
+
+def read_items(path: str, input_format: str, lang: str, columns=None, token_prefix=None) -> Iterator[Item]:
+    """The inputs of a file (or `-`, standard input) in `input_format`, lazily where the format allows."""
+    if input_format == "txt":
+        return ((line, {}) for line in read_lines(path))
+    if input_format == "jsonl":
+        return ((record["text"], {k: record[k] for k in ("id", "meta") if k in record})
+                for _, record in text_records(readable(path)))
+    corpus = read(readable(path), format=input_format, lang=lang, columns=columns, token_prefix=token_prefix)
+    # A raw-text format's texts are tokenized again as any text would be; CoNLL keeps its tokens.
+    return ((s.text if raw_text(input_format) else s, {}) for s in corpus.sentences)
+
+
+def predict_items(tagger: Tagger, items: Iterable[Item], stream: TextIO, output_format: str = "jsonl",
+                  batch_size: int = 64, min_confidence: float = 0.0) -> int:
+    """Tag `items` a chunk at a time and write each record to `stream` as it is made; returns the count."""
+    from eiwa.tokenize import tokenizer_for
+
+    tokenizer = tokenizer_for(tagger.config.lang)
+    writer = WRITERS[output_format](stream, tagger.entity_types)
+    items, count = iter(items), 0
+    while chunk := list(itertools.islice(items, CHUNK)):
+        sentences = [item if isinstance(item, Sentence) else tokenizer.sentence(item) for item, _ in chunk]
+        tagged = tagger.tag_sentences(sentences, batch_size, confidence=True)
+        for (_, extra), sentence, spans in zip(chunk, sentences, tagged):
+            kept = [s for s in spans if s.confidence >= min_confidence]
+            writer.write({**extra, **as_json(sentence.text, kept)}, sentence)
+        stream.flush()
+        count += len(chunk)
+    writer.close()
+    return count
+
+
+def predict_file(tagger: Tagger, path: str, stream: TextIO, input_format: str = "txt", output_format: str = "jsonl",
+                 batch_size: int = 64, min_confidence: float = 0.0, columns=None, token_prefix=None) -> int:
+    """Tag every input of `path` (or `-`) into `stream`; returns how many were written."""
+    items = read_items(path, input_format, tagger.config.lang, columns, token_prefix)
+    return predict_items(tagger, items, stream, output_format, batch_size, min_confidence)
+
+
+def readable(path: str) -> str:
+    """A path for readers that take one: standard input is read into a temporary file first."""
+    if path != "-":
+        return path
+    import atexit
+    import os
+    import tempfile
+
+    handle = tempfile.NamedTemporaryFile("wb", suffix=".stdin", delete=False)
+    with handle:
+        handle.write(sys.stdin.buffer.read())
+    atexit.register(os.unlink, handle.name)
+    return handle.name
+
+
+def read_lines(path: str) -> Iterator[str]:
+    """The lines of a text file or of standard input, read as they come (a bad byte names its line)."""
+    name = "<stdin>" if path == "-" else path
+    try:
+        stream = sys.stdin.buffer if path == "-" else open(Path(path), "rb")  # noqa: SIM115 (closed below)
+    except OSError as error:
+        raise DataError(path, None, f"cannot read: {error.strerror}") from None
+    with contextlib.closing(stream) if path != "-" else contextlib.nullcontext(stream):
+        for number, raw in enumerate(stream, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise DataError(name, number, f"invalid UTF-8 ({error.reason})") from None
+            yield (line.removeprefix("\ufeff") if number == 1 else line).rstrip("\r\n")

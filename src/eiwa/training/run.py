@@ -1,0 +1,183 @@
+"""Training from data files: what `eiwa train` and `eiwa transfer` do, as one library function.
+
+    from eiwa.training.run import Data, Output, train_files
+    result = train_files(config, Data("train.conll", dev="dev.conll"), Output("models/en"))
+
+It reads the data (a dev part held out when none is given), checks the output directory (an existing
+model or an interrupted run is never overwritten by accident, and `resume` continues with the
+checkpoint's own settings), holds the directory's lock, makes the start model(s) (build.py) and
+trains: one model, the best of several candidates (`--modules auto`), or one model data-parallel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eiwa.build import Start, describe_start, starts
+from eiwa.config import Config
+from eiwa.doc import Sentence
+from eiwa.errors import EiwaError
+from eiwa.persist.core import check_writable, lock
+from eiwa.readers import read
+from eiwa.tagger import Tagger
+from eiwa.training import distributed
+from eiwa.training.checkpoint import CHECKPOINT, checkpoint_config
+from eiwa.training.train import TrainResult, split_off_dev, train
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Data:
+    """Which data to train on and how to read it; `train` None for the installed Hironsan corpus."""
+
+    train: str | Path | None
+    dev: str | Path | None = None
+    format: str = "conll"
+    columns: Sequence[str] | None = None
+    token_prefix: str | None = None
+
+    def read(self, path: str | Path | None, lang: str, split_tokens: bool):
+        return read(path, self.format, lang, columns=self.columns, token_prefix=self.token_prefix,
+                    split_tokens=split_tokens)
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where the model goes. `asked`: the settings the user named; with `resume` each must equal the
+    checkpoint's, since the checkpoint's own settings are the ones that continue."""
+
+    directory: str | Path
+    resume: bool = False
+    force: bool = False
+    asked: frozenset[str] = field(default_factory=frozenset)
+
+
+def train_files(config: Config, data: Data, output: Output, start: Start = Start(), device="cpu", nproc: int = 1,
+                progress: bool = True, log: Log = print) -> TrainResult:
+    """Read `data`, make the start model(s) and train into `output`; returns the best model and its history."""
+    directory = Path(output.directory)
+    if distributed.launched_by_torchrun():  # every process runs this; rank 0 alone writes
+        if nproc > 1:
+            raise EiwaError("under torchrun, leave out --nproc: torchrun starts the processes")
+        with distributed.joined(str(device)) as (group, local_device):
+            if group.leader:
+                check_writable(directory, "the model")
+            leader_log = log if group.leader else (lambda _: None)
+            with lock(directory) if group.leader else contextlib.nullcontext():
+                return _train_locked(config, data, output, start, local_device, 1, progress and group.leader,
+                                     leader_log)
+    check_writable(directory, "the model")
+    with lock(directory):
+        return _train_locked(config, data, output, start, device, nproc, progress, log)
+
+
+def _train_locked(config, data: Data, output: Output, start: Start, device, nproc: int, progress: bool,
+                  log: Log) -> TrainResult:
+    directory = Path(output.directory)
+    check_output(directory, config, output)
+    sentences, dev = training_data(config, data, log)
+    log(f"training on {len(sentences)} sentences, dev {len(dev)}; writing {directory}")
+    candidates = [] if output.resume or not start.sources else starts(start, config, sentences, log)
+    if not output.resume:
+        log("config:\n" + (candidates[-1].config if candidates else config).describe())
+    if len(candidates) > 1:
+        if nproc > 1:
+            raise EiwaError("--nproc trains one model: not with --modules auto")
+        result = train_best(config, sentences, dev, candidates, out=directory, progress=progress, log=log,
+                            device=device)
+        log(f"chose {result.tagger.meta['chosen']} (dev F1 {result.best_dev_f1:.4f})")
+        return result
+    tagger = candidates[0] if candidates else None
+    if nproc > 1:  # data-parallel over nproc processes; rank 0 writes the model, which is read back here
+        distributed.run(nproc, train, config, sentences, dev, out=directory, resume=output.resume, tagger=tagger,
+                        progress=progress, device=str(device))
+        return _saved_result(directory)
+    return train(config, sentences, dev, out=directory, resume=output.resume, tagger=tagger, progress=progress,
+                 log=log, device=device)
+
+
+def check_output(directory: Path, config: Config, output: Output) -> None:
+    """An existing model or interrupted run is kept unless asked otherwise; a resume continues as saved."""
+    checkpoint = directory / CHECKPOINT
+    if not (output.resume or output.force):
+        if checkpoint.exists():
+            raise EiwaError(f"{directory} holds the checkpoint of an interrupted run: use --resume to continue it "
+                            "or --force to start over")
+        if (directory / "meta.json").exists():
+            raise EiwaError(f"{directory} already holds a model: use --force to overwrite it or --resume to "
+                            "continue training")
+    if output.resume:
+        _check_resumable(directory, config, output.asked)
+
+
+def _check_resumable(directory: Path, config: Config, asked: frozenset[str]) -> None:
+    if not (directory / CHECKPOINT).exists() and (directory / "checkpoint" / "state.json").exists():
+        raise EiwaError(f"{directory} holds a checkpoint of eiwa 0.2 (a checkpoint/ folder), which this eiwa does "
+                        "not resume: train again with --force")
+    if not (directory / CHECKPOINT).exists():
+        raise EiwaError(f"--resume: no checkpoint in {directory} to resume from")
+    saved = checkpoint_config(directory / CHECKPOINT).to_dict()
+    if saved["transferred"]:  # a transferred model's architecture is its source's, not its --config's
+        from eiwa.transfer.starts import ARCHITECTURE
+
+        asked = {name for name in asked if not any(name in keys for keys in ARCHITECTURE.values())}
+    wanted = config.to_dict()
+    differ = [f"{name} {saved[name]!r} (asked {wanted[name]!r})" for name in sorted(asked)
+              if name in wanted and wanted[name] != saved[name]]
+    if differ:
+        raise EiwaError(f"--resume continues with the checkpoint's settings, which differ from those given: "
+                        f"{'; '.join(differ)}; drop them, or start over with --force")
+
+
+def training_data(config: Config, data: Data, log: Log = print) -> tuple[list[Sentence], list[Sentence]]:
+    """The training and dev sentences: dev from its own file, else every k-th training sentence."""
+    corpus = data.read(data.train, config.lang, split_tokens=True)
+    if corpus.token_splits:
+        log(f"split {corpus.token_splits} tokens at entity boundaries so that no training entity is lost")
+    if overlapping := corpus.overlapping_entities():
+        log(f"{overlapping} gold entities overlap an earlier one and are left out of training "
+            "(flat tags cannot hold nested entities)")
+    sentences = corpus.sentences
+    if data.dev:
+        dev = data.read(data.dev, config.lang, split_tokens=False).sentences
+    elif config.dev_fraction > 0:
+        sentences, dev = split_off_dev(sentences, config.dev_fraction)
+        log(f"dev: every {round(1 / config.dev_fraction)}th training sentence ({len(dev)} sentences)")
+    else:
+        raise EiwaError("no dev data for early stopping: give --dev or keep dev_fraction above 0")
+    if not any(s.entities for s in sentences):
+        raise EiwaError("the training data has no entities: is the tag column right (see --columns)?")
+    return sentences, dev
+
+
+def train_best(config: Config, train_part: Sequence[Sentence], dev_part: Sequence[Sentence],
+               start: "Tagger | list[Tagger] | None", out=None, progress: bool = False, log=lambda _: None,
+               device: str = "cpu"):
+    """Train `start` (None: a fresh tagger); a list of candidates: train each and keep the one with
+    the best dev F1 (earlier candidates win ties), recording the choice in its meta ("chosen")."""
+    if not isinstance(start, list):
+        return train(config, train_part, dev_part, tagger=start, out=out, progress=progress, log=log, device=device)
+    best, tried = None, []
+    for candidate in start:
+        result = train(config, train_part, dev_part, tagger=candidate, progress=progress, log=log, device=device)
+        name = describe_start(candidate)
+        tried.append({"start": name, "dev_f1": result.best_dev_f1})
+        log(f"candidate {name}: dev F1 {result.best_dev_f1:.4f}")
+        if best is None or result.best_dev_f1 > best.best_dev_f1:
+            best = result
+    best.tagger.meta["chosen"] = describe_start(best.tagger)
+    best.tagger.meta["candidates"] = tried
+    if out is not None:
+        best.tagger.save(out, training={"best_dev_f1": best.best_dev_f1, "best_epoch": best.best_epoch,
+                                        "epochs": best.epochs, "seconds": best.seconds})
+    return best
+
+
+def _saved_result(directory: Path) -> TrainResult:
+    tagger = Tagger.load(directory)
+    summary = tagger.meta["training"]
+    return TrainResult(tagger, summary["best_dev_f1"], summary["best_epoch"], summary["epochs"], summary["seconds"])
