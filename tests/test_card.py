@@ -8,7 +8,8 @@ import pytest
 
 from eiwa.cli import cli
 from eiwa.readers.core import read_conll
-from eiwa.tagger import Tagger, builtin_models
+from eiwa.persist.model_dir import builtin_models
+from eiwa.tagger import Tagger
 
 from conftest import synthetic_tagged, write_conll
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from eiwa.errors import EiwaError
-from eiwa.persist.core import is_file
+from eiwa.persist.atomic import is_file
 
 INPUTS = ("native", "romaji")
 FEATURE_NAMES = ("char", "word", "pos", "vectors", "gazetteer", "chartype")  # features.py registers each (a test checks)

@@ -18,9 +18,10 @@ from eiwa.readers.core import FORMATS, Corpus, entity_types, read_conll, read_co
 from eiwa.errors import DataError, EiwaError
 from eiwa.serving.writers import OUTPUT_FORMATS
 from eiwa.scoring import Scores
-from eiwa.persist.core import check_writable, lock, write_atomic
+from eiwa.persist.atomic import check_writable, lock, write_atomic
+from eiwa.persist.model_dir import builtin_models
 from eiwa.serving.results import to_json
-from eiwa.tagger import Tagger, builtin_models, resolve_device
+from eiwa.tagger import Tagger, resolve_device
 
 console = Console(stderr=True, soft_wrap=True, highlight=False)
 
@@ -268,7 +269,7 @@ def _train_locked(config, fmt, columns, token_prefix, train_path, dev_path, out_
         console.print(f"chose {result.tagger.meta['chosen']} (dev F1 {result.best_dev_f1:.4f})")
     elif nproc > 1:  # data-parallel over nproc processes; rank 0 writes the model, which is read back here
         from eiwa.training import distributed
-        from eiwa.persist.core import read_json
+        from eiwa.persist.atomic import read_json
 
         distributed.run(nproc, run_training, config, sentences, dev, out=out_dir, resume=resume, tagger=tagger,
                         progress=not quiet, device=str(device))
@@ -453,7 +454,7 @@ def predict(model, texts, input_path, fmt, columns, token_prefix, output, output
     import itertools
 
     from eiwa.serving.writers import WRITERS
-    from eiwa.persist.core import atomic_text
+    from eiwa.persist.atomic import atomic_text
     from eiwa.tagger import as_json
 
     to_file = output not in (None, "-")

@@ -54,7 +54,7 @@ from eiwa.study.cv import Split, kfold_splits, run_splits, shared_split
 from eiwa.readers.core import entity_types, read_corpus
 from eiwa.errors import EiwaError
 from eiwa.scoring import score
-from eiwa.persist.core import write_atomic
+from eiwa.persist.atomic import write_atomic
 from eiwa.tagger import Tagger
 
 SCRATCH = "none"

@@ -27,7 +27,7 @@ from eiwa.config import Config
 from eiwa.readers.core import Sentence
 from eiwa.errors import EiwaError
 from eiwa.features.registry import Encoder
-from eiwa.persist.core import fault_point, json_text, write_atomic
+from eiwa.persist.atomic import fault_point, json_text, write_atomic
 from eiwa.tagger import Tagger
 from eiwa.transfer.core import build, freeze_transferred, parameter_groups
 

@@ -40,7 +40,7 @@ from eiwa.readers.core import Sentence, entity_types
 from eiwa.features.encoding import TagVocab, Vocab, normalize_word
 from eiwa.errors import EiwaError
 from eiwa.features.registry import FEATURES, Encoder
-from eiwa.persist.core import is_file
+from eiwa.persist.atomic import is_file
 from eiwa.tagger import Tagger
 from eiwa.tags import parse_tag, tags_from_spans
 
