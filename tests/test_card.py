@@ -7,8 +7,9 @@ import shutil
 import pytest
 
 from eiwa.cli import cli
+from eiwa.persist.model_dir import builtin_models
 from eiwa.readers.conll import read_conll
-from eiwa.tagger import Tagger, builtin_models
+from eiwa.tagger import Tagger
 
 from conftest import synthetic_tagged, write_conll
 

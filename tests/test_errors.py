@@ -18,7 +18,7 @@ import pytest
 
 from conftest import TINY_SET, assert_user_error, synthetic_tagged, write_conll
 from eiwa.cli import cli
-from eiwa.persist.core import lock
+from eiwa.persist.atomic import lock
 from eiwa.tagger import Tagger
 
 

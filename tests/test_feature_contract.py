@@ -68,7 +68,7 @@ def _vectors(tmp_path, monkeypatch) -> dict:
 
 
 def _gazetteer(tmp_path, monkeypatch) -> dict:
-    from eiwa.gazetteer.core import Gazetteer
+    from eiwa.gazetteer.matcher import Gazetteer
 
     gazetteer = Gazetteer.from_names({"東京": {"place"}, "田中": {"person"}, "日本銀行": {"organization"}})
     monkeypatch.setattr(Gazetteer, "load", classmethod(lambda cls, path=None, **kwargs: gazetteer))

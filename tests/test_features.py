@@ -221,7 +221,7 @@ def test_a_nonexistent_vectors_path_is_an_error_on_every_construction_path(ja_se
 
 @pytest.fixture
 def tiny_gazetteer(monkeypatch):
-    from eiwa.gazetteer.core import Gazetteer
+    from eiwa.gazetteer.matcher import Gazetteer
 
     gazetteer = Gazetteer.from_names({"東京": {"place"}, "田中": {"person"}, "日本銀行": {"organization"}})
     monkeypatch.setattr(Gazetteer, "load", classmethod(lambda cls, path=None, **kwargs: gazetteer))
@@ -229,7 +229,8 @@ def tiny_gazetteer(monkeypatch):
 
 
 def test_gazetteer_feature_marks_longest_matches_per_group(tiny_gazetteer):
-    from eiwa.gazetteer.core import GROUPS, TAGS
+    from eiwa.gazetteer.matcher import TAGS
+    from eiwa.gazetteer.names import GROUPS
 
     sentence = sentence_from_tags(["田中", "は", "日本", "銀行", "と", "東京"], ["O"] * 6, "ja")
     tagger = build(ja_config(features="char,word,gazetteer"), [sentence]).tagger
@@ -241,7 +242,7 @@ def test_gazetteer_feature_marks_longest_matches_per_group(tiny_gazetteer):
 
 
 def test_gazetteer_model_refuses_another_dictionary(tiny_gazetteer, ja_sentences, tmp_path, monkeypatch):
-    from eiwa.gazetteer.core import Gazetteer
+    from eiwa.gazetteer.matcher import Gazetteer
 
     config = ja_config(features="char,word,gazetteer", max_epochs=1)
     train(config, ja_sentences[:20], ja_sentences[20:25], out=tmp_path / "m", progress=False, log=lambda _: None)
@@ -314,7 +315,8 @@ def test_features_are_saved_under_their_names(ja_sentences, tmp_path):
 
 
 def test_english_models_read_the_english_side_of_the_dictionary(monkeypatch):
-    from eiwa.gazetteer.core import GROUPS, TAGS, Gazetteer
+    from eiwa.gazetteer.matcher import TAGS, Gazetteer
+    from eiwa.gazetteer.names import GROUPS
 
     english = Gazetteer.from_names({"New York": {"place"}, "Smith": {"person"}})
     japanese = Gazetteer.from_names({"東京": {"place"}})

@@ -14,9 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eiwa.gazetteer import core as gazetteer
 from eiwa.errors import EiwaError
-from eiwa.gazetteer.core import GROUPS, TAGS, Gazetteer, build_cache, cache_dir
+from eiwa.gazetteer import hashing, matcher
+from eiwa.gazetteer.build import build_cache
+from eiwa.gazetteer.matcher import TAGS, Gazetteer
+from eiwa.gazetteer.names import DEFAULT_MAX_TOKENS, GROUPS, LICENCE, TYPE_GROUPS, english_name
+from eiwa.resources.cache import cache_dir
 
 G = {group: i for i, group in enumerate(GROUPS)}
 T = {tag: i for i, tag in enumerate(TAGS)}
@@ -33,9 +36,9 @@ def column(gaz: Gazetteer, words, group: str, separator: str = "") -> str:
 def test_constants():
     assert TAGS == ("O", "B", "I", "E", "S")
     assert set(GROUPS) == {"person", "place", "organization", "product", "other"}
-    assert set(gazetteer.TYPE_GROUPS.values()) <= set(GROUPS)
-    assert gazetteer.TYPE_GROUPS["surname"] == "person" and gazetteer.TYPE_GROUPS["station"] == "place"
-    assert gazetteer.TYPE_GROUPS["company"] == "organization" and gazetteer.TYPE_GROUPS["work"] == "product"
+    assert set(TYPE_GROUPS.values()) <= set(GROUPS)
+    assert TYPE_GROUPS["surname"] == "person" and TYPE_GROUPS["station"] == "place"
+    assert TYPE_GROUPS["company"] == "organization" and TYPE_GROUPS["work"] == "product"
 
 
 def test_longest_match_wins():
@@ -93,7 +96,7 @@ def test_max_tokens_is_respected():
     assert column(Gazetteer.from_names(names, max_tokens=3), words, "organization") == "BIE"
     assert column(Gazetteer.from_names(names, max_tokens=2), words, "organization") == "OOO"
     gaz = Gazetteer.from_names(names)
-    assert gaz.max_tokens == gazetteer.DEFAULT_MAX_TOKENS
+    assert gaz.max_tokens == DEFAULT_MAX_TOKENS
     gaz.max_tokens = 2
     assert column(gaz, words, "organization") == "OOO"
     with pytest.raises(ValueError):
@@ -203,7 +206,7 @@ def test_match_many_equals_match_sentence_by_sentence():
         {"東京都": {"place"}, "東京": {"place", "person"}, "大阪府立大学": {"organization"}, "府立": {"other"},
          "田中角栄": {"person"}, "田中": {"person", "place"}, "都大阪": {"product"}, "IBM": {"organization"}}
     )
-    sentences = [[rng.choice(tokens) for _ in range(rng.randint(0, 12))] for _ in range(2 * gazetteer._CHUNK + 9)]
+    sentences = [[rng.choice(tokens) for _ in range(rng.randint(0, 12))] for _ in range(2 * matcher._CHUNK + 9)]
     many = gaz.match_many(iter(sentences))  # any iterable; chunks end mid-way through the list
     assert len(many) == len(sentences)
     for words, tags in zip(sentences, many):
@@ -214,14 +217,14 @@ def test_match_many_equals_match_sentence_by_sentence():
 
 
 def test_long_texts_do_not_keep_long_power_tables(monkeypatch):
-    monkeypatch.setattr(gazetteer._Powers, "KEEP", 2048)
-    monkeypatch.setattr(gazetteer, "_POWERS", gazetteer._Powers())
+    monkeypatch.setattr(hashing._Powers, "KEEP", 2048)
+    monkeypatch.setattr(hashing, "_POWERS", hashing._Powers())
     text = "東京大阪" * 1500
     starts = np.array([0, 10, 5990], dtype=np.int64)
     ends = starts + 4
-    expected = gazetteer._name_keys(["東京大阪", "大阪東京", "大阪東京"])  # text[0:4], text[10:14], text[5990:5994]
-    assert (gazetteer._span_keys(text, starts, ends) == expected).all()
-    assert gazetteer._POWERS.powers.shape[1] == 1024
+    expected = hashing.name_keys(["東京大阪", "大阪東京", "大阪東京"])  # text[0:4], text[10:14], text[5990:5994]
+    assert (hashing.span_keys(text, starts, ends) == expected).all()
+    assert hashing._POWERS.powers.shape[1] == 1024
 
 
 def test_span_keys_equal_name_keys_for_long_texts():
@@ -229,9 +232,9 @@ def test_span_keys_equal_name_keys_for_long_texts():
     text = "".join(rng.choice("あア東京𠮷ÉéZ") for _ in range(3000))  # longer than the first power tables
     spans = [(a, a + rng.randint(1, 40)) for a in (rng.randrange(0, 2900) for _ in range(200))]
     starts, ends = (np.array(x, dtype=np.int64) for x in zip(*spans))
-    assert (gazetteer._span_keys(text, starts, ends) == gazetteer._name_keys([text[a:b] for a, b in spans])).all()
+    assert (hashing.span_keys(text, starts, ends) == hashing.name_keys([text[a:b] for a, b in spans])).all()
     distinct = {text[a:b] for a, b in spans}
-    assert len(set(gazetteer._name_keys(sorted(distinct)).tolist())) == len(distinct)
+    assert len(set(hashing.name_keys(sorted(distinct)).tolist())) == len(distinct)
 
 
 def test_statistics():
@@ -353,7 +356,7 @@ def test_build_from_a_jamdict_database(cache, fake_db):
     assert dict(gaz.names())["東京"] == ("person", "place", "organization")
 
     meta = gaz.meta
-    assert meta["licence"] == gazetteer.LICENCE and meta["names"] == 10
+    assert meta["licence"] == LICENCE and meta["names"] == 10
     assert meta["group_counts"] == {"person": 2, "place": 3, "organization": 4, "product": 2, "other": 2}
     assert meta["type_counts"]["surname"] == 3 and meta["type_groups"]["ship"] == "product"
     assert meta["jmnedict"]["jmnedict.date"] == "2020-05-29"
@@ -374,10 +377,10 @@ ENGLISH_ENTRIES = [
 
 
 def test_english_names_are_cleaned_glosses():
-    assert gazetteer.english_name("Futabayama Sadaji (sumo wrestler, 1912-1968)") == "Futabayama Sadaji"
-    assert gazetteer.english_name("Ōno") == "Ono" and gazetteer.english_name("Shin'ai  Women's College") == "Shin'ai Women's College"
-    assert gazetteer.english_name("tokyo") is None and gazetteer.english_name("X") is None
-    assert gazetteer.english_name("Tokyo/Edo") is None and gazetteer.english_name("A B C D E F G") is None
+    assert english_name("Futabayama Sadaji (sumo wrestler, 1912-1968)") == "Futabayama Sadaji"
+    assert english_name("Ōno") == "Ono" and english_name("Shin'ai  Women's College") == "Shin'ai Women's College"
+    assert english_name("tokyo") is None and english_name("X") is None
+    assert english_name("Tokyo/Edo") is None and english_name("A B C D E F G") is None
 
 
 def test_build_the_english_side(cache, tmp_path):
@@ -421,7 +424,7 @@ def test_an_interrupted_build_leaves_nothing(cache, fake_db, monkeypatch):
         file.write(b"PK\x03\x04 half an archive")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(gazetteer.np, "savez_compressed", interrupted)
+    monkeypatch.setattr(np, "savez_compressed", interrupted)
     with pytest.raises(KeyboardInterrupt):
         build_cache(database=fake_db)
     assert list(cache.iterdir()) == []
@@ -448,7 +451,7 @@ def test_jamdict_data_shipping_an_xz_database(cache, fake_db, tmp_path, monkeypa
     (tmp_path / "site" / "jamdict.db.xz").write_bytes(lzma.compress(fake_db.read_bytes()))
     lines: list[str] = []
     path = build_cache(log=lines.append)
-    assert path == cache / f"jmnedict-9.9.f{gazetteer.FORMAT}.npz"
+    assert path == cache / f"jmnedict-9.9.f{hashing.FORMAT}.npz"
     assert any("unpacked jamdict.db.xz" in line for line in lines)
     gaz = Gazetteer.load()
     assert gaz.meta["source"] == "jamdict-data 9.9" and gaz.groups_of("トヨタ") == ("organization",)
@@ -529,9 +532,9 @@ def test_cli_builds_both_sides_or_one(cache, tmp_path, monkeypatch):
     runner = CliRunner()
     result = runner.invoke(cli, ["gazetteer", "build", "--lang", "en"])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in cache.iterdir()) == [f"jmnedict-en-9.9.f{gazetteer.FORMAT}.npz"]
+    assert sorted(p.name for p in cache.iterdir()) == [f"jmnedict-en-9.9.f{hashing.FORMAT}.npz"]
     result = runner.invoke(cli, ["gazetteer", "build"])
     assert result.exit_code == 0, result.output
     assert "compiled dictionary (ja)" in result.output and "compiled dictionary (en)" in result.output
-    assert sorted(p.name for p in cache.iterdir()) == [f"jmnedict-9.9.f{gazetteer.FORMAT}.npz",
-                                                       f"jmnedict-en-9.9.f{gazetteer.FORMAT}.npz"]
+    assert sorted(p.name for p in cache.iterdir()) == [f"jmnedict-9.9.f{hashing.FORMAT}.npz",
+                                                       f"jmnedict-en-9.9.f{hashing.FORMAT}.npz"]

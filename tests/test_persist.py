@@ -1,4 +1,4 @@
-"""Crash-safe persistence (persist.py): whole-directory swaps, checksums, locks, leftovers, and a
+"""Crash-safe persistence (eiwa.persist): whole-directory swaps, checksums, locks, leftovers, and a
 training run SIGKILLed at every write and rename point of saving and checkpointing."""
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import torch
 
 from conftest import TINY_SET, synthetic_tagged, write_conll
 from eiwa.errors import EiwaError, ModelError
-from eiwa.persist.core import clean_leftovers, lock, replace_directory, write_json
-from eiwa.tagger import Tagger, is_model_directory
+from eiwa.persist.atomic import clean_leftovers, lock, replace_directory, write_json
+from eiwa.persist.model_dir import is_model_directory
+from eiwa.tagger import Tagger
 from eiwa.training.checkpoint import CHECKPOINT, read_checkpoint
 
 EIWA = [sys.executable, "-m", "eiwa"]

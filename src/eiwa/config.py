@@ -23,7 +23,7 @@ from pathlib import Path
 
 from eiwa import features
 from eiwa.errors import EiwaError
-from eiwa.persist.core import is_file
+from eiwa.persist.atomic import is_file
 
 INPUTS = ("native", "romaji")
 

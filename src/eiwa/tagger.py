@@ -7,12 +7,9 @@ A model is a directory:
     vocab.json         each feature's vocabularies and state (features.py), and the tags
     model.safetensors  the weights (and a pretrained vectors table, as float16)
 
-Format 2 (eiwa 0.2) keeps each feature's vocabularies under its name; format 1 (eiwa 0.1: the
-char and word features only, vocabularies at the top of vocab.json) is read as well, and such a
-model predicts exactly as it did (tests/test_tagger.py checks it against eiwa 0.1's outputs).
-
-meta.json also records each other file's sha256, checked on load. A save builds the directory
-beside its target and swaps it in whole (persist.py), so an interrupted save never leaves a
+meta.json also records each other file's sha256, checked on load (eiwa.persist.model_dir, which
+reads older formats through eiwa.persist.migrations). A save builds the directory beside its
+target and swaps it in whole (eiwa.persist.atomic), so an interrupted save never leaves a
 half-written model, nor old and new files mixed.
 """
 
@@ -20,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -39,15 +35,12 @@ from eiwa.tokenize import tokenizer_for
 from eiwa.features.encoder import Encoded, Encoder
 from eiwa.errors import EiwaError, ModelError
 from eiwa.model import NERModel
-from eiwa.persist.core import checksums, dump_json, fault_point, is_dir, read_json, recover, replace_directory, verify
+from eiwa.persist.atomic import dump_json, fault_point, read_json, replace_directory
+from eiwa.persist.model_dir import FORMAT, FORMAT_VERSION, checksums, is_model_directory, read_meta, resolve_model
 from eiwa.scoring import Scores, score
 from eiwa.serving.results import Entity, Prediction
 from eiwa.tags import spans_from_tag_ids
 
-FORMAT = "eiwa-model"
-FORMAT_VERSION = 2
-READS_VERSIONS = (1, 2)
-BUILTIN_DIR = Path(__file__).parent / "models"
 _MIN_POOLED_BATCH = 16  # below this many sentences one batch on one thread is fastest
 _POOLS: dict[int, ThreadPoolExecutor] = {}  # tagging threads by size, shared by every tagger and call
 _POOLS_LOCK = threading.Lock()
@@ -266,16 +259,7 @@ class Tagger:
     @classmethod
     def load(cls, name_or_path: str | Path) -> "Tagger":
         directory = resolve_model(name_or_path)
-        meta = read_json(directory / "meta.json")
-        if meta.get("format") != FORMAT:
-            raise ModelError(f"{directory}: not an eiwa model (meta.json has no format {FORMAT!r})")
-        if meta.get("format_version") not in READS_VERSIONS:
-            raise ModelError(
-                f"{directory}: model format version {meta.get('format_version')} is not supported "
-                f"by eiwa {__version__} (it reads versions {', '.join(map(str, READS_VERSIONS))})"
-            )
-        if "files" in meta:  # models saved before eiwa 0.3 carry no checksums
-            verify(directory, meta["files"])
+        meta = read_meta(directory)
         try:
             config = Config.from_dict(read_json(directory / "config.json"), str(directory / "config.json")).validate()
             encoder = Encoder.from_json(config, read_json(directory / "vocab.json"))
@@ -325,29 +309,6 @@ def as_json(text: str, spans: Sequence[Span]) -> Prediction:
     return {"text": text, "entities": entities}
 
 
-def builtin_models() -> list[str]:
-    if not BUILTIN_DIR.is_dir():
-        return []
-    return sorted(p.name for p in BUILTIN_DIR.iterdir() if (p / "meta.json").exists())
-
-
-def resolve_model(name_or_path: str | Path) -> Path:
-    """A model directory, or the name of a model shipped with eiwa."""
-    path = Path(name_or_path)
-    try:
-        recover(path)  # a crash inside a fallback swap (persist.py) left the old model beside it
-    except (OSError, ValueError):
-        pass
-    if is_dir(path):
-        if not (path / "meta.json").exists():
-            raise ModelError(f"{path}: not a model directory (no meta.json); was training interrupted before the first save?")
-        return path
-    if str(name_or_path) in builtin_models():
-        return BUILTIN_DIR / str(name_or_path)
-    known = ", ".join(builtin_models()) or "none"
-    raise ModelError(f"{name_or_path}: no such model directory or built-in model (built-in: {known})")
-
-
 def resolve_device(name: str | torch.device = "cpu") -> torch.device:
     """`cpu`, `cuda` (or `cuda:N`), or `auto` (CUDA when PyTorch sees a GPU, else the CPU)."""
     if isinstance(name, torch.device):
@@ -364,15 +325,6 @@ def resolve_device(name: str | torch.device = "cpu") -> torch.device:
     if device.type not in ("cpu", "cuda"):
         raise EiwaError(f"--device must be cpu, cuda, cuda:N or auto, got {name!r}")
     return device
-
-
-def is_model_directory(path: Path) -> bool:
-    """Whether `path` holds an eiwa model (so that saving over it may replace it)."""
-    try:
-        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return False
-    return isinstance(meta, dict) and meta.get("format") == FORMAT
 
 
 def load(name_or_path: str | Path) -> Tagger:

@@ -12,7 +12,7 @@ from eiwa.cli import cli
 from eiwa.cli.options import (console, data_options, device_option, model_options, parse_seeds, transfer_options)
 from eiwa.config import load_config
 from eiwa.errors import EiwaError
-from eiwa.persist.core import check_writable, write_atomic
+from eiwa.persist.atomic import check_writable, write_atomic
 from eiwa.study.cv import cross_validate_files
 from eiwa.training.run import Data
 

@@ -35,7 +35,8 @@ def gazetteer_build(force, languages):
       eiwa gazetteer build
       eiwa gazetteer build --force
     """
-    from eiwa.gazetteer.core import LICENCE, build_cache
+    from eiwa.gazetteer.build import build_cache
+    from eiwa.gazetteer.names import LICENCE
 
     for language in languages or ("ja", "en"):
         path = build_cache(force=force, log=lambda line: console.print(line), language=language)

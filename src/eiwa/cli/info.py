@@ -9,8 +9,9 @@ import click
 
 from eiwa.cli import cli
 from eiwa.cli.options import console, data_options
-from eiwa.persist.core import lock
-from eiwa.tagger import Tagger, builtin_models
+from eiwa.persist.atomic import lock
+from eiwa.persist.model_dir import builtin_models
+from eiwa.tagger import Tagger
 
 
 @cli.command()

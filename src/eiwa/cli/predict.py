@@ -10,7 +10,7 @@ import click
 from eiwa.cli import cli
 from eiwa.cli.options import console, device_option, split_columns
 from eiwa.errors import EiwaError
-from eiwa.persist.core import atomic_text, check_writable
+from eiwa.persist.atomic import atomic_text, check_writable
 from eiwa.serving.predict import input_formats, predict_file, predict_items
 from eiwa.serving.writers import OUTPUT_FORMATS
 from eiwa.tagger import Tagger

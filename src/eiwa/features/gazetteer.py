@@ -34,7 +34,7 @@ class GazetteerFeature(Feature):
         self.gazetteer = None
 
     def dictionary(self):
-        from eiwa.gazetteer.core import Gazetteer
+        from eiwa.gazetteer.matcher import Gazetteer
 
         if self.gazetteer is None:
             self.gazetteer = Gazetteer.load(max_tokens=self.config.gazetteer_max_tokens, language=self.config.lang)
@@ -65,7 +65,7 @@ class GazetteerFeature(Feature):
         return [f"gazetteer: {stats['share_any']:.1%} of training tokens inside a dictionary match ({shares})"]
 
     def module(self):
-        from eiwa.gazetteer.core import TAGS
+        from eiwa.gazetteer.matcher import TAGS
 
         return GazetteerModule(len(self.state["groups"]), len(TAGS), self.config.gazetteer_dim)
 

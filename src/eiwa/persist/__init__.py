@@ -1,1 +1,1 @@
-"""Crash-safe files: atomic writes, directory swaps, locks, checksums, model directories."""
+"""Crash-safe files (atomic.py) and model directories: their checks (model_dir.py) and older formats (migrations.py)."""

@@ -16,18 +16,19 @@ UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART
 
 # Japanese level 1 (UniDic and IPAdic spellings) -> UPOS, refined by level 2 below.
 _JA_LEVEL1 = {
-    "名詞": "NOUN", "代名詞": "PRON", "形状詞": "ADJ", "連体詞": "DET", "副詞": "ADV", "接続詞": "CCONJ",
-    "感動詞": "INTJ", "動詞": "VERB", "形容詞": "ADJ", "助動詞": "AUX", "助詞": "ADP", "接頭辞": "NOUN",
-    "接頭詞": "NOUN", "接尾辞": "NOUN", "補助記号": "PUNCT", "記号": "SYM", "フィラー": "INTJ", "空白": "X",
+    "名詞": "NOUN", "代名詞": "PRON", "形状詞": "ADJ", "連体詞": "DET", "副詞": "ADV",
+    "接続詞": "CCONJ", "感動詞": "INTJ", "動詞": "VERB", "形容詞": "ADJ", "助動詞": "AUX",
+    "助詞": "ADP", "接頭辞": "NOUN", "接頭詞": "NOUN", "接尾辞": "NOUN", "補助記号": "PUNCT",
+    "記号": "SYM", "フィラー": "INTJ", "空白": "X",
 }
 _JA_LEVEL2 = {
-    ("名詞", "固有名詞"): "PROPN", ("名詞", "数詞"): "NUM", ("名詞", "数"): "NUM", ("名詞", "代名詞"): "PRON",
-    ("名詞", "助動詞語幹"): "AUX", ("形状詞", "助動詞語幹"): "AUX",
+    ("名詞", "固有名詞"): "PROPN", ("名詞", "数詞"): "NUM", ("名詞", "数"): "NUM",
+    ("名詞", "代名詞"): "PRON", ("名詞", "助動詞語幹"): "AUX", ("形状詞", "助動詞語幹"): "AUX",
     ("助詞", "接続助詞"): "SCONJ", ("助詞", "準体助詞"): "SCONJ", ("助詞", "終助詞"): "PART",
     ("接尾辞", "形状詞的"): "ADJ", ("接尾辞", "形容詞的"): "ADJ", ("接尾辞", "動詞的"): "VERB",
     ("補助記号", "一般"): "SYM", ("補助記号", "ＡＡ"): "SYM",
-    ("記号", "句点"): "PUNCT", ("記号", "読点"): "PUNCT", ("記号", "括弧開"): "PUNCT", ("記号", "括弧閉"): "PUNCT",
-    ("記号", "空白"): "X",
+    ("記号", "句点"): "PUNCT", ("記号", "読点"): "PUNCT", ("記号", "括弧開"): "PUNCT",
+    ("記号", "括弧閉"): "PUNCT", ("記号", "空白"): "X",
 }
 
 _PTB = {
@@ -59,7 +60,8 @@ def upos_ptb(tag: str) -> str:
 @lru_cache(maxsize=4096)
 def level_names(levels: tuple[str, ...], depth: int = 3) -> tuple[str, ...]:
     """The first `depth` levels as cumulative names, so that a level's value keeps its parent:
-    (名詞, 固有名詞, 人名, 姓) -> [名詞, 名詞-固有名詞, 名詞-固有名詞-人名]. Missing levels ("*") stay empty ("")."""
+    (名詞, 固有名詞, 人名, 姓) -> [名詞, 名詞-固有名詞, 名詞-固有名詞-人名].
+    Missing levels ("*") stay empty ("")."""
     names, parts = [], []
     for level in list(levels[:depth]) + ["*"] * (depth - len(levels[:depth])):
         if level in ("*", "", None) or (parts and parts[-1] is None):

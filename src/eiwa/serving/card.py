@@ -18,7 +18,7 @@ from pathlib import Path
 
 from eiwa import __version__
 from eiwa.errors import EiwaError
-from eiwa.persist.core import atomic_text, read_json, write_json
+from eiwa.persist.atomic import atomic_text, read_json, write_json
 
 CARD_FILE = "MODEL_CARD.md"
 _TEXT_FIELDS = ("summary", "licence")

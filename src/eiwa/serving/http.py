@@ -24,6 +24,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from eiwa.net import free_port
 from eiwa.serving.writers import STYLE, entity_colours, highlight
 from eiwa.serving.results import to_json
 from eiwa.tagger import Tagger
@@ -235,15 +236,12 @@ def launch(model: str, *options: str, timeout_s: float = 60, **popen):
     """Start `eiwa serve MODEL OPTIONS` in a child process on a free loopback port and wait until
     /healthz answers: (the process, its base URL). For load tests and tests; stop it with
     `process.terminate()` (SIGTERM: a graceful shutdown)."""
-    import socket
     import subprocess
     import sys
     import time
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "eiwa", "serve", model, "--port", str(port), *options], **popen)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s

@@ -17,7 +17,7 @@ import json
 from typing import NotRequired, TypedDict
 
 from eiwa.errors import DataError
-from eiwa.persist.core import json_text
+from eiwa.persist.atomic import json_text
 
 
 class Entity(TypedDict):

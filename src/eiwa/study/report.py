@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eiwa.persist.core import write_atomic
+from eiwa.persist.atomic import write_atomic
 from eiwa.study.grid import Cell, cells_of
 from eiwa.study.spec import SCRATCH, ExperimentSpec
 from eiwa.study.stats import approximate_randomization, mean_std

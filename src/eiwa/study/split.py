@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from eiwa.errors import EiwaError
-from eiwa.persist.core import check_writable, write_atomic
+from eiwa.persist.atomic import check_writable, write_atomic
 from eiwa.readers.files import json_records, read_text
 from eiwa.serving.results import to_json
 from eiwa.study.folds import shared_split

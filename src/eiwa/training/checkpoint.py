@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from eiwa.config import Config
 from eiwa.errors import EiwaError
 from eiwa.features.encoder import Encoder
-from eiwa.persist.core import fault_point, json_text
+from eiwa.persist.atomic import fault_point, json_text
 from eiwa.tagger import Tagger
 
 CHECKPOINT = "checkpoint.safetensors"  # inside the model directory while training runs

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import sys
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import torch
 import torch.distributed as dist
+
+from eiwa.net import free_port
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,6 @@ def current() -> Group | None:
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         return Group(dist.get_rank(), dist.get_world_size())
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _worker(rank: int, world: int, port: int, device: str, function: Callable, args: tuple, kwargs: dict) -> None:
@@ -128,7 +123,7 @@ def run(nproc: int, function: Callable, *args, device: str = "cpu", **kwargs) ->
     CUDA, process r uses GPU r. An error in any process is raised here."""
     import torch.multiprocessing as mp
 
-    mp.start_processes(_worker, args=(nproc, _free_port(), device, function, args, kwargs), nprocs=nproc,
+    mp.start_processes(_worker, args=(nproc, free_port(), device, function, args, kwargs), nprocs=nproc,
                        join=True, start_method="spawn")
 
 

@@ -20,7 +20,7 @@ from eiwa.build import Start, describe_start, starts
 from eiwa.config import Config
 from eiwa.doc import Sentence
 from eiwa.errors import EiwaError
-from eiwa.persist.core import check_writable, lock
+from eiwa.persist.atomic import check_writable, lock
 from eiwa.readers import read
 from eiwa.tagger import Tagger
 from eiwa.training import distributed

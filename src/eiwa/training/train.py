@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from eiwa.build import build
 from eiwa.config import Config
 from eiwa.errors import EiwaError
-from eiwa.persist.core import write_atomic
+from eiwa.persist.atomic import write_atomic
 from eiwa.doc import Sentence
 from eiwa.tagger import Tagger
 from eiwa.training import distributed

@@ -34,13 +34,13 @@ import numpy as np
 import torch
 
 from eiwa.errors import EiwaError
+from eiwa.resources.jmdict import connect_read_only, installed_database, plain_gloss
 
 VARIANTS = ("none", "jmdict", "jmdict+map")
 LICENCE = "JMdict (EDRDG, CC BY-SA 4.0), via the jamdict-data package"
 SENSES = 2  # a headword's first senses carry its common meanings; later ones are rare or figurative
 GLOSSES_PER_SENSE = 3
 _STOPWORDS = frozenset("a an the of to in on at for and or by with one's oneself someone something etc".split())
-_PARENTHESES = re.compile(r"\s*\([^)]*\)")
 
 
 @dataclass
@@ -72,9 +72,7 @@ class BridgeReport:
 
 def gloss_words(gloss: str) -> list[str]:
     """The words of an English gloss worth looking up: 'to go (somewhere)' -> ['go']."""
-    text = _PARENTHESES.sub("", gloss or "")
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    words = re.findall(r"[A-Za-z][A-Za-z'\-]*", text)
+    words = re.findall(r"[A-Za-z][A-Za-z'\-]*", plain_gloss(gloss))
     return [w for w in words if w.lower() not in _STOPWORDS]
 
 
@@ -83,7 +81,7 @@ def load_glosses(database: str | None = None) -> dict[str, tuple[tuple[str, ...]
     """Headword (NFKC; kanji and kana spellings) -> its glosses as word tuples, first senses first."""
     path = _database(database)
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        connection = connect_read_only(path)
         try:
             glosses_of_sense: dict[int, list[str]] = {}
             for sense, language, text in connection.execute("SELECT sid, lang, text FROM SenseGloss"):
@@ -118,7 +116,7 @@ def common_headwords(database: str | None = None) -> tuple[str, ...]:
     query = (f"SELECT DISTINCT k.text FROM Kanji k JOIN KJP p ON p.kid = k.ID WHERE p.text IN {common} UNION ALL "
              f"SELECT DISTINCT k.text FROM Kana k JOIN KNP p ON p.kid = k.ID WHERE p.text IN {common}")
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        connection = connect_read_only(path)
         try:
             rows = connection.execute(query).fetchall()
         finally:
@@ -132,11 +130,7 @@ def common_headwords(database: str | None = None) -> tuple[str, ...]:
 def _database(database: str | None) -> str:
     if database is not None:
         return database
-    try:
-        import jamdict_data
-    except ImportError:
-        raise EiwaError("word_bridge: JMdict needs the package jamdict-data: pip install 'eiwa[gazetteer]'") from None
-    return jamdict_data.JAMDICT_DB_PATH
+    return str(installed_database("word_bridge: JMdict")[0])
 
 
 def dictionary_rows(glosses: Sequence[tuple[str, ...]], source_row: Callable[[str], int | None]) -> list[int]:

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 from eiwa.config import Config
 from eiwa.errors import EiwaError
 from eiwa.features.encoder import Encoder
-from eiwa.persist.core import is_file
+from eiwa.persist.atomic import is_file
 from eiwa.doc import Sentence, entity_types
 from eiwa.tagger import Tagger
 

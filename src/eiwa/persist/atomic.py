@@ -1,17 +1,17 @@
 """Crash-safe files and directories: what eiwa writes is either the old whole or the new whole.
 
-* `write_atomic` / `write_json`: one file, written to a temporary name, fsynced, renamed over.
+* `write_atomic` / `write_json` / `atomic_text`: one file, written to a temporary name, fsynced,
+  renamed over.
 * `replace_directory`: a model directory is built beside its target, fsynced, then swapped in
   with one atomic exchange (Linux `renameat2(RENAME_EXCHANGE)`), so that at every instant the
   path holds the complete old model or the complete new one. Where the exchange is missing
   (other systems, some file systems) it falls back to two renames, and `recover` undoes a crash
   between them on the next read or write.
-* `checksums` / `verify`: a sha256 of every file, recorded in meta.json and checked on load, so
-  that weights damaged in place (same size, other bytes) are an error, not silent nonsense.
 * `lock`: an advisory lock beside an output path; a second writer fails at once.
 
 Temporary names start with `.<target name>.` and end in `.tmp`, `.new` or `.old`; leftovers of a
-killed process are removed by the next write to the same place (`clean_leftovers`).
+killed process are removed by the next write to the same place (`clean_leftovers`). They live
+here, beside the swap that makes them, rather than in model_dir.py: the swap cleans up first.
 
 `fault_point(name)` marks every write, fsync and rename. With EIWA_FAULT_AT=k in the environment
 the process kills itself (SIGKILL) at the k-th point; with EIWA_FAULT_LOG=path it appends each
@@ -24,7 +24,6 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -164,35 +163,6 @@ def is_dir(path: str | Path) -> bool:
         return False
 
 
-# ----------------------------------------------------------------------------- checksums
-
-
-def file_digest(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def checksums(directory: Path, names: list[str]) -> dict[str, str]:
-    return {name: file_digest(directory / name) for name in names}
-
-
-_MODEL_FILES = ("model.safetensors", "config.json", "vocab.json")  # what meta.json's checksums may name
-
-
-def verify(directory: Path, recorded: dict) -> None:
-    """Each file's sha256 against the one recorded in meta.json."""
-    if not isinstance(recorded, dict):
-        raise ModelError(f"{directory / 'meta.json'}: damaged (files is not an object)")
-    for name, digest in recorded.items():
-        if not (isinstance(digest, str) and name in _MODEL_FILES):
-            raise ModelError(f"{directory / 'meta.json'}: damaged (files lists {name[:40]!r}: {str(digest)[:40]!r})")
-        path = directory / name
-        if not path.is_file():
-            raise ModelError(f"{path}: missing (meta.json lists it)")
-        if file_digest(path) != digest:
-            raise ModelError(f"{path}: damaged (its checksum differs from the one in meta.json)")
-
-
 # ----------------------------------------------------------------------------- directories
 
 
@@ -318,7 +288,8 @@ def lock(target: str | Path) -> Iterator[None]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            raise EiwaError(f"{target}: another eiwa process ({holder}) is writing it; wait for it or choose another --out") from None
+            raise EiwaError(f"{target}: another eiwa process ({holder}) is writing it; "
+                            "wait for it or choose another --out") from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}")

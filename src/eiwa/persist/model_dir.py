@@ -1,0 +1,95 @@
+"""The model directory: what marks one, where the built-in ones are, and the checks that it is whole.
+
+A model is a directory holding meta.json (format name and version, eiwa version, entity types, and
+the sha256 of each other file), config.json, vocab.json and model.safetensors. The checksums are
+checked on load, so that weights damaged in place (same size, other bytes) are an error, not
+silent nonsense. Older format versions are read through `eiwa.persist.migrations`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from eiwa import __version__
+from eiwa.errors import ModelError
+from eiwa.persist.atomic import is_dir, read_json, recover
+from eiwa.persist.migrations import READS_VERSIONS, recorded_checksums
+
+FORMAT = "eiwa-model"
+FORMAT_VERSION = 2
+BUILTIN_DIR = Path(__file__).parent.parent / "models"
+
+_MODEL_FILES = ("model.safetensors", "config.json", "vocab.json")  # what meta.json's checksums may name
+
+
+def file_digest(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def checksums(directory: Path, names: list[str]) -> dict[str, str]:
+    return {name: file_digest(directory / name) for name in names}
+
+
+def verify(directory: Path, recorded: dict) -> None:
+    """Each file's sha256 against the one recorded in meta.json."""
+    if not isinstance(recorded, dict):
+        raise ModelError(f"{directory / 'meta.json'}: damaged (files is not an object)")
+    for name, digest in recorded.items():
+        if not (isinstance(digest, str) and name in _MODEL_FILES):
+            raise ModelError(f"{directory / 'meta.json'}: damaged (files lists {name[:40]!r}: {str(digest)[:40]!r})")
+        path = directory / name
+        if not path.is_file():
+            raise ModelError(f"{path}: missing (meta.json lists it)")
+        if file_digest(path) != digest:
+            raise ModelError(f"{path}: damaged (its checksum differs from the one in meta.json)")
+
+
+def read_meta(directory: Path) -> dict:
+    """meta.json of a model directory whose format this eiwa reads and whose files are whole."""
+    meta = read_json(directory / "meta.json")
+    if meta.get("format") != FORMAT:
+        raise ModelError(f"{directory}: not an eiwa model (meta.json has no format {FORMAT!r})")
+    if meta.get("format_version") not in READS_VERSIONS:
+        raise ModelError(
+            f"{directory}: model format version {meta.get('format_version')} is not supported "
+            f"by eiwa {__version__} (it reads versions {', '.join(map(str, READS_VERSIONS))})"
+        )
+    verify(directory, recorded_checksums(meta))
+    return meta
+
+
+def is_model_directory(path: Path) -> bool:
+    """Whether `path` holds an eiwa model (so that saving over it may replace it)."""
+    try:
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == FORMAT
+
+
+def builtin_models() -> list[str]:
+    if not BUILTIN_DIR.is_dir():
+        return []
+    return sorted(p.name for p in BUILTIN_DIR.iterdir() if (p / "meta.json").exists())
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """A model directory, or the name of a model shipped with eiwa."""
+    path = Path(name_or_path)
+    try:
+        recover(path)  # a crash inside a fallback swap left the old model beside it
+    except (OSError, ValueError):
+        pass
+    if is_dir(path):
+        if not (path / "meta.json").exists():
+            raise ModelError(
+                f"{path}: not a model directory (no meta.json); was training interrupted before the first save?"
+            )
+        return path
+    if str(name_or_path) in builtin_models():
+        return BUILTIN_DIR / str(name_or_path)
+    known = ", ".join(builtin_models()) or "none"
+    raise ModelError(f"{name_or_path}: no such model directory or built-in model (built-in: {known})")
