@@ -14,11 +14,11 @@ import json
 
 import torch
 
-from eiwa.config import load_config
-from eiwa.readers import read
-from eiwa.features.vocab import normalize_word
-from eiwa.tagger import Tagger
 from eiwa.build import build
+from eiwa.config import load_config
+from eiwa.features.vocab import normalize_word
+from eiwa.readers import read
+from eiwa.tagger import Tagger
 
 
 def main() -> None:
@@ -31,23 +31,51 @@ def main() -> None:
     hironsan = read(None, "hironsan", "ja").sentences
     stockmark = read("../shared/data/stockmark-wikipedia-ner/ner.json", "spans", "ja").sentences
     corpora = {
-        "hironsan fold 1": ([s for i, s in enumerate(hironsan) if i % 5], [s for i, s in enumerate(hironsan) if i % 5 == 0]),
-        "stockmark": ([s for i, s in enumerate(stockmark) if i % 10 not in (8, 9)], [s for i, s in enumerate(stockmark) if i % 10 == 9]),
+        "hironsan fold 1": (
+            [s for i, s in enumerate(hironsan) if i % 5],
+            [s for i, s in enumerate(hironsan) if i % 5 == 0],
+        ),
+        "stockmark": (
+            [s for i, s in enumerate(stockmark) if i % 10 not in (8, 9)],
+            [s for i, s in enumerate(stockmark) if i % 10 == 9],
+        ),
     }
     for name, (train, test) in corpora.items():
         for variant in args.variants.split(","):
-            config = load_config(None, [f"word_bridge={variant}", "new_rows=unknown"], lang="ja", word_input="native",
-                                 char_input="romaji", features="char,word,pos,vectors,gazetteer")
+            config = load_config(
+                None,
+                [f"word_bridge={variant}", "new_rows=unknown"],
+                lang="ja",
+                word_input="native",
+                char_input="romaji",
+                features="char,word,pos,vectors,gazetteer",
+            )
             tagger, report = build(config, train, source, ["char", "word", "pos", "gazetteer", "classifier"])
             words = tagger.encoder.features["word"].vocabs["words"]
             rows = tagger.model.word.embedding.weight.detach()
             unknown = rows[1]
             test_words = [normalize_word(w, config.word_lowercase) for s in test for w in s.words]
-            in_space = sum(1 for w in test_words if w in words and (words.ids[w] < words.inherited or not torch.equal(rows[words.ids[w]], unknown)))
-            print(json.dumps({"corpus": name, "variant": variant, **report.bridge.to_dict(),
-                              "train_share": (report.bridge.known_tokens + report.bridge.bridged_tokens) / report.bridge.tokens,
-                              "test_tokens": len(test_words), "test_in_source_space": in_space,
-                              "test_share": in_space / len(test_words)}, ensure_ascii=False), flush=True)
+            in_space = sum(
+                1
+                for w in test_words
+                if w in words and (words.ids[w] < words.inherited or not torch.equal(rows[words.ids[w]], unknown))
+            )
+            print(
+                json.dumps(
+                    {
+                        "corpus": name,
+                        "variant": variant,
+                        **report.bridge.to_dict(),
+                        "train_share": (report.bridge.known_tokens + report.bridge.bridged_tokens)
+                        / report.bridge.tokens,
+                        "test_tokens": len(test_words),
+                        "test_in_source_space": in_space,
+                        "test_share": in_space / len(test_words),
+                    },
+                    ensure_ascii=False,
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

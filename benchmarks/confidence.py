@@ -5,6 +5,7 @@
 Encodes the data once, then tags it alternately without and with confidence, best of 3 each,
 twice; prints sentences/s.
 """
+
 import argparse
 import time
 
@@ -28,8 +29,10 @@ def main() -> None:
             started = time.perf_counter()
             tagger.tag_encoded(encoded, 64, confidence=confidence)
             times.append(time.perf_counter() - started)
-        print(f"confidence={confidence}: {len(sentences) / min(times):,.0f} sentences/s "
-              f"({torch.get_num_threads()} torch threads)")
+        print(
+            f"confidence={confidence}: {len(sentences) / min(times):,.0f} sentences/s "
+            f"({torch.get_num_threads()} torch threads)"
+        )
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ NO_POS = ("*",) * 6
 
 # ----------------------------------------------------------------------------- MeCab
 
+
 def new_tagger():
     """fugashi pinned to unidic-lite (eiwa.tokenize.japanese.new_tagger, or the same arguments)."""
     try:
@@ -97,6 +98,7 @@ def mecab_nodes(tagger, text: str) -> list[tuple[int, int, tuple[str, ...]]]:
 
 # ----------------------------------------------------------------------------- features
 
+
 def char_class(char: str) -> str:
     name = unicodedata.name(char, "")
     if name.startswith("CJK UNIFIED") or char in "々〆ヶ":
@@ -131,9 +133,17 @@ def sentence_features(tokens: list[str], pos: list[tuple[str, ...]], length_as: 
     for i, w in enumerate(words):
         length = min(len(w), 6)
         f = {
-            "w": w, "pat": patterns[i], "len": length if length_as == "number" else str(length),
-            "p1": w[:1], "p2": w[:2], "p3": w[:3], "s1": w[-1:], "s2": w[-2:], "s3": w[-3:],
-            "isdigit": w.isdigit(), "pos12": joined[i],
+            "w": w,
+            "pat": patterns[i],
+            "len": length if length_as == "number" else str(length),
+            "p1": w[:1],
+            "p2": w[:2],
+            "p3": w[:3],
+            "s1": w[-1:],
+            "s2": w[-2:],
+            "s3": w[-3:],
+            "isdigit": w.isdigit(),
+            "pos12": joined[i],
         }
         for k, v in enumerate(pos[i]):
             f[f"c{k}"] = v
@@ -160,6 +170,7 @@ def sentence_features(tokens: list[str], pos: list[tuple[str, ...]], length_as: 
 
 # ----------------------------------------------------------------------------- tags and scores
 
+
 def score(gold: list[list[tuple]], found: list[list[tuple]]) -> dict:
     """eiwa's scorer (entity-level exact match, micro and per type), as a dict."""
     return eiwa_score(gold, found).to_dict()
@@ -175,6 +186,7 @@ def train_and_tag(train_x, train_y, test_x) -> tuple[list[list[str]], float]:
 
 
 # ----------------------------------------------------------------------------- Hironsan
+
 
 def hironsan_sentences() -> list[tuple[list[str], list[str], list[tuple[str, ...]]]]:
     """(tokens, IOB2 tags, corpus columns 2-8 (1-based)) of the 500 sentences, train then test."""
@@ -226,30 +238,45 @@ def run_hironsan(variant: str, length_as: str, mecab_char_type: bool = False) ->
             pos.append([(c[0], *f) for c, f in zip(cols, p)] if mecab_char_type else p)
             mismatched += m
         n_tokens = sum(len(t) for t, _, _ in sentences)
-        info = {"tokens": n_tokens, "tokens_not_one_mecab_token": mismatched,
-                "tokens_not_one_mecab_token_share": mismatched / n_tokens}
+        info = {
+            "tokens": n_tokens,
+            "tokens_not_one_mecab_token": mismatched,
+            "tokens_not_one_mecab_token_share": mismatched / n_tokens,
+        }
     feats = [sentence_features(t, p, length_as) for (t, _, _), p in zip(sentences, pos)]
     gold_all, found_all, per_fold, seconds = [], [], [], []
     for k in range(5):
         train = [i for i in range(len(sentences)) if i % 5 != k]
         test = [i for i in range(len(sentences)) if i % 5 == k]
-        predicted, secs = train_and_tag([feats[i] for i in train], [sentences[i][1] for i in train],
-                                        [feats[i] for i in test])
+        predicted, secs = train_and_tag(
+            [feats[i] for i in train], [sentences[i][1] for i in train], [feats[i] for i in test]
+        )
         gold = [spans_from_tags(sentences[i][1]) for i in test]
         found = [spans_from_tags(p) for p in predicted]
         fold = score(gold, found)
-        per_fold.append({"fold": k, "train_sentences": len(train), "test_sentences": len(test),
-                         **{m: fold[m] for m in ("precision", "recall", "f1")}, "seconds": secs})
+        per_fold.append(
+            {
+                "fold": k,
+                "train_sentences": len(train),
+                "test_sentences": len(test),
+                **{m: fold[m] for m in ("precision", "recall", "f1")},
+                "seconds": secs,
+            }
+        )
         print(f"hironsan {variant} fold {k}: F1 {fold['f1']:.4f} ({secs:.0f} s)", flush=True)
         gold_all += gold
         found_all += found
         seconds.append(secs)
     pooled = score(gold_all, found_all)
-    print(f"hironsan {variant} pooled: P {pooled['precision']:.4f} R {pooled['recall']:.4f} F1 {pooled['f1']:.4f}", flush=True)
+    print(
+        f"hironsan {variant} pooled: P {pooled['precision']:.4f} R {pooled['recall']:.4f} F1 {pooled['f1']:.4f}",
+        flush=True,
+    )
     return {"pooled": pooled, "per_fold": per_fold, "seconds": sum(seconds), **info}
 
 
 # ----------------------------------------------------------------------------- Stockmark
+
 
 def stockmark_tokens(tagger, text: str) -> list[tuple[int, int, tuple[str, ...]]]:
     """MeCab nodes as tokens, whitespace removed (a node holding whitespace is cut around it)."""
@@ -312,37 +339,65 @@ def run_stockmark(path: Path, length_as: str) -> dict:
             train_x.append(sentence_features([text[s:e] for s, e, _ in split], [f for _, _, f in split], length_as))
             train_y.append(tags)
     predicted, secs = train_and_tag(train_x, train_y, test_x)
-    found = [[(tokens[a][0], tokens[b - 1][1], kind) for a, b, kind in spans_from_tags(p)]
-             for tokens, p in zip(test_tokens, predicted)]
+    found = [
+        [(tokens[a][0], tokens[b - 1][1], kind) for a, b, kind in spans_from_tags(p)]
+        for tokens, p in zip(test_tokens, predicted)
+    ]
     result = score(gold, found)
-    print(f"stockmark mecab test: P {result['precision']:.4f} R {result['recall']:.4f} F1 {result['f1']:.4f} ({secs:.0f} s)", flush=True)
-    return {"test": result, "train_sentences": len(train_x), "test_sentences": len(test_x),
-            "train_token_splits": splits, "train_entities_not_taggable": lost_train,
-            "test_entities_misaligned": misaligned, "seconds": secs}
+    print(
+        f"stockmark mecab test: P {result['precision']:.4f} R {result['recall']:.4f} "
+        f"F1 {result['f1']:.4f} ({secs:.0f} s)",
+        flush=True,
+    )
+    return {
+        "test": result,
+        "train_sentences": len(train_x),
+        "test_sentences": len(test_x),
+        "train_token_splits": splits,
+        "train_entities_not_taggable": lost_train,
+        "test_entities_misaligned": misaligned,
+        "seconds": secs,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=["hironsan", "stockmark"], default="hironsan")
-    parser.add_argument("--pos", choices=["corpus", "mecab", "both"], default="both",
-                        help="POS columns (Stockmark: mecab only)")
-    parser.add_argument("--length-as", choices=["number", "string"], default="number",
-                        help="the capped length as a numeric feature weight or as a categorical value")
-    parser.add_argument("--mecab-char-type", action="store_true",
-                        help="Hironsan mecab variant: keep the corpus's character-type column beside the MeCab fields")
+    parser.add_argument(
+        "--pos", choices=["corpus", "mecab", "both"], default="both", help="POS columns (Stockmark: mecab only)"
+    )
+    parser.add_argument(
+        "--length-as",
+        choices=["number", "string"],
+        default="number",
+        help="the capped length as a numeric feature weight or as a categorical value",
+    )
+    parser.add_argument(
+        "--mecab-char-type",
+        action="store_true",
+        help="Hironsan mecab variant: keep the corpus's character-type column beside the MeCab fields",
+    )
     parser.add_argument("--stockmark", type=Path, default=STOCKMARK)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "crf-hironsan.json")
     args = parser.parse_args()
     import sklearn_crfsuite
 
     started = time.perf_counter()
-    results = {"crf": {"package": f"sklearn-crfsuite {getattr(sklearn_crfsuite, '__version__', '?')}",
-                       "algorithm": "lbfgs", "c1": 0.1, "c2": 0.1, "max_iterations": 100,
-                       "all_possible_transitions": True, "length_as": args.length_as,
-                       "mecab_char_type": args.mecab_char_type}}
+    results = {
+        "crf": {
+            "package": f"sklearn-crfsuite {getattr(sklearn_crfsuite, '__version__', '?')}",
+            "algorithm": "lbfgs",
+            "c1": 0.1,
+            "c2": 0.1,
+            "max_iterations": 100,
+            "all_possible_transitions": True,
+            "length_as": args.length_as,
+            "mecab_char_type": args.mecab_char_type,
+        }
+    }
     if args.data == "hironsan":
         results["protocol"] = "5-fold CV, fold k = sentences i % 5 == k, train on all of the other four folds, pooled"
-        for variant in (["corpus", "mecab"] if args.pos == "both" else [args.pos]):
+        for variant in ["corpus", "mecab"] if args.pos == "both" else [args.pos]:
             results[f"hironsan/{variant}"] = run_hironsan(variant, args.length_as, args.mecab_char_type)
     else:
         if args.pos == "corpus":

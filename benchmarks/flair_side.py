@@ -38,7 +38,9 @@ def main() -> None:
 
     logging.getLogger("flair").setLevel(logging.WARNING)
     flair.set_seed(args.seed)
-    data = {part: json.loads((args.work / f"{part}.json").read_text(encoding="utf-8")) for part in ("train", "dev", "test")}
+    data = {
+        part: json.loads((args.work / f"{part}.json").read_text(encoding="utf-8")) for part in ("train", "dev", "test")
+    }
 
     def sentences(part: str, with_gold: bool = True) -> list[Sentence]:
         made = []
@@ -59,23 +61,44 @@ def main() -> None:
         for token in sentence:
             for char in token.text:
                 characters.add_item(char)
-    embeddings = StackedEmbeddings([
-        OneHotEmbeddings.from_corpus(corpus, min_freq=2, embedding_length=100),
-        CharacterEmbeddings(characters, char_embedding_dim=25, hidden_size_char=25),
-    ])
+    embeddings = StackedEmbeddings(
+        [
+            OneHotEmbeddings.from_corpus(corpus, min_freq=2, embedding_length=100),
+            CharacterEmbeddings(characters, char_embedding_dim=25, hidden_size_char=25),
+        ]
+    )
     tags = corpus.make_label_dictionary("ner", add_unk=False)
-    tagger = SequenceTagger(embeddings, tags, "ner", hidden_size=args.hidden,
-                            use_crf=True, reproject_embeddings=False, dropout=0.5, word_dropout=0.0, locked_dropout=0.0,
-                            tag_format="BIOES")
+    tagger = SequenceTagger(
+        embeddings,
+        tags,
+        "ner",
+        hidden_size=args.hidden,
+        use_crf=True,
+        reproject_embeddings=False,
+        dropout=0.5,
+        word_dropout=0.0,
+        locked_dropout=0.0,
+        tag_format="BIOES",
+    )
     trainer = ModelTrainer(tagger, corpus)
     started = time.perf_counter()
-    trainer.train(str(args.work / "flair-model"), learning_rate=0.002, optimizer=torch.optim.Adam,
-                  mini_batch_size=args.batch_size, eval_batch_size=64, max_epochs=args.epochs,
-                  attach_default_scheduler=False, save_final_model=False, create_file_logs=False,
-                  create_loss_file=False, embeddings_storage_mode="none", shuffle=True,
-                  # The final epoch's weights, kept in memory. flair 0.15.1's reload of best-model.pt
-                  # loses this stack's word embedding weights (dev F1 0.80 before saving, 0.01 after).
-                  use_final_model_for_eval=True)
+    trainer.train(
+        str(args.work / "flair-model"),
+        learning_rate=0.002,
+        optimizer=torch.optim.Adam,
+        mini_batch_size=args.batch_size,
+        eval_batch_size=64,
+        max_epochs=args.epochs,
+        attach_default_scheduler=False,
+        save_final_model=False,
+        create_file_logs=False,
+        create_loss_file=False,
+        embeddings_storage_mode="none",
+        shuffle=True,
+        # The final epoch's weights, kept in memory. flair 0.15.1's reload of best-model.pt
+        # loses this stack's word embedding weights (dev F1 0.80 before saving, 0.01 after).
+        use_final_model_for_eval=True,
+    )
     train_seconds = time.perf_counter() - started
 
     tagger.predict(sentences("dev", with_gold=False), mini_batch_size=64)  # warm-up
@@ -85,7 +108,9 @@ def main() -> None:
         started = time.perf_counter()
         tagger.predict(test, mini_batch_size=64, label_name="predicted")
         times.append(time.perf_counter() - started)
-    predicted = [[[span.tokens[0].idx - 1, span.tokens[-1].idx, span.tag] for span in s.get_spans("predicted")] for s in test]
+    predicted = [
+        [[span.tokens[0].idx - 1, span.tokens[-1].idx, span.tag] for span in s.get_spans("predicted")] for s in test
+    ]
     result = {
         "tool": f"flair {flair.__version__}",
         "torch": torch.__version__,

@@ -5,6 +5,7 @@
 Property, for every input: no exception but EiwaError, and every predicted span slices the input.
 Writes benchmarks/results/fuzz.json: inputs per target, total, failures, seconds.
 """
+
 import argparse
 import json
 import os
@@ -23,16 +24,31 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         counts = Path(scratch) / "counts.json"
-        env = {**os.environ, "EIWA_FUZZ_EXAMPLES": str(args.examples), "EIWA_FUZZ_COUNT": str(counts),
-               "OMP_NUM_THREADS": "1"}
+        env = {
+            **os.environ,
+            "EIWA_FUZZ_EXAMPLES": str(args.examples),
+            "EIWA_FUZZ_COUNT": str(counts),
+            "OMP_NUM_THREADS": "1",
+        }
         started = time.perf_counter()
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py"],
-                             cwd=ROOT, env=env, capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         seconds = time.perf_counter() - started
         per_target = json.loads(counts.read_text(encoding="utf-8")) if counts.exists() else {}
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
-    result = {"examples_per_target": args.examples, "inputs": per_target, "total_inputs": sum(per_target.values()),
-              "pytest": summary, "passed": run.returncode == 0, "seconds": round(seconds, 1)}
+    result = {
+        "examples_per_target": args.examples,
+        "inputs": per_target,
+        "total_inputs": sum(per_target.values()),
+        "pytest": summary,
+        "passed": run.returncode == 0,
+        "seconds": round(seconds, 1),
+    }
     print(json.dumps(result, indent=1, ensure_ascii=False))
     if run.returncode != 0:
         print(run.stdout[-6000:], file=sys.stderr)

@@ -9,6 +9,7 @@ sentences whose predicted entities are identical, the largest difference of an e
 and tagging speed. CUDA's LSTM kernels are not bit-for-bit deterministic, so the two runs are
 expected to agree closely, not exactly.
 """
+
 import argparse
 import json
 import time
@@ -29,9 +30,15 @@ def run(device: str, config: Config, train_part, dev, test) -> dict:
     started = time.perf_counter()
     predicted = tagger.tag_sentences(test, confidence=True)
     tagging = time.perf_counter() - started
-    return {"device": str(tagger.device), "losses": [h["loss"] for h in result.history], "dev_f1": result.best_dev_f1,
-            "test_f1": tagger.evaluate(test).f1, "train_s": round(seconds, 1),
-            "tag_sentences_per_s": round(len(test) / tagging), "predicted": predicted}
+    return {
+        "device": str(tagger.device),
+        "losses": [h["loss"] for h in result.history],
+        "dev_f1": result.best_dev_f1,
+        "test_f1": tagger.evaluate(test).f1,
+        "train_s": round(seconds, 1),
+        "tag_sentences_per_s": round(len(test) / tagging),
+        "predicted": predicted,
+    }
 
 
 def main() -> None:
@@ -48,13 +55,30 @@ def main() -> None:
     test = read_conll(f"{args.data}/test.txt", "en", columns).sentences
     config = replace(Config(), max_epochs=args.epochs, seed=1).validate()
     cpu, gpu = run("cpu", config, train_part, dev, test), run("cuda", config, train_part, dev, test)
-    same = sum([s.as_tuple() for s in a] == [s.as_tuple() for s in b] for a, b in zip(cpu["predicted"], gpu["predicted"]))
-    confidence_gap = max((abs(x.confidence - y.confidence) for a, b in zip(cpu["predicted"], gpu["predicted"])
-                          if [s.as_tuple() for s in a] == [s.as_tuple() for s in b] for x, y in zip(a, b)), default=0.0)
-    report = {"torch": torch.__version__, "gpu": torch.cuda.get_device_name(0),
-              **{f"{name}_{key}": value for name, run_ in (("cpu", cpu), ("cuda", gpu))
-                 for key, value in run_.items() if key != "predicted"},
-              "identical_test_sentences": round(same / len(test), 4), "largest_confidence_difference": confidence_gap}
+    same = sum(
+        [s.as_tuple() for s in a] == [s.as_tuple() for s in b] for a, b in zip(cpu["predicted"], gpu["predicted"])
+    )
+    confidence_gap = max(
+        (
+            abs(x.confidence - y.confidence)
+            for a, b in zip(cpu["predicted"], gpu["predicted"])
+            if [s.as_tuple() for s in a] == [s.as_tuple() for s in b]
+            for x, y in zip(a, b)
+        ),
+        default=0.0,
+    )
+    report = {
+        "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name(0),
+        **{
+            f"{name}_{key}": value
+            for name, run_ in (("cpu", cpu), ("cuda", gpu))
+            for key, value in run_.items()
+            if key != "predicted"
+        },
+        "identical_test_sentences": round(same / len(test), 4),
+        "largest_confidence_difference": confidence_gap,
+    }
     print(json.dumps(report, indent=1))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:

@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 
 from eiwa.readers import read
-from eiwa.study.folds import kfold_splits, shared_split
 from eiwa.scoring import score
+from eiwa.study.folds import kfold_splits, shared_split
 from eiwa.tags import tags_from_spans
 
 HERE = Path(__file__).resolve().parent
@@ -34,8 +34,11 @@ def hironsan_pos() -> dict[str, list[list[str]]]:
     """Each Hironsan sentence's MeCab part-of-speech columns (1 and 2), by the reader's origin name."""
     from hironsan import corpus
 
-    return {f"hironsan:{split}:{i}": [[row[1], row[2]] if len(row) > 2 else ["*", "*"] for row in rows]
-            for split in ("train", "test") for i, rows in enumerate(corpus.hiron2016.iob_sents(split))}
+    return {
+        f"hironsan:{split}:{i}": [[row[1], row[2]] if len(row) > 2 else ["*", "*"] for row in rows]
+        for split in ("train", "test")
+        for i, rows in enumerate(corpus.hiron2016.iob_sents(split))
+    }
 
 
 @functools.cache
@@ -63,8 +66,10 @@ def folds(name: str, shared: Path):
     """[(train sentences, test sentences)] and the POS lookup, as `eiwa experiment` splits them."""
     if name == "hironsan":
         sentences = read(None, "hironsan", "ja").sentences
-        return [([sentences[i] for i in train], [sentences[i] for i in test])
-                for train, _, test in kfold_splits(len(sentences), 5)], hironsan_pos()
+        return [
+            ([sentences[i] for i in train], [sentences[i] for i in test])
+            for train, _, test in kfold_splits(len(sentences), 5)
+        ], hironsan_pos()
     path = shared / "stockmark-wikipedia-ner" / "ner.json"
     split = read(path, "spans", "ja", split_tokens=True).sentences
     whole = read(path, "spans", "ja").sentences
@@ -73,8 +78,11 @@ def folds(name: str, shared: Path):
 
 
 def run_peer(python: Path, tool: str, work: Path, seed: int) -> list:
-    done = subprocess.run([str(python), str(HERE / "peers_side.py"), tool, "--work", str(work), "--seed", str(seed)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(python), str(HERE / "peers_side.py"), tool, "--work", str(work), "--seed", str(seed)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         sys.exit(f"{tool} failed in {work}:\n{done.stderr[-3000:]}")
     return json.loads((work / f"{tool}-{seed}.json").read_text(encoding="utf-8"))
@@ -107,22 +115,35 @@ def main() -> None:
                 result = run_peer(args.python, tool, work, seed)
                 gold, found, seconds = pooled[(tool, seed)]
                 gold += [[e.as_tuple() for e in s.entities] for s in test]
-                found += [[(s.offsets[a][0], s.offsets[b - 1][1], kind) for a, b, kind in spans]
-                          for s, spans in zip(test, result["predicted"])]
+                found += [
+                    [(s.offsets[a][0], s.offsets[b - 1][1], kind) for a, b, kind in spans]
+                    for s, spans in zip(test, result["predicted"])
+                ]
                 pooled[(tool, seed)] = (gold, found, seconds + result["seconds"])
-                print(f"{name} part {k}/{len(parts)} {tool} seed {seed}: F1 {score(gold[-len(test):], found[-len(test):]).f1:.4f} "
-                      f"({result['seconds']:.0f} s)", flush=True)
+                print(
+                    f"{name} part {k}/{len(parts)} {tool} seed {seed}: "
+                    f"F1 {score(gold[-len(test) :], found[-len(test) :]).f1:.4f} "
+                    f"({result['seconds']:.0f} s)",
+                    flush=True,
+                )
         for tool in dict.fromkeys(tool for tool, _ in runs):
             scores = [score(*pooled[(t, s)][:2]) for t, s in runs if t == tool]
             f1s = [s.f1 for s in scores]
             results[f"{name}/{tool}"] = {
-                "seeds": [s for t, s in runs if t == tool], "f1_per_seed": f1s, "f1_mean": statistics.fmean(f1s),
+                "seeds": [s for t, s in runs if t == tool],
+                "f1_per_seed": f1s,
+                "f1_mean": statistics.fmean(f1s),
                 "f1_std": statistics.stdev(f1s) if len(f1s) > 1 else 0.0,
                 "precision_mean": statistics.fmean(s.precision for s in scores),
                 "recall_mean": statistics.fmean(s.recall for s in scores),
-                "seconds": [pooled[(t, s)][2] for t, s in runs if t == tool], "parts": len(parts),
+                "seconds": [pooled[(t, s)][2] for t, s in runs if t == tool],
+                "parts": len(parts),
             }
-            print(f"{name} {tool}: F1 {results[f'{name}/{tool}']['f1_mean']:.4f} ± {results[f'{name}/{tool}']['f1_std']:.4f}", flush=True)
+            print(
+                f"{name} {tool}: F1 {results[f'{name}/{tool}']['f1_mean']:.4f} "
+                f"± {results[f'{name}/{tool}']['f1_std']:.4f}",
+                flush=True,
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
 

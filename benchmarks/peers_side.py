@@ -36,14 +36,30 @@ def token_features(tokens: list[str], pos: list[list[str]], i: int) -> dict:
     word = tokens[i]
     types = [char_type(c) for c in word]
     features = {
-        "bias": 1.0, "word": word, "prefix1": word[:1], "prefix2": word[:2], "suffix1": word[-1:], "suffix2": word[-2:],
-        "suffix3": word[-3:], "types": "-".join(sorted(set(types))), "first_type": types[0], "last_type": types[-1],
-        "length": min(len(word), 8), "pos1": pos[i][0], "pos2": "/".join(pos[i][:2]),
+        "bias": 1.0,
+        "word": word,
+        "prefix1": word[:1],
+        "prefix2": word[:2],
+        "suffix1": word[-1:],
+        "suffix2": word[-2:],
+        "suffix3": word[-3:],
+        "types": "-".join(sorted(set(types))),
+        "first_type": types[0],
+        "last_type": types[-1],
+        "length": min(len(word), 8),
+        "pos1": pos[i][0],
+        "pos2": "/".join(pos[i][:2]),
     }
     for offset in (-2, -1, 1, 2):
         j = i + offset
         if 0 <= j < len(tokens):
-            features.update({f"{offset}:word": tokens[j], f"{offset}:pos1": pos[j][0], f"{offset}:types": "-".join(sorted({char_type(c) for c in tokens[j]}))})
+            features.update(
+                {
+                    f"{offset}:word": tokens[j],
+                    f"{offset}:pos1": pos[j][0],
+                    f"{offset}:types": "-".join(sorted({char_type(c) for c in tokens[j]})),
+                }
+            )
         else:
             features[f"{offset}:edge"] = True
     return features
@@ -64,8 +80,10 @@ def run_crf(train: list[dict], test: list[dict], seed: int) -> list[list]:
     import sklearn_crfsuite
 
     crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=0.1, c2=0.1, max_iterations=200, all_possible_transitions=True)
-    crf.fit([[token_features(s["tokens"], s["pos"], i) for i in range(len(s["tokens"]))] for s in train],
-            [s["tags"] for s in train])
+    crf.fit(
+        [[token_features(s["tokens"], s["pos"], i) for i in range(len(s["tokens"]))] for s in train],
+        [s["tags"] for s in train],
+    )
     predicted = crf.predict([[token_features(s["tokens"], s["pos"], i) for i in range(len(s["tokens"]))] for s in test])
     return [spans_from_iob2(list(tags)) for tags in predicted]
 

@@ -20,8 +20,8 @@ import time
 import torch
 
 from eiwa.readers.spans import read_span_records
-from eiwa.tokenize import tokenizer_for
 from eiwa.tagger import Tagger
+from eiwa.tokenize import tokenizer_for
 
 
 def main() -> None:
@@ -42,11 +42,19 @@ def main() -> None:
     seconds = time.perf_counter() - started
     sentences = [tokenizer_for("ja").sentence(text) for text in texts]
     tokens = sum(map(len, sentences))
-    report = {"model": args.model, "features": tagger.config.features, "threads": torch.get_num_threads(),
-              "load_seconds": round(loaded, 2), "texts": len(texts), "tokens": tokens, "seconds": round(seconds, 3),
-              "sentences_per_second": round(len(texts) / seconds, 1), "tokens_per_second": round(tokens / seconds),
-              "entities": sum(len(r["entities"]) for r in results),
-              "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    report = {
+        "model": args.model,
+        "features": tagger.config.features,
+        "threads": torch.get_num_threads(),
+        "load_seconds": round(loaded, 2),
+        "texts": len(texts),
+        "tokens": tokens,
+        "seconds": round(seconds, 3),
+        "sentences_per_second": round(len(texts) / seconds, 1),
+        "tokens_per_second": round(tokens / seconds),
+        "entities": sum(len(r["entities"]) for r in results),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
     features = tagger.encoder.features
     if "vectors" in features:
         report["vectors_coverage"] = features["vectors"].coverage(sentences)

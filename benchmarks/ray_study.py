@@ -47,8 +47,14 @@ def main() -> None:
             seconds, got = timed(args.spec, root / f"ray-{nodes}", ray_address=cluster.address)
         finally:
             cluster.shutdown()
-        rows.append({"runner": f"ray, {nodes} node(s) of 1 CPU", "seconds": round(seconds, 1), "runs": len(got),
-                     "records_equal_serial": got == serial})
+        rows.append(
+            {
+                "runner": f"ray, {nodes} node(s) of 1 CPU",
+                "seconds": round(seconds, 1),
+                "runs": len(got),
+                "records_equal_serial": got == serial,
+            }
+        )
     for row in rows:
         print(json.dumps(row))
     if args.json:

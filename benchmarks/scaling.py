@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from eiwa.build import build
 from eiwa.config import Config
 from eiwa.doc import Sentence, sentence_from_tags
 from eiwa.readers import read
 from eiwa.tags import tags_from_spans
-from eiwa.build import build
 from eiwa.training.loop import run_epoch
 from eiwa.training.optim import make_optimizer
 
@@ -77,7 +77,9 @@ def fit(x: list[float], y: list[float]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train", type=Path, default=HERE.parent.parent / "shared" / "data" / "conll2003" / "train.txt")
+    parser.add_argument(
+        "--train", type=Path, default=HERE.parent.parent / "shared" / "data" / "conll2003" / "train.txt"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "scaling")
     args = parser.parse_args()
@@ -89,24 +91,43 @@ def main() -> None:
     for size in SIZES:
         part = sentences[:size]
         train_seconds, tag_seconds = measure(config, part)
-        by_size.append({"sentences": len(part), "tokens": sum(map(len, part)), "train_seconds": train_seconds, "tag_seconds": tag_seconds})
+        by_size.append(
+            {
+                "sentences": len(part),
+                "tokens": sum(map(len, part)),
+                "train_seconds": train_seconds,
+                "tag_seconds": tag_seconds,
+            }
+        )
         print(json.dumps(by_size[-1]), flush=True)
     by_length = []
     for length in LENGTHS:
         part = fixed_length(sentences, length, 32_000)
         train_seconds, tag_seconds = measure(config, part)
         tokens = len(part) * length
-        by_length.append({"length": length, "sentences": len(part), "tokens": tokens, "train_seconds": train_seconds,
-                          "tag_seconds": tag_seconds, "train_ms_per_1k_tokens": 1e6 * train_seconds / tokens,
-                          "tag_ms_per_1k_tokens": 1e6 * tag_seconds / tokens})
+        by_length.append(
+            {
+                "length": length,
+                "sentences": len(part),
+                "tokens": tokens,
+                "train_seconds": train_seconds,
+                "tag_seconds": tag_seconds,
+                "train_ms_per_1k_tokens": 1e6 * train_seconds / tokens,
+                "tag_ms_per_1k_tokens": 1e6 * tag_seconds / tokens,
+            }
+        )
         print(json.dumps(by_length[-1]), flush=True)
 
     result = {
-        "threads": torch.get_num_threads(), "by_size": by_size, "by_length": by_length,
+        "threads": torch.get_num_threads(),
+        "by_size": by_size,
+        "by_length": by_length,
         "fit_train_vs_sentences": fit([r["sentences"] for r in by_size], [r["train_seconds"] for r in by_size]),
         "fit_tag_vs_sentences": fit([r["sentences"] for r in by_size], [r["tag_seconds"] for r in by_size]),
         # Total tokens are fixed across lengths, so linear cost means a flat line: fit time per sentence against length.
-        "fit_train_per_sentence_vs_length": fit(list(LENGTHS), [r["train_seconds"] / r["sentences"] for r in by_length]),
+        "fit_train_per_sentence_vs_length": fit(
+            list(LENGTHS), [r["train_seconds"] / r["sentences"] for r in by_length]
+        ),
         "fit_tag_per_sentence_vs_length": fit(list(LENGTHS), [r["tag_seconds"] / r["sentences"] for r in by_length]),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -67,11 +67,17 @@ async def load(url: str, texts: list[str], clients: int, requests: int, per_requ
         for http in https:
             await http.aclose()
     latencies.sort()
-    return {"clients": clients, "requests": requests, "sentences_per_request": per_request,
-            "requests_per_s": round(requests / wall, 1), "sentences_per_s": round(requests * per_request / wall, 1),
-            "p50_ms": round(1000 * statistics.median(latencies), 1),
-            "p99_ms": round(1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 1),
-            "failed": failures, "seconds": round(wall, 1)}
+    return {
+        "clients": clients,
+        "requests": requests,
+        "sentences_per_request": per_request,
+        "requests_per_s": round(requests / wall, 1),
+        "sentences_per_s": round(requests * per_request / wall, 1),
+        "p50_ms": round(1000 * statistics.median(latencies), 1),
+        "p99_ms": round(1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 1),
+        "failed": failures,
+        "seconds": round(wall, 1),
+    }
 
 
 def main() -> None:
@@ -90,14 +96,18 @@ def main() -> None:
     server, url = launch(args.model, *args.server_options.split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         asyncio.run(load(url, texts, 4, 50, args.per_request))  # warm-up: caches, first batches
-        results = [asyncio.run(load(url, texts, int(c), args.requests, args.per_request)) for c in args.clients.split(",")]
+        results = [
+            asyncio.run(load(url, texts, int(c), args.requests, args.per_request)) for c in args.clients.split(",")
+        ]
     finally:
         server.terminate()
         server.wait(timeout=60)
     for row in results:
         print(json.dumps(row))
     if args.json:
-        Path(args.json).write_text(json.dumps({"model": args.model, "texts": args.texts, "results": results}, indent=1) + "\n")
+        Path(args.json).write_text(
+            json.dumps({"model": args.model, "texts": args.texts, "results": results}, indent=1) + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -63,24 +63,52 @@ def main() -> None:
             test = [records[i] for i in range(len(records)) if i % 5 == k]
             (work / "train.json").write_text(json.dumps(train, ensure_ascii=False), encoding="utf-8")
             (work / "test.json").write_text(json.dumps(test, ensure_ascii=False), encoding="utf-8")
-            done = subprocess.run(["nice", "-n", "19", str(args.python), str(HERE / "peers_side.py"), "spacy",
-                                   "--work", str(work), "--seed", str(seed)], capture_output=True, text=True, env=env)
+            done = subprocess.run(
+                [
+                    "nice",
+                    "-n",
+                    "19",
+                    str(args.python),
+                    str(HERE / "peers_side.py"),
+                    "spacy",
+                    "--work",
+                    str(work),
+                    "--seed",
+                    str(seed),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
             if done.returncode:
                 sys.exit(f"spacy failed in {work}:\n{done.stderr[-3000:]}")
             result = json.loads((work / f"spacy-{seed}.json").read_text(encoding="utf-8"))
             gold = [spans_from_iob2(r["tags"]) for r in test]
             found = [[tuple(s) for s in spans] for spans in result["predicted"]]
             fold = score(gold, found)
-            per_fold.append({"fold": k, "f1": fold["f1"], "precision": fold["precision"], "recall": fold["recall"],
-                             "seconds": result["seconds"]})
+            per_fold.append(
+                {
+                    "fold": k,
+                    "f1": fold["f1"],
+                    "precision": fold["precision"],
+                    "recall": fold["recall"],
+                    "seconds": result["seconds"],
+                }
+            )
             print(f"spacy seed {seed} fold {k}: F1 {fold['f1']:.4f} ({result['seconds']:.0f} s)", flush=True)
             gold_all += gold
             found_all += found
         pooled = score(gold_all, found_all)
-        results[f"hironsan/spacy/seed{seed}"] = {"pooled": pooled, "per_fold": per_fold,
-                                                 "wall_seconds": time.perf_counter() - started}
-        print(f"spacy seed {seed} pooled: P {pooled['precision']:.4f} R {pooled['recall']:.4f} F1 {pooled['f1']:.4f} "
-              f"({time.perf_counter() - started:.0f} s)", flush=True)
+        results[f"hironsan/spacy/seed{seed}"] = {
+            "pooled": pooled,
+            "per_fold": per_fold,
+            "wall_seconds": time.perf_counter() - started,
+        }
+        print(
+            f"spacy seed {seed} pooled: P {pooled['precision']:.4f} R {pooled['recall']:.4f} F1 {pooled['f1']:.4f} "
+            f"({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
 

@@ -18,9 +18,9 @@ import time
 import numpy as np
 import torch
 
+from eiwa.build import build
 from eiwa.readers import read
 from eiwa.tagger import Tagger
-from eiwa.build import build
 from eiwa.training.loop import run_epoch
 from eiwa.training.optim import make_optimizer
 
@@ -49,8 +49,13 @@ def main() -> None:
         tagger.tag_sentences(test)
         times.append(time.perf_counter() - started)
     best = float(np.median(times))
-    result.update(test_sentences=len(test), test_tokens=tokens, tag_seconds_median=round(best, 3),
-                  sentences_per_second=round(len(test) / best, 1), tokens_per_second=round(tokens / best, 1))
+    result.update(
+        test_sentences=len(test),
+        test_tokens=tokens,
+        tag_seconds_median=round(best, 3),
+        sentences_per_second=round(len(test) / best, 1),
+        tokens_per_second=round(tokens / best, 1),
+    )
 
     if args.train:
         sentences = read(args.train, args.format, lang, split_tokens=True).sentences
@@ -62,8 +67,11 @@ def main() -> None:
         started = time.perf_counter()
         run_epoch(fresh.model, fresh.encoder, data, optimizer, fresh.config, 2, state)
         seconds = time.perf_counter() - started
-        result.update(train_sentences=len(sentences), epoch_seconds=round(seconds, 1),
-                      train_sentences_per_second=round(len(sentences) / seconds, 1))
+        result.update(
+            train_sentences=len(sentences),
+            epoch_seconds=round(seconds, 1),
+            train_sentences_per_second=round(len(sentences) / seconds, 1),
+        )
     print(json.dumps(result))
 
 

@@ -12,7 +12,8 @@ word, a 25+25 character BiLSTM, one word-level BiLSTM of 100 per direction, drop
 BIOES) with Adam at 0.002, the same batch size, epochs and torch threads, evaluate dev after
 every epoch (that time counts as training), and tag the test set. eiwa keeps its best dev epoch
 (reported; with few epochs it is the last) and flair its last, because flair 0.15.1's reload of its
-best-model.pt loses the weights of this embedding stack. Each runs in a process of its own, so peak resident memory is its own.
+best-model.pt loses the weights of this embedding stack. Each runs in a process of its own, so peak
+resident memory is its own.
 Reported per tool: training sentences/s (epochs x training sentences / training seconds),
 test-set inference tokens/s and sentences/s (pre-tokenized, after a warm-up on dev, median of 3;
 eiwa's figure includes turning strings into ids, as flair's does), eiwa's end-to-end raw-text
@@ -55,9 +56,11 @@ def read_dataset(name: str, shared: Path):
 
     if name == "conll03":
         base = shared / "conll2003"
-        return (read(base / "train.txt", "conll", "en", split_tokens=True).sentences,
-                read(base / "valid.txt", "conll", "en").sentences,
-                read(base / "test.txt", "conll", "en").sentences)
+        return (
+            read(base / "train.txt", "conll", "en", split_tokens=True).sentences,
+            read(base / "valid.txt", "conll", "en").sentences,
+            read(base / "test.txt", "conll", "en").sentences,
+        )
     path = shared / "stockmark-wikipedia-ner" / "ner.json"
     split = read(path, "spans", "ja", split_tokens=True).sentences
     whole = read(path, "spans", "ja").sentences
@@ -80,8 +83,15 @@ def eiwa_side(args) -> None:
 
     spec = DATASETS[args.data]
     train_set, dev, test = read_dataset(args.data, args.shared)
-    config = replace(Config(lang=spec["lang"]), **spec["config"], batch_size=args.batch_size, max_epochs=args.epochs,
-                     patience=args.epochs + 1, threads=args.threads, seed=args.seed).validate()
+    config = replace(
+        Config(lang=spec["lang"]),
+        **spec["config"],
+        batch_size=args.batch_size,
+        max_epochs=args.epochs,
+        patience=args.epochs + 1,
+        threads=args.threads,
+        seed=args.seed,
+    ).validate()
     started = time.perf_counter()
     result = train(config, train_set, dev, out=args.work / "eiwa-model", progress=False, log=lambda _: None)
     train_seconds, tagger = time.perf_counter() - started, result.tagger
@@ -96,12 +106,20 @@ def eiwa_side(args) -> None:
         started = time.perf_counter()
         tagger.tag_encoded(encoded)
         model_times.append(time.perf_counter() - started)
-    write_json(args.work / "eiwa.json", {
-        "tool": "eiwa", "torch": torch.__version__, "threads": torch.get_num_threads(), "train_seconds": train_seconds,
-        "best_epoch": result.best_epoch,
-        "tag_seconds": tag_seconds, "model_only_seconds": statistics.median(model_times),
-        "peak_rss_mb": peak_rss_mb(), "predicted": spans,
-    })
+    write_json(
+        args.work / "eiwa.json",
+        {
+            "tool": "eiwa",
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "train_seconds": train_seconds,
+            "best_epoch": result.best_epoch,
+            "tag_seconds": tag_seconds,
+            "model_only_seconds": statistics.median(model_times),
+            "peak_rss_mb": peak_rss_mb(),
+            "predicted": spans,
+        },
+    )
 
 
 def eiwa_raw_side(args) -> None:
@@ -125,8 +143,10 @@ def raw_texts(name: str, shared: Path) -> tuple[list[str], list[str]]:
     if name == "conll03":
         from eiwa.readers import read
 
-        return tuple([s.text for s in read(shared / "conll2003" / part, "conll", "en").sentences]
-                     for part in ("valid.txt", "test.txt"))
+        return tuple(
+            [s.text for s in read(shared / "conll2003" / part, "conll", "en").sentences]
+            for part in ("valid.txt", "test.txt")
+        )
     records = json.loads((shared / "stockmark-wikipedia-ner" / "ner.json").read_text(encoding="utf-8"))
     _, dev, test = shared_split(len(records))
     return [records[i]["text"] for i in dev], [records[i]["text"] for i in test]
@@ -150,7 +170,9 @@ def score_spans(test, predicted) -> dict:
     from eiwa.scoring import score
 
     gold = [[e.as_tuple() for e in s.entities] for s in test]
-    found = [[(s.offsets[a][0], s.offsets[b - 1][1], kind) for a, b, kind in spans] for s, spans in zip(test, predicted)]
+    found = [
+        [(s.offsets[a][0], s.offsets[b - 1][1], kind) for a, b, kind in spans] for s, spans in zip(test, predicted)
+    ]
     return score(gold, found).to_dict()
 
 
@@ -161,8 +183,18 @@ def compare(args, name: str) -> dict:
     train_set, dev, test = read_dataset(name, args.shared)
     for part, sentences in (("train", train_set), ("dev", dev), ("test", test)):
         write_json(work / f"{part}.json", [{"tokens": s.words, "spans": s.token_spans()} for s in sentences])
-    common = ["--work", str(work), "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
-              "--threads", str(args.threads), "--seed", str(args.seed)]
+    common = [
+        "--work",
+        str(work),
+        "--epochs",
+        str(args.epochs),
+        "--batch-size",
+        str(args.batch_size),
+        "--threads",
+        str(args.threads),
+        "--seed",
+        str(args.seed),
+    ]
     me = [sys.executable, __file__, "--data", name, "--shared", str(args.shared)]
     print(f"{name}: eiwa training…", flush=True)
     run([*me, "--side", "eiwa", *common], work / "eiwa.log")
@@ -175,13 +207,18 @@ def compare(args, name: str) -> dict:
     for tool in ("eiwa", "flair"):
         result = json.loads((work / f"{tool}.json").read_text(encoding="utf-8"))
         row = {
-            "tool": result["tool"], "threads": result["threads"],
+            "tool": result["tool"],
+            "threads": result["threads"],
             "train_sentences_per_second": args.epochs * len(train_set) / result["train_seconds"],
             "train_seconds": result["train_seconds"],
             "test_tokens_per_second": tokens / result["tag_seconds"],
             "test_sentences_per_second": len(test) / result["tag_seconds"],
             "peak_rss_mb": result["peak_rss_mb"],
-            **{f"test_{k}": v for k, v in score_spans(test, result["predicted"]).items() if k in ("precision", "recall", "f1")},
+            **{
+                f"test_{k}": v
+                for k, v in score_spans(test, result["predicted"]).items()
+                if k in ("precision", "recall", "f1")
+            },
         }
         if tool == "eiwa":
             row["best_epoch"] = result["best_epoch"]
@@ -189,31 +226,52 @@ def compare(args, name: str) -> dict:
             row["model_only_tokens_per_second"] = tokens / result["model_only_seconds"]
             row["raw_text_sentences_per_second"] = raw["raw_sentences"] / raw["raw_seconds"]
         rows[tool] = row
-    return {"data": name, "train_sentences": len(train_set), "test_sentences": len(test), "test_tokens": tokens,
-            "epochs": args.epochs, "batch_size": args.batch_size, **rows,
-            "ratio_train": rows["eiwa"]["train_sentences_per_second"] / rows["flair"]["train_sentences_per_second"],
-            "ratio_inference": rows["eiwa"]["test_tokens_per_second"] / rows["flair"]["test_tokens_per_second"],
-            "f1_difference": rows["eiwa"]["test_f1"] - rows["flair"]["test_f1"]}
+    return {
+        "data": name,
+        "train_sentences": len(train_set),
+        "test_sentences": len(test),
+        "test_tokens": tokens,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        **rows,
+        "ratio_train": rows["eiwa"]["train_sentences_per_second"] / rows["flair"]["train_sentences_per_second"],
+        "ratio_inference": rows["eiwa"]["test_tokens_per_second"] / rows["flair"]["test_tokens_per_second"],
+        "f1_difference": rows["eiwa"]["test_f1"] - rows["flair"]["test_f1"],
+    }
 
 
 def markdown(results: list[dict], machine: str) -> str:
     def number(value):
         return "–" if value is None else f"{value:,.0f}"
 
-    lines = [f"Machine: {machine}.", "",
-             "| data | tool | train sent/s | test tok/s | test sent/s | eiwa model-only tok/s | raw text sent/s | peak RSS MB | test F1 |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Machine: {machine}.",
+        "",
+        "| data | tool | train sent/s | test tok/s | test sent/s | eiwa model-only tok/s | raw text sent/s "
+        "| peak RSS MB | test F1 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         for tool in ("eiwa", "flair"):
             row = r[tool]
             kept = f"epoch {row['best_epoch']}" if "best_epoch" in row else "last epoch"
-            cells = [f"{r['data']} ({r['epochs']} epochs, batch {r['batch_size']}; {kept})", row["tool"],
-                     number(row["train_sentences_per_second"]), number(row["test_tokens_per_second"]),
-                     number(row["test_sentences_per_second"]), number(row.get("model_only_tokens_per_second")),
-                     number(row.get("raw_text_sentences_per_second")), number(row["peak_rss_mb"]), f"{row['test_f1']:.4f}"]
+            cells = [
+                f"{r['data']} ({r['epochs']} epochs, batch {r['batch_size']}; {kept})",
+                row["tool"],
+                number(row["train_sentences_per_second"]),
+                number(row["test_tokens_per_second"]),
+                number(row["test_sentences_per_second"]),
+                number(row.get("model_only_tokens_per_second")),
+                number(row.get("raw_text_sentences_per_second")),
+                number(row["peak_rss_mb"]),
+                f"{row['test_f1']:.4f}",
+            ]
             lines.append("| " + " | ".join(cells) + " |")
-        lines.append(f"| {r['data']} | **eiwa / flair** | **{r['ratio_train']:.1f}×** | **{r['ratio_inference']:.1f}×** | | | | | "
-                     f"**{r['f1_difference']:+.4f}** |")
+        lines.append(
+            f"| {r['data']} | **eiwa / flair** | **{r['ratio_train']:.1f}×** "
+            f"| **{r['ratio_inference']:.1f}×** | | | | | "
+            f"**{r['f1_difference']:+.4f}** |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -241,7 +299,10 @@ def main() -> None:
     unknown = set(names) - set(DATASETS)
     if unknown:
         sys.exit(f"unknown data set(s) {', '.join(sorted(unknown))}; choose from {', '.join(DATASETS)}")
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}, {args.threads} torch threads"
+    machine = (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+        f"{platform.python_version()}, {args.threads} torch threads"
+    )
     results = [compare(args, name) for name in names]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out.with_suffix(".json"), {"machine": machine, "results": results})

@@ -16,11 +16,11 @@ import time
 
 import torch
 
+from eiwa.build import build
 from eiwa.config import load_config
 from eiwa.readers import read
 from eiwa.scoring import score
 from eiwa.tagger import Tagger
-from eiwa.build import build
 
 FULL = "PER=人名,ORG=法人名,ORG=政治的組織名,ORG=その他の組織名,LOC=地名,LOC=施設名,MISC=製品名,MISC=イベント名"
 ONE_TO_ONE = "PER=人名,ORG=法人名,LOC=地名,MISC=製品名"
@@ -45,19 +45,30 @@ def main() -> None:
     dev = [s for i, s in enumerate(sentences) if i % 10 == 8]
     gold = [[e.as_tuple() for e in s.entities] for s in dev]
     source = Tagger.load(args.source)
-    variants = [("full map, unknown rows, jmdict bridge", FULL, "unknown", "jmdict"),
-                ("one-to-one map, unknown rows, jmdict bridge", ONE_TO_ONE, "unknown", "jmdict"),
-                ("one-to-one map, random rows, jmdict bridge", ONE_TO_ONE, "random", "jmdict"),
-                ("one-to-one map, unknown rows, no bridge", ONE_TO_ONE, "unknown", "none")]
+    variants = [
+        ("full map, unknown rows, jmdict bridge", FULL, "unknown", "jmdict"),
+        ("one-to-one map, unknown rows, jmdict bridge", ONE_TO_ONE, "unknown", "jmdict"),
+        ("one-to-one map, random rows, jmdict bridge", ONE_TO_ONE, "random", "jmdict"),
+        ("one-to-one map, unknown rows, no bridge", ONE_TO_ONE, "unknown", "none"),
+    ]
     for name, spec, new_rows, bridge in variants:
-        config = load_config(None, [f"new_rows={new_rows}", f"word_bridge={bridge}", "threads=1"], lang="ja",
-                             word_input="native", char_input="romaji", features="char,word,pos,gazetteer")
+        config = load_config(
+            None,
+            [f"new_rows={new_rows}", f"word_bridge={bridge}", "threads=1"],
+            lang="ja",
+            word_input="native",
+            char_input="romaji",
+            features="char,word,pos,gazetteer",
+        )
         started = time.perf_counter()
         tagger, _ = build(config, [], source, MODULES, label_map(spec))
         predicted = [[e.as_tuple() for e in spans] for spans in tagger.tag_sentences(dev)]
         result = score(gold, predicted)
-        print(f"{args.source}: {name}: dev P {result.precision:.4f} R {result.recall:.4f} F1 {result.f1:.4f} "
-              f"({time.perf_counter() - started:.0f} s)", flush=True)
+        print(
+            f"{args.source}: {name}: dev P {result.precision:.4f} R {result.recall:.4f} F1 {result.f1:.4f} "
+            f"({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,9 @@ def test_defaults_validate_and_follow_lample():
 
 def test_toml_file(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('lang = "ja"\nchar_input = "romaji"\nhidden_dim = 32\ndropout = 0.25\n'
-                    'char_lowercase = true\nlr = 1\n')
+    path.write_text(
+        'lang = "ja"\nchar_input = "romaji"\nhidden_dim = 32\ndropout = 0.25\nchar_lowercase = true\nlr = 1\n'
+    )
     config = load_config(path)
     read = (config.lang, config.char_input, config.hidden_dim, config.dropout, config.char_lowercase)
     assert read == ("ja", "romaji", 32, 0.25, True)
@@ -39,11 +40,11 @@ def test_json_file_then_overrides_then_fixed_flags(tmp_path):
 @pytest.mark.parametrize(
     "content, suffix, match",
     [
-        ('hiden_dim = 3\n', ".toml", "unknown setting"),
+        ("hiden_dim = 3\n", ".toml", "unknown setting"),
         ('hidden_dim = "big"\n', ".toml", "hidden_dim"),
-        ('hidden_dim = 2.5\n', ".toml", "hidden_dim"),
-        ('char_lowercase = 1\n', ".toml", "char_lowercase"),
-        ('hidden_dim = \n', ".toml", "invalid config"),
+        ("hidden_dim = 2.5\n", ".toml", "hidden_dim"),
+        ("char_lowercase = 1\n", ".toml", "char_lowercase"),
+        ("hidden_dim = \n", ".toml", "invalid config"),
         ('{"lang": ', ".json", "invalid config"),
         ('{"lang": "fr"}', ".json", "lang"),
     ],
@@ -68,10 +69,17 @@ def test_built_in_recipe_by_name():
 
 
 def test_set_parses_each_field_type():
-    config = Config().with_overrides([
-        "hidden_dim=12", "dropout=0.3", "char_lowercase=yes", "word_lowercase=off",
-        "word_vectors=none", "optimizer=sgd", "char-embedding-dim = 7",
-    ])
+    config = Config().with_overrides(
+        [
+            "hidden_dim=12",
+            "dropout=0.3",
+            "char_lowercase=yes",
+            "word_lowercase=off",
+            "word_vectors=none",
+            "optimizer=sgd",
+            "char-embedding-dim = 7",
+        ]
+    )
     assert config.hidden_dim == 12 and isinstance(config.hidden_dim, int)
     assert config.dropout == 0.3 and isinstance(config.dropout, float)
     assert config.char_lowercase is True and config.word_lowercase is False

@@ -5,18 +5,16 @@ catalogue; docs/RELIABILITY.md maps each class to its test."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import unicodedata
-from pathlib import Path
 
 import pytest
+from helpers import TINY_SET, assert_user_error, synthetic_tagged, write_conll
 
-from conftest import TINY_SET, assert_user_error, synthetic_tagged, write_conll
 from eiwa.cli import cli
 from eiwa.persist.atomic import lock
 from eiwa.tagger import Tagger
@@ -34,11 +32,14 @@ def train_args(data, out, *extra):
 # ----------------------------------------------------------------------------- JSON of the wrong shape
 
 
-@pytest.mark.parametrize("record, message", [
-    ({"text": "John lives here", "entities": 5}, '"entities" must be a list'),
-    ({"text": "John lives here", "entities": [5]}, "entity must be an object"),
-    ([1, 2], '"text" string'),
-])
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        ({"text": "John lives here", "entities": 5}, '"entities" must be a list'),
+        ({"text": "John lives here", "entities": [5]}, "entity must be an object"),
+        ([1, 2], '"text" string'),
+    ],
+)
 def test_span_records_of_the_wrong_shape(runner, tmp_path, record, message):
     path = tmp_path / "data.jsonl"
     path.write_text(json.dumps({"text": "fine", "entities": []}) + "\n" + json.dumps(record) + "\n", encoding="utf-8")
@@ -49,12 +50,21 @@ def test_span_records_of_the_wrong_shape(runner, tmp_path, record, message):
 def test_very_deep_nesting_is_a_data_error_not_a_recursion_error(runner, tmp_path):
     path = tmp_path / "deep.json"
     path.write_text("[" + "[" * 100_000 + "]" * 100_000 + "]", encoding="utf-8")
-    assert_user_error(runner.invoke(cli, ["train", "--format", "spans", "--train", str(path), "--out", str(tmp_path / "m")]),
-               str(path), "nested too deeply")
+    assert_user_error(
+        runner.invoke(cli, ["train", "--format", "spans", "--train", str(path), "--out", str(tmp_path / "m")]),
+        str(path),
+        "nested too deeply",
+    )
 
 
-@pytest.mark.parametrize("text, message", [("[1, 2]", "found list"), ('{"a": ' * 50_000 + "1" + "}" * 50_000, "nested too deeply"),
-                                           (b"\xff\xfe{}", "not UTF-8")])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[1, 2]", "found list"),
+        ('{"a": ' * 50_000 + "1" + "}" * 50_000, "nested too deeply"),
+        (b"\xff\xfe{}", "not UTF-8"),
+    ],
+)
 def test_a_config_file_of_the_wrong_shape(runner, conll, tmp_path, text, message):
     path = tmp_path / "config.json"
     path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
@@ -92,27 +102,49 @@ def test_an_unknown_tag_in_vocab_json(tiny_model_dir, tmp_path):
         Tagger.load(copy)
 
 
-@pytest.mark.parametrize("content, message", [(b'{"PER": 5}', "expected a target type"), (b"PER=\xff\xfe", "cannot read"),
-                                              (b"[1]", "SOURCE=TARGET")])
+@pytest.mark.parametrize(
+    "content, message",
+    [(b'{"PER": 5}', "expected a target type"), (b"PER=\xff\xfe", "cannot read"), (b"[1]", "SOURCE=TARGET")],
+)
 def test_a_label_map_file_of_the_wrong_shape(runner, tiny_model_dir, conll, tmp_path, content, message):
     path = tmp_path / "labels.txt"
     path.write_bytes(content)
-    result = runner.invoke(cli, ["transfer", "--lang", "en", "--source", str(tiny_model_dir), "--modules", "classifier",
-                                 "--label-map", str(path), "--train", str(conll), "--out", str(tmp_path / "m"), *TINY_SET])
+    result = runner.invoke(
+        cli,
+        [
+            "transfer",
+            "--lang",
+            "en",
+            "--source",
+            str(tiny_model_dir),
+            "--modules",
+            "classifier",
+            "--label-map",
+            str(path),
+            "--train",
+            str(conll),
+            "--out",
+            str(tmp_path / "m"),
+            *TINY_SET,
+        ],
+    )
     assert_user_error(result, message)
 
 
 # ----------------------------------------------------------------------------- options out of range
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--set", "lr=-1"], "lr must be a positive number"),
-    (["--set", "lr=nan"], "lr must be a positive number"),
-    (["--set", "lr_decay=-1"], "lr_decay must be"),
-    (["--set", "patience=0"], "patience must be at least 1"),
-    (["--set", "clip=inf"], "clip must be"),
-    (["--seed", "-1"], "-1"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--set", "lr=-1"], "lr must be a positive number"),
+        (["--set", "lr=nan"], "lr must be a positive number"),
+        (["--set", "lr_decay=-1"], "lr_decay must be"),
+        (["--set", "patience=0"], "patience must be at least 1"),
+        (["--set", "clip=inf"], "clip must be"),
+        (["--seed", "-1"], "-1"),
+    ],
+)
 def test_training_options_out_of_range(runner, conll, tmp_path, extra, message):
     result = runner.invoke(cli, train_args(conll, tmp_path / "m", *extra))
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
@@ -137,12 +169,17 @@ def test_output_locations_that_cannot_be_written_fail_before_the_work(runner, ti
     blocker = tmp_path / "a-file"
     blocker.write_text("", encoding="utf-8")
     assert_user_error(runner.invoke(cli, train_args(conll, blocker / "m")), "cannot write the model")
-    assert_user_error(runner.invoke(cli, ["predict", str(tiny_model_dir), "John", "--output", str(blocker / "x.jsonl")]),
-               "cannot write predictions")
-    assert_user_error(runner.invoke(cli, ["split", str(conll), "--format", "conll", "--out-dir", str(blocker / "s")]), "cannot write")
+    assert_user_error(
+        runner.invoke(cli, ["predict", str(tiny_model_dir), "John", "--output", str(blocker / "x.jsonl")]),
+        "cannot write predictions",
+    )
+    assert_user_error(
+        runner.invoke(cli, ["split", str(conll), "--format", "conll", "--out-dir", str(blocker / "s")]), "cannot write"
+    )
     started = time.perf_counter()
-    result = runner.invoke(cli, ["cv", "--data", str(conll), "--seeds", "1", "--folds", "2", *TINY_SET,
-                                 "--out", str(blocker / "cv.json")])
+    result = runner.invoke(
+        cli, ["cv", "--data", str(conll), "--seeds", "1", "--folds", "2", *TINY_SET, "--out", str(blocker / "cv.json")]
+    )
     assert_user_error(result, "cannot write the cross-validation result")
     assert "fold" not in result.stderr.lower() and time.perf_counter() - started < 5  # refused before training
 
@@ -181,7 +218,9 @@ def test_a_lone_surrogate_is_written_escaped(runner, tiny_model_dir, tmp_path):
     assert json.loads(result.stdout)["text"] == "John \ud800 lives in Paris"
 
 
-@pytest.mark.parametrize("lang, text", [("en", "José Álvarez lives in São Paulo."), ("ja", "ガブリエルは東京のビルに行った。")])
+@pytest.mark.parametrize(
+    "lang, text", [("en", "José Álvarez lives in São Paulo."), ("ja", "ガブリエルは東京のビルに行った。")]
+)
 def test_decomposed_text_keeps_whole_tokens_and_offsets_into_the_callers_string(lang, text):
     from eiwa.tokenize import tokenizer_for
 
@@ -190,7 +229,7 @@ def test_decomposed_text_keeps_whole_tokens_and_offsets_into_the_callers_string(
     decomposed = tokenizer_for(lang).sentence(decomposed_text).tokens
     assert [t.text for t in decomposed] == [t.text for t in composed]
     for token in decomposed:
-        assert unicodedata.normalize("NFC", decomposed_text[token.start:token.end]) == token.text
+        assert unicodedata.normalize("NFC", decomposed_text[token.start : token.end]) == token.text
 
 
 def test_predicted_spans_slice_decomposed_input(tiny_model_dir):
@@ -198,17 +237,38 @@ def test_predicted_spans_slice_decomposed_input(tiny_model_dir):
     record = Tagger.load(tiny_model_dir).predict([text])[0]
     assert record["text"] == text
     for entity in record["entities"]:
-        assert text[entity["start"]:entity["end"]] == entity["text"]
+        assert text[entity["start"] : entity["end"]] == entity["text"]
 
 
 def test_overlapping_gold_entities_are_reported(runner, tmp_path):
     path = tmp_path / "data.jsonl"
-    records = [{"text": "John Smith lives in New York", "entities": [{"start": 0, "end": 10, "type": "PER"},
-                                                                        {"start": 5, "end": 10, "type": "PER"},
-                                                                        {"start": 20, "end": 28, "type": "LOC"}]}] * 12
+    records = [
+        {
+            "text": "John Smith lives in New York",
+            "entities": [
+                {"start": 0, "end": 10, "type": "PER"},
+                {"start": 5, "end": 10, "type": "PER"},
+                {"start": 20, "end": 28, "type": "LOC"},
+            ],
+        }
+    ] * 12
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    result = runner.invoke(cli, ["train", "--format", "spans", "--train", str(path), "--out", str(tmp_path / "m"),
-                                 "--quiet", *TINY_SET, "--set", "max_epochs=1"])
+    result = runner.invoke(
+        cli,
+        [
+            "train",
+            "--format",
+            "spans",
+            "--train",
+            str(path),
+            "--out",
+            str(tmp_path / "m"),
+            "--quiet",
+            *TINY_SET,
+            "--set",
+            "max_epochs=1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "12 gold entities overlap an earlier one" in result.stderr
 
@@ -246,10 +306,19 @@ def test_resume_with_other_settings_lists_them(runner, conll, tmp_path):
     import torch
 
     optimizer = torch.optim.Adam(tagger.model.parameters())
-    state = {"epoch": 1, "best_dev_f1": 0.0, "best_epoch": 1, "bad_epochs": 0, "updates": 4, "history": [], "seconds": 1.0}
+    state = {
+        "epoch": 1,
+        "best_dev_f1": 0.0,
+        "best_epoch": 1,
+        "bad_epochs": 0,
+        "updates": 4,
+        "history": [],
+        "seconds": 1.0,
+    }
     write_checkpoint(out / CHECKPOINT, tagger, optimizer, state)
-    message = assert_user_error(runner.invoke(cli, train_args(conll, out, "--resume", "--set", "lr=0.5", "--seed", "9")),
-                         "--resume continues")
+    message = assert_user_error(
+        runner.invoke(cli, train_args(conll, out, "--resume", "--set", "lr=0.5", "--seed", "9")), "--resume continues"
+    )
     assert "lr 0.03 (asked 0.5)" in message and "seed 1 (asked 9)" in message
 
 
@@ -257,8 +326,12 @@ def test_sigterm_ends_training_like_ctrl_c_and_keeps_the_checkpoint(conll, tmp_p
     from eiwa.training.checkpoint import CHECKPOINT, read_checkpoint
 
     out = tmp_path / "m"
-    command = [sys.executable, "-m", "eiwa", *train_args(conll, out, "--set", "max_epochs=10000", "--set", "patience=10000",
-                                                          "--set", "threads=1")]
+    command = [
+        sys.executable,
+        "-m",
+        "eiwa",
+        *train_args(conll, out, "--set", "max_epochs=10000", "--set", "patience=10000", "--set", "threads=1"),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not (out / CHECKPOINT).exists() and time.monotonic() < deadline:
@@ -281,17 +354,38 @@ def test_training_on_text_with_a_lone_surrogate_saves_and_resumes(runner, tmp_pa
     from eiwa.training.checkpoint import CHECKPOINT, read_checkpoint, write_checkpoint
 
     path = tmp_path / "data.jsonl"
-    records = [{"text": f"John\ud800{i} lives in Paris", "entities": [{"start": 0, "end": 4, "type": "PER"}]}
-               for i in range(12)]
+    records = [
+        {"text": f"John\ud800{i} lives in Paris", "entities": [{"start": 0, "end": 4, "type": "PER"}]}
+        for i in range(12)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     out = tmp_path / "m"
-    result = runner.invoke(cli, ["train", "--format", "spans", "--train", str(path), "--out", str(out), "--quiet",
-                                 *TINY_SET, "--set", "max_epochs=2", "--set", "min_word_count=1"])
+    result = runner.invoke(
+        cli,
+        [
+            "train",
+            "--format",
+            "spans",
+            "--train",
+            str(path),
+            "--out",
+            str(out),
+            "--quiet",
+            *TINY_SET,
+            "--set",
+            "max_epochs=2",
+            "--set",
+            "min_word_count=1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     words = Tagger.load(out).encoder.to_json()["features"]["word"]["vocabs"]["words"]["items"]
     assert any("\ud800" in word for word in words)
     tagger = Tagger.load(out)
-    write_checkpoint(out / CHECKPOINT, tagger, torch.optim.Adam(tagger.model.parameters()),
-                      {"epoch": 1, "best_dev_f1": 0.0, "best_epoch": 1, "bad_epochs": 0, "updates": 1, "history": [],
-                       "seconds": 0.0})
+    write_checkpoint(
+        out / CHECKPOINT,
+        tagger,
+        torch.optim.Adam(tagger.model.parameters()),
+        {"epoch": 1, "best_dev_f1": 0.0, "best_epoch": 1, "bad_epochs": 0, "updates": 1, "history": [], "seconds": 0.0},
+    )
     assert read_checkpoint(out / CHECKPOINT)[0].encoder.to_json() == tagger.encoder.to_json()

@@ -18,16 +18,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eiwa.config import Config, load_config
+from eiwa.errors import EiwaError
 from eiwa.readers.conll import read_conll
 from eiwa.readers.hironsan import hironsan_sentence
-from eiwa.errors import EiwaError
 from eiwa.tagger import Tagger
 from eiwa.transfer.label_map import parse_label_map
 
 EXAMPLES = int(os.environ.get("EIWA_FUZZ_EXAMPLES", "40"))
 COUNT_FILE = os.environ.get("EIWA_FUZZ_COUNT")  # where benchmarks/fuzz.py collects the number of inputs
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=COUNT_FILE is None,
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=EXAMPLES, deadline=None, derandomize=COUNT_FILE is None, suppress_health_check=list(HealthCheck)
+)
 
 _counts: dict[str, int] = {}
 
@@ -41,13 +42,22 @@ def counted(target: str) -> None:
 # Text with what breaks programs: surrogates, NFD accents and dakuten, controls, NUL, full-width
 # and other spaces, CRLF, tabs, long runs, and ordinary Latin and Japanese.
 ANY_CHAR = st.characters(codec=None, exclude_categories=())
-HARD_CHARS = st.sampled_from(list("\ud800\udfff\u0301\u3099\u309a\x00\x07\x1b\u200b\u3000\u00a0\r\n\t \ufeff\uffff"
-                                  "Aé東京カ゛ーｱ１Ｂ-_.'\"[]{}:,"))
-TEXT = st.text(st.one_of(ANY_CHAR, HARD_CHARS), max_size=300) | st.builds(lambda c, n: c * n, HARD_CHARS, st.integers(1, 3000))
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | TEXT,
-                    lambda children: st.lists(children, max_size=5) | st.dictionaries(TEXT | st.sampled_from(
-                        ["text", "entities", "start", "end", "type", "span", "label"]), children, max_size=5),
-                    max_leaves=20)
+HARD_CHARS = st.sampled_from(
+    list("\ud800\udfff\u0301\u3099\u309a\x00\x07\x1b\u200b\u3000\u00a0\r\n\t \ufeff\uffffAé東京カ゛ーｱ１Ｂ-_.'\"[]{}:,")
+)
+TEXT = st.text(st.one_of(ANY_CHAR, HARD_CHARS), max_size=300) | st.builds(
+    lambda c, n: c * n, HARD_CHARS, st.integers(1, 3000)
+)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | TEXT,
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(
+            TEXT | st.sampled_from(["text", "entities", "start", "end", "type", "span", "label"]), children, max_size=5
+        )
+    ),
+    max_leaves=20,
+)
 
 
 def expect_only_eiwa_errors(call):
@@ -72,8 +82,15 @@ def encode(text: str) -> bytes:
 
 
 CONLL_LINE = st.one_of(
-    st.builds(lambda token, tag: f"{token} {tag}", TEXT, st.sampled_from(["O", "B-PER", "I-PER", "E-LOC", "S-ORG", "I-X", "B-", "X-Y"]) | TEXT),
-    TEXT, st.just(""), st.just("-DOCSTART- -X- O O"), st.just("  \t"),
+    st.builds(
+        lambda token, tag: f"{token} {tag}",
+        TEXT,
+        st.sampled_from(["O", "B-PER", "I-PER", "E-LOC", "S-ORG", "I-X", "B-", "X-Y"]) | TEXT,
+    ),
+    TEXT,
+    st.just(""),
+    st.just("-DOCSTART- -X- O O"),
+    st.just("  \t"),
 )
 
 
@@ -94,15 +111,44 @@ def test_conll_reader(lines, newline, lang):
 
 ANNOTATION = st.recursive(
     st.none() | st.integers(-3, 40) | TEXT | st.sampled_from(["PER", "人名"]),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(
-        ["text", "label", "entities", "labels", "start", "end", "start_offset", "end_offset", "data", "annotations",
-         "result", "value", "type", "was_cancelled", "completions", "id"]), children, max_size=5),
-    max_leaves=25)
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "text",
+                    "label",
+                    "entities",
+                    "labels",
+                    "start",
+                    "end",
+                    "start_offset",
+                    "end_offset",
+                    "data",
+                    "annotations",
+                    "result",
+                    "value",
+                    "type",
+                    "was_cancelled",
+                    "completions",
+                    "id",
+                ]
+            ),
+            children,
+            max_size=5,
+        )
+    ),
+    max_leaves=25,
+)
 
 
 @FUZZ
-@given(st.lists(JSON | ANNOTATION, max_size=6), st.booleans(), st.sampled_from(["en", "ja"]),
-       st.sampled_from(["spans", "doccano", "label-studio"]))
+@given(
+    st.lists(JSON | ANNOTATION, max_size=6),
+    st.booleans(),
+    st.sampled_from(["en", "ja"]),
+    st.sampled_from(["spans", "doccano", "label-studio"]),
+)
 def test_span_readers(records, as_array, lang, fmt):
     from eiwa.readers import read
 
@@ -113,18 +159,22 @@ def test_span_readers(records, as_array, lang, fmt):
         corpus = expect_only_eiwa_errors(lambda: read(path, fmt, lang, warn=lambda line: None))
         if corpus is not None:
             for sentence in corpus.sentences:
-                assert all(sentence.text[t.start:t.end] for t in sentence.tokens)
+                assert all(sentence.text[t.start : t.end] for t in sentence.tokens)
     finally:
         path.unlink()
 
 
 @FUZZ
-@given(st.lists(st.lists(TEXT | st.sampled_from(["O", "B-PSN", "I-PSN", "*", "ZSPACE"]), min_size=8, max_size=13), max_size=8))
+@given(
+    st.lists(
+        st.lists(TEXT | st.sampled_from(["O", "B-PSN", "I-PSN", "*", "ZSPACE"]), min_size=8, max_size=13), max_size=8
+    )
+)
 def test_hironsan_rows(rows):
     counted("hironsan")
     sentence = expect_only_eiwa_errors(lambda: hironsan_sentence(rows, "fuzz"))
     if sentence is not None:
-        assert all(sentence.text[t.start:t.end] == t.text for t in sentence.tokens)
+        assert all(sentence.text[t.start : t.end] == t.text for t in sentence.tokens)
 
 
 # ----------------------------------------------------------------------------- configs and label maps
@@ -150,11 +200,31 @@ def test_config_file(text, suffix):
         named.unlink()
 
 
-EXPERIMENT_KEY = st.sampled_from(["name", "out", "seeds", "data", "source", "train", "grid", "set", "modules",
-                                  "sizes", "features", "word_input", "char_input", "protocol", "format", "path"])
-TOML_VALUE = st.recursive(st.booleans() | st.integers(-5, 5000) | st.text(max_size=12),
-                          lambda children: st.lists(children, max_size=3)
-                          | st.dictionaries(EXPERIMENT_KEY, children, max_size=4), max_leaves=12)
+EXPERIMENT_KEY = st.sampled_from(
+    [
+        "name",
+        "out",
+        "seeds",
+        "data",
+        "source",
+        "train",
+        "grid",
+        "set",
+        "modules",
+        "sizes",
+        "features",
+        "word_input",
+        "char_input",
+        "protocol",
+        "format",
+        "path",
+    ]
+)
+TOML_VALUE = st.recursive(
+    st.booleans() | st.integers(-5, 5000) | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(EXPERIMENT_KEY, children, max_size=4),
+    max_leaves=12,
+)
 
 
 @FUZZ
@@ -201,12 +271,20 @@ def fuzz_model(tiny_model_dir):
 
 
 MUTATION = st.one_of(
-    st.tuples(st.just("json"), st.sampled_from(["meta.json", "config.json", "vocab.json"]), JSON),  # replace a top-level value
+    st.tuples(
+        st.just("json"), st.sampled_from(["meta.json", "config.json", "vocab.json"]), JSON
+    ),  # replace a top-level value
     st.tuples(st.just("drop"), st.sampled_from(["meta.json", "config.json", "vocab.json"]), st.integers(0, 50)),
-    st.tuples(st.just("bytes"), st.sampled_from(["meta.json", "config.json", "vocab.json", "model.safetensors"]),
-              st.tuples(st.integers(0, 10**6), st.integers(0, 255))),
-    st.tuples(st.just("truncate"), st.sampled_from(["meta.json", "config.json", "vocab.json", "model.safetensors"]),
-              st.integers(0, 10**6)),
+    st.tuples(
+        st.just("bytes"),
+        st.sampled_from(["meta.json", "config.json", "vocab.json", "model.safetensors"]),
+        st.tuples(st.integers(0, 10**6), st.integers(0, 255)),
+    ),
+    st.tuples(
+        st.just("truncate"),
+        st.sampled_from(["meta.json", "config.json", "vocab.json", "model.safetensors"]),
+        st.integers(0, 10**6),
+    ),
 )
 
 
@@ -251,7 +329,7 @@ def test_model_directory_loading(fuzz_model, mutations, keep_checksums):
         tagger = expect_only_eiwa_errors(lambda: Tagger.load(copy))
         if tagger is not None:
             record = tagger.predict(["John Smith lives in Paris."])[0]
-            assert all(record["text"][e["start"]:e["end"]] == e["text"] for e in record["entities"])
+            assert all(record["text"][e["start"] : e["end"]] == e["text"] for e in record["entities"])
 
 
 # ----------------------------------------------------------------------------- raw-text prediction
@@ -259,14 +337,19 @@ def test_model_directory_loading(fuzz_model, mutations, keep_checksums):
 
 @pytest.fixture(scope="module")
 def taggers(tiny_model_dir):
-    from conftest import tiny_config
+    from helpers import tiny_config
+
     from eiwa.build import build
     from eiwa.readers.hironsan import read_hironsan
 
     # Japanese: an untrained tagger (random weights tag spans too) reading romaji characters,
     # words and part of speech, so that raw text goes through MeCab, cutlet and every encoder.
-    japanese = build(tiny_config(lang="ja", char_input="romaji", features="char,word,pos", pos_source="tokenizer", seed=3, threads=1),
-                     read_hironsan().sentences[:40]).tagger
+    japanese = build(
+        tiny_config(
+            lang="ja", char_input="romaji", features="char,word,pos", pos_source="tokenizer", seed=3, threads=1
+        ),
+        read_hironsan().sentences[:40],
+    ).tagger
     return {"en": Tagger.load(tiny_model_dir), "ja": japanese}
 
 
@@ -278,7 +361,7 @@ def test_prediction_spans_slice_the_input(taggers, texts, lang):
         assert record["text"] == text
         for entity in record["entities"]:
             assert 0 <= entity["start"] < entity["end"] <= len(text)
-            assert text[entity["start"]:entity["end"]] == entity["text"]
+            assert text[entity["start"] : entity["end"]] == entity["text"]
 
 
 @FUZZ
@@ -319,17 +402,22 @@ def served(tiny_model_dir):
 
 
 @FUZZ
-@given(st.one_of(JSON.map(lambda v: json.dumps(v).encode()), st.binary(max_size=300),
-                 st.builds(lambda texts: json.dumps({"texts": texts}).encode(), st.lists(TEXT, max_size=5)),
-                 st.builds(lambda text, m: json.dumps({"text": text, "min_confidence": m}).encode(), TEXT, JSON)),
-       st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain", ""]))
+@given(
+    st.one_of(
+        JSON.map(lambda v: json.dumps(v).encode()),
+        st.binary(max_size=300),
+        st.builds(lambda texts: json.dumps({"texts": texts}).encode(), st.lists(TEXT, max_size=5)),
+        st.builds(lambda text, m: json.dumps({"text": text, "min_confidence": m}).encode(), TEXT, JSON),
+    ),
+    st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain", ""]),
+)
 def test_server_requests(served, body, content_type):
     counted("serve")
     response = served(method="POST", url="/v1/ner", content=body, headers={"content-type": content_type})
     assert response.status_code in (200, 400, 413, 415, 422), (response.status_code, response.text)
     if response.status_code == 200:
         for record in response.json():
-            assert all(record["text"][e["start"]:e["end"]] == e["text"] for e in record["entities"])
+            assert all(record["text"][e["start"] : e["end"]] == e["text"] for e in record["entities"])
     else:
         assert response.json()["error"]["status"] == response.status_code
 
@@ -342,17 +430,31 @@ def loopback(tiny_model_dir):
 
     from eiwa.serving.http import launch
 
-    process, url = launch(str(tiny_model_dir), "--max-body-bytes", "20000", "--max-texts", "20", "--max-chars", "500",
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process, url = launch(
+        str(tiny_model_dir),
+        "--max-body-bytes",
+        "20000",
+        "--max-texts",
+        "20",
+        "--max-chars",
+        "500",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     yield url
     process.terminate()
     process.wait(timeout=30)
 
 
 @settings(FUZZ, max_examples=max(10, EXAMPLES // 10))  # a tenth: every example is a real HTTP request
-@given(st.one_of(JSON.map(lambda v: json.dumps(v).encode()), st.binary(max_size=300),
-                 st.builds(lambda texts: json.dumps({"texts": texts}).encode(), st.lists(TEXT, max_size=5))),
-       st.sampled_from(["application/json", "text/plain"]))
+@given(
+    st.one_of(
+        JSON.map(lambda v: json.dumps(v).encode()),
+        st.binary(max_size=300),
+        st.builds(lambda texts: json.dumps({"texts": texts}).encode(), st.lists(TEXT, max_size=5)),
+    ),
+    st.sampled_from(["application/json", "text/plain"]),
+)
 def test_server_over_loopback(loopback, body, content_type):
     import urllib.error
     import urllib.request
@@ -367,6 +469,6 @@ def test_server_over_loopback(loopback, body, content_type):
     assert status in (200, 400, 413, 415, 422), (status, answer)
     if status == 200:
         for record in answer:
-            assert all(record["text"][e["start"]:e["end"]] == e["text"] for e in record["entities"])
+            assert all(record["text"][e["start"] : e["end"]] == e["text"] for e in record["entities"])
     else:
         assert answer["error"]["status"] == status

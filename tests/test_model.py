@@ -8,8 +8,8 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from helpers import synthetic_sentences, tiny_config
 
-from conftest import synthetic_sentences, tiny_config
 from eiwa.doc import sentence_from_tags
 from eiwa.features.encoder import Encoder, FormChunk, form_chunks
 from eiwa.model import CRF
@@ -206,8 +206,9 @@ def test_form_chunks_group_similar_lengths_and_keep_every_form():
         together = model.char.forms(chunks)[torch.from_numpy(row)]
         for form in range(len(words)):
             length = int(forms["form_lengths"][form])
-            alone = model.char.forms([FormChunk(forms["form_bigrams"][form : form + 1, :length],
-                                                forms["form_lengths"][form : form + 1])])
+            alone = model.char.forms(
+                [FormChunk(forms["form_bigrams"][form : form + 1, :length], forms["form_lengths"][form : form + 1])]
+            )
             torch.testing.assert_close(together[form], alone[0])
 
 
@@ -263,8 +264,8 @@ def test_batches_without_seed_are_sorted_by_length(encoded_corpus):
 
 
 def test_pretrained_vectors_initialise_word_embeddings(tmp_path):
-    from eiwa.errors import EiwaError
     from eiwa.build import build
+    from eiwa.errors import EiwaError
 
     path = tmp_path / "v.vec"
     path.write_text("2 8\nparis " + " ".join(["0.5"] * 8) + "\nzanzibar " + " ".join(["-1"] * 8) + "\n")

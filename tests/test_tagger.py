@@ -1,32 +1,36 @@
-"""Tests for eiwa.tagger and eiwa.training.train: save/load, damaged models, predict(), repeatability, resume, end to end."""
+"""Tests for eiwa.tagger and eiwa.training.train: save/load, damaged models, predict(), repeatability, resume,
+end to end."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from dataclasses import replace
 import shutil
+from dataclasses import replace
 
 import pytest
 import torch
 from click.testing import CliRunner
+from helpers import FIXTURES, TINY_SET, shared_file, synthetic_sentences, synthetic_tagged, tiny_config, write_conll
 from safetensors.torch import load_file, save_file
 from seqeval.metrics import f1_score, precision_score, recall_score
 
 import eiwa
-from conftest import TINY_SET, shared_file, synthetic_sentences, synthetic_tagged, tiny_config, write_conll
 from eiwa.cli import cli
 from eiwa.config import Config
-from eiwa.readers.conll import read_conll
 from eiwa.errors import EiwaError, ModelError
+from eiwa.readers.conll import read_conll
 from eiwa.tagger import Tagger
 from eiwa.tags import tags_from_spans
 from eiwa.training.checkpoint import CHECKPOINT
 from eiwa.training.train import train
 
 MODEL_FILES = {"meta.json", "config.json", "vocab.json", "model.safetensors"}
-RAW_TEXTS = ["John Smith lives in Paris .", "Reuters said on Monday that Mary had left .", "",
-             "Yuki Tanaka works for Sony in Tokyo."]
+RAW_TEXTS = [
+    "John Smith lives in Paris .",
+    "Reuters said on Monday that Mary had left .",
+    "",
+    "Yuki Tanaka works for Sony in Tokyo.",
+]
 
 
 def quiet_train(*args, **kwargs):
@@ -48,7 +52,10 @@ def test_save_load_round_trip_gives_identical_predictions(tiny_trained):
     loaded = Tagger.load(directory)
     assert_same_weights(result.tagger.model, loaded.model)
     assert loaded.config == result.tagger.config
-    assert loaded.encoder.features["word"].vocabs["words"].items == result.tagger.encoder.features["word"].vocabs["words"].items
+    assert (
+        loaded.encoder.features["word"].vocabs["words"].items
+        == result.tagger.encoder.features["word"].vocabs["words"].items
+    )
     assert loaded.encoder.tags.items == result.tagger.encoder.tags.items
     sentences = synthetic_sentences(20, seed=9)
     assert loaded.tag_sentences(sentences) == result.tagger.tag_sentences(sentences)
@@ -152,8 +159,13 @@ def test_missing_weight_is_a_model_error(model_copy):
 
 @pytest.mark.parametrize(
     "file, content",
-    [("meta.json", b"{not json"), ("config.json", b'{"hidden_dim": "big"}'), ("config.json", b'{"lang": "fr"}'),
-     ("vocab.json", b'{"words": {}}'), ("vocab.json", b"\xff\xfe")],
+    [
+        ("meta.json", b"{not json"),
+        ("config.json", b'{"hidden_dim": "big"}'),
+        ("config.json", b'{"lang": "fr"}'),
+        ("vocab.json", b'{"words": {}}'),
+        ("vocab.json", b"\xff\xfe"),
+    ],
     ids=["meta-syntax", "config-type", "config-value", "vocab-keys", "vocab-bytes"],
 )
 def test_damaged_json_files_are_model_errors(model_copy, file, content):
@@ -205,8 +217,10 @@ def test_training_is_repeatable(small_data):
     assert_same_weights(first.tagger.model, second.tagger.model)
     assert [h["loss"] for h in first.history] == [h["loss"] for h in second.history]
     other = quiet_train(tiny_config(seed=2), train_sentences, dev)  # the seed matters
-    assert not torch.equal(first.tagger.model.state_dict()["classifier.output.weight"],
-                           other.tagger.model.state_dict()["classifier.output.weight"])
+    assert not torch.equal(
+        first.tagger.model.state_dict()["classifier.output.weight"],
+        other.tagger.model.state_dict()["classifier.output.weight"],
+    )
 
 
 def test_resume_after_interruption_equals_a_straight_run(small_data, tmp_path):
@@ -255,8 +269,10 @@ def test_evaluate_agrees_with_seqeval_on_model_output(tiny_model_dir, tmp_path):
     examples = synthetic_tagged(40, seed=21)
     # Unseen names and gold written in a messy way (IOB1-style I- starts, O I- sequences) make the
     # predictions imperfect and the gold parsing non-trivial; both sides read tags conlleval-style.
-    examples += [(["Zorblax", "Quint", "visited", "Vellmora", "."], ["I-PER", "I-PER", "O", "I-LOC", "O"]),
-                 (["Klaus", "Mertens", "met", "Tom", "in", "Kyoto", "."], ["B-PER", "I-PER", "O", "B-PER", "O", "I-LOC", "O"])]
+    examples += [
+        (["Zorblax", "Quint", "visited", "Vellmora", "."], ["I-PER", "I-PER", "O", "I-LOC", "O"]),
+        (["Klaus", "Mertens", "met", "Tom", "in", "Kyoto", "."], ["B-PER", "I-PER", "O", "B-PER", "O", "I-LOC", "O"]),
+    ]
     path = write_conll(tmp_path / "eval.conll", examples)
     sentences = read_conll(path).sentences
     scores = tagger.evaluate(sentences)
@@ -298,13 +314,34 @@ def test_end_to_end_conll2003_slice(shared_data):
 def test_end_to_end_cli_on_the_hironsan_corpus(tmp_path):
     runner = CliRunner()
     out = tmp_path / "hironsan-model"
-    result = runner.invoke(cli, ["train", "--lang", "ja", "--format", "hironsan", "--char-input", "romaji",
-                                 "--set", "max_epochs=2", *TINY_SET, "--quiet", "--out", str(out)])
+    result = runner.invoke(
+        cli,
+        [
+            "train",
+            "--lang",
+            "ja",
+            "--format",
+            "hironsan",
+            "--char-input",
+            "romaji",
+            "--set",
+            "max_epochs=2",
+            *TINY_SET,
+            "--quiet",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "best dev F1" in result.stderr
     assert {p.name for p in out.iterdir()} == MODEL_FILES
     config = json.loads((out / "config.json").read_text())
-    assert (config["lang"], config["char_input"], config["word_input"], config["max_epochs"]) == ("ja", "romaji", "native", 2)
+    assert (config["lang"], config["char_input"], config["word_input"], config["max_epochs"]) == (
+        "ja",
+        "romaji",
+        "native",
+        2,
+    )
 
     result = runner.invoke(cli, ["evaluate", str(out), "--format", "hironsan", "--json"])
     assert result.exit_code == 0, result.output
@@ -351,7 +388,9 @@ def test_min_updates_holds_off_early_stopping(small_data):
     assert quiet_train(config, train_sentences, no_entities).epochs == 2
     held = quiet_train(replace(config, min_updates=45), train_sentences, no_entities)
     assert held.epochs == 5  # 45 updates need 5 epochs of 10
-    assert quiet_train(replace(config, min_updates=10_000), train_sentences, no_entities).epochs == 20  # max_epochs still caps
+    assert (
+        quiet_train(replace(config, min_updates=10_000), train_sentences, no_entities).epochs == 20
+    )  # max_epochs still caps
 
 
 def test_min_updates_must_not_be_negative():
@@ -360,8 +399,6 @@ def test_min_updates_must_not_be_negative():
 
 
 # ----------------------------------------------------------------------------- eiwa 0.1 models (format 1)
-
-FIXTURES = Path(__file__).parent / "data"
 
 
 def test_format_1_model_loads_and_predicts_exactly_as_eiwa_0_1_did():
@@ -372,8 +409,10 @@ def test_format_1_model_loads_and_predicts_exactly_as_eiwa_0_1_did():
     tagger = Tagger.load(FIXTURES / "tiny-ja-v1")
     assert json.loads((FIXTURES / "tiny-ja-v1" / "meta.json").read_text())["format_version"] == 1
     assert tagger.config.features == "char,word" and tagger.config.word_vectors is None
-    without_confidence = [{**r, "entities": [{k: v for k, v in e.items() if k != "confidence"} for e in r["entities"]]}
-                          for r in tagger.predict(expected["texts"])]
+    without_confidence = [
+        {**r, "entities": [{k: v for k, v in e.items() if k != "confidence"} for e in r["entities"]]}
+        for r in tagger.predict(expected["texts"])
+    ]
     assert without_confidence == expected["predict"]
     corpus = read_hironsan().sentences[100:160]
     assert [[list(s.as_tuple()) for s in p] for p in tagger.tag_sentences(corpus)] == expected["hironsan_100_160"]
@@ -450,8 +489,12 @@ def test_confidence_is_the_probability_of_the_entity_tags(tiny_model_dir):
     decoded = tagger.model.decode(batch)[0].tolist()
     with torch.no_grad():
         paths = torch.tensor(list(itertools.product(range(len(tags)), repeat=length)))
-        scores = (crf.start[paths[:, 0]] + emissions[torch.arange(length), paths].sum(1)
-                  + crf.transitions[paths[:, :-1], paths[:, 1:]].sum(1) + crf.end[paths[:, -1]])
+        scores = (
+            crf.start[paths[:, 0]]
+            + emissions[torch.arange(length), paths].sum(1)
+            + crf.transitions[paths[:, :-1], paths[:, 1:]].sum(1)
+            + crf.end[paths[:, -1]]
+        )
         log_z = torch.logsumexp(scores, 0)
         for start, end, _, confidence in spans:
             agree = (paths[:, start:end] == torch.tensor(decoded[start:end])).all(1)
@@ -477,7 +520,9 @@ def test_concurrent_japanese_tokenizing_gives_the_sequential_results():
     from eiwa.tokenize import RawTextTokenizer
 
     tokenizer = RawTextTokenizer("ja")
-    texts = [f"田中{i}さんは東京の日本銀行に勤めている。ガブリエルは{i}日に大阪へ行った。" * (1 + i % 4) for i in range(300)]
+    texts = [
+        f"田中{i}さんは東京の日本銀行に勤めている。ガブリエルは{i}日に大阪へ行った。" * (1 + i % 4) for i in range(300)
+    ]
     sequential = [tokenizer.sentence(t).tokens for t in texts]
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(lambda t: tokenizer.sentence(t).tokens, texts)) == sequential

@@ -14,14 +14,15 @@ inputs, any features the source lacks, and its training settings are its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, NamedTuple, Sequence
+from typing import NamedTuple
 
 import torch
 
 from eiwa.config import Config
-from eiwa.features.encoder import Encoder
 from eiwa.doc import Sentence
+from eiwa.features.encoder import Encoder
 from eiwa.tagger import Tagger
 from eiwa.transfer.bridge import BridgeReport
 from eiwa.transfer.label_map import LabelMap, format_label_map, resolve_label_map
@@ -46,20 +47,27 @@ class TransferReport:
             share = known / total if total else 0.0
             lines.append(f"  {table}: {known} of {total} target training items ({share:.1%}) have source rows")
         if "classifier" in self.modules:
-            lines.append(f"  label map {format_label_map(self.label_map)}: {self.mapped_tags[0]} of "
-                         f"{self.mapped_tags[1]} target tags start from source rows")
+            lines.append(
+                f"  label map {format_label_map(self.label_map)}: {self.mapped_tags[0]} of "
+                f"{self.mapped_tags[1]} target tags start from source rows"
+            )
             if self.fresh_inputs:
-                lines.append(f"  classifier inputs from features the source lacks start fresh: "
-                             f"{', '.join(self.fresh_inputs)}")
+                lines.append(
+                    f"  classifier inputs from features the source lacks start fresh: {', '.join(self.fresh_inputs)}"
+                )
         if self.bridge is not None:
             lines += self.bridge.lines()
         return lines
 
     def to_dict(self) -> dict:
-        return {"modules": self.modules, "label_map": self.label_map,
-                "copied": {k: {"known": a, "total": b} for k, (a, b) in self.copied.items()},
-                "mapped_tags": {"mapped": self.mapped_tags[0], "total": self.mapped_tags[1]},
-                "fresh_inputs": self.fresh_inputs, **({"bridge": self.bridge.to_dict()} if self.bridge else {})}
+        return {
+            "modules": self.modules,
+            "label_map": self.label_map,
+            "copied": {k: {"known": a, "total": b} for k, (a, b) in self.copied.items()},
+            "mapped_tags": {"mapped": self.mapped_tags[0], "total": self.mapped_tags[1]},
+            "fresh_inputs": self.fresh_inputs,
+            **({"bridge": self.bridge.to_dict()} if self.bridge else {}),
+        }
 
 
 class Built(NamedTuple):
@@ -125,7 +133,7 @@ class Start:
         return self.modules == AUTO
 
     @classmethod
-    def from_names(cls, source: str, modules: str, label_map: str | None = None) -> "Start":
+    def from_names(cls, source: str, modules: str, label_map: str | None = None) -> Start:
         """From the command line's words: a source name (with `auto`, several, comma-separated), a module
         list (`shared`, `none`, `auto` or names) and a label map spec."""
         from eiwa.transfer.starts import parse_modules
@@ -138,8 +146,9 @@ class Start:
         return cls(sources, AUTO if auto else parse_modules(modules), label_map)
 
 
-def starts(start: Start, config: Config, sentences: Sequence[Sentence],
-           log: Callable[[str], None] = lambda line: None) -> list[Tagger]:
+def starts(
+    start: Start, config: Config, sentences: Sequence[Sentence], log: Callable[[str], None] = lambda line: None
+) -> list[Tagger]:
     """The start model(s) of `start` for `config` and these training sentences: one, or with
     `auto` the candidates, scratch first (exactly as `eiwa train` makes it)."""
     source = start.sources[0] if start.sources else None
@@ -149,10 +158,15 @@ def starts(start: Start, config: Config, sentences: Sequence[Sentence],
         return [_from_source(start, source, start.modules, config, sentences, log)]
     candidates = [build(config, sentences).tagger]
     for source in start.sources:
-        candidates += [_from_source(start, source, modules, config, sentences, log)
-                       for modules in auto_candidates(source, config) if modules]
-    log(f"--modules auto: {len(candidates)} candidates, chosen by dev F1: "
-        + "; ".join(describe_start(c) for c in candidates))
+        candidates += [
+            _from_source(start, source, modules, config, sentences, log)
+            for modules in auto_candidates(source, config)
+            if modules
+        ]
+    log(
+        f"--modules auto: {len(candidates)} candidates, chosen by dev F1: "
+        + "; ".join(describe_start(c) for c in candidates)
+    )
     return candidates
 
 
@@ -163,8 +177,14 @@ def describe_start(tagger: Tagger) -> str:
     return f"{modules} from {source}" if modules else "none"
 
 
-def _from_source(start: Start, source: Tagger | None, modules: Sequence[str], config: Config,
-                 sentences: Sequence[Sentence], log: Callable[[str], None]) -> Tagger:
+def _from_source(
+    start: Start,
+    source: Tagger | None,
+    modules: Sequence[str],
+    config: Config,
+    sentences: Sequence[Sentence],
+    log: Callable[[str], None],
+) -> Tagger:
     label_map = {}
     if source is not None and "classifier" in modules:
         label_map = resolve_label_map(start.label_map, source, config, sentences, log, start.target_types)

@@ -24,6 +24,7 @@ from pathlib import Path
 from eiwa import features
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import is_file
+from eiwa.persist.migrations import config_values
 
 INPUTS = ("native", "romaji")
 
@@ -76,7 +77,7 @@ class _ModelSettings:
 class _ConfigMethods:
     """What `Config` does with its settings (the class itself is built below, from every setting)."""
 
-    def validate(self) -> "Config":
+    def validate(self) -> Config:
         if self.lang not in ("en", "ja"):
             raise EiwaError(f"lang must be 'en' or 'ja', got {self.lang!r}")
         for name in ("word_input", "char_input"):
@@ -132,14 +133,11 @@ class _ConfigMethods:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict, origin: str = "config") -> "Config":
+    def from_dict(cls, values: dict, origin: str = "config") -> Config:
         if not isinstance(values, dict):
             raise EiwaError(f"{origin}: expected a table of settings (a JSON object), found {type(values).__name__}")
         known = {f.name for f in fields(cls)}
-        if "features" not in values and "vectors" in values:
-            # eiwa 0.1 (model format 1): `vectors` initialised the word module, which had no other features.
-            values = {**values, "word_vectors": values["vectors"]}
-            del values["vectors"]
+        values = config_values(values)
         unknown = sorted(set(values) - known)
         if unknown:
             raise EiwaError(f"{origin}: unknown setting(s) {', '.join(unknown)}")
@@ -148,7 +146,7 @@ class _ConfigMethods:
             setattr(config, key, _coerce(key, value, origin))
         return config
 
-    def with_overrides(self, assignments: list[str]) -> "Config":
+    def with_overrides(self, assignments: list[str]) -> Config:
         """Apply `key=value` strings (values parsed as the field's type)."""
         values = self.to_dict()
         for assignment in assignments:
@@ -176,7 +174,9 @@ def _feature_fields() -> list[tuple]:
 # The inputs first, then each feature's settings, then the classifier's, transfer's and training's:
 # the order of config.json and of `describe()`.
 Config = dataclasses.make_dataclass(
-    "Config", [*_fields(_InputSettings), *_feature_fields(), *_fields(_ModelSettings)], bases=(_ConfigMethods,),
+    "Config",
+    [*_fields(_InputSettings), *_feature_fields(), *_fields(_ModelSettings)],
+    bases=(_ConfigMethods,),
     namespace={"__module__": __name__, "__doc__": "Every setting of a model and its training, with defaults."},
 )
 
@@ -237,8 +237,9 @@ def resolve_config(name_or_path: str | Path) -> Path:
         return path
     if str(name_or_path) in builtin_configs():
         return BUILTIN_CONFIGS / f"{name_or_path}.toml"
-    raise EiwaError(f"{name_or_path}: no such config file or built-in config "
-                    f"(built-in: {', '.join(builtin_configs())})")
+    raise EiwaError(
+        f"{name_or_path}: no such config file or built-in config (built-in: {', '.join(builtin_configs())})"
+    )
 
 
 def read_config_values(name_or_path: str | Path) -> dict:

@@ -128,7 +128,9 @@ class Corpus:
         total, lost = sum(len(s.entities) for s in self.sentences), self.misaligned_entities()
         if not total or not lost:
             return None
-        return f"{lost} of {total} gold entities ({lost / total:.2%}) have a boundary inside a token and cannot be found"
+        return (
+            f"{lost} of {total} gold entities ({lost / total:.2%}) have a boundary inside a token and cannot be found"
+        )
 
     def entity_types(self) -> list[str]:
         return entity_types(self.sentences)
@@ -172,9 +174,7 @@ def sentence_from_tags(
     made = [Token(t, s, e, r, corpus_pos=p) for t, (s, e), r, p in zip(tokens, offsets, readings, corpus_pos)]
     if lang == "ja":
         made = tokenizer_for("ja").tokenizer.analyse(text, made)
-    entities = [
-        Span(offsets[start][0], offsets[end - 1][1], kind) for start, end, kind in spans_from_tags(tags)
-    ]
+    entities = [Span(offsets[start][0], offsets[end - 1][1], kind) for start, end, kind in spans_from_tags(tags)]
     return Sentence(text, made, entities, origin)
 
 

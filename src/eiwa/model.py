@@ -12,7 +12,8 @@ feature's module in its file); each takes its batch inputs (a dict of tensors) a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
@@ -79,7 +80,7 @@ class ClassifierModule(nn.Module):
             return self.crf.viterbi(emissions, mask)
         return emissions.argmax(-1).masked_fill(~mask, 0)
 
-    def path_log_probabilities(self, emissions: torch.Tensor, mask: torch.Tensor, tags: torch.Tensor) -> "PathScores":
+    def path_log_probabilities(self, emissions: torch.Tensor, mask: torch.Tensor, tags: torch.Tensor) -> PathScores:
         """What the log-probability of any stretch of the decoded path is made of (see PathScores)."""
         if self.decoder == "crf":
             return self.crf.path_scores(emissions, mask, tags)
@@ -102,8 +103,13 @@ class PathScores(NamedTuple):
     def span_probabilities(self, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """P of the decoded tags over tokens starts..ends-1 of each row, for many spans at once."""
         last = ends - 1
-        log_p = (self.at_start[rows, starts] + self.cumulative[rows, last] - self.cumulative[rows, starts]
-                 + self.at_end[rows, last] - self.log_partition[rows])
+        log_p = (
+            self.at_start[rows, starts]
+            + self.cumulative[rows, last]
+            - self.cumulative[rows, starts]
+            + self.at_end[rows, last]
+            - self.log_partition[rows]
+        )
         return np.minimum(np.exp(log_p.detach().cpu().numpy()), 1.0)
 
 
@@ -150,8 +156,12 @@ class CRF(nn.Module):
         steps_along = emissions.gather(2, on_path).squeeze(2)
         steps_along[:, 1:] += self.transitions[tags[:, :-1], tags[:, 1:]]
         steps_along[:, 0] = 0  # the first token's emission is in at_start
-        return PathScores(alpha.gather(2, on_path).squeeze(2), steps_along.cumsum(1),
-                          beta.gather(2, on_path).squeeze(2), log_partition)
+        return PathScores(
+            alpha.gather(2, on_path).squeeze(2),
+            steps_along.cumsum(1),
+            beta.gather(2, on_path).squeeze(2),
+            log_partition,
+        )
 
     def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         best = self.start + emissions[:, 0]
@@ -176,16 +186,24 @@ class CRF(nn.Module):
 class NERModel(nn.Module):
     """Feature modules -> classifier. Attribute names are the module names used by transfer."""
 
-    def __init__(self, features: dict[str, nn.Module], input_order: Sequence[str], hidden_dim: int, num_tags: int,
-                 dropout: float, decoder: str):
+    def __init__(
+        self,
+        features: dict[str, nn.Module],
+        input_order: Sequence[str],
+        hidden_dim: int,
+        num_tags: int,
+        dropout: float,
+        decoder: str,
+    ):
         """`features` in the order their parameters are listed; `input_order`: the order the classifier
         reads their outputs in (Encoder.input_order: a saved model's layout)."""
         super().__init__()
         self.feature_names = list(input_order)
         for name, module in features.items():
             self.add_module(name, module)
-        self.classifier = ClassifierModule(sum(m.output_dim for m in features.values()), hidden_dim, num_tags, dropout,
-                                           decoder)
+        self.classifier = ClassifierModule(
+            sum(m.output_dim for m in features.values()), hidden_dim, num_tags, dropout, decoder
+        )
 
     def layout(self) -> list[tuple[str, int]]:
         """(feature, width) of each block of the classifier's input, in order."""

@@ -15,15 +15,10 @@ half-written model, nor old and new files mixed.
 
 from __future__ import annotations
 
-import functools
 import itertools
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
 
-import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -31,49 +26,15 @@ from safetensors.torch import load_file, save_file
 from eiwa import __version__
 from eiwa.config import Config
 from eiwa.doc import Sentence, Span
-from eiwa.tokenize import tokenizer_for
-from eiwa.features.encoder import Encoded, Encoder
 from eiwa.errors import EiwaError, ModelError
+from eiwa.features.encoder import Encoded, Encoder
+from eiwa.inference import tag_encoded
 from eiwa.model import NERModel
 from eiwa.persist.atomic import dump_json, fault_point, read_json, replace_directory
 from eiwa.persist.model_dir import FORMAT, FORMAT_VERSION, checksums, is_model_directory, read_meta, resolve_model
 from eiwa.scoring import Scores, score
 from eiwa.serving.results import Entity, Prediction
-from eiwa.tags import spans_from_tag_ids
-
-_MIN_POOLED_BATCH = 16  # below this many sentences one batch on one thread is fastest
-_POOLS: dict[int, ThreadPoolExecutor] = {}  # tagging threads by size, shared by every tagger and call
-_POOLS_LOCK = threading.Lock()
-os.register_at_fork(after_in_child=_POOLS.clear)  # a forked child has none of the parent's threads
-
-
-def _one_torch_thread() -> None:
-    torch.set_num_threads(1)
-
-
-@functools.cache
-def _thread_local_torch_threads() -> bool:
-    """Whether torch.set_num_threads in one thread leaves the others' count alone (so with
-    OpenMP, torch's default CPU backend: it sets the calling thread's OpenMP team size)."""
-    before = torch.get_num_threads()
-    probe = threading.Thread(target=_one_torch_thread)
-    probe.start()
-    probe.join()
-    if torch.get_num_threads() != before:  # process-wide after all: put it back
-        torch.set_num_threads(before)
-        return False
-    return True
-
-
-def _tagging_pool(threads: int) -> ThreadPoolExecutor | None:
-    """`threads` threads that each run torch on one thread; None where torch's thread count is
-    process-wide (a backend without OpenMP), which a pool would have to flip for everyone."""
-    if threads < 2 or not _thread_local_torch_threads():
-        return None
-    with _POOLS_LOCK:
-        if threads not in _POOLS:
-            _POOLS[threads] = ThreadPoolExecutor(threads, "eiwa-tagging", initializer=_one_torch_thread)
-        return _POOLS[threads]
+from eiwa.tokenize import tokenizer_for
 
 
 class Tagger:
@@ -85,10 +46,16 @@ class Tagger:
         self.origin: str | None = None  # the path or built-in name it was loaded from
 
     @classmethod
-    def create(cls, config: Config, encoder: Encoder) -> "Tagger":
+    def create(cls, config: Config, encoder: Encoder) -> Tagger:
         """A tagger with freshly initialised weights (under the current torch seed)."""
-        model = NERModel(encoder.modules(), encoder.input_order(), config.hidden_dim, len(encoder.tags), config.dropout,
-                         config.decoder)
+        model = NERModel(
+            encoder.modules(),
+            encoder.input_order(),
+            config.hidden_dim,
+            len(encoder.tags),
+            config.dropout,
+            config.decoder,
+        )
         return cls(config, encoder, model)
 
     @property
@@ -103,7 +70,7 @@ class Tagger:
         """The model's weights as saved files hold them: on the CPU, contiguous."""
         return {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
 
-    def to(self, device: str | torch.device) -> "Tagger":
+    def to(self, device: str | torch.device) -> Tagger:
         """Move the model to `device` ("cpu", "cuda", "cuda:1", "auto"); batches follow it."""
         self.model.to(resolve_device(device))
         return self
@@ -111,70 +78,22 @@ class Tagger:
     # ------------------------------------------------------------------------- tagging
 
     def tag_encoded(self, encoded: Encoded, batch_size: int = 64, confidence: bool = False) -> list[list[tuple]]:
-        """Token-index entity spans `(start, end, type)` for every encoded sentence; with
-        `confidence`, `(start, end, type, probability)`: the CRF marginal probability of the
-        entity's tags (forward-backward; for a softmax decoder, the product of its tokens').
-
-        Features first compute what they need over the whole input once (Feature.precompute). On
-        the CPU with more than one torch thread, that work and the batches go to a shared
-        pool of that many threads, each running torch on one thread (a thread-local setting: the
-        caller's and the process's thread count are left alone): an LSTM of this size uses one core
-        per batch better than two on one, and many small operations on two OpenMP threads lose
-        most of their time to waking them (a server's call from an executor thread ran 4x slower
-        so). Where torch's thread count is process-wide (no OpenMP), batches run in the caller.
-        """
-        tag_names = self.encoder.tags.items
-        results: list[list[tuple]] = [[] for _ in range(len(encoded))]
+        """Token-index entity spans `(start, end, type)` for every encoded sentence; with `confidence`,
+        `(start, end, type, probability)` (inference.tag_encoded)."""
         was_training = self.model.training
         if was_training:
             self.model.eval()
-        device = self.device
-        threads = torch.get_num_threads()
-        pool = _tagging_pool(threads) if device.type == "cpu" else None
-        if pool is not None and len(encoded) > _MIN_POOLED_BATCH:
-            # Each thread gets two batches at least (100 texts: 25 a batch, 1.6x faster than 64).
-            batch_size = min(batch_size, max(_MIN_POOLED_BATCH, -(-len(encoded) // (2 * threads))))
         try:
-            run = pool.map if pool else map
-
-            def inference(function):
-                def run_one(item):
-                    with torch.inference_mode():  # thread-local: each worker enters it
-                        return function(item)
-                return run_one
-
-            def run_inference(function, items):
-                return run(inference(function), items)
-
-            precomputed = self.encoder.precompute(self.model, encoded, run_inference, device)
-
-            @inference
-            def tag(batch):
-                lengths = batch.lengths.numpy()
-                batch = batch.to(device).with_inputs(precomputed)
-                if not confidence:
-                    best = self.model.decode(batch).cpu().numpy()
-                    return batch, spans_from_tag_ids(best, lengths, tag_names)
-                best, scores = self.model.decode_with_scores(batch)
-                spans_of = spans_from_tag_ids(best.cpu().numpy(), lengths, tag_names)
-                where = np.array([(row, start, end) for row, spans in enumerate(spans_of) for start, end, _ in spans],
-                                 dtype=np.int64).reshape(-1, 3)
-                probabilities = iter(scores.span_probabilities(*where.T).tolist())
-                return batch, [[(*span, next(probabilities)) for span in spans] for spans in spans_of]
-
-            batches = self.encoder.batches(encoded, batch_size)
-            window_size = 4 * threads if pool else 1  # bounded memory; pool.map submits a window at once
-            while window := list(itertools.islice(batches, window_size)):
-                for batch, spans_of in run(tag, window):
-                    for index, spans in zip(batch.indices, spans_of):
-                        results[index] = spans
+            return tag_encoded(self.model, self.encoder, encoded, batch_size, confidence)
         finally:
             if was_training:
                 self.model.train()
-        return results
 
     def tag_sentences(
-        self, sentences: Sequence[Sentence], batch_size: int = 64, encoded: Encoded | None = None,
+        self,
+        sentences: Sequence[Sentence],
+        batch_size: int = 64,
+        encoded: Encoded | None = None,
         confidence: bool = False,
     ) -> list[list[Span]]:
         """Predicted entities of pre-tokenized sentences, as character spans into each sentence's text.
@@ -212,8 +131,14 @@ class Tagger:
             for sentence, spans in zip(sentences, self.tag_sentences(sentences, batch_size, confidence=True)):
                 yield as_json(sentence.text, spans)
 
-    def evaluate(self, data: Sequence[Sentence] | str | Path | None, batch_size: int = 64,
-                 encoded: Encoded | None = None, format: str = "conll", **read_options) -> Scores:
+    def evaluate(
+        self,
+        data: Sequence[Sentence] | str | Path | None,
+        batch_size: int = 64,
+        encoded: Encoded | None = None,
+        format: str = "conll",
+        **read_options,
+    ) -> Scores:
         """Entity-level exact match on character spans against gold entities: of sentences, or of a
         data file read in `format` (`read_options`: columns, token_prefix; None: the Hironsan corpus)."""
         if data is None or isinstance(data, (str, Path)):
@@ -225,8 +150,9 @@ class Tagger:
 
     # ------------------------------------------------------------------------- persistence
 
-    def save(self, directory: str | Path, training: dict | None = None,
-             extra: Callable[[Path], None] | None = None) -> None:
+    def save(
+        self, directory: str | Path, training: dict | None = None, extra: Callable[[Path], None] | None = None
+    ) -> None:
         """Write the model to `directory` as a whole: built beside it, then swapped in, so that the
         path always holds a complete model (persist.replace_directory). `extra(staging)` may add
         files to the same swap (training's checkpoint)."""
@@ -244,20 +170,23 @@ class Tagger:
                 extra(staging)
             files = checksums(staging, ["model.safetensors", "config.json", "vocab.json"])
             fault_point("write meta.json")
-            dump_json(staging / "meta.json", {
-                **self.meta,
-                "format": FORMAT,
-                "format_version": FORMAT_VERSION,
-                "eiwa_version": __version__,
-                "lang": self.config.lang,
-                "entity_types": self.entity_types,
-                "files": files,
-            })
+            dump_json(
+                staging / "meta.json",
+                {
+                    **self.meta,
+                    "format": FORMAT,
+                    "format_version": FORMAT_VERSION,
+                    "eiwa_version": __version__,
+                    "lang": self.config.lang,
+                    "entity_types": self.entity_types,
+                    "files": files,
+                },
+            )
 
         replace_directory(directory, fill, replaceable=is_model_directory)
 
     @classmethod
-    def load(cls, name_or_path: str | Path) -> "Tagger":
+    def load(cls, name_or_path: str | Path) -> Tagger:
         directory = resolve_model(name_or_path)
         meta = read_meta(directory)
         try:
@@ -286,8 +215,11 @@ class Tagger:
         unexpected = sorted(set(weights) - set(expected))
         wrong = sorted(k for k in set(expected) & set(weights) if expected[k].shape != weights[k].shape)
         if missing or unexpected or wrong:
-            problems = [f"{label}: {', '.join(keys[:5])}" for label, keys in
-                        (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
+            problems = [
+                f"{label}: {', '.join(keys[:5])}"
+                for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+                if keys
+            ]
             raise ModelError(f"{path}: weights do not match config and vocabularies ({'; '.join(problems)})")
         self.model.load_state_dict(weights)
         self.attach_features()
@@ -320,15 +252,10 @@ def resolve_device(name: str | torch.device = "cpu") -> torch.device:
     except RuntimeError:
         raise EiwaError(f"--device must be cpu, cuda, cuda:N or auto, got {name!r}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise EiwaError(f"--device {name}: this PyTorch sees no CUDA GPU (torch {torch.__version__}; a CUDA build is "
-                        "installed as the README says)")
+        raise EiwaError(
+            f"--device {name}: this PyTorch sees no CUDA GPU (torch {torch.__version__}; a CUDA build is "
+            "installed as the README says)"
+        )
     if device.type not in ("cpu", "cuda"):
         raise EiwaError(f"--device must be cpu, cuda, cuda:N or auto, got {name!r}")
     return device
-
-
-def load(name_or_path: str | Path) -> Tagger:
-    """`eiwa.load(path_or_builtin_name)` -> a Tagger whose `.predict(texts)` gives JSON-ready dicts."""
-    return Tagger.load(name_or_path)
-
-

@@ -9,7 +9,7 @@ import click
 
 from eiwa.build import Start
 from eiwa.cli import cli
-from eiwa.cli.options import (console, data_options, device_option, model_options, parse_seeds, transfer_options)
+from eiwa.cli.options import console, data_options, device_option, model_options, parse_seeds, transfer_options
 from eiwa.config import load_config
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import check_writable, write_atomic
@@ -27,8 +27,28 @@ from eiwa.training.run import Data
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with f1_mean, f1_std and per-seed scores.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON result to this file.")
 @device_option
-def cv(lang, word_input, char_input, features, seed, config_path, overrides, fmt, columns, token_prefix,
-       source, modules, label_map, fine_tune, data_path, folds, seeds, as_json, out, device):
+def cv(
+    lang,
+    word_input,
+    char_input,
+    features,
+    seed,
+    config_path,
+    overrides,
+    fmt,
+    columns,
+    token_prefix,
+    source,
+    modules,
+    label_map,
+    fine_tune,
+    data_path,
+    folds,
+    seeds,
+    as_json,
+    out,
+    device,
+):
     """k-fold cross-validation over seeds: pooled P/R/F1 per seed, mean ± std of F1.
 
     Fold k is the sentences at positions i with i % folds == k (the shared protocol).
@@ -44,13 +64,28 @@ def cv(lang, word_input, char_input, features, seed, config_path, overrides, fmt
     seed_list = parse_seeds(seeds)
     if out:
         check_writable(out, "the cross-validation result")  # before the work, not after it
-    config = load_config(config_path, list(overrides), lang=lang, word_input=word_input, char_input=char_input,
-                         seed=seed, fine_tune=fine_tune, features=features)
+    config = load_config(
+        config_path,
+        list(overrides),
+        lang=lang,
+        word_input=word_input,
+        char_input=char_input,
+        seed=seed,
+        fine_tune=fine_tune,
+        features=features,
+    )
     if bool(source) != bool(modules):
         raise EiwaError("cv with transfer needs both --source and --modules")
     start = Start.from_names(source, modules, label_map) if source else Start()
-    result = cross_validate_files(config, Data(data_path, None, fmt, columns, token_prefix), folds, seed_list, start,
-                                  log=console.print, device=device)
+    result = cross_validate_files(
+        config,
+        Data(data_path, None, fmt, columns, token_prefix),
+        folds,
+        seed_list,
+        start,
+        log=console.print,
+        device=device,
+    )
     if out:
         text = json.dumps(result, ensure_ascii=False, indent=1)
         write_atomic(Path(out), lambda path: Path(path).write_text(text))
@@ -59,5 +94,7 @@ def cv(lang, word_input, char_input, features, seed, config_path, overrides, fmt
         return
     for entry in result["per_seed"]:
         click.echo(f"seed {entry['seed']}: P {entry['precision']:.4f}  R {entry['recall']:.4f}  F1 {entry['f1']:.4f}")
-    click.echo(f"F1 {result['f1_mean']:.4f} ± {result['f1_std']:.4f} (mean ± sample std over {len(seed_list)} "
-               f"seeds, {folds}-fold pooled)")
+    click.echo(
+        f"F1 {result['f1_mean']:.4f} ± {result['f1_std']:.4f} (mean ± sample std over {len(seed_list)} "
+        f"seeds, {folds}-fold pooled)"
+    )

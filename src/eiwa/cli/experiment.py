@@ -15,19 +15,47 @@ from eiwa.errors import EiwaError
 @click.argument("config_file", type=click.Path(dir_okay=False))
 @click.option("--report-only", is_flag=True, help="Rewrite the report from finished cells without training.")
 @click.option("--grid", "grids", multiple=True, help="Run only this grid (repeatable).")
-@click.option("--modules", "module_sets", multiple=True, help="Run only cells with this module subset, e.g. char,classifier (repeatable).")
+@click.option(
+    "--modules",
+    "module_sets",
+    multiple=True,
+    help="Run only cells with this module subset, e.g. char,classifier (repeatable).",
+)
 @click.option("--size", "sizes", multiple=True, help="Run only cells with this training size, or `all` (repeatable).")
-@click.option("--features", "feature_sets", multiple=True, help="Run only cells with these features, e.g. char,word,pos (repeatable).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a training setting for this run, e.g. threads=1 (repeatable; not for settings that change results).")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Run this many (cell, seed) trainings at once, each in its own process (records equal a serial run's).")
-@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
-              help="Run every (cell, seed) as a Ray task: --ray alone starts Ray on this machine, --ray auto joins "
-                   "this machine's cluster, --ray HOST:PORT another (pip install 'eiwa[ray]'; docs/SCALING.md).")
+@click.option(
+    "--features",
+    "feature_sets",
+    multiple=True,
+    help="Run only cells with these features, e.g. char,word,pos (repeatable).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a training setting for this run, e.g. threads=1 (repeatable; not for settings that change results).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Run this many (cell, seed) trainings at once, each in its own process (records equal a serial run's).",
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Run every (cell, seed) as a Ray task: --ray alone starts Ray on this machine, --ray auto joins "
+    "this machine's cluster, --ray HOST:PORT another (pip install 'eiwa[ray]'; docs/SCALING.md).",
+)
 @device_option
-def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets, overrides, workers, ray_address,
-               device):
+def experiment(
+    config_file, report_only, grids, module_sets, sizes, feature_sets, overrides, workers, ray_address, device
+):
     """Run a transfer study from a TOML file: module grid, input grid, data-size curves.
 
     Every (cell, seed) result is kept as soon as it finishes, so running the same command again
@@ -57,10 +85,12 @@ def experiment(config_file, report_only, grids, module_sets, sizes, feature_sets
         write_report(spec, read_finished(out / "cells.jsonl"), out)
     else:
         spec = spec.for_run(overrides, str(device))
-        cells = select_cells(cells_of(spec.grids), grids or None, module_sets or None, sizes or None,
-                             feature_sets or None)
+        cells = select_cells(
+            cells_of(spec.grids), grids or None, module_sets or None, sizes or None, feature_sets or None
+        )
         if ray_address is not None and workers > 1:
             raise EiwaError("--ray and --workers: choose one (Ray places the runs itself)")
-        out = run_experiment(spec, log=lambda line: console.print(line), cells=cells, workers=workers,
-                             ray_address=ray_address)
+        out = run_experiment(
+            spec, log=lambda line: console.print(line), cells=cells, workers=workers, ray_address=ray_address
+        )
     console.print(f"report: {out / 'RESULTS.md'}")

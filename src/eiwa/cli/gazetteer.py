@@ -21,8 +21,13 @@ def gazetteer():
 
 @gazetteer.command("build")
 @click.option("--force", is_flag=True, help="Rebuild even if the compiled dictionary is already cached.")
-@click.option("--lang", "languages", type=click.Choice(["ja", "en"]), multiple=True,
-              help="Only this side: ja (kanji and kana spellings) or en (English glosses); default both.")
+@click.option(
+    "--lang",
+    "languages",
+    type=click.Choice(["ja", "en"]),
+    multiple=True,
+    help="Only this side: ja (kanji and kana spellings) or en (English glosses); default both.",
+)
 def gazetteer_build(force, languages):
     """Compile JMnedict (from the jamdict-data package) into eiwa's cache (EIWA_CACHE_DIR, else ~/.cache/eiwa).
 

@@ -38,18 +38,27 @@ def info(model, as_json):
         click.echo(render(tagger.meta["card"], tagger.meta))
     else:
         training = tagger.meta.get("training") or {}
-        click.echo(f"{model}: an eiwa {tagger.meta.get('eiwa_version')} model ({tagger.config.lang}), no model card\n"
-                   f"labels: {', '.join(tagger.entity_types)}\nfeatures: {', '.join(tagger.config.feature_names())}")
+        click.echo(
+            f"{model}: an eiwa {tagger.meta.get('eiwa_version')} model ({tagger.config.lang}), no model card\n"
+            f"labels: {', '.join(tagger.entity_types)}\nfeatures: {', '.join(tagger.config.feature_names())}"
+        )
         if training:
-            click.echo(f"trained on {training.get('train_sentences')} sentences, best dev F1 "
-                       f"{training.get('best_dev_f1', 0):.4f}")
+            click.echo(
+                f"trained on {training.get('train_sentences')} sentences, best dev F1 "
+                f"{training.get('best_dev_f1', 0):.4f}"
+            )
         click.echo("(--json for the meta data and config)")
 
 
 @cli.command()
 @click.argument("model", type=click.Path(exists=True, file_okay=False))
-@click.option("--from", "source_path", required=True, type=click.Path(dir_okay=False),
-              help="The card's hand-written part: a TOML file (summary, labels, data, licence, commands, seed).")
+@click.option(
+    "--from",
+    "source_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The card's hand-written part: a TOML file (summary, labels, data, licence, commands, seed).",
+)
 @click.option("--test", "test_path", required=True, type=click.Path(dir_okay=False), help="Test data to score on.")
 @click.option("--dev", "dev_path", type=click.Path(dir_okay=False), help="Dev data to score on as well.")
 @data_options

@@ -41,72 +41,136 @@ def format_help() -> str:
 
 
 def data_options(function):
-    return _apply(function, [
-        click.option("--format", "fmt", type=click.Choice(tuple(READERS)), default="conll", show_default=True,
-                     help=format_help()),
-        click.option("--columns", callback=split_columns,
-                     help="Comma-separated column names for CoNLL files, e.g. token,reading,pos,tag "
-                          "(default: first column token, last column tag)."),
-        click.option("--token-prefix", help="Prefix to strip from CoNLL tokens (WikiANN: 'en:')."),
-    ])
+    return _apply(
+        function,
+        [
+            click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(tuple(READERS)),
+                default="conll",
+                show_default=True,
+                help=format_help(),
+            ),
+            click.option(
+                "--columns",
+                callback=split_columns,
+                help="Comma-separated column names for CoNLL files, e.g. token,reading,pos,tag "
+                "(default: first column token, last column tag).",
+            ),
+            click.option("--token-prefix", help="Prefix to strip from CoNLL tokens (WikiANN: 'en:')."),
+        ],
+    )
 
 
 def model_options(function):
-    return _apply(function, [
-        click.option("--lang", type=click.Choice(["en", "ja"]), help="Language of the data (default: en)."),
-        click.option("--word-input", type=click.Choice(INPUTS),
-                     help="Japanese: the word module reads native script or romaji."),
-        click.option("--char-input", type=click.Choice(INPUTS),
-                     help="Japanese: the char module reads native script or romaji."),
-        click.option("--features", help=f"Token features, comma-separated: {', '.join(feature_names())} "
-                                        "(default char,word; a recipe may set its own)."),
-        click.option("--seed", type=click.IntRange(min=0), help="Random seed (default 1)."),
-        click.option("--config", "config_path", type=click.Path(dir_okay=False),
-                     help=f"Hyper-parameters: a recipe shipped with eiwa ({', '.join(builtin_configs())}) "
-                          "or a TOML/JSON file."),
-        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-                     help="Override one hyper-parameter; repeatable (e.g. --set max_epochs=20)."),
-    ])
+    return _apply(
+        function,
+        [
+            click.option("--lang", type=click.Choice(["en", "ja"]), help="Language of the data (default: en)."),
+            click.option(
+                "--word-input",
+                type=click.Choice(INPUTS),
+                help="Japanese: the word module reads native script or romaji.",
+            ),
+            click.option(
+                "--char-input",
+                type=click.Choice(INPUTS),
+                help="Japanese: the char module reads native script or romaji.",
+            ),
+            click.option(
+                "--features",
+                help=f"Token features, comma-separated: {', '.join(feature_names())} "
+                "(default char,word; a recipe may set its own).",
+            ),
+            click.option("--seed", type=click.IntRange(min=0), help="Random seed (default 1)."),
+            click.option(
+                "--config",
+                "config_path",
+                type=click.Path(dir_okay=False),
+                help=f"Hyper-parameters: a recipe shipped with eiwa ({', '.join(builtin_configs())}) "
+                "or a TOML/JSON file.",
+            ),
+            click.option(
+                "--set",
+                "overrides",
+                multiple=True,
+                metavar="KEY=VALUE",
+                help="Override one hyper-parameter; repeatable (e.g. --set max_epochs=20).",
+            ),
+        ],
+    )
 
 
 def device_option(function):
     """--device, resolved (and an unusable one refused) before the command does any work."""
-    return click.option("--device", default="cpu", show_default=True, metavar="cpu|cuda|cuda:N|auto",
-                        callback=lambda ctx, param, value: resolve_device(value),
-                        help="Where the model runs (auto: CUDA when PyTorch sees a GPU). GPU needs a CUDA build of "
-                             "PyTorch; repeatable bit for bit only on the CPU.")(function)
+    return click.option(
+        "--device",
+        default="cpu",
+        show_default=True,
+        metavar="cpu|cuda|cuda:N|auto",
+        callback=lambda ctx, param, value: resolve_device(value),
+        help="Where the model runs (auto: CUDA when PyTorch sees a GPU). GPU needs a CUDA build of "
+        "PyTorch; repeatable bit for bit only on the CPU.",
+    )(function)
 
 
 def transfer_options(function):
-    return _apply(function, [
-        click.option("--source", help="Source model directory or built-in name (e.g. conll03-en); with --modules "
-                                      "auto, several, comma-separated."),
-        click.option("--modules", default=None,
-                     help=f"Modules to copy from the source: a comma-separated subset of {','.join(module_names())} "
-                          "(those the source and the target both have), shared (all of those), none, or auto "
-                          "(chosen on dev data)."),
-        click.option("--label-map", help="Source types to target types: PER=PSN,LOC=LOC,... , a file, or auto "
-                                         "(default)."),
-        click.option("--fine-tune", type=click.Choice(["all", "frozen", "lower-lr"]),
-                     help="Train all weights (default), keep transferred ones frozen, or give them a lower learning "
-                          "rate (--set transferred_lr_scale=0.1)."),
-    ])
+    return _apply(
+        function,
+        [
+            click.option(
+                "--source",
+                help="Source model directory or built-in name (e.g. conll03-en); with --modules "
+                "auto, several, comma-separated.",
+            ),
+            click.option(
+                "--modules",
+                default=None,
+                help=f"Modules to copy from the source: a comma-separated subset of {','.join(module_names())} "
+                "(those the source and the target both have), shared (all of those), none, or auto "
+                "(chosen on dev data).",
+            ),
+            click.option(
+                "--label-map", help="Source types to target types: PER=PSN,LOC=LOC,... , a file, or auto (default)."
+            ),
+            click.option(
+                "--fine-tune",
+                type=click.Choice(["all", "frozen", "lower-lr"]),
+                help="Train all weights (default), keep transferred ones frozen, or give them a lower learning "
+                "rate (--set transferred_lr_scale=0.1).",
+            ),
+        ],
+    )
 
 
 def training_options(function):
-    return _apply(function, [
-        click.option("--train", "train_path", type=click.Path(),
-                     help="Training data (not needed for --format hironsan)."),
-        click.option("--dev", "dev_path", type=click.Path(),
-                     help="Dev data for early stopping (default: every 10th training sentence)."),
-        click.option("--out", required=True, type=click.Path(file_okay=False), help="Model directory to write."),
-        click.option("--resume", is_flag=True, help="Continue an interrupted run from the checkpoint in --out."),
-        click.option("--force", is_flag=True, help="Overwrite a model already in --out."),
-        click.option("--quiet", is_flag=True, help="No progress bar."),
-        click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Train one model data-parallel over this many processes (torch.distributed: gloo on the "
-                          "CPU, one GPU each on CUDA); --set threads=1 keeps them from sharing cores."),
-    ])
+    return _apply(
+        function,
+        [
+            click.option(
+                "--train", "train_path", type=click.Path(), help="Training data (not needed for --format hironsan)."
+            ),
+            click.option(
+                "--dev",
+                "dev_path",
+                type=click.Path(),
+                help="Dev data for early stopping (default: every 10th training sentence).",
+            ),
+            click.option("--out", required=True, type=click.Path(file_okay=False), help="Model directory to write."),
+            click.option("--resume", is_flag=True, help="Continue an interrupted run from the checkpoint in --out."),
+            click.option("--force", is_flag=True, help="Overwrite a model already in --out."),
+            click.option("--quiet", is_flag=True, help="No progress bar."),
+            click.option(
+                "--nproc",
+                type=click.IntRange(min=1),
+                default=1,
+                show_default=True,
+                help="Train one model data-parallel over this many processes (torch.distributed: gloo on the "
+                "CPU, one GPU each on CUDA); --set threads=1 keeps them from sharing cores.",
+            ),
+        ],
+    )
 
 
 def parse_seeds(text: str) -> list[int]:

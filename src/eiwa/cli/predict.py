@@ -19,26 +19,58 @@ from eiwa.tagger import Tagger
 @cli.command()
 @click.argument("model")
 @click.argument("texts", nargs=-1)
-@click.option("--input", "input_path", type=click.Path(allow_dash=True),
-              help="Read the inputs from this file (- for standard input) instead of TEXT arguments.")
-@click.option("--input-format", "--format", "input_format", type=click.Choice(input_formats()), default="txt",
-              show_default=True,
-              help="txt: one text a line (read as it comes); jsonl: objects with a \"text\" field (their \"id\" and "
-                   "\"meta\" are passed through); conll: tokens in the first column (or --columns); spans, doccano, "
-                   "label-studio: the texts of such a file (its entities are ignored).")
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(allow_dash=True),
+    help="Read the inputs from this file (- for standard input) instead of TEXT arguments.",
+)
+@click.option(
+    "--input-format",
+    "--format",
+    "input_format",
+    type=click.Choice(input_formats()),
+    default="txt",
+    show_default=True,
+    help='txt: one text a line (read as it comes); jsonl: objects with a "text" field (their "id" and '
+    '"meta" are passed through); conll: tokens in the first column (or --columns); spans, doccano, '
+    "label-studio: the texts of such a file (its entities are ignored).",
+)
 @click.option("--columns", callback=split_columns, help="Column names for --input-format conll.")
 @click.option("--token-prefix", help="Prefix to strip from CoNLL tokens.")
-@click.option("--output", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Write here (default, or -: standard output).")
-@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="jsonl", show_default=True,
-              help="jsonl: one JSON record a line; conll: token and IOB2 tag a line; html: one page with the "
-                   "entities highlighted.")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write here (default, or -: standard output)."
+)
+@click.option(
+    "--output-format",
+    type=click.Choice(OUTPUT_FORMATS),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: one JSON record a line; conll: token and IOB2 tag a line; html: one page with the "
+    "entities highlighted.",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Leave out entities whose confidence (the model's probability of their tags) is lower.")
+@click.option(
+    "--min-confidence",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Leave out entities whose confidence (the model's probability of their tags) is lower.",
+)
 @device_option
-def predict(model, texts, input_path, input_format, columns, token_prefix, output, output_format, batch_size,
-            min_confidence, device):
+def predict(
+    model,
+    texts,
+    input_path,
+    input_format,
+    columns,
+    token_prefix,
+    output,
+    output_format,
+    batch_size,
+    min_confidence,
+    device,
+):
     """Tag raw text or a file; write JSONL lines
     {"text", "entities": [{"start", "end", "type", "text", "confidence"}]} (or CoNLL, or HTML).
 
@@ -69,10 +101,20 @@ def predict(model, texts, input_path, input_format, columns, token_prefix, outpu
         destination = contextlib.nullcontext(sys.stdout)
     with destination as stream:
         if texts:
-            count = predict_items(tagger, ((text, {}) for text in texts), stream, output_format, batch_size,
-                                  min_confidence)
+            count = predict_items(
+                tagger, ((text, {}) for text in texts), stream, output_format, batch_size, min_confidence
+            )
         else:
-            count = predict_file(tagger, input_path, stream, input_format, output_format, batch_size, min_confidence,
-                                 columns, token_prefix)
+            count = predict_file(
+                tagger,
+                input_path,
+                stream,
+                input_format,
+                output_format,
+                batch_size,
+                min_confidence,
+                columns,
+                token_prefix,
+            )
     if to_file:
         console.print(f"wrote {count} results to {output}")

@@ -18,18 +18,37 @@ from eiwa.transfer.starts import parse_modules
 
 
 @cli.command()
-@click.option("--out", default="eiwa-quickstart", show_default=True, type=click.Path(file_okay=False),
-              help="Where to save the Japanese model.")
+@click.option(
+    "--out",
+    default="eiwa-quickstart",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where to save the Japanese model.",
+)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--source", default=SOURCE, show_default=True, help="English source model (directory or built-in name).")
-@click.option("--modules", default="shared", show_default=True,
-              help="Modules to transfer: shared (every module the source and the recipe both have, and the "
-                   f"classifier), or a comma-separated subset of {','.join(module_names())}.")
+@click.option(
+    "--modules",
+    default="shared",
+    show_default=True,
+    help="Modules to transfer: shared (every module the source and the recipe both have, and the "
+    f"classifier), or a comma-separated subset of {','.join(module_names())}.",
+)
 @click.option("--label-map", default=HIRONSAN_LABEL_MAP, show_default=True, help="Source types to Hironsan types.")
-@click.option("--config", "config_path", default=RECIPE, show_default=True,
-              help="Recipe (built-in name or file); small-data has characters and words only.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override one hyper-parameter of the recipe; repeatable.")
+@click.option(
+    "--config",
+    "config_path",
+    default=RECIPE,
+    show_default=True,
+    help="Recipe (built-in name or file); small-data has characters and words only.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override one hyper-parameter of the recipe; repeatable.",
+)
 def quickstart(out, seed, source, modules, label_map, config_path, overrides):
     """Transfer the built-in English model to Japanese and compare it with training from scratch.
 
@@ -51,13 +70,14 @@ def quickstart(out, seed, source, modules, label_map, config_path, overrides):
     """
     chosen = None if modules == "shared" else parse_modules(modules)
     if chosen == []:
-        raise click.BadParameter("name at least one module to transfer (scratch is always trained)",
-                                 param_hint="--modules")
+        raise click.BadParameter(
+            "name at least one module to transfer (scratch is always trained)", param_hint="--modules"
+        )
     config = load_config(config_path, list(overrides), lang="ja", word_input="native", char_input="romaji", seed=seed)
     result = run_quickstart(config, out, Tagger.load(source), chosen, label_map, log=console.print)
     _show(result, source, seed, config_path)
     click.echo(json.dumps(result.transferred.tagger.predict([EXAMPLE])[0], ensure_ascii=False))
-    console.print(f"transferred model saved to {Path(out)}; try: eiwa predict {Path(out)} \"東京で会議が開かれた。\"")
+    console.print(f'transferred model saved to {Path(out)}; try: eiwa predict {Path(out)} "東京で会議が開かれた。"')
 
 
 def _show(result: Quickstart, source: str, seed: int, config_path: str) -> None:
@@ -65,13 +85,18 @@ def _show(result: Quickstart, source: str, seed: int, config_path: str) -> None:
     table = Table(title=f"Hironsan fold 1 of 5 ({test_size} test sentences), seed {seed}")
     for column in ("system", "precision", "recall", "F1"):
         table.add_column(column, justify="left" if column == "system" else "right")
-    for name, scores in (("from scratch", result.scratch_scores), (f"transfer from {source}", result.transferred_scores)):
+    for name, scores in (
+        ("from scratch", result.scratch_scores),
+        (f"transfer from {source}", result.transferred_scores),
+    ):
         table.add_row(name, f"{scores.precision:.4f}", f"{scores.recall:.4f}", f"{scores.f1:.4f}")
     table.add_row("difference", "", "", f"{result.transferred_scores.f1 - result.scratch_scores.f1:+.4f}")
     Console(soft_wrap=True).print(table)
     label_map = f" --label-map {result.label_map}" if result.label_map else ""
-    console.print("One fold and one seed: on this small corpus single runs differ by several F1 points. "
-                  f"For 5 folds over 3 seeds: eiwa cv --lang ja --format hironsan --config {config_path} --seeds 1,2,3 "
-                  f"--word-input native --char-input romaji --source {source} --modules {','.join(result.modules)}"
-                  f"{label_map} (and without the transfer options for scratch); measured figures are in "
-                  "docs/RESULTS.md.")
+    console.print(
+        "One fold and one seed: on this small corpus single runs differ by several F1 points. "
+        f"For 5 folds over 3 seeds: eiwa cv --lang ja --format hironsan --config {config_path} --seeds 1,2,3 "
+        f"--word-input native --char-input romaji --source {source} --modules {','.join(result.modules)}"
+        f"{label_map} (and without the transfer options for scratch); measured figures are in "
+        "docs/RESULTS.md."
+    )

@@ -13,10 +13,12 @@ from eiwa.study.split import SPLITTABLE, split_file
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(SPLITTABLE), default="spans", show_default=True)
 @click.option("--every", type=int, default=10, show_default=True, help="Cycle length of the index rule.")
-@click.option("--dev", "dev_slot", type=int, default=8, show_default=True,
-              help="Sentence i is dev when i % every == this.")
-@click.option("--test", "test_slot", type=int, default=9, show_default=True,
-              help="Sentence i is test when i % every == this.")
+@click.option(
+    "--dev", "dev_slot", type=int, default=8, show_default=True, help="Sentence i is dev when i % every == this."
+)
+@click.option(
+    "--test", "test_slot", type=int, default=9, show_default=True, help="Sentence i is test when i % every == this."
+)
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Where to write train/dev/test files.")
 def split(data, fmt, every, dev_slot, test_slot, out_dir):
     """Split a data file into train, dev and test by sentence index (the shared protocol's rule).

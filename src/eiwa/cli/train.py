@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import click
-
 from eiwa.build import Start
 from eiwa.cli import cli
-from eiwa.cli.options import (console, data_options, device_option, model_options, training_options,
-                              transfer_options)
+from eiwa.cli.options import console, data_options, device_option, model_options, training_options, transfer_options
 from eiwa.config import asked_settings, load_config
 from eiwa.errors import EiwaError
 from eiwa.training import distributed
@@ -19,8 +16,26 @@ from eiwa.training.run import Data, Output, train_files
 @data_options
 @training_options
 @device_option
-def train(lang, word_input, char_input, features, seed, config_path, overrides, fmt, columns, token_prefix,
-          train_path, dev_path, out, resume, force, quiet, nproc, device):
+def train(
+    lang,
+    word_input,
+    char_input,
+    features,
+    seed,
+    config_path,
+    overrides,
+    fmt,
+    columns,
+    token_prefix,
+    train_path,
+    dev_path,
+    out,
+    resume,
+    force,
+    quiet,
+    nproc,
+    device,
+):
     """Train a tagger from scratch.
 
     \b
@@ -44,8 +59,30 @@ def train(lang, word_input, char_input, features, seed, config_path, overrides, 
 @transfer_options
 @training_options
 @device_option
-def transfer(lang, word_input, char_input, features, seed, config_path, overrides, fmt, columns, token_prefix,
-             source, modules, label_map, fine_tune, train_path, dev_path, out, resume, force, quiet, nproc, device):
+def transfer(
+    lang,
+    word_input,
+    char_input,
+    features,
+    seed,
+    config_path,
+    overrides,
+    fmt,
+    columns,
+    token_prefix,
+    source,
+    modules,
+    label_map,
+    fine_tune,
+    train_path,
+    dev_path,
+    out,
+    resume,
+    force,
+    quiet,
+    nproc,
+    device,
+):
     """Start a model from a source model, module by module, and fine-tune it.
 
     Transferred modules keep the source weights; their embedding tables cover the source's items
@@ -64,8 +101,9 @@ def transfer(lang, word_input, char_input, features, seed, config_path, override
         raise EiwaError("transfer needs --source and --modules")
     if resume and modules == "auto":
         raise EiwaError("--resume continues one model: it cannot be combined with --modules auto")
-    flags = dict(lang=lang, word_input=word_input, char_input=char_input, seed=seed, fine_tune=fine_tune,
-                 features=features)
+    flags = dict(
+        lang=lang, word_input=word_input, char_input=char_input, seed=seed, fine_tune=fine_tune, features=features
+    )
     config = load_config(config_path, list(overrides), **{**flags, "lang": lang or "ja"})
     output = Output(out, resume, force, asked_settings(config_path, overrides, **flags))
     start = Start() if resume else Start.from_names(source, modules, label_map)
@@ -77,5 +115,7 @@ def _run(config, data, output, start, device, nproc, quiet) -> None:
         console.quiet = True  # every process runs this command; rank 0 alone speaks
     result = train_files(config, data, output, start, device, nproc, progress=not quiet, log=console.print)
     processes = f", {nproc} processes" if nproc > 1 else ""
-    console.print(f"best dev F1 {result.best_dev_f1:.4f} at epoch {result.best_epoch} of {result.epochs} "
-                  f"({result.seconds:.0f} s{processes}); model saved to {output.directory}")
+    console.print(
+        f"best dev F1 {result.best_dev_f1:.4f} at epoch {result.best_epoch} of {result.epochs} "
+        f"({result.seconds:.0f} s{processes}); model saved to {output.directory}"
+    )

@@ -4,7 +4,7 @@ Importing the package registers every feature (base.FEATURES); `names()` lists t
 `description(name)` gives each one's help line.
 """
 
-from eiwa.features import char, word, pos, vectors, gazetteer, chartype  # noqa: F401 (each registers its feature)
+from eiwa.features import char, chartype, gazetteer, pos, vectors, word  # noqa: F401 (each registers its feature)
 from eiwa.features.base import FEATURES, Feature, Setting, all_settings, description, names, register
 from eiwa.features.encoder import Encoder
 

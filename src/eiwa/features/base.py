@@ -19,8 +19,9 @@ from __future__ import annotations
 import copy
 import inspect
 import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, ClassVar, Iterable, Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
@@ -31,13 +32,13 @@ from eiwa.features.vocab import Vocab
 
 if TYPE_CHECKING:
     from eiwa.config import Config
-    from eiwa.features.encoder import FeatureData, Inputs
     from eiwa.doc import Sentence
+    from eiwa.features.encoder import FeatureData, Inputs
 
-FEATURES: dict[str, type["Feature"]] = {}  # name -> class, as registered
+FEATURES: dict[str, type[Feature]] = {}  # name -> class, as registered
 
 
-def register(cls: type["Feature"]) -> type["Feature"]:
+def register(cls: type[Feature]) -> type[Feature]:
     """Class decorator: adds the feature to the registry under its name."""
     FEATURES[cls.name] = cls
     return cls
@@ -98,7 +99,7 @@ class Feature:
         self.state = state or {}
 
     @classmethod
-    def fit(cls, config: Config, sentences: Sequence[Sentence], inputs: Inputs) -> "Feature":
+    def fit(cls, config: Config, sentences: Sequence[Sentence], inputs: Inputs) -> Feature:
         """The feature with vocabularies from the training sentences."""
         return cls(config)
 
@@ -138,11 +139,11 @@ class Feature:
         items as the tagger's threads do. Default: none."""
         return {}
 
-    def with_vocabs(self, vocabs: dict[str, Vocab]) -> "Feature":
+    def with_vocabs(self, vocabs: dict[str, Vocab]) -> Feature:
         """The same feature with other vocabularies (transfer's: the source's items, then the target's)."""
         return type(self)(self.config, vocabs, self.state)
 
-    def with_config(self, config: Config) -> "Feature":
+    def with_config(self, config: Config) -> Feature:
         """The same feature (vocabularies, resources) reading inputs as `config` says (transfer's source view)."""
         view = copy.copy(self)
         view.config = config
@@ -157,7 +158,7 @@ class Feature:
         return {"vocabs": {name: vocab.to_json() for name, vocab in self.vocabs.items()}, "state": self.state}
 
     @classmethod
-    def from_json(cls, config: Config, data: dict) -> "Feature":
+    def from_json(cls, config: Config, data: dict) -> Feature:
         return cls(config, {name: Vocab.from_json(v) for name, v in data.get("vocabs", {}).items()}, data.get("state"))
 
 

@@ -25,8 +25,9 @@ class CharFeature(Feature):
     name = "char"
     settings = {
         "char_embedding_dim": Setting(int, 25, "size of a bigram's embedding", minimum=1, shapes_weights=True),
-        "char_hidden_dim": Setting(int, 25, "hidden units per direction of the character BiLSTM", minimum=1,
-                                   shapes_weights=True),
+        "char_hidden_dim": Setting(
+            int, 25, "hidden units per direction of the character BiLSTM", minimum=1, shapes_weights=True
+        ),
         "char_lowercase": Setting(bool, False, "lowercase forms before taking their bigrams", shapes_weights=True),
     }
     vocab_tables = {"embedding.weight": "bigrams"}

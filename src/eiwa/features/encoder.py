@@ -12,8 +12,9 @@ forms go through it in chunks of similar length, since padding costs an LSTM as 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ from torch import nn
 
 from eiwa.features.base import FEATURES, Feature, classifier_order, module_order
 from eiwa.features.vocab import TagVocab
+from eiwa.persist.migrations import vocab_data
 from eiwa.tags import parse_tag, tags_from_spans
 
 if TYPE_CHECKING:
@@ -77,8 +79,9 @@ class FeatureData:
 
     def padded(self, indices: np.ndarray, lengths: np.ndarray) -> dict[str, torch.Tensor]:
         """Every column of the sentences at `indices`, padded to [batch, time, ...]."""
-        return {name: torch.from_numpy(pad([column[i] for i in indices], lengths))
-                for name, column in self.columns.items()}
+        return {
+            name: torch.from_numpy(pad([column[i] for i in indices], lengths)) for name, column in self.columns.items()
+        }
 
 
 @dataclass
@@ -100,12 +103,13 @@ class FormChunk:
     bigram_ids: torch.Tensor  # [forms, longest in chunk]
     lengths: torch.Tensor  # [forms]
 
-    def to(self, device: torch.device) -> "FormChunk":
+    def to(self, device: torch.device) -> FormChunk:
         return FormChunk(self.bigram_ids.to(device), self.lengths.to(device))
 
 
-def form_chunks(form_lengths: torch.Tensor, form_bigrams: torch.Tensor,
-                forms: np.ndarray | None = None) -> tuple[list[FormChunk], np.ndarray]:
+def form_chunks(
+    form_lengths: torch.Tensor, form_bigrams: torch.Tensor, forms: np.ndarray | None = None
+) -> tuple[list[FormChunk], np.ndarray]:
     """The given forms (default: all) in chunks of similar length for the character module, and
     each form's row in the chunks' outputs concatenated in order.
 
@@ -135,14 +139,19 @@ class Batch:
     tag_ids: torch.Tensor | None  # [batch, time]
     indices: np.ndarray  # positions of these sentences in the encoded corpus
 
-    def to(self, device: torch.device) -> "Batch":
+    def to(self, device: torch.device) -> Batch:
         """This batch on `device` (itself when it is there already: the CPU case costs nothing)."""
         if device.type == "cpu":
             return self
-        return Batch({name: _to(value, device) for name, value in self.inputs.items()}, self.lengths.to(device),
-                     self.mask.to(device), None if self.tag_ids is None else self.tag_ids.to(device), self.indices)
+        return Batch(
+            {name: _to(value, device) for name, value in self.inputs.items()},
+            self.lengths.to(device),
+            self.mask.to(device),
+            None if self.tag_ids is None else self.tag_ids.to(device),
+            self.indices,
+        )
 
-    def with_inputs(self, extra: dict[str, dict]) -> "Batch":
+    def with_inputs(self, extra: dict[str, dict]) -> Batch:
         """This batch with more tensors for some features' modules (see Encoder.precompute)."""
         return replace(self, inputs={name: {**tensors, **extra.get(name, {})} for name, tensors in self.inputs.items()})
 
@@ -174,7 +183,7 @@ class Encoder:
         return module_order(config.feature_names())
 
     @classmethod
-    def build(cls, config: Config, sentences: Sequence[Sentence]) -> "Encoder":
+    def build(cls, config: Config, sentences: Sequence[Sentence]) -> Encoder:
         """Vocabularies and resources of every enabled feature, and the tags, from training data."""
         inputs = Inputs(config)
         features = {name: FEATURES[name].fit(config, sentences, inputs) for name in cls.enabled(config)}
@@ -192,17 +201,18 @@ class Encoder:
         return classifier_order(self.features)
 
     def to_json(self) -> dict:
-        return {"features": {name: f.to_json() for name, f in self.features.items()}, "tags": self.tags.items,
-                "inherited_tags": self.tags.inherited}
+        return {
+            "features": {name: f.to_json() for name, f in self.features.items()},
+            "tags": self.tags.items,
+            "inherited_tags": self.tags.inherited,
+        }
 
     @classmethod
-    def from_json(cls, config: Config, data: dict) -> "Encoder":
+    def from_json(cls, config: Config, data: dict) -> Encoder:
         for tag in data["tags"]:
             parse_tag(tag)  # a tag the decoder cannot read is a damaged file, found now, not mid-prediction
         tags = TagVocab(data["tags"], data.get("inherited_tags", ()))
-        if "features" not in data:  # eiwa 0.1 (format 1): the word and bigram vocabularies at the top
-            data = {"features": {"word": {"vocabs": {"words": data["words"]}},
-                                 "char": {"vocabs": {"bigrams": data["bigrams"]}}}}
+        data = vocab_data(data)
         features = {name: FEATURES[name].from_json(config, data["features"][name]) for name in cls.enabled(config)}
         return cls(config, features, tags)
 
@@ -220,21 +230,25 @@ class Encoder:
     def precompute(self, model: nn.Module, encoded: Encoded, run: Callable, device: torch.device) -> dict[str, dict]:
         """Each feature's tensors over the whole encoded corpus, for its module at inference
         (Feature.precompute); give them to every batch with `Batch.with_inputs`."""
-        return {name: feature.precompute(getattr(model, name), encoded.features[name], run, device)
-                for name, feature in self.features.items()}
+        return {
+            name: feature.precompute(getattr(model, name), encoded.features[name], run, device)
+            for name, feature in self.features.items()
+        }
 
     def batch(self, encoded: Encoded, indices: np.ndarray) -> Batch:
         lengths = encoded.lengths[indices]
         mask = np.arange(int(lengths.max()))[None, :] < lengths[:, None]
-        inputs = {name: feature.batch(encoded.features[name], indices, lengths)
-                  for name, feature in self.features.items()}
+        inputs = {
+            name: feature.batch(encoded.features[name], indices, lengths) for name, feature in self.features.items()
+        }
         tags = None
         if encoded.tag_ids is not None:
             tags = torch.from_numpy(pad([encoded.tag_ids[i] for i in indices], lengths))
         return Batch(inputs, torch.from_numpy(lengths), torch.from_numpy(mask), tags, np.asarray(indices))
 
-    def batches(self, encoded: Encoded, batch_size: int, shuffle_seed: int | None = None,
-                shard: tuple[int, int] | None = None):
+    def batches(
+        self, encoded: Encoded, batch_size: int, shuffle_seed: int | None = None, shard: tuple[int, int] | None = None
+    ):
         """Length-bucketed batches: similar lengths together waste little padding.
 
         With a seed, sentences are shuffled, sorted by length within pools of 50 batches, and
@@ -262,6 +276,6 @@ class Encoder:
             if shard is not None:
                 if len(chunk) < shard[1]:
                     continue
-                chunk = chunk[shard[0]::shard[1]]
+                chunk = chunk[shard[0] :: shard[1]]
             if len(chunk):
                 yield self.batch(encoded, chunk)

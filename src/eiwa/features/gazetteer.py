@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from eiwa.doc import Sentence
 from eiwa.errors import EiwaError
 from eiwa.features.base import Feature, Setting, register
 from eiwa.features.encoder import FeatureData
-from eiwa.doc import Sentence
 
 
 @register
@@ -39,9 +39,11 @@ class GazetteerFeature(Feature):
         if self.gazetteer is None:
             self.gazetteer = Gazetteer.load(max_tokens=self.config.gazetteer_max_tokens, language=self.config.lang)
             if self.state and self.state.get("fingerprint") != self.gazetteer.fingerprint():
-                raise EiwaError(f"gazetteer: the model was trained with dictionary {self.state.get('fingerprint')}, "
-                                f"but the compiled one is {self.gazetteer.fingerprint()}: rebuild it from the same "
-                                "jamdict-data version (eiwa gazetteer build --force)")
+                raise EiwaError(
+                    f"gazetteer: the model was trained with dictionary {self.state.get('fingerprint')}, "
+                    f"but the compiled one is {self.gazetteer.fingerprint()}: rebuild it from the same "
+                    "jamdict-data version (eiwa gazetteer build --force)"
+                )
         return self.gazetteer
 
     def attach(self, module):

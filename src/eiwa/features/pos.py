@@ -8,11 +8,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from eiwa.doc import Sentence
 from eiwa.errors import EiwaError
 from eiwa.features.base import Feature, Setting, register
 from eiwa.features.encoder import FeatureData
 from eiwa.features.vocab import Vocab
-from eiwa.doc import Sentence
 
 
 @register
@@ -28,8 +28,12 @@ class PosFeature(Feature):
 
     name = "pos"
     settings = {
-        "pos_source": Setting(str, "tokenizer", "tokenizer: eiwa's own MeCab analysis; corpus: the data's POS column",
-                              choices=("tokenizer", "corpus")),
+        "pos_source": Setting(
+            str,
+            "tokenizer",
+            "tokenizer: eiwa's own MeCab analysis; corpus: the data's POS column",
+            choices=("tokenizer", "corpus"),
+        ),
         "upos_dim": Setting(int, 16, "size of the universal tag's embedding", minimum=1, shapes_weights=True),
         "pos_dim": Setting(int, 16, "size of each POS level's embedding", minimum=1, shapes_weights=True),
     }
@@ -46,11 +50,15 @@ class PosFeature(Feature):
         if None in tags:
             where = sentence.origin or f"the input {sentence.text[:30]!r}"
             if self.config.lang == "en":
-                raise EiwaError(f"{where}: this model uses part of speech (the pos feature), which raw English text "
-                                "does not have: give CoNLL input with a POS column "
-                                "(--format conll --columns token,pos,...)")
-            raise EiwaError(f"{where}: this model reads part of speech from the data's own POS column "
-                            "(pos_source = corpus), and this input has none")
+                raise EiwaError(
+                    f"{where}: this model uses part of speech (the pos feature), which raw English text "
+                    "does not have: give CoNLL input with a POS column "
+                    "(--format conll --columns token,pos,...)"
+                )
+            raise EiwaError(
+                f"{where}: this model reads part of speech from the data's own POS column "
+                "(pos_source = corpus), and this input has none"
+            )
         return tags
 
     def _parts(self, tag: tuple[str, ...]) -> tuple[str, tuple[str | None, ...]]:

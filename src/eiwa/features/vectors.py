@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from eiwa.doc import Sentence
 from eiwa.features.base import Feature, Setting, register
 from eiwa.features.encoder import FeatureData
-from eiwa.doc import Sentence
 
 
 @register
@@ -24,8 +24,9 @@ class VectorsFeature(Feature):
 
     name = "vectors"
     settings = {
-        "vectors_table": Setting(str, "chive", "chive: ja-ginza's vocab/ (pip install 'eiwa[vectors]'); or a spaCy "
-                                 "vocab folder"),
+        "vectors_table": Setting(
+            str, "chive", "chive: ja-ginza's vocab/ (pip install 'eiwa[vectors]'); or a spaCy vocab folder"
+        ),
         "vectors_dim": Setting(int, 100, "size the vectors are projected to", minimum=1, shapes_weights=True),
         "vectors_trainable": Setting(bool, False, "fine-tune the pretrained rows (kept as float32, not float16)"),
     }
@@ -42,8 +43,11 @@ class VectorsFeature(Feature):
 
         feature = cls(config)
         feature.table = VectorTable.load(config.vectors_table)
-        feature.state = {"table": feature.table.to_json(), "rows": int(feature.table.rows.shape[0]),
-                         "dim": int(feature.table.dim)}
+        feature.state = {
+            "table": feature.table.to_json(),
+            "rows": int(feature.table.rows.shape[0]),
+            "dim": int(feature.table.dim),
+        }
         return feature
 
     def with_vocabs(self, vocabs):
@@ -80,10 +84,12 @@ class VectorsFeature(Feature):
 
     def lines(self, sentences):
         found = self.coverage(sentences)
-        return [f"vectors: {self.table.source}, {len(self.table.keys):,} keys over {self.state['rows']:,} rows of "
-                f"{self.state['dim']} dimensions, projected to {self.config.vectors_dim}; {found['share']:.1%} of "
-                f"training tokens have a vector ({found['by_surface']:,} by surface, {found['by_lemma']:,} by "
-                f"dictionary form, {found['by_normalised']:,} by normalised form)"]
+        return [
+            f"vectors: {self.table.source}, {len(self.table.keys):,} keys over {self.state['rows']:,} rows of "
+            f"{self.state['dim']} dimensions, projected to {self.config.vectors_dim}; {found['share']:.1%} of "
+            f"training tokens have a vector ({found['by_surface']:,} by surface, {found['by_lemma']:,} by "
+            f"dictionary form, {found['by_normalised']:,} by normalised form)"
+        ]
 
 
 class VectorsModule(nn.Module):

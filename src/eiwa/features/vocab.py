@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Iterable, Sequence
 
 PAD, UNK = "<pad>", "<unk>"
 BEGIN, END = "\x02", "\x03"  # word boundary markers for character bigrams
@@ -29,7 +29,7 @@ class Vocab:
         self.counts = list(counts) if counts is not None else [0] * len(self.items)
 
     @classmethod
-    def by_frequency(cls, counts: Counter, min_count: int = 1, extra: Sequence[str] = ()) -> "Vocab":
+    def by_frequency(cls, counts: Counter, min_count: int = 1, extra: Sequence[str] = ()) -> Vocab:
         """Items by frequency (at least min_count), then `extra` items; counts kept for singleton dropout."""
         items = [item for item, n in counts.most_common() if n >= min_count]
         items += [item for item in extra if item not in counts]
@@ -50,7 +50,7 @@ class Vocab:
         return {"items": self.items[2:], "counts": self.counts, "inherited": self.inherited}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Vocab":
+    def from_json(cls, data: dict) -> Vocab:
         return cls(data["items"], data.get("counts"), data.get("inherited", 0))
 
 

@@ -21,13 +21,16 @@ class WordFeature(Feature):
     name = "word"
     settings = {
         "word_embedding_dim": Setting(int, 100, "size of a word's embedding", minimum=1, shapes_weights=True),
-        "case_embedding_dim": Setting(int, 10, "size of the casing embedding (casing is lost by lowercasing)",
-                                      shapes_weights=True),
+        "case_embedding_dim": Setting(
+            int, 10, "size of the casing embedding (casing is lost by lowercasing)", shapes_weights=True
+        ),
         "word_lowercase": Setting(bool, True, "lowercase words before looking them up", shapes_weights=True),
-        "min_word_count": Setting(int, 1, "rarer training words are left to the unknown word (keeps models small)",
-                                  minimum=1),
-        "singleton_unk_rate": Setting(float, 0.5, "how often a word seen once in training is read as unknown",
-                                      minimum=0.0, below=1.0),
+        "min_word_count": Setting(
+            int, 1, "rarer training words are left to the unknown word (keeps models small)", minimum=1
+        ),
+        "singleton_unk_rate": Setting(
+            float, 0.5, "how often a word seen once in training is read as unknown", minimum=0.0, below=1.0
+        ),
         "word_vectors": Setting(str, None, "word2vec/fastText text file to initialise word embeddings", optional=True),
         "vectors_limit": Setting(int, 200_000, "read at most this many vectors of word_vectors"),
     }

@@ -29,7 +29,15 @@ import numpy as np
 from eiwa.errors import EiwaError
 from eiwa.gazetteer.hashing import FORMAT, HASH, keys_and_masks
 from eiwa.gazetteer.names import (
-    GROUP_BIT, GROUPS, LANGUAGES, LICENCE, TYPE_GROUPS, english_name, group_bit, groups_of_mask, noise,
+    GROUP_BIT,
+    GROUPS,
+    LANGUAGES,
+    LICENCE,
+    TYPE_GROUPS,
+    english_name,
+    group_bit,
+    groups_of_mask,
+    noise,
 )
 from eiwa.persist.atomic import write_atomic
 from eiwa.resources.cache import cache_dir
@@ -164,8 +172,13 @@ def _read_jmnedict_english(connection: sqlite3.Connection) -> tuple[dict[str, in
             untyped += 1
             mask = _OTHER_BIT
         names[name] = names.get(name, 0) | mask
-    summary = {"entries": entries, "glosses": glosses, "dropped_glosses": dropped, "untyped_glosses": untyped,
-               "type_counts": dict(sorted(type_counts.items(), key=lambda item: -item[1]))}
+    summary = {
+        "entries": entries,
+        "glosses": glosses,
+        "dropped_glosses": dropped,
+        "untyped_glosses": untyped,
+        "type_counts": dict(sorted(type_counts.items(), key=lambda item: -item[1])),
+    }
     return names, summary
 
 
@@ -221,15 +234,19 @@ def _log_summary(log: Callable[[str], None], meta: dict) -> None:
             f"{meta['dropped_one_character']:,} one-character spellings)"
         )
     else:
-        log(f"gazetteer: {meta['entries']:,} entries, {meta['glosses']:,} English glosses -> {meta['names']:,} "
-            f"names (dropped {meta['dropped_glosses']:,} glosses that are not name-shaped)")
+        log(
+            f"gazetteer: {meta['entries']:,} entries, {meta['glosses']:,} English glosses -> {meta['names']:,} "
+            f"names (dropped {meta['dropped_glosses']:,} glosses that are not name-shaped)"
+        )
     for group in GROUPS:
         types = ", ".join(f"{t} {n:,}" for t, n in meta["type_counts"].items() if meta["type_groups"][t] == group)
         log(f"gazetteer:   {group:<12} {meta['group_counts'][group]:>9,} names  (types: {types or 'none'})")
 
 
 def build_cache(
-    force: bool = False, log: Callable[[str], None] = lambda line: None, database: Path | None = None,
+    force: bool = False,
+    log: Callable[[str], None] = lambda line: None,
+    database: Path | None = None,
     language: str = "ja",
 ) -> Path:
     """Compile JMnedict into the cache file and return its path; an existing file is kept unless ``force``.

@@ -134,8 +134,16 @@ class NameTable:
     for a binary search of the 5 MB ``keys`` (about twenty scattered reads each).
     """
 
-    def __init__(self, keys: np.ndarray, masks: np.ndarray, min_length: int, max_length: int, meta: dict,
-                 path: Path | None = None, names: dict[str, int] | None = None):
+    def __init__(
+        self,
+        keys: np.ndarray,
+        masks: np.ndarray,
+        min_length: int,
+        max_length: int,
+        meta: dict,
+        path: Path | None = None,
+        names: dict[str, int] | None = None,
+    ):
         self.keys, self.masks = keys, masks
         bits = max(6, (8 * len(keys)).bit_length())
         self.bloom_shift = np.uint64(64 - bits)

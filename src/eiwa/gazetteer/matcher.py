@@ -31,7 +31,7 @@ from eiwa.gazetteer.hashing import FORMAT, HASH, NameTable, keys_and_masks, span
 from eiwa.gazetteer.names import DEFAULT_MAX_TOKENS, GROUP_BIT, GROUPS, groups_of_mask, noise
 
 TAGS = ("O", "B", "I", "E", "S")
-O, B, I, E, S = range(len(TAGS))
+O, B, I, E, S = range(len(TAGS))  # noqa: E741 (the tag letters themselves)
 
 _CHUNK = 256  # sentences that match_many tags at once
 _GROUPS_OF_MASK = tuple(tuple(g for g in range(len(GROUPS)) if mask >> g & 1) for mask in range(256))
@@ -74,9 +74,7 @@ def _group_pairs(names: Mapping[str, Iterable[str]] | Iterable[tuple[str, str]])
     if not isinstance(names, Mapping):
         return names
     return (
-        (name, group)
-        for name, groups in names.items()
-        for group in ((groups,) if isinstance(groups, str) else groups)
+        (name, group) for name, groups in names.items() for group in ((groups,) if isinstance(groups, str) else groups)
     )
 
 

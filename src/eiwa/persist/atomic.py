@@ -29,8 +29,9 @@ import os
 import shutil
 import signal
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, TextIO
+from typing import TextIO
 
 from eiwa.errors import EiwaError, ModelError
 
@@ -142,8 +143,10 @@ def read_json(path: str | Path, shape: type | None = dict):
     except RecursionError:
         raise ModelError(f"{path}: damaged (nested too deeply)") from None
     if shape is not None and not isinstance(value, shape):
-        raise ModelError(f"{path}: damaged (expected a JSON {'object' if shape is dict else shape.__name__}, "
-                         f"found {type(value).__name__})")
+        raise ModelError(
+            f"{path}: damaged (expected a JSON {'object' if shape is dict else shape.__name__}, "
+            f"found {type(value).__name__})"
+        )
     return value
 
 
@@ -170,8 +173,9 @@ def _leftovers(target: Path) -> list[Path]:
     prefix = f".{target.name}."
     if not target.parent.is_dir():
         return []
-    return [p for p in target.parent.iterdir()
-            if p.name.startswith(prefix) and p.name.endswith((".tmp", ".new", ".old"))]
+    return [
+        p for p in target.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith((".tmp", ".new", ".old"))
+    ]
 
 
 def recover(target: Path) -> None:
@@ -288,8 +292,9 @@ def lock(target: str | Path) -> Iterator[None]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            raise EiwaError(f"{target}: another eiwa process ({holder}) is writing it; "
-                            "wait for it or choose another --out") from None
+            raise EiwaError(
+                f"{target}: another eiwa process ({holder}) is writing it; wait for it or choose another --out"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}")

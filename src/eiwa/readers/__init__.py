@@ -67,8 +67,10 @@ def read_gold(path: str | Path | None, format: str = "conll", lang: str = "en", 
     """A corpus to score against: as `read`, refused when it holds no gold entity (every F1 would be 0)."""
     corpus = read(path, format, lang, **options)
     if not any(s.entities for s in corpus.sentences):
-        raise EiwaError(f"{path or format}: no gold entities to score against (every F1 would be 0); "
-                        "is the tag column right (see --columns)?")
+        raise EiwaError(
+            f"{path or format}: no gold entities to score against (every F1 would be 0); "
+            "is the tag column right (see --columns)?"
+        )
     return corpus
 
 
@@ -84,4 +86,4 @@ def reader_of(format: str) -> Reader:
 
 
 # Each module registers its formats on import; this order is the order --format lists them in.
-from eiwa.readers import conll, spans, hironsan, parts  # noqa: E402, F401
+from eiwa.readers import conll, hironsan, parts, spans  # noqa: E402, F401

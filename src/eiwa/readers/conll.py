@@ -39,8 +39,9 @@ def read_conll(
         columns = list(columns)
         if "token" not in columns:
             raise EiwaError(f"--columns must name a 'token' column, got {','.join(columns)}")
-    sentences = [_conll_sentence(path, rows, columns, token_prefix, lang)
-                 for rows in _sentence_rows(path, text, columns)]
+    sentences = [
+        _conll_sentence(path, rows, columns, token_prefix, lang) for rows in _sentence_rows(path, text, columns)
+    ]
     if not sentences:
         raise DataError(path, None, "no sentences found")
     return Corpus(sentences)
@@ -100,5 +101,6 @@ def _conll_sentence(path, rows, columns, token_prefix, lang) -> Sentence:
     if tag_at is None:
         tags = ["O"] * len(tokens)
     origin = f"{path}:{rows[0][0]}"
-    return sentence_from_tags(tokens, tags, lang, readings if reading_at is not None else None, origin,
-                              pos if pos_at is not None else None)
+    return sentence_from_tags(
+        tokens, tags, lang, readings if reading_at is not None else None, origin, pos if pos_at is not None else None
+    )

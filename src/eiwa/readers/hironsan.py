@@ -38,7 +38,11 @@ def read_hironsan() -> Corpus:
 def hironsan_sentence(rows: Sequence[Sequence[str]], origin: str) -> Sentence:
     """One sentence of Hironsan rows (10 or 12 columns; 11 for a full-width space's row)."""
     for number, row in enumerate(rows, start=1):
-        if not isinstance(row, (list, tuple)) or len(row) not in (10, 11, 12) or not all(isinstance(c, str) for c in row):
+        if (
+            not isinstance(row, (list, tuple))
+            or len(row) not in (10, 11, 12)
+            or not all(isinstance(c, str) for c in row)
+        ):
             raise DataError(origin, number, "a Hironsan row has 10, 11 or 12 text columns")
     # Rows for a full-width space lost their surface upstream and begin with the character class.
     tokens = ["\u3000" if len(row) == 11 and row[0] == "ZSPACE" else row[0] for row in rows]

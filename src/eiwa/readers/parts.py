@@ -13,8 +13,10 @@ from eiwa.readers.files import read_toml
 PART_KEYS = {"format", "path", "columns", "token_prefix", "pos"}
 
 
-@reader("parts", help="a TOML file listing corpora read as one, each with its own format and columns "
-                      "(see eiwa.readers.parts)")
+@reader(
+    "parts",
+    help="a TOML file listing corpora read as one, each with its own format and columns (see eiwa.readers.parts)",
+)
 def read_parts(path: Path, lang: str, options: Options) -> Corpus:
     """A TOML file listing corpora read as one, each in its own format, e.g.
 
@@ -46,8 +48,9 @@ def read_parts(path: Path, lang: str, options: Options) -> Corpus:
 def _read_part(part: dict, name: str, path: Path, lang: str, options: Options) -> Corpus:
     unknown = sorted(set(part) - PART_KEYS)
     if unknown:
-        raise DataError(path, None, f"{name}: unknown key(s) {', '.join(unknown)} "
-                                    f"(known: {', '.join(sorted(PART_KEYS))})")
+        raise DataError(
+            path, None, f"{name}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(PART_KEYS))})"
+        )
     fmt = part.get("format", "conll")
     if fmt == "parts" or fmt not in READERS:
         formats = ", ".join(f for f in READERS if f != "parts")
@@ -56,8 +59,15 @@ def _read_part(part: dict, name: str, path: Path, lang: str, options: Options) -
         raise DataError(path, None, f"{name}: pos must be present or missing, got {part['pos']!r}")
     columns = part.get("columns")
     columns = [c.strip() for c in columns.split(",")] if isinstance(columns, str) else columns
-    corpus = read(part.get("path"), fmt, lang, columns=columns, token_prefix=part.get("token_prefix"),
-                  split_tokens=options.split_tokens, warn=options.warn)
+    corpus = read(
+        part.get("path"),
+        fmt,
+        lang,
+        columns=columns,
+        token_prefix=part.get("token_prefix"),
+        split_tokens=options.split_tokens,
+        warn=options.warn,
+    )
     if part.get("pos") == "missing":
         corpus.sentences = [_without_pos(s) for s in corpus.sentences]
     return corpus

@@ -69,12 +69,43 @@ def _span_from_json(path, line, text, item) -> Span:
 
 
 # Keys of the exports that eiwa knows and does not need; any other is named in a warning.
-DOCCANO_KEYS = {"id", "text", "label", "labels", "entities", "meta", "Comments", "comments", "annotation_approver",
-                "relations"}
-LABEL_STUDIO_KEYS = {"id", "data", "annotations", "completions", "predictions", "meta", "created_at", "updated_at",
-                     "inner_id", "total_annotations", "cancelled_annotations", "total_predictions", "comment_count",
-                     "unresolved_comment_count", "last_comment_updated_at", "project", "updated_by", "file_upload",
-                     "drafts", "comment_authors", "annotation_id", "annotator", "lead_time"}
+DOCCANO_KEYS = {
+    "id",
+    "text",
+    "label",
+    "labels",
+    "entities",
+    "meta",
+    "Comments",
+    "comments",
+    "annotation_approver",
+    "relations",
+}
+LABEL_STUDIO_KEYS = {
+    "id",
+    "data",
+    "annotations",
+    "completions",
+    "predictions",
+    "meta",
+    "created_at",
+    "updated_at",
+    "inner_id",
+    "total_annotations",
+    "cancelled_annotations",
+    "total_predictions",
+    "comment_count",
+    "unresolved_comment_count",
+    "last_comment_updated_at",
+    "project",
+    "updated_by",
+    "file_upload",
+    "drafts",
+    "comment_authors",
+    "annotation_id",
+    "annotator",
+    "lead_time",
+}
 
 
 def _report_unknown_keys(path, records_keys: dict[str, int], known: set[str], warn) -> None:
@@ -107,8 +138,11 @@ def _doccano_entities(path, line, text, record) -> list[Span]:
     entities = []
     for item in items:
         if isinstance(item, dict):  # {"start_offset", "end_offset", "label"} (doccano 1.x)
-            item = [item.get("start_offset", item.get("start")), item.get("end_offset", item.get("end")),
-                    item.get("label")]
+            item = [
+                item.get("start_offset", item.get("start")),
+                item.get("end_offset", item.get("end")),
+                item.get("label"),
+            ]
         if not (isinstance(item, list) and len(item) == 3):
             raise DataError(path, line, f"a label must be [start, end, type], got {item!r}")
         entities.append(_span_from_json(path, line, text, {"start": item[0], "end": item[1], "type": item[2]}))
@@ -154,9 +188,13 @@ def _label_studio_entities(path, line, text, task) -> list[Span]:
         if not (isinstance(labels, list) and len(labels) == 1 and isinstance(labels[0], str)):
             raise DataError(path, line, f"a span needs exactly one label, got {labels!r}")
         span = _span_from_json(path, line, text, {"start": value["start"], "end": value["end"], "type": labels[0]})
-        if isinstance(value.get("text"), str) and value["text"] != text[span.start:span.end]:
-            raise DataError(path, line, f"span [{span.start}, {span.end}) reads {text[span.start:span.end]!r}, "
-                                        f"the export says {value['text']!r}")
+        if isinstance(value.get("text"), str) and value["text"] != text[span.start : span.end]:
+            raise DataError(
+                path,
+                line,
+                f"span [{span.start}, {span.end}) reads {text[span.start : span.end]!r}, "
+                f"the export says {value['text']!r}",
+            )
         entities.append(span)
     return entities
 

@@ -102,7 +102,7 @@ class VectorTable:
 
     @classmethod
     def load(cls, source: str = "chive") -> VectorTable:
-        """"chive" (the installed ja-ginza's vocab folder) or a vocab folder path; cached per process."""
+        """ "chive" (the installed ja-ginza's vocab folder) or a vocab folder path; cached per process."""
         return _load(source if source == "chive" else str(Path(source).expanduser().resolve()))
 
     # ------------------------------------------------------------------ saving with a model
@@ -119,8 +119,14 @@ class VectorTable:
         if self._json is None:
             keys, counts = self._layout()
             self._fingerprint = self._fingerprint or _fingerprint(keys, counts, self.rows)
-            self._json = {"source": self.source, "dim": self.dim, "n_rows": len(self.rows),
-                          "fingerprint": self._fingerprint, "keys": keys, "counts": counts}
+            self._json = {
+                "source": self.source,
+                "dim": self.dim,
+                "n_rows": len(self.rows),
+                "fingerprint": self._fingerprint,
+                "keys": keys,
+                "counts": counts,
+            }
         return self._json
 
     @classmethod
@@ -171,17 +177,25 @@ class VectorTable:
         if len(surfaces) != len(lemmas):
             raise ValueError(f"lookup: {len(surfaces)} surfaces but {len(lemmas)} lemmas")
         find = self._find
-        return np.fromiter((find(s, l)[0] for s, l in zip(surfaces, lemmas)), dtype=np.int64, count=len(surfaces))
+        return np.fromiter(
+            (find(s, lemma)[0] for s, lemma in zip(surfaces, lemmas)), dtype=np.int64, count=len(surfaces)
+        )
 
     def coverage(self, surfaces: Sequence[str], lemmas: Sequence[str | None]) -> dict:
         """How many tokens have a row, and by which of the three attempts."""
         if len(surfaces) != len(lemmas):
             raise ValueError(f"coverage: {len(surfaces)} surfaces but {len(lemmas)} lemmas")
-        how = Counter(self._find(s, l)[1] for s, l in zip(surfaces, lemmas))
+        how = Counter(self._find(s, lemma)[1] for s, lemma in zip(surfaces, lemmas))
         n = len(surfaces)
         found = n - how[None]
-        return {"tokens": n, "found": found, "share": found / n if n else 0.0,
-                "by_surface": how["by_surface"], "by_lemma": how["by_lemma"], "by_normalised": how["by_normalised"]}
+        return {
+            "tokens": n,
+            "found": found,
+            "share": found / n if n else 0.0,
+            "by_surface": how["by_surface"],
+            "by_lemma": how["by_lemma"],
+            "by_normalised": how["by_normalised"],
+        }
 
 
 def _fingerprint(keys: list[str], counts: list[int], rows: np.ndarray) -> str:

@@ -49,7 +49,7 @@ def read_card_source(path: str | Path, entity_types: list[str]) -> dict:
             raise EiwaError(f"{path}: {name} must be a non-empty string")
     labels = source["labels"]
     if not isinstance(labels, dict) or not all(isinstance(v, str) and v.strip() for v in labels.values()):
-        raise EiwaError(f"{path}: labels must be a table of label = \"what it means\"")
+        raise EiwaError(f'{path}: labels must be a table of label = "what it means"')
     if sorted(labels) != sorted(entity_types):
         raise EiwaError(f"{path}: labels {sorted(labels)} do not match the model's {sorted(entity_types)}")
     data = source["data"]
@@ -79,8 +79,11 @@ def make_card(source: dict, scores: dict[str, dict]) -> dict:
     the versions this is measured with."""
     import torch
 
-    return {**source, "scores": scores,
-            "versions": {"eiwa": __version__, "torch": torch.__version__, "python": platform.python_version()}}
+    return {
+        **source,
+        "scores": scores,
+        "versions": {"eiwa": __version__, "torch": torch.__version__, "python": platform.python_version()},
+    }
 
 
 def write_card(directory: str | Path, card: dict) -> None:
@@ -102,31 +105,52 @@ def render(card: dict, meta: dict) -> str:
     lines = [f"# {name}", "", card["summary"].strip(), "", "## Labels", "", "| label | meaning |", "|---|---|"]
     lines += [f"| {label} | {meaning} |" for label, meaning in card["labels"].items()]
     data = card["data"]
-    lines += ["", "## Training data", "", f"{data['name']}. Licence: {data['licence']}.", "",
-              f"Attribution: {data['attribution'].strip()}"]
+    lines += [
+        "",
+        "## Training data",
+        "",
+        f"{data['name']}. Licence: {data['licence']}.",
+        "",
+        f"Attribution: {data['attribution'].strip()}",
+    ]
     if data.get("url"):
         lines += ["", f"Source: {data['url']}"]
-    lines += ["", "## Scores", "",
-              "Entity-level exact match on character spans (the shared protocol of `../shared/data/README.md`).", "",
-              "| part | sentences | precision | recall | F1 |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Scores",
+        "",
+        "Entity-level exact match on character spans (the shared protocol of `../shared/data/README.md`).",
+        "",
+        "| part | sentences | precision | recall | F1 |",
+        "|---|---|---|---|---|",
+    ]
     for part, result in card.get("scores", {}).items():
-        lines.append(f"| {part} ({result['data']}) | {result['sentences']} | {_percent(result['precision'])} | "
-                     f"{_percent(result['recall'])} | {_percent(result['f1'])} |")
+        lines.append(
+            f"| {part} ({result['data']}) | {result['sentences']} | {_percent(result['precision'])} | "
+            f"{_percent(result['recall'])} | {_percent(result['f1'])} |"
+        )
     test = card.get("scores", {}).get("test")
     if test and test.get("per_type"):
         lines += ["", "Per type on test:", "", "| label | precision | recall | F1 | gold |", "|---|---|---|---|---|"]
-        lines += [f"| {label} | {_percent(s['precision'])} | {_percent(s['recall'])} | {_percent(s['f1'])} | {s['gold']} |"
-                  for label, s in test["per_type"].items()]
+        lines += [
+            f"| {label} | {_percent(s['precision'])} | {_percent(s['recall'])} | {_percent(s['f1'])} | {s['gold']} |"
+            for label, s in test["per_type"].items()
+        ]
     training = meta.get("training") or {}
     lines += ["", "## How it was made", "", f"Seed {card['seed']}."]
     if training:
-        lines.append(f"Trained on {training.get('train_sentences')} sentences (dev {training.get('dev_sentences')}), "
-                     f"best dev F1 {training.get('best_dev_f1', 0):.4f} at epoch {training.get('best_epoch')} of "
-                     f"{training.get('epochs')}, {training.get('seconds')} s.")
+        lines.append(
+            f"Trained on {training.get('train_sentences')} sentences (dev {training.get('dev_sentences')}), "
+            f"best dev F1 {training.get('best_dev_f1', 0):.4f} at epoch {training.get('best_epoch')} of "
+            f"{training.get('epochs')}, {training.get('seconds')} s."
+        )
     lines += ["", "```", *card["commands"], "```", ""]
     versions = card.get("versions", {})
-    lines.append("Versions (scoring): " + ", ".join(f"{k} {v}" for k, v in versions.items()) +
-                 f"; trained with eiwa {meta.get('eiwa_version')}.")
+    lines.append(
+        "Versions (scoring): "
+        + ", ".join(f"{k} {v}" for k, v in versions.items())
+        + f"; trained with eiwa {meta.get('eiwa_version')}."
+    )
     lines += ["", "## Licence", "", card["licence"].strip(), ""]
     return "\n".join(lines)
 

@@ -25,8 +25,8 @@ import os
 from dataclasses import dataclass, field
 
 from eiwa.net import free_port
-from eiwa.serving.writers import STYLE, entity_colours, highlight
 from eiwa.serving.results import to_json
+from eiwa.serving.writers import STYLE, entity_colours, highlight
 from eiwa.tagger import Tagger
 
 
@@ -68,7 +68,7 @@ class Batcher:
                     break
                 try:
                     item = await asyncio.wait_for(self.queue.get(), remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
                 waiting.append(item)
                 size += len(item[0])
@@ -88,7 +88,7 @@ class Batcher:
             start = 0
             for texts, future in live:
                 if not future.done():
-                    future.set_result(results[start:start + len(texts)])
+                    future.set_result(results[start : start + len(texts)])
                 start += len(texts)
 
 
@@ -109,12 +109,14 @@ def page(tagger: Tagger, text: str | None, records: list[dict] | None) -> str:
     colours = entity_colours(tagger.entity_types)
     legend = "".join(f'<span style="background:{c}">{html.escape(label)}</span>' for label, c in colours.items())
     shown = "".join(f'<p class="text">{highlight(record, colours)}</p>' for record in records or [])
-    return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>eiwa: {html.escape(str(tagger.origin))}</title>'
-            f"<style>{STYLE} textarea{{width:100%;height:8em}}</style></head><body>"
-            f"<h1>eiwa <small>{html.escape(str(tagger.origin))}</small></h1>"
-            f'<form method="get" action="/"><textarea name="text" placeholder="Paste text: one sentence a line">'
-            f'{html.escape(text or "")}</textarea><br><button type="submit">Tag</button></form>'
-            f'<p class="legend">{legend}</p><div id="results">{shown}</div></body></html>')
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>eiwa: {html.escape(str(tagger.origin))}</title>'
+        f"<style>{STYLE} textarea{{width:100%;height:8em}}</style></head><body>"
+        f"<h1>eiwa <small>{html.escape(str(tagger.origin))}</small></h1>"
+        f'<form method="get" action="/"><textarea name="text" placeholder="Paste text: one sentence a line">'
+        f'{html.escape(text or "")}</textarea><br><button type="submit">Tag</button></form>'
+        f'<p class="legend">{legend}</p><div id="results">{shown}</div></body></html>'
+    )
 
 
 def create_app(tagger: Tagger, limits: Limits | None = None):
@@ -123,7 +125,8 @@ def create_app(tagger: Tagger, limits: Limits | None = None):
 
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import HTMLResponse, JSONResponse as StarletteJSON
+    from fastapi.responses import HTMLResponse
+    from fastapi.responses import JSONResponse as StarletteJSON
     from starlette.exceptions import HTTPException
 
     limits = limits or Limits()
@@ -142,8 +145,12 @@ def create_app(tagger: Tagger, limits: Limits | None = None):
         yield
         worker.cancel()
 
-    app = FastAPI(title="eiwa", summary="Japanese and English named-entity recognition", lifespan=lifespan,
-                  default_response_class=JSONResponse)
+    app = FastAPI(
+        title="eiwa",
+        summary="Japanese and English named-entity recognition",
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+    )
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": {"status": status, "message": message}}, status_code=status)
@@ -159,7 +166,7 @@ def create_app(tagger: Tagger, limits: Limits | None = None):
     async def tag(texts: list[str]) -> list[dict] | JSONResponse:
         try:
             return await asyncio.wait_for(app.state.batcher.tag(texts), limits.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return error(504, f"the request took longer than {limits.timeout_s:g} s")
 
     @app.post("/v1/ner", summary="Tag texts", response_description="One result per text, in order")

@@ -17,7 +17,7 @@ from typing import TextIO
 
 from eiwa.doc import Sentence
 from eiwa.errors import DataError
-from eiwa.readers import read, raw_text
+from eiwa.readers import raw_text, read
 from eiwa.readers.files import text_records
 from eiwa.serving.writers import WRITERS
 from eiwa.tagger import Tagger, as_json
@@ -41,15 +41,23 @@ def read_items(path: str, input_format: str, lang: str, columns=None, token_pref
     if input_format == "txt":
         return ((line, {}) for line in read_lines(path))
     if input_format == "jsonl":
-        return ((record["text"], {k: record[k] for k in ("id", "meta") if k in record})
-                for _, record in text_records(readable(path)))
+        return (
+            (record["text"], {k: record[k] for k in ("id", "meta") if k in record})
+            for _, record in text_records(readable(path))
+        )
     corpus = read(readable(path), format=input_format, lang=lang, columns=columns, token_prefix=token_prefix)
     # A raw-text format's texts are tokenized again as any text would be; CoNLL keeps its tokens.
     return ((s.text if raw_text(input_format) else s, {}) for s in corpus.sentences)
 
 
-def predict_items(tagger: Tagger, items: Iterable[Item], stream: TextIO, output_format: str = "jsonl",
-                  batch_size: int = 64, min_confidence: float = 0.0) -> int:
+def predict_items(
+    tagger: Tagger,
+    items: Iterable[Item],
+    stream: TextIO,
+    output_format: str = "jsonl",
+    batch_size: int = 64,
+    min_confidence: float = 0.0,
+) -> int:
     """Tag `items` a chunk at a time and write each record to `stream` as it is made; returns the count."""
     from eiwa.tokenize import tokenizer_for
 
@@ -68,8 +76,17 @@ def predict_items(tagger: Tagger, items: Iterable[Item], stream: TextIO, output_
     return count
 
 
-def predict_file(tagger: Tagger, path: str, stream: TextIO, input_format: str = "txt", output_format: str = "jsonl",
-                 batch_size: int = 64, min_confidence: float = 0.0, columns=None, token_prefix=None) -> int:
+def predict_file(
+    tagger: Tagger,
+    path: str,
+    stream: TextIO,
+    input_format: str = "txt",
+    output_format: str = "jsonl",
+    batch_size: int = 64,
+    min_confidence: float = 0.0,
+    columns=None,
+    token_prefix=None,
+) -> int:
     """Tag every input of `path` (or `-`) into `stream`; returns how many were written."""
     items = read_items(path, input_format, tagger.config.lang, columns, token_prefix)
     return predict_items(tagger, items, stream, output_format, batch_size, min_confidence)

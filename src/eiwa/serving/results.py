@@ -46,14 +46,20 @@ def from_json(line: str, origin: str = "<json>") -> Prediction:
         value = json.loads(line)
     except (json.JSONDecodeError, RecursionError) as error:
         raise DataError(origin, None, f"invalid JSON: {error}") from None
-    if not isinstance(value, dict) or not isinstance(value.get("text"), str) or not isinstance(value.get("entities"), list):
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("text"), str)
+        or not isinstance(value.get("entities"), list)
+    ):
         raise DataError(origin, None, 'a prediction is an object with a "text" string and an "entities" list')
     text = value["text"]
     for entity in value["entities"]:
         if not isinstance(entity, dict):
             raise DataError(origin, None, f"entity must be an object, got {entity!r}")
         start, end = entity.get("start"), entity.get("end")
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)) or not 0 <= start < end <= len(text):
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)) or not 0 <= start < end <= len(
+            text
+        ):
             raise DataError(origin, None, f"entity offsets out of range: {entity!r}")
         if not isinstance(entity.get("type"), str) or entity.get("text") != text[start:end]:
             raise DataError(origin, None, f"entity needs a type and the text its offsets slice: {entity!r}")

@@ -16,8 +16,20 @@ from eiwa.serving.results import Prediction, to_json
 OUTPUT_FORMATS = ("jsonl", "conll", "html")
 
 # Colour-blind-safe hues (Okabe-Ito and Tol), cycled over the model's labels.
-_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#88CCEE", "#DDCC77",
-            "#AA4499", "#44AA99", "#999933")
+_COLOURS = (
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+    "#88CCEE",
+    "#DDCC77",
+    "#AA4499",
+    "#44AA99",
+    "#999933",
+)
 
 
 class JsonlWriter:
@@ -44,7 +56,7 @@ class ConllWriter:
             inside = [i for i, t in enumerate(sentence.tokens) if t.start < entity["end"] and t.end > entity["start"]]
             for position, index in enumerate(inside):
                 tags[index] = ("B-" if position == 0 else "I-") + entity["type"]
-        lines = [f"{sentence.text[t.start:t.end]}\t{tag}" for t, tag in zip(sentence.tokens, tags)]
+        lines = [f"{sentence.text[t.start : t.end]}\t{tag}" for t, tag in zip(sentence.tokens, tags)]
         self.stream.write("\n".join(lines) + "\n\n")
 
     def close(self) -> None:
@@ -59,12 +71,14 @@ def highlight(record: Prediction, colours: dict[str, str]) -> str:
     """The text as HTML, each entity a <mark> with its type and confidence."""
     text, parts, cursor = record["text"], [], 0
     for entity in sorted(record["entities"], key=lambda e: e["start"]):
-        parts.append(html.escape(text[cursor:entity["start"]]))
+        parts.append(html.escape(text[cursor : entity["start"]]))
         confidence = entity.get("confidence")
         title = entity["type"] + (f" {confidence:.2f}" if confidence is not None else "")
-        parts.append(f'<mark class="entity" data-type="{html.escape(entity["type"])}" title="{html.escape(title)}" '
-                     f'style="background:{colours.get(entity["type"], "#ccc")}">{html.escape(entity["text"])}'
-                     f'<span class="label">{html.escape(title)}</span></mark>')
+        parts.append(
+            f'<mark class="entity" data-type="{html.escape(entity["type"])}" title="{html.escape(title)}" '
+            f'style="background:{colours.get(entity["type"], "#ccc")}">{html.escape(entity["text"])}'
+            f'<span class="label">{html.escape(title)}</span></mark>'
+        )
         cursor = entity["end"]
     parts.append(html.escape(text[cursor:]))
     return "".join(parts)
@@ -83,9 +97,13 @@ class HtmlWriter:
     def __init__(self, stream: TextIO, labels: list[str]):
         self.stream = stream
         self.colours = entity_colours(labels)
-        legend = "".join(f'<span style="background:{c}">{html.escape(label)}</span>' for label, c in self.colours.items())
-        stream.write(f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>eiwa entities</title>'
-                     f"<style>{STYLE}</style></head><body>\n<p class=\"legend\">{legend}</p>\n")
+        legend = "".join(
+            f'<span style="background:{c}">{html.escape(label)}</span>' for label, c in self.colours.items()
+        )
+        stream.write(
+            f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>eiwa entities</title>'
+            f'<style>{STYLE}</style></head><body>\n<p class="legend">{legend}</p>\n'
+        )
 
     def write(self, record: Prediction, sentence: Sentence) -> None:
         self.stream.write(f'<p class="text">{highlight(record, self.colours)}</p>\n')

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Callable, Sequence
 
 from eiwa.build import Start, starts
 from eiwa.config import Config
+from eiwa.doc import Sentence
 from eiwa.errors import EiwaError
 from eiwa.readers import raw_text
-from eiwa.training.run import Data
-from eiwa.doc import Sentence
 from eiwa.scoring import score
 from eiwa.study.folds import Split, kfold_splits
 from eiwa.study.stats import mean_std
 from eiwa.tagger import Tagger
-from eiwa.training.run import train_best
+from eiwa.training.run import Data, train_best
 from eiwa.training.train import split_off_dev
 
 # (config, training sentences) -> a tagger to train, or a list of candidate start models (each is
@@ -55,14 +54,28 @@ def cross_validate(
     splits = kfold_splits(len(train_view), folds)
     per_seed = []
     for seed in seeds:
-        gold, predicted, dev_f1s = run_splits(replace(config, seed=seed), train_view, test_view, splits, make_tagger,
-                                              log=log, label=f"seed {seed} ", device=device)
+        gold, predicted, dev_f1s = run_splits(
+            replace(config, seed=seed),
+            train_view,
+            test_view,
+            splits,
+            make_tagger,
+            log=log,
+            label=f"seed {seed} ",
+            device=device,
+        )
         pooled = score(gold, predicted)
         log(f"seed {seed}: pooled P {pooled.precision:.4f} R {pooled.recall:.4f} F1 {pooled.f1:.4f}")
         per_seed.append({"seed": seed, **pooled.to_dict(), "dev_f1": statistics.fmean(dev_f1s)})
     f1_mean, f1_std = mean_std([entry["f1"] for entry in per_seed])
-    return {"folds": folds, "seeds": list(seeds), "f1_mean": f1_mean, "f1_std": f1_std, "per_seed": per_seed,
-            "config": config.to_dict()}
+    return {
+        "folds": folds,
+        "seeds": list(seeds),
+        "f1_mean": f1_mean,
+        "f1_std": f1_std,
+        "per_seed": per_seed,
+        "config": config.to_dict(),
+    }
 
 
 def run_splits(
@@ -95,15 +108,18 @@ def run_splits(
         part_gold = [[e.as_tuple() for e in s.entities] for s in test]
         part_predicted = [[e.as_tuple() for e in spans] for spans in tagger.tag_sentences(test)]
         if len(splits) > 1:
-            log(f"{label}fold {part}/{len(splits)}: F1 {score(part_gold, part_predicted).f1:.4f} "
-                f"({note}, {time.perf_counter() - started:.0f} s)")
+            log(
+                f"{label}fold {part}/{len(splits)}: F1 {score(part_gold, part_predicted).f1:.4f} "
+                f"({note}, {time.perf_counter() - started:.0f} s)"
+            )
         gold += part_gold
         predicted += part_predicted
     return gold, predicted, dev_f1s
 
 
-def _parts(config: Config, train_view: Sequence[Sentence], test_view: Sequence[Sentence], split: Split,
-           size: int | None) -> tuple[list[Sentence], list[Sentence], list[Sentence]]:
+def _parts(
+    config: Config, train_view: Sequence[Sentence], test_view: Sequence[Sentence], split: Split, size: int | None
+) -> tuple[list[Sentence], list[Sentence], list[Sentence]]:
     """A split's training (its first `size` sentences), dev and test sentences; without a dev part,
     a tenth of training is held out for early stopping."""
     train_ids, dev_ids, test_ids = split
@@ -115,9 +131,15 @@ def _parts(config: Config, train_view: Sequence[Sentence], test_view: Sequence[S
     return train_part, dev_part, [test_view[i] for i in test_ids]
 
 
-def _fit(config: Config, start: "Tagger | list[Tagger] | None", train_part: Sequence[Sentence],
-         dev_part: Sequence[Sentence], size: int | None, chosen: list[str] | None,
-         device: str) -> tuple[Tagger, str, float | None]:
+def _fit(
+    config: Config,
+    start: Tagger | list[Tagger] | None,
+    train_part: Sequence[Sentence],
+    dev_part: Sequence[Sentence],
+    size: int | None,
+    chosen: list[str] | None,
+    device: str,
+) -> tuple[Tagger, str, float | None]:
     """A split's tagger, a note for the log on how it was made, and its best dev F1 (None untrained)."""
     if size == 0:
         if isinstance(start, list):
@@ -133,16 +155,25 @@ def _fit(config: Config, start: "Tagger | list[Tagger] | None", train_part: Sequ
     return result.tagger, note, result.best_dev_f1
 
 
-def cross_validate_files(config: Config, data: Data, folds: int = 5, seeds: Sequence[int] = (1, 2, 3),
-                         start: Start = Start(), log: Callable[[str], None] = print, device: str = "cpu") -> dict:
+def cross_validate_files(
+    config: Config,
+    data: Data,
+    folds: int = 5,
+    seeds: Sequence[int] = (1, 2, 3),
+    start: Start | None = None,
+    log: Callable[[str], None] = print,
+    device: str = "cpu",
+) -> dict:
     """`cross_validate` on a data file: raw-text formats are scored on their own, plainly tokenized view."""
     train_view = data.read(data.train, config.lang, split_tokens=True).sentences
     test_view = data.read(data.train, config.lang, split_tokens=False).sentences if raw_text(data.format) else None
     if folds < 2 or folds > len(train_view):
         raise EiwaError(f"--folds must be between 2 and {len(train_view)}, got {folds}")
     make_tagger = None
-    if start.sources:
+    if start is not None and start.sources:
+
         def make_tagger(config, sentences):
             candidates = starts(start, config, sentences)
             return candidates if start.auto else candidates[0]
+
     return cross_validate(config, train_view, test_view, folds, seeds, make_tagger, log, device)

@@ -4,8 +4,8 @@ and the filters that run part of a study first."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 from eiwa.errors import EiwaError
 from eiwa.study.spec import SCRATCH, GridSpec
@@ -45,7 +45,11 @@ def cells_of(grids: Sequence[GridSpec]) -> list[Cell]:
     cells = []
     for grid in grids:
         for features, modules, word_input, char_input, size in itertools.product(
-            grid.features, grid.modules, grid.word_input, grid.char_input, grid.sizes,
+            grid.features,
+            grid.modules,
+            grid.word_input,
+            grid.char_input,
+            grid.sizes,
         ):
             if size == 0 and not _zero_shot(modules, features):
                 continue  # untrained, only the whole English model means anything (scratch scores 0)
@@ -64,17 +68,26 @@ def _zero_shot(modules: str, features: str | None) -> bool:
 
 def select_cells(cells: list[Cell], grids=None, modules=None, sizes=None, features=None) -> list[Cell]:
     """The cells that pass every given filter (None: no filter): to run part of a study first."""
+
     def size_name(size):
         return "all" if size is None else str(size)
 
-    for wanted, known, what in ((grids, {c.grid for c in cells}, "grid"),
-                                (modules, {c.modules for c in cells}, "modules"),
-                                (sizes, {size_name(c.size) for c in cells}, "size"),
-                                (features, {c.features for c in cells if c.features}, "features")):
+    for wanted, known, what in (
+        (grids, {c.grid for c in cells}, "grid"),
+        (modules, {c.modules for c in cells}, "modules"),
+        (sizes, {size_name(c.size) for c in cells}, "size"),
+        (features, {c.features for c in cells if c.features}, "features"),
+    ):
         unknown = set(wanted or ()) - known
         if unknown:
-            raise EiwaError(f"no {what} {', '.join(sorted(unknown))} in this experiment "
-                            f"(it has: {', '.join(sorted(known))})")
-    return [c for c in cells
-            if (grids is None or c.grid in grids) and (modules is None or c.modules in modules)
-            and (sizes is None or size_name(c.size) in sizes) and (features is None or c.features in features)]
+            raise EiwaError(
+                f"no {what} {', '.join(sorted(unknown))} in this experiment (it has: {', '.join(sorted(known))})"
+            )
+    return [
+        c
+        for c in cells
+        if (grids is None or c.grid in grids)
+        and (modules is None or c.modules in modules)
+        and (sizes is None or size_name(c.size) in sizes)
+        and (features is None or c.features in features)
+    ]

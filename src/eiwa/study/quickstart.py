@@ -40,8 +40,14 @@ class Quickstart:
     transferred_scores: Scores
 
 
-def run_quickstart(config: Config, out: str | Path, source: Tagger, modules: Sequence[str] | None = None,
-                   label_map: str = HIRONSAN_LABEL_MAP, log: Callable[[str], None] = print) -> Quickstart:
+def run_quickstart(
+    config: Config,
+    out: str | Path,
+    source: Tagger,
+    modules: Sequence[str] | None = None,
+    label_map: str = HIRONSAN_LABEL_MAP,
+    log: Callable[[str], None] = print,
+) -> Quickstart:
     """Both arms on fold 1 of the Hironsan corpus; the transferred model is saved to `out`.
     `modules` None: every module the source shares with the recipe (transfer/starts.py)."""
     corpus = read(None, "hironsan", "ja").sentences
@@ -52,15 +58,27 @@ def run_quickstart(config: Config, out: str | Path, source: Tagger, modules: Seq
     # The label map matters only when the classifier (its output layer and CRF) is transferred.
     label_spec = label_map if "classifier" in modules else None
     mapping = parse_label_map(label_spec, source.entity_types, entity_types(corpus)) if label_spec else {}
-    log(f"Hironsan corpus: {len(train_part)} training, {len(dev)} dev and {len(test)} test sentences; "
-        f"word input {config.word_input}, char input {config.char_input}")
+    log(
+        f"Hironsan corpus: {len(train_part)} training, {len(dev)} dev and {len(test)} test sentences; "
+        f"word input {config.word_input}, char input {config.char_input}"
+    )
     log("[1/2] training from scratch")
     scratch = train(config, train_part, dev)
-    log(f"[2/2] transferring {', '.join(modules)} from {source.origin}"
-        + (f" (label map {label_spec})" if label_spec else "") + ", fine-tuning")
+    log(
+        f"[2/2] transferring {', '.join(modules)} from {source.origin}"
+        + (f" (label map {label_spec})" if label_spec else "")
+        + ", fine-tuning"
+    )
     start, report = build(config, train_part, source, modules, mapping)
     for line in report.lines():
         log(line)
     transferred = train(config, train_part, dev, tagger=start, out=out)
-    return Quickstart(modules, label_spec, (len(train_part), len(dev), len(test)), scratch, transferred,
-                      scratch.tagger.evaluate(test), transferred.tagger.evaluate(test))
+    return Quickstart(
+        modules,
+        label_spec,
+        (len(train_part), len(dev), len(test)),
+        scratch,
+        transferred,
+        scratch.tagger.evaluate(test),
+        transferred.tagger.evaluate(test),
+    )

@@ -21,9 +21,11 @@ from eiwa.study.grid import Cell, cells_of
 from eiwa.study.spec import SCRATCH, ExperimentSpec
 from eiwa.study.stats import approximate_randomization, mean_std
 
-METHOD = ("F1 is mean ± sample std over seeds; Δ is the difference from training from scratch (`none`) with the "
-          "same inputs and size, over the same seeds; p is a paired approximate-randomization test over test "
-          "sentences (10,000 trials, seeds pooled). A row with fewer seeds than listed is unfinished.")
+METHOD = (
+    "F1 is mean ± sample std over seeds; Δ is the difference from training from scratch (`none`) with the "
+    "same inputs and size, over the same seeds; p is a paired approximate-randomization test over test "
+    "sentences (10,000 trials, seeds pooled). A row with fewer seeds than listed is unfinished."
+)
 
 
 def summarise(spec: ExperimentSpec, finished: dict[str, dict]) -> list[dict]:
@@ -41,9 +43,15 @@ def _row(cell: Cell, runs: list[dict]) -> dict:
     f1s = [r["f1"] for r in runs]
     f1_mean, f1_std = mean_std(f1s)
     row = {
-        "grid": cell.grid, "modules": cell.modules, "word_input": cell.word_input, "char_input": cell.char_input,
-        "size": cell.size, "features": cell.features, "seeds": [r["seed"] for r in runs],
-        "f1_mean": f1_mean, "f1_std": f1_std,
+        "grid": cell.grid,
+        "modules": cell.modules,
+        "word_input": cell.word_input,
+        "char_input": cell.char_input,
+        "size": cell.size,
+        "features": cell.features,
+        "seeds": [r["seed"] for r in runs],
+        "f1_mean": f1_mean,
+        "f1_std": f1_std,
         "precision_mean": statistics.fmean(r["precision"] for r in runs),
         "recall_mean": statistics.fmean(r["recall"] for r in runs),
         "f1_per_seed": f1s,
@@ -70,14 +78,23 @@ def _compared(row: dict, cell: Cell, runs: list[dict], finished: dict[str, dict]
     return row
 
 
-def _doubled_scratch(cell: Cell, cells: list[Cell], finished: dict[str, dict],
-                     seeds: list[int]) -> tuple[Cell, list[dict]] | None:
+def _doubled_scratch(
+    cell: Cell, cells: list[Cell], finished: dict[str, dict], seeds: list[int]
+) -> tuple[Cell, list[dict]] | None:
     """For the published "transfer with N sentences beats scratch with 2N" claim: scratch of the same
     grid and inputs at the smallest size of at least 2N that has these seeds, with its records."""
-    candidates = sorted((c for c in cells if c.grid == cell.grid and c.modules == SCRATCH and c.size
-                         and c.size >= 2 * cell.size
-                         and (c.word_input, c.char_input) == (cell.word_input, cell.char_input)),
-                        key=lambda c: c.size)
+    candidates = sorted(
+        (
+            c
+            for c in cells
+            if c.grid == cell.grid
+            and c.modules == SCRATCH
+            and c.size
+            and c.size >= 2 * cell.size
+            and (c.word_input, c.char_input) == (cell.word_input, cell.char_input)
+        ),
+        key=lambda c: c.size,
+    )
     for scratch in candidates:
         if runs := _runs_of(finished, scratch, seeds):
             return scratch, runs
@@ -93,6 +110,7 @@ def _runs_of(finished: dict[str, dict], cell: Cell, seeds: list[int]) -> list[di
 def _paired(runs: list[dict], other_runs: list[dict]) -> tuple[float, float, float]:
     """The other system's mean F1, the difference of means, and the paired approximate-randomization p
     over the test sentences of all seeds pooled."""
+
     def pooled(records):
         return np.concatenate([np.asarray(r["sentence_counts"]) for r in records])
 
@@ -107,9 +125,13 @@ def write_report(spec: ExperimentSpec, finished: dict[str, dict], out: Path) -> 
     write_atomic(out / "results.json", lambda p: Path(p).write_text(json.dumps(rows, indent=1, ensure_ascii=False)))
     data = spec.data
     folds = f", {data.folds} folds pooled" if data.protocol == "kfold" else ""
-    lines = [f"# Experiment {spec.name}", "",
-             f"Seeds {', '.join(map(str, spec.seeds))}; data {data.format} {data.path or ''} ({data.protocol}{folds}).",
-             METHOD, ""]
+    lines = [
+        f"# Experiment {spec.name}",
+        "",
+        f"Seeds {', '.join(map(str, spec.seeds))}; data {data.format} {data.path or ''} ({data.protocol}{folds}).",
+        METHOD,
+        "",
+    ]
     for grid in spec.grids:
         grid_rows = [r for r in rows if r["grid"] == grid.name]
         if grid_rows:
@@ -134,10 +156,11 @@ def _table(spec: ExperimentSpec, rows: list[dict]) -> list[str]:
     extra_head, extra_rule = (" features |", "---|") if with_features else ("", "")
     tail_head, tail_rule = (" Δ default | p default |", "---|---|") if with_features else ("", "")
     default_features = spec.base_config().features if with_features and not all(r["features"] for r in rows) else None
-    return [f"|{extra_head} modules | word input | char input | sentences | seeds | F1 | P | R | Δ F1 | p |"
-            f"{tail_head}",
-            f"|{extra_rule}---|---|---|---|---|---|---|---|---|---|{tail_rule}",
-            *(_table_row(r, with_features, default_features) for r in rows)]
+    return [
+        f"|{extra_head} modules | word input | char input | sentences | seeds | F1 | P | R | Δ F1 | p |{tail_head}",
+        f"|{extra_rule}---|---|---|---|---|---|---|---|---|---|{tail_rule}",
+        *(_table_row(r, with_features, default_features) for r in rows),
+    ]
 
 
 def _table_row(r: dict, with_features: bool, default_features: str | None) -> str:
@@ -147,20 +170,31 @@ def _table_row(r: dict, with_features: bool, default_features: str | None) -> st
     features = f" {r['features'] or default_features} |" if with_features else ""
     reference = ""
     if with_features:
-        reference = (f" {r['reference_difference']:+.4f} | {r['reference_p_value']:.4f} |"
-                     if "reference_difference" in r else " | |")
-    return (f"|{features} {r['modules']} | {r['word_input']} | {r['char_input']} | {size} | {len(r['seeds'])} | "
-            f"{r['f1_mean']:.4f} ± {r['f1_std']:.4f} | {r['precision_mean']:.4f} | {r['recall_mean']:.4f} | "
-            f"{delta} | {p} |{reference}")
+        reference = (
+            f" {r['reference_difference']:+.4f} | {r['reference_p_value']:.4f} |"
+            if "reference_difference" in r
+            else " | |"
+        )
+    return (
+        f"|{features} {r['modules']} | {r['word_input']} | {r['char_input']} | {size} | {len(r['seeds'])} | "
+        f"{r['f1_mean']:.4f} ± {r['f1_std']:.4f} | {r['precision_mean']:.4f} | {r['recall_mean']:.4f} | "
+        f"{delta} | {p} |{reference}"
+    )
 
 
 def _doubled_table(name: str, rows: list[dict]) -> list[str]:
-    return [f"Transfer with N sentences against scratch with at least 2N ({name}; same seeds, paired p):", "",
-            "| modules | word input | char input | N | transfer F1 | scratch sentences | scratch F1 | Δ F1 | p |",
-            "|---|---|---|---|---|---|---|---|---|",
-            *(f"| {r['modules']} | {r['word_input']} | {r['char_input']} | {r['size']} | {r['f1_mean']:.4f} | "
-              f"{r['double_size']} | {r['double_f1_mean']:.4f} | {r['double_difference']:+.4f} | "
-              f"{r['double_p_value']:.4f} |" for r in rows)]
+    return [
+        f"Transfer with N sentences against scratch with at least 2N ({name}; same seeds, paired p):",
+        "",
+        "| modules | word input | char input | N | transfer F1 | scratch sentences | scratch F1 | Δ F1 | p |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *(
+            f"| {r['modules']} | {r['word_input']} | {r['char_input']} | {r['size']} | {r['f1_mean']:.4f} | "
+            f"{r['double_size']} | {r['double_f1_mean']:.4f} | {r['double_difference']:+.4f} | "
+            f"{r['double_p_value']:.4f} |"
+            for r in rows
+        ),
+    ]
 
 
 def _plot_curve(name: str, rows: list[dict], out: Path) -> Path:
@@ -176,8 +210,14 @@ def _plot_curve(name: str, rows: list[dict], out: Path) -> Path:
         key=lambda r: (r["modules"], r["word_input"], r["char_input"]),
     ):
         group = [r for r in group if r["size"] is not None]
-        axes.errorbar([r["size"] for r in group], [r["f1_mean"] for r in group], yerr=[r["f1_std"] for r in group],
-                      marker="o", capsize=3, label=f"{modules} (word {word_input}, char {char_input})")
+        axes.errorbar(
+            [r["size"] for r in group],
+            [r["f1_mean"] for r in group],
+            yerr=[r["f1_std"] for r in group],
+            marker="o",
+            capsize=3,
+            label=f"{modules} (word {word_input}, char {char_input})",
+        )
     _size_axis(axes, sorted({r["size"] for r in rows if r["size"] is not None}))
     axes.set_ylabel("test F1")
     axes.set_title(name)
@@ -199,4 +239,3 @@ def _size_axis(axes, sizes: list[int]) -> None:
         axes.set_xticks(sizes, [str(size) for size in sizes], fontsize=7)
         axes.minorticks_off()
     axes.set_xlabel("target training sentences")
-

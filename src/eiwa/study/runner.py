@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
-from eiwa.errors import EiwaError
 from eiwa.doc import entity_types
+from eiwa.errors import EiwaError
 from eiwa.readers import raw_text, read
 from eiwa.scoring import score
 from eiwa.study.cv import TaggerFactory, run_splits
@@ -50,8 +50,14 @@ class Study:
 
     def _read(self, split_tokens: bool) -> list:
         data = self.spec.data
-        return read(data.path, data.format, data.lang, columns=data.columns, token_prefix=data.token_prefix,
-                    split_tokens=split_tokens).sentences
+        return read(
+            data.path,
+            data.format,
+            data.lang,
+            columns=data.columns,
+            token_prefix=data.token_prefix,
+            split_tokens=split_tokens,
+        ).sentences
 
     def check(self, cell: Cell) -> None:
         """Errors of a cell's setting, raised before any training starts."""
@@ -69,14 +75,33 @@ class Study:
         from eiwa.transfer.starts import AUTO
 
         self.check(cell)
-        config = replace(self.base, seed=seed, word_input=cell.word_input, char_input=cell.char_input,
-                         features=cell.features or self.base.features).validate()
+        config = replace(
+            self.base,
+            seed=seed,
+            word_input=cell.word_input,
+            char_input=cell.char_input,
+            features=cell.features or self.base.features,
+        ).validate()
         chosen: list[str] = []
         gold, predicted, dev_f1s = run_splits(
-            config, self.train_view, self.test_view, self.splits, self._starts(cell.modules), cell.size,
-            log=log, label=f"  {cell.key} seed {seed} ", chosen=chosen, device=self.spec.device)
-        record = {"key": f"{cell.key}|{seed}", "cell": cell.key, "seed": seed, **score(gold, predicted).to_dict(),
-                  "sentence_counts": [sentence_counts(g, p) for g, p in zip(gold, predicted)]}
+            config,
+            self.train_view,
+            self.test_view,
+            self.splits,
+            self._starts(cell.modules),
+            cell.size,
+            log=log,
+            label=f"  {cell.key} seed {seed} ",
+            chosen=chosen,
+            device=self.spec.device,
+        )
+        record = {
+            "key": f"{cell.key}|{seed}",
+            "cell": cell.key,
+            "seed": seed,
+            **score(gold, predicted).to_dict(),
+            "sentence_counts": [sentence_counts(g, p) for g, p in zip(gold, predicted)],
+        }
         if dev_f1s:  # the mean over splits of the best dev F1: what a setting is chosen on
             record["dev_f1"] = statistics.fmean(dev_f1s)
         if cell.modules == AUTO:
@@ -102,8 +127,13 @@ class Study:
         return make
 
 
-def run_experiment(spec: ExperimentSpec, log: Log = print, cells: list[Cell] | None = None,
-                   workers: int = 1, ray_address: str | None = None) -> Path:
+def run_experiment(
+    spec: ExperimentSpec,
+    log: Log = print,
+    cells: list[Cell] | None = None,
+    workers: int = 1,
+    ray_address: str | None = None,
+) -> Path:
     """Run every unfinished (cell, seed) of `cells` (default: all); then write results.json,
     RESULTS.md and the plots (from everything finished, including cells run earlier).
 
@@ -134,8 +164,9 @@ def run_experiment(spec: ExperimentSpec, log: Log = print, cells: list[Cell] | N
     return out
 
 
-def _pending_runs(study: Study, cells: list[Cell], records: Path, finished: dict[str, dict],
-                  log: Log) -> list[tuple[Cell, int]]:
+def _pending_runs(
+    study: Study, cells: list[Cell], records: Path, finished: dict[str, dict], log: Log
+) -> list[tuple[Cell, int]]:
     """The (cell, seed) runs still to do, each once, every cell checked first. A size that covers
     every training part trains exactly the full-size cell: it takes that cell's record, if finished."""
     pending: dict[str, tuple[Cell, int]] = {}
@@ -191,19 +222,23 @@ def _end_with_newline(path: Path) -> None:
 _WORKER_STUDY: Study | None = None  # per worker process: the study is loaded once, not per run
 
 
-def _run_in_processes(spec: ExperimentSpec, pending: list[tuple[Cell, int]], done: Done, workers: int,
-                      threads: int, log: Log) -> None:
+def _run_in_processes(
+    spec: ExperimentSpec, pending: list[tuple[Cell, int]], done: Done, workers: int, threads: int, log: Log
+) -> None:
     """Every (cell, seed) in one of `workers` processes; this process records each as it finishes."""
     import concurrent.futures
     import multiprocessing
 
     if threads == 0:
-        raise EiwaError("--workers needs a fixed torch thread count per run, e.g. --set threads=1 "
-                        "(workers x threads should not exceed the cores)")
+        raise EiwaError(
+            "--workers needs a fixed torch thread count per run, e.g. --set threads=1 "
+            "(workers x threads should not exceed the cores)"
+        )
     log(f"{len(pending)} runs on {min(workers, len(pending))} worker processes")
     # spawn, not fork: a forked copy of a process that has used torch's thread pools can hang.
-    with concurrent.futures.ProcessPoolExecutor(min(workers, len(pending)), multiprocessing.get_context("spawn"),
-                                                initializer=_start_worker, initargs=(spec,)) as pool:
+    with concurrent.futures.ProcessPoolExecutor(
+        min(workers, len(pending)), multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=(spec,)
+    ) as pool:
         running = {pool.submit(_work, cell, seed): (cell, seed) for cell, seed in pending}
         for future in concurrent.futures.as_completed(running):
             done(*running[future], future.result())
@@ -224,8 +259,9 @@ def _work(cell: Cell, seed: int) -> dict:
 _RAY_STUDIES: dict[ExperimentSpec, Study] = {}  # per Ray worker process: a study is loaded once, not per task
 
 
-def _run_on_ray(spec: ExperimentSpec, pending: list[tuple[Cell, int]], done: Done, address: str, threads: int,
-                log: Log) -> None:
+def _run_on_ray(
+    spec: ExperimentSpec, pending: list[tuple[Cell, int]], done: Done, address: str, threads: int, log: Log
+) -> None:
     """Every (cell, seed) as a Ray task asking for `threads` CPUs (and a GPU on CUDA); this process
     alone writes records, each as its task finishes. Ray runs a task again, up to 3 times, when
     the worker process or node running it dies; a cell's own error is not retried.
@@ -233,8 +269,10 @@ def _run_on_ray(spec: ExperimentSpec, pending: list[tuple[Cell, int]], done: Don
     `address`: "local" starts a Ray instance on this machine for the run; "auto" joins the
     cluster this machine belongs to (`ray start`); anything else is a cluster address."""
     if threads == 0:
-        raise EiwaError("--ray needs a fixed torch thread count per run, e.g. --set threads=1 "
-                        "(each task asks Ray for that many CPUs)")
+        raise EiwaError(
+            "--ray needs a fixed torch thread count per run, e.g. --set threads=1 "
+            "(each task asks Ray for that many CPUs)"
+        )
     try:
         import ray
     except ImportError:
@@ -263,8 +301,12 @@ def _start_ray(ray, address: str) -> None:
     if address not in ("local", "auto"):
         _check_reachable(address)  # Ray itself would keep retrying for minutes
     try:
-        ray.init(address=None if address == "local" else address, include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)
+        ray.init(
+            address=None if address == "local" else address,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise EiwaError(f"--ray {address}: cannot reach a Ray cluster ({error})") from None
 

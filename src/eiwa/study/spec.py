@@ -37,9 +37,10 @@ that is how a feature's own gain is read.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from eiwa.config import Config, load_config
 from eiwa.errors import EiwaError
@@ -128,13 +129,17 @@ Rules = dict[str, tuple[Callable[[Any], bool], str]]
 TOP_KEYS: Rules = {
     "name": (lambda v: _is_string(v) and bool(v), "a non-empty string"),
     "out": (_is_string, "a string"),
-    "seeds": (lambda v: isinstance(v, list) and bool(v) and all(_is_integer(s, 0) for s in v),
-              "a non-empty list of integers of at least 0"),
+    "seeds": (
+        lambda v: isinstance(v, list) and bool(v) and all(_is_integer(s, 0) for s in v),
+        "a non-empty list of integers of at least 0",
+    ),
     "data": (lambda v: isinstance(v, dict), "a table"),
     "source": (lambda v: isinstance(v, dict), "a table"),
     "train": (lambda v: isinstance(v, dict), "a table"),
-    "grid": (lambda v: isinstance(v, list) and bool(v) and all(isinstance(g, dict) for g in v),
-             "one or more [[grid]] tables"),
+    "grid": (
+        lambda v: isinstance(v, list) and bool(v) and all(isinstance(g, dict) for g in v),
+        "one or more [[grid]] tables",
+    ),
 }
 DATA_KEYS: Rules = {
     "lang": (_is_string, "a string"),
@@ -179,8 +184,10 @@ def experiment_spec(values: dict, path: str | Path = "experiment") -> Experiment
         top["source"] = SourceSpec(**_checked(top["source"], SOURCE_KEYS, path, "[source]: ", required=("model",)))
     if "train" in top:
         top["train"] = TrainSpec(**_checked(top["train"], TRAIN_KEYS, path, "[train]: "))
-    grids = tuple(GridSpec(**_checked(grid, GRID_KEYS, path, f"grid {_grid_label(grid, number)}: ", required=("name",)))
-                  for number, grid in enumerate(top.pop("grid"), start=1))
+    grids = tuple(
+        GridSpec(**_checked(grid, GRID_KEYS, path, f"grid {_grid_label(grid, number)}: ", required=("name",)))
+        for number, grid in enumerate(top.pop("grid"), start=1)
+    )
     top.setdefault("out", f"results/{top['name']}")
     return ExperimentSpec(data=data, grids=grids, **top)
 

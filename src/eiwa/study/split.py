@@ -34,13 +34,16 @@ def records(path: str | Path, format: str) -> tuple[list[str], str]:
     raise EiwaError(f"split reads {', '.join(SPLITTABLE)} files, not {format!r}")
 
 
-def split_file(path: str | Path, out_dir: str | Path, format: str = "spans", every: int = 10, dev_slot: int = 8,
-               test_slot: int = 9) -> dict[str, int]:
+def split_file(
+    path: str | Path, out_dir: str | Path, format: str = "spans", every: int = 10, dev_slot: int = 8, test_slot: int = 9
+) -> dict[str, int]:
     """Write train/dev/test files into `out_dir`; returns how many records each part got."""
     if not (0 <= dev_slot < every and 0 <= test_slot < every and dev_slot != test_slot):
         raise EiwaError(f"--dev and --test must be different numbers below --every ({every})")
     items, suffix = records(path, format)
-    parts = {name: [items[i] for i in ids] for name, ids in zip(PARTS, shared_split(len(items), every, dev_slot, test_slot))}
+    parts = {
+        name: [items[i] for i in ids] for name, ids in zip(PARTS, shared_split(len(items), every, dev_slot, test_slot))
+    }
     directory = Path(out_dir)
     check_writable(directory, "the split")
     directory.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ test, and mean ± sample standard deviation over seeds."""
 from __future__ import annotations
 
 import statistics
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 

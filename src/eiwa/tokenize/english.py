@@ -7,8 +7,10 @@ import re
 from eiwa.doc import Token
 
 # Abbreviations that keep their period, as CoNLL-2003 (Reuters, Penn Treebank conventions) does.
-_ABBREVIATIONS = ("Mr|Mrs|Ms|Dr|Prof|Gen|Sen|Rep|Gov|Col|Lt|Sgt|Capt|Cmdr|Adm|Maj|Rev|St|Jr|Sr|Inc|Corp|Ltd|Co|"
-                  "Cos|Bros|Plc|Mt|Ft|vs|etc|No|Nos|Jan|Feb|Mar|Apr|Aug|Sep|Sept|Oct|Nov|Dec|approx|Ave|Blvd|Dept")
+_ABBREVIATIONS = (
+    "Mr|Mrs|Ms|Dr|Prof|Gen|Sen|Rep|Gov|Col|Lt|Sgt|Capt|Cmdr|Adm|Maj|Rev|St|Jr|Sr|Inc|Corp|Ltd|Co|"
+    "Cos|Bros|Plc|Mt|Ft|vs|etc|No|Nos|Jan|Feb|Mar|Apr|Aug|Sep|Sept|Oct|Nov|Dec|approx|Ave|Blvd|Dept"
+)
 
 
 class EnglishTokenizer:
@@ -20,7 +22,8 @@ class EnglishTokenizer:
     NLTK's tokenizer: neither reproduces CoNLL's splits without rules of the same size, and eiwa's
     core does not depend on them."""
 
-    pattern = re.compile(rf"""
+    pattern = re.compile(
+        rf"""
         (?:[A-Za-z]\.){{2,}}(?![A-Za-z])                  # U.S.  U.N.  a.m.
       | (?:{_ABBREVIATIONS})\.(?=\s|$|[,;:)])            # Inc.  Mr.  Jan.
       | [A-Z]\.(?=\s+[A-Z])                              # an initial: J. Smith
@@ -31,7 +34,9 @@ class EnglishTokenizer:
       | \w+(?:(?:-|'(?!(?i:s|re|ve|ll|d|m)\b))\w+)*      # words: hyphens and a non-clitic apostrophe join
       | -{{2,}} | \.{{2,}}                                 # --  ...
       | [^\w\s]
-    """, re.VERBOSE)
+    """,
+        re.VERBOSE,
+    )
 
     def tokenize(self, text: str) -> list[Token]:
         return [Token(m.group(), m.start(), m.end()) for m in self.pattern.finditer(text)]

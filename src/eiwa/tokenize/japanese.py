@@ -39,6 +39,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def encodable(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
+
 # unidic-lite's feature columns: pos1-pos4 are the first four, orthBase the 11th, the kana reading the 18th.
 _POS_FIELDS = 4
 _BASE_FIELD = 10
@@ -112,7 +113,7 @@ class JapaneseTokenizer:
         tokens = self._tokenize_cached(safe)
         if safe == text:
             return list(tokens)
-        return [replace(t, text=text[t.start:t.end]) for t in tokens]
+        return [replace(t, text=text[t.start : t.end]) for t in tokens]
 
     def reading(self, surface: str) -> str | None:
         """Katakana reading of an arbitrary string: the morpheme readings concatenated.

@@ -18,6 +18,7 @@ from eiwa.config import Config
 from eiwa.errors import EiwaError
 from eiwa.features.encoder import Encoder
 from eiwa.persist.atomic import fault_point, json_text
+from eiwa.persist.migrations import checkpoint_state
 from eiwa.tagger import Tagger
 
 CHECKPOINT = "checkpoint.safetensors"  # inside the model directory while training runs
@@ -62,11 +63,10 @@ def read_checkpoint(path: Path) -> tuple[Tagger, dict, dict]:
     except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:
         raise _damaged(path, error) from None
     tagger = Tagger.create(config, encoder)
-    tagger.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    tagger.model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
     tagger.attach_features()
     optimizer_state = _optimizer_state(tensors, state.pop("optimizer_groups"), state.pop("optimizer_plain"))
-    state.setdefault("updates", 0)  # checkpoints written before min_updates existed lack it
-    return tagger, optimizer_state, state
+    return tagger, optimizer_state, checkpoint_state(state)
 
 
 def _optimizer_state(tensors: dict[str, torch.Tensor], groups: list, plain: dict) -> dict:

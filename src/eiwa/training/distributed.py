@@ -18,8 +18,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import torch
 import torch.distributed as dist
@@ -48,7 +48,7 @@ class Group:
         offset = 0
         for parameter, grad in zip(parameters, grads):
             size = grad.numel()
-            parameter.grad = flat[offset:offset + size].view_as(grad).clone()
+            parameter.grad = flat[offset : offset + size].view_as(grad).clone()
             offset += size
 
     def sum(self, *values: float) -> list[float]:
@@ -123,8 +123,13 @@ def run(nproc: int, function: Callable, *args, device: str = "cpu", **kwargs) ->
     CUDA, process r uses GPU r. An error in any process is raised here."""
     import torch.multiprocessing as mp
 
-    mp.start_processes(_worker, args=(nproc, free_port(), device, function, args, kwargs), nprocs=nproc,
-                       join=True, start_method="spawn")
+    mp.start_processes(
+        _worker,
+        args=(nproc, free_port(), device, function, args, kwargs),
+        nprocs=nproc,
+        join=True,
+        start_method="spawn",
+    )
 
 
 __all__ = ["Group", "current", "joined", "launched_by_torchrun", "run"]

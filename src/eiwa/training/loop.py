@@ -12,16 +12,16 @@ checkpoint written after the epoch before it.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from eiwa.config import Config
-from eiwa.features.encoder import Encoded
-from eiwa.features.encoder import Encoder
 from eiwa.doc import Sentence
+from eiwa.features.encoder import Encoded, Encoder
 from eiwa.tagger import Tagger
 from eiwa.training.distributed import Group
 from eiwa.training.optim import set_learning_rate
@@ -52,8 +52,15 @@ class Epoch:
 
 def new_state() -> dict:
     """The state of a loop that has not run an epoch yet."""
-    return {"epoch": 0, "best_dev_f1": -1.0, "best_epoch": 0, "bad_epochs": 0, "updates": 0, "history": [],
-            "seconds": 0.0}
+    return {
+        "epoch": 0,
+        "best_dev_f1": -1.0,
+        "best_epoch": 0,
+        "bad_epochs": 0,
+        "updates": 0,
+        "history": [],
+        "seconds": 0.0,
+    }
 
 
 def train_while_improving(
@@ -73,8 +80,9 @@ def train_while_improving(
     while _goes_on(state, config):
         epoch = state["epoch"] + 1
         set_learning_rate(optimizer, config, epoch)
-        loss, speed, seconds = run_epoch(tagger.model, tagger.encoder, train_data, optimizer, config, epoch, state,
-                                         group, observer)
+        loss, speed, seconds = run_epoch(
+            tagger.model, tagger.encoder, train_data, optimizer, config, epoch, state, group, observer
+        )
         dev_f1 = _dev_f1(tagger, dev_sentences, dev_data, group)
         improved = dev_f1 > state["best_dev_f1"]
         if improved:
@@ -83,8 +91,15 @@ def train_while_improving(
             state["bad_epochs"] += 1
         state["epoch"] = epoch
         state["seconds"] = time.perf_counter() - started
-        state["history"].append({"epoch": epoch, "loss": round(loss, 4), "dev_f1": round(dev_f1, 4),
-                                 "seconds": round(seconds, 2), "sentences_per_second": round(speed, 1)})
+        state["history"].append(
+            {
+                "epoch": epoch,
+                "loss": round(loss, 4),
+                "dev_f1": round(dev_f1, 4),
+                "seconds": round(seconds, 2),
+                "sentences_per_second": round(speed, 1),
+            }
+        )
         yield Epoch(epoch, loss, dev_f1, improved, speed, seconds, stop=not _goes_on(state, config))
 
 
@@ -101,9 +116,17 @@ def _dev_f1(tagger: Tagger, sentences: Sequence[Sentence], encoded: Encoded, gro
     return group.from_leader(tagger.evaluate(sentences, encoded=encoded).f1 if group.leader else 0.0)
 
 
-def run_epoch(model, encoder: Encoder, data: Encoded, optimizer: torch.optim.Optimizer, config: Config, epoch: int,
-              state: dict, group: Group | None = None,
-              observer: BatchObserver | None = None) -> tuple[float, float, float]:
+def run_epoch(
+    model,
+    encoder: Encoder,
+    data: Encoded,
+    optimizer: torch.optim.Optimizer,
+    config: Config,
+    epoch: int,
+    state: dict,
+    group: Group | None = None,
+    observer: BatchObserver | None = None,
+) -> tuple[float, float, float]:
     """One pass over the training data (in a group, this process's share of each batch): the mean
     loss per sentence, sentences per second and seconds, over every process."""
     model.train()
@@ -131,8 +154,14 @@ def run_epoch(model, encoder: Encoder, data: Encoded, optimizer: torch.optim.Opt
     return total_loss / max(sentences, 1), sentences / max(seconds, 1e-9), seconds
 
 
-def _step(model, batch, optimizer: torch.optim.Optimizer, config: Config, group: Group | None,
-          parameters: list[torch.nn.Parameter]) -> float:
+def _step(
+    model,
+    batch,
+    optimizer: torch.optim.Optimizer,
+    config: Config,
+    group: Group | None,
+    parameters: list[torch.nn.Parameter],
+) -> float:
     """One optimizer update on a batch; its loss."""
     optimizer.zero_grad(set_to_none=True)
     loss = model.loss(batch)

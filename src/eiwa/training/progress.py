@@ -11,13 +11,18 @@ class EpochBar:
 
     def __init__(self, console: Console):
         self._progress = Progress(
-            TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(), TextColumn("sentences"),
+            TextColumn("epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("sentences"),
             TextColumn("loss {task.fields[loss]:.3f}  {task.fields[speed]:.0f} sent/s  dev F1 {task.fields[dev_f1]}"),
-            TimeElapsedColumn(), console=console, transient=True,
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
         )
         self._task: TaskID | None = None
 
-    def __enter__(self) -> "EpochBar":
+    def __enter__(self) -> EpochBar:
         self._progress.__enter__()
         return self
 

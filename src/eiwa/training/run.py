@@ -21,6 +21,7 @@ from eiwa.config import Config
 from eiwa.doc import Sentence
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import check_writable, lock
+from eiwa.persist.migrations import check_resumable
 from eiwa.readers import read
 from eiwa.tagger import Tagger
 from eiwa.training import distributed
@@ -41,8 +42,9 @@ class Data:
     token_prefix: str | None = None
 
     def read(self, path: str | Path | None, lang: str, split_tokens: bool):
-        return read(path, self.format, lang, columns=self.columns, token_prefix=self.token_prefix,
-                    split_tokens=split_tokens)
+        return read(
+            path, self.format, lang, columns=self.columns, token_prefix=self.token_prefix, split_tokens=split_tokens
+        )
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,19 @@ class Output:
     asked: frozenset[str] = field(default_factory=frozenset)
 
 
-def train_files(config: Config, data: Data, output: Output, start: Start = Start(), device="cpu", nproc: int = 1,
-                progress: bool = True, log: Log = print) -> TrainResult:
-    """Read `data`, make the start model(s) and train into `output`; returns the best model and its history."""
+def train_files(
+    config: Config,
+    data: Data,
+    output: Output,
+    start: Start | None = None,
+    device="cpu",
+    nproc: int = 1,
+    progress: bool = True,
+    log: Log = print,
+) -> TrainResult:
+    """Read `data`, make the start model(s) (default: scratch) and train into `output`; returns the best
+    model and its history."""
+    start = start or Start()
     directory = Path(output.directory)
     if distributed.launched_by_torchrun():  # every process runs this; rank 0 alone writes
         if nproc > 1:
@@ -68,15 +80,17 @@ def train_files(config: Config, data: Data, output: Output, start: Start = Start
                 check_writable(directory, "the model")
             leader_log = log if group.leader else (lambda _: None)
             with lock(directory) if group.leader else contextlib.nullcontext():
-                return _train_locked(config, data, output, start, local_device, 1, progress and group.leader,
-                                     leader_log)
+                return _train_locked(
+                    config, data, output, start, local_device, 1, progress and group.leader, leader_log
+                )
     check_writable(directory, "the model")
     with lock(directory):
         return _train_locked(config, data, output, start, device, nproc, progress, log)
 
 
-def _train_locked(config, data: Data, output: Output, start: Start, device, nproc: int, progress: bool,
-                  log: Log) -> TrainResult:
+def _train_locked(
+    config, data: Data, output: Output, start: Start, device, nproc: int, progress: bool, log: Log
+) -> TrainResult:
     directory = Path(output.directory)
     check_output(directory, config, output)
     sentences, dev = training_data(config, data, log)
@@ -87,17 +101,37 @@ def _train_locked(config, data: Data, output: Output, start: Start, device, npro
     if len(candidates) > 1:
         if nproc > 1:
             raise EiwaError("--nproc trains one model: not with --modules auto")
-        result = train_best(config, sentences, dev, candidates, out=directory, progress=progress, log=log,
-                            device=device)
+        result = train_best(
+            config, sentences, dev, candidates, out=directory, progress=progress, log=log, device=device
+        )
         log(f"chose {result.tagger.meta['chosen']} (dev F1 {result.best_dev_f1:.4f})")
         return result
     tagger = candidates[0] if candidates else None
     if nproc > 1:  # data-parallel over nproc processes; rank 0 writes the model, which is read back here
-        distributed.run(nproc, train, config, sentences, dev, out=directory, resume=output.resume, tagger=tagger,
-                        progress=progress, device=str(device))
+        distributed.run(
+            nproc,
+            train,
+            config,
+            sentences,
+            dev,
+            out=directory,
+            resume=output.resume,
+            tagger=tagger,
+            progress=progress,
+            device=str(device),
+        )
         return _saved_result(directory)
-    return train(config, sentences, dev, out=directory, resume=output.resume, tagger=tagger, progress=progress,
-                 log=log, device=device)
+    return train(
+        config,
+        sentences,
+        dev,
+        out=directory,
+        resume=output.resume,
+        tagger=tagger,
+        progress=progress,
+        log=log,
+        device=device,
+    )
 
 
 def check_output(directory: Path, config: Config, output: Output) -> None:
@@ -105,19 +139,20 @@ def check_output(directory: Path, config: Config, output: Output) -> None:
     checkpoint = directory / CHECKPOINT
     if not (output.resume or output.force):
         if checkpoint.exists():
-            raise EiwaError(f"{directory} holds the checkpoint of an interrupted run: use --resume to continue it "
-                            "or --force to start over")
+            raise EiwaError(
+                f"{directory} holds the checkpoint of an interrupted run: use --resume to continue it "
+                "or --force to start over"
+            )
         if (directory / "meta.json").exists():
-            raise EiwaError(f"{directory} already holds a model: use --force to overwrite it or --resume to "
-                            "continue training")
+            raise EiwaError(
+                f"{directory} already holds a model: use --force to overwrite it or --resume to continue training"
+            )
     if output.resume:
         _check_resumable(directory, config, output.asked)
 
 
 def _check_resumable(directory: Path, config: Config, asked: frozenset[str]) -> None:
-    if not (directory / CHECKPOINT).exists() and (directory / "checkpoint" / "state.json").exists():
-        raise EiwaError(f"{directory} holds a checkpoint of eiwa 0.2 (a checkpoint/ folder), which this eiwa does "
-                        "not resume: train again with --force")
+    check_resumable(directory, directory / CHECKPOINT)
     if not (directory / CHECKPOINT).exists():
         raise EiwaError(f"--resume: no checkpoint in {directory} to resume from")
     saved = checkpoint_config(directory / CHECKPOINT).to_dict()
@@ -126,11 +161,16 @@ def _check_resumable(directory: Path, config: Config, asked: frozenset[str]) -> 
 
         asked = {name for name in asked if not any(name in keys for keys in ARCHITECTURE.values())}
     wanted = config.to_dict()
-    differ = [f"{name} {saved[name]!r} (asked {wanted[name]!r})" for name in sorted(asked)
-              if name in wanted and wanted[name] != saved[name]]
+    differ = [
+        f"{name} {saved[name]!r} (asked {wanted[name]!r})"
+        for name in sorted(asked)
+        if name in wanted and wanted[name] != saved[name]
+    ]
     if differ:
-        raise EiwaError(f"--resume continues with the checkpoint's settings, which differ from those given: "
-                        f"{'; '.join(differ)}; drop them, or start over with --force")
+        raise EiwaError(
+            f"--resume continues with the checkpoint's settings, which differ from those given: "
+            f"{'; '.join(differ)}; drop them, or start over with --force"
+        )
 
 
 def training_data(config: Config, data: Data, log: Log = print) -> tuple[list[Sentence], list[Sentence]]:
@@ -139,8 +179,10 @@ def training_data(config: Config, data: Data, log: Log = print) -> tuple[list[Se
     if corpus.token_splits:
         log(f"split {corpus.token_splits} tokens at entity boundaries so that no training entity is lost")
     if overlapping := corpus.overlapping_entities():
-        log(f"{overlapping} gold entities overlap an earlier one and are left out of training "
-            "(flat tags cannot hold nested entities)")
+        log(
+            f"{overlapping} gold entities overlap an earlier one and are left out of training "
+            "(flat tags cannot hold nested entities)"
+        )
     sentences = corpus.sentences
     if data.dev:
         dev = data.read(data.dev, config.lang, split_tokens=False).sentences
@@ -154,9 +196,16 @@ def training_data(config: Config, data: Data, log: Log = print) -> tuple[list[Se
     return sentences, dev
 
 
-def train_best(config: Config, train_part: Sequence[Sentence], dev_part: Sequence[Sentence],
-               start: "Tagger | list[Tagger] | None", out=None, progress: bool = False, log=lambda _: None,
-               device: str = "cpu"):
+def train_best(
+    config: Config,
+    train_part: Sequence[Sentence],
+    dev_part: Sequence[Sentence],
+    start: Tagger | list[Tagger] | None,
+    out=None,
+    progress: bool = False,
+    log=lambda _: None,
+    device: str = "cpu",
+):
     """Train `start` (None: a fresh tagger); a list of candidates: train each and keep the one with
     the best dev F1 (earlier candidates win ties), recording the choice in its meta ("chosen")."""
     if not isinstance(start, list):
@@ -172,8 +221,15 @@ def train_best(config: Config, train_part: Sequence[Sentence], dev_part: Sequenc
     best.tagger.meta["chosen"] = describe_start(best.tagger)
     best.tagger.meta["candidates"] = tried
     if out is not None:
-        best.tagger.save(out, training={"best_dev_f1": best.best_dev_f1, "best_epoch": best.best_epoch,
-                                        "epochs": best.epochs, "seconds": best.seconds})
+        best.tagger.save(
+            out,
+            training={
+                "best_dev_f1": best.best_dev_f1,
+                "best_epoch": best.best_epoch,
+                "epochs": best.epochs,
+                "seconds": best.seconds,
+            },
+        )
     return best
 
 

@@ -8,10 +8,10 @@ improves and a checkpoint (checkpoint.py) after every epoch. In a data-parallel 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 from rich.console import Console
@@ -19,9 +19,9 @@ from safetensors.torch import load_file
 
 from eiwa.build import build
 from eiwa.config import Config
+from eiwa.doc import Sentence
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import write_atomic
-from eiwa.doc import Sentence
 from eiwa.tagger import Tagger
 from eiwa.training import distributed
 from eiwa.training.checkpoint import CHECKPOINT, read_checkpoint, write_checkpoint
@@ -50,9 +50,17 @@ def split_off_dev(sentences: Sequence[Sentence], fraction: float) -> tuple[list[
     return train, dev
 
 
-def train(config: Config, train_sentences: Sequence[Sentence], dev_sentences: Sequence[Sentence],
-          out: str | Path | None = None, resume: bool = False, tagger: Tagger | None = None, progress: bool = True,
-          log: Callable[[str], None] | None = None, device: str = "cpu") -> TrainResult:
+def train(
+    config: Config,
+    train_sentences: Sequence[Sentence],
+    dev_sentences: Sequence[Sentence],
+    out: str | Path | None = None,
+    resume: bool = False,
+    tagger: Tagger | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    device: str = "cpu",
+) -> TrainResult:
     """Train (or fine-tune `tagger`) with early stopping on dev F1, on `device` (cpu, cuda, auto).
 
     With `out`, the best model is saved there whenever dev F1 improves, and a checkpoint after
@@ -88,13 +96,20 @@ def train(config: Config, train_sentences: Sequence[Sentence], dev_sentences: Se
     tagger.model.eval()  # the result tags; training mode is set again by each epoch
     if writer is not None:
         writer.finish()
-    return TrainResult(tagger, state["best_dev_f1"], state["best_epoch"], state["epoch"], state["seconds"],
-                       state["history"])
+    return TrainResult(
+        tagger, state["best_dev_f1"], state["best_epoch"], state["epoch"], state["seconds"], state["history"]
+    )
 
 
-def _begin(config: Config, train_sentences: Sequence[Sentence], out: Path | None, resume: bool,
-           tagger: Tagger | None, log: Callable[[str], None],
-           device: str) -> tuple[Tagger, torch.optim.Optimizer, dict]:
+def _begin(
+    config: Config,
+    train_sentences: Sequence[Sentence],
+    out: Path | None,
+    resume: bool,
+    tagger: Tagger | None,
+    log: Callable[[str], None],
+    device: str,
+) -> tuple[Tagger, torch.optim.Optimizer, dict]:
     """(tagger on `device`, its optimizer, the loop's state): resumed from the checkpoint in `out`,
     or fresh, with `tagger` (default: a new model) to train."""
     if resume:
@@ -102,8 +117,10 @@ def _begin(config: Config, train_sentences: Sequence[Sentence], out: Path | None
         if checkpoint is None or not checkpoint.exists():
             raise EiwaError(f"--resume: no checkpoint in {out} to resume from")
         tagger, optimizer_state, state = read_checkpoint(checkpoint)
-        log(f"resuming after epoch {state['epoch']} "
-            f"(best dev F1 {state['best_dev_f1']:.4f} at epoch {state['best_epoch']})")
+        log(
+            f"resuming after epoch {state['epoch']} "
+            f"(best dev F1 {state['best_dev_f1']:.4f} at epoch {state['best_epoch']})"
+        )
     else:
         state = new_state()
         tagger = tagger or build(config, train_sentences).tagger
@@ -129,9 +146,11 @@ def _best_so_far(tagger: Tagger, out: Path | None, resume: bool) -> dict[str, to
 
 
 def _epoch_line(epoch: Epoch, state: dict) -> str:
-    return (f"epoch {epoch.number:3d}  loss {epoch.loss:8.4f}  dev F1 {epoch.dev_f1:.4f}"
-            f"{' *' if epoch.improved else '  '} (best {state['best_dev_f1']:.4f} @ {state['best_epoch']})  "
-            f"{epoch.speed:6.0f} sent/s  {epoch.seconds:5.1f} s")
+    return (
+        f"epoch {epoch.number:3d}  loss {epoch.loss:8.4f}  dev F1 {epoch.dev_f1:.4f}"
+        f"{' *' if epoch.improved else '  '} (best {state['best_dev_f1']:.4f} @ {state['best_epoch']})  "
+        f"{epoch.speed:6.0f} sent/s  {epoch.seconds:5.1f} s"
+    )
 
 
 class _ModelWriter:
@@ -139,15 +158,17 @@ class _ModelWriter:
     swapped in as one directory, after any other the checkpoint file alone is replaced, so that
     model and checkpoint always agree; at the end the model alone, with nothing left to resume."""
 
-    def __init__(self, out: Path, tagger: Tagger, optimizer: torch.optim.Optimizer, state: dict, train_size: int,
-                 dev_size: int):
+    def __init__(
+        self, out: Path, tagger: Tagger, optimizer: torch.optim.Optimizer, state: dict, train_size: int, dev_size: int
+    ):
         self.out, self.tagger, self.optimizer, self.state = out, tagger, optimizer, state
         self.sizes = {"train_sentences": train_size, "dev_sentences": dev_size}
 
     def after_epoch(self, improved: bool) -> None:
         if improved:
-            self.tagger.save(self.out, training=self._summary(),
-                             extra=lambda staging: self._checkpoint(staging / CHECKPOINT))
+            self.tagger.save(
+                self.out, training=self._summary(), extra=lambda staging: self._checkpoint(staging / CHECKPOINT)
+            )
         else:
             write_atomic(self.out / CHECKPOINT, self._checkpoint)
 
@@ -159,5 +180,10 @@ class _ModelWriter:
 
     def _summary(self) -> dict:
         state = self.state
-        return {"best_dev_f1": state["best_dev_f1"], "best_epoch": state["best_epoch"], "epochs": state["epoch"],
-                "seconds": round(state["seconds"], 1), **self.sizes}
+        return {
+            "best_dev_f1": state["best_dev_f1"],
+            "best_epoch": state["best_epoch"],
+            "epochs": state["epoch"],
+            "seconds": round(state["seconds"], 1),
+            **self.sizes,
+        }

@@ -27,8 +27,8 @@ import functools
 import re
 import sqlite3
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -40,7 +40,28 @@ VARIANTS = ("none", "jmdict", "jmdict+map")
 LICENCE = "JMdict (EDRDG, CC BY-SA 4.0), via the jamdict-data package"
 SENSES = 2  # a headword's first senses carry its common meanings; later ones are rare or figurative
 GLOSSES_PER_SENSE = 3
-_STOPWORDS = frozenset("a an the of to in on at for and or by with one's oneself someone something etc".split())
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "and",
+        "or",
+        "by",
+        "with",
+        "one's",
+        "oneself",
+        "someone",
+        "something",
+        "etc",
+    ]
+)
 
 
 @dataclass
@@ -58,12 +79,17 @@ class BridgeReport:
 
     def lines(self) -> list[str]:
         covered = (self.known_tokens + self.bridged_tokens) / self.tokens if self.tokens else 0.0
-        line = (f"  word bridge ({self.variant}): {self.by_dictionary:,} of {self.new_words:,} new target words "
-                f"(training words and {self.added_headwords:,} common JMdict headwords) start from dictionary glosses")
+        line = (
+            f"  word bridge ({self.variant}): {self.by_dictionary:,} of {self.new_words:,} new target words "
+            f"(training words and {self.added_headwords:,} common JMdict headwords) start from dictionary glosses"
+        )
         if self.variant == "jmdict+map":
             line += f", {self.by_map:,} from the vector map (fitted on {self.map_fit_pairs:,} pairs)"
-        return [line, f"  word rows in the source's space: {covered:.1%} of target training tokens "
-                      f"({self.known_tokens:,} known to the source, {self.bridged_tokens:,} bridged, of {self.tokens:,})"]
+        return [
+            line,
+            f"  word rows in the source's space: {covered:.1%} of target training tokens "
+            f"({self.known_tokens:,} known to the source, {self.bridged_tokens:,} bridged, of {self.tokens:,})",
+        ]
 
     def to_dict(self) -> dict:
         # the model's vocabulary now holds JMdict headwords: their licence travels with it (meta.json)
@@ -90,7 +116,9 @@ def load_glosses(database: str | None = None) -> dict[str, tuple[tuple[str, ...]
             senses_of_entry: dict[int, list[int]] = {}
             for sense, entry in connection.execute("SELECT ID, idseq FROM Sense ORDER BY ID"):
                 senses_of_entry.setdefault(entry, []).append(sense)
-            spellings = connection.execute("SELECT idseq, text FROM Kanji UNION ALL SELECT idseq, text FROM Kana").fetchall()
+            spellings = connection.execute(
+                "SELECT idseq, text FROM Kanji UNION ALL SELECT idseq, text FROM Kana"
+            ).fetchall()
         finally:
             connection.close()
     except sqlite3.Error as error:
@@ -113,8 +141,10 @@ def common_headwords(database: str | None = None) -> tuple[str, ...]:
     gai1), NFKC, in dictionary order: the words a bridged vocabulary adds beyond the training data."""
     path = _database(database)
     common = "('news1', 'ichi1', 'spec1', 'spec2', 'gai1')"
-    query = (f"SELECT DISTINCT k.text FROM Kanji k JOIN KJP p ON p.kid = k.ID WHERE p.text IN {common} UNION ALL "
-             f"SELECT DISTINCT k.text FROM Kana k JOIN KNP p ON p.kid = k.ID WHERE p.text IN {common}")
+    query = (
+        f"SELECT DISTINCT k.text FROM Kanji k JOIN KJP p ON p.kid = k.ID WHERE p.text IN {common} UNION ALL "
+        f"SELECT DISTINCT k.text FROM Kana k JOIN KNP p ON p.kid = k.ID WHERE p.text IN {common}"
+    )
     try:
         connection = connect_read_only(path)
         try:
@@ -144,8 +174,12 @@ def dictionary_rows(glosses: Sequence[tuple[str, ...]], source_row: Callable[[st
     return [row for row in rows if row is not None]
 
 
-def headwords_to_add(known: set[str], source_row: Callable[[str], int | None], normalise: Callable[[str], str],
-                     database: str | None = None) -> list[str]:
+def headwords_to_add(
+    known: set[str],
+    source_row: Callable[[str], int | None],
+    normalise: Callable[[str], str],
+    database: str | None = None,
+) -> list[str]:
     """Common headwords, normalised as the target's words, that are not in `known` and whose
     glosses reach the source's vocabulary."""
     glosses = load_glosses(database)
@@ -204,14 +238,23 @@ def bridge_word_rows(
             weights = torch.linalg.solve(x1.T @ x1 + ridge, x1.T @ y)
             rest = [k for k, i in enumerate(new) if i not in by_dictionary and has_vector[k]]
             if rest:
-                mapped = torch.cat([torch.from_numpy(table[rest]).double(), torch.ones(len(rest), 1, dtype=x.dtype)], 1) @ weights
+                mapped = (
+                    torch.cat([torch.from_numpy(table[rest]).double(), torch.ones(len(rest), 1, dtype=x.dtype)], 1)
+                    @ weights
+                )
                 by_map = {new[k]: row.to(embedding.dtype) for k, row in zip(rest, mapped)}
     with torch.no_grad():
         for index, row in {**by_dictionary, **by_map}.items():
             embedding[index] = row
     bridged = set(by_dictionary) | set(by_map)
     return BridgeReport(
-        variant=variant, new_words=len(new), by_dictionary=len(by_dictionary), by_map=len(by_map),
-        new_tokens=int(sum(token_counts[i] for i in new)), bridged_tokens=int(sum(token_counts[i] for i in bridged)),
-        tokens=int(sum(token_counts)), known_tokens=known_tokens, map_fit_pairs=pairs,
+        variant=variant,
+        new_words=len(new),
+        by_dictionary=len(by_dictionary),
+        by_map=len(by_map),
+        new_tokens=int(sum(token_counts[i] for i in new)),
+        bridged_tokens=int(sum(token_counts[i] for i in bridged)),
+        tokens=int(sum(token_counts)),
+        known_tokens=known_tokens,
+        map_fit_pairs=pairs,
     )

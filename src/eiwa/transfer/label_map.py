@@ -9,23 +9,27 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 from eiwa.config import Config
+from eiwa.doc import Sentence, entity_types
 from eiwa.errors import EiwaError
 from eiwa.features.encoder import Encoder
 from eiwa.persist.atomic import is_file
-from eiwa.doc import Sentence, entity_types
 from eiwa.tagger import Tagger
 
 LabelMap = dict[str, list[str]]  # source type -> target types
 
 
 def resolve_label_map(
-    spec: str | None, source: Tagger, config: Config, sentences: Sequence[Sentence],
-    log: Callable[[str], None] = lambda line: None, target_types: Sequence[str] | None = None,
+    spec: str | None,
+    source: Tagger,
+    config: Config,
+    sentences: Sequence[Sentence],
+    log: Callable[[str], None] = lambda line: None,
+    target_types: Sequence[str] | None = None,
 ) -> LabelMap:
     """An explicit map (string or file), or `auto` (also the default): proposed from the training data.
 
@@ -45,16 +49,21 @@ def resolve_label_map(
 def parse_label_map(spec: str, source_types: Sequence[str], target_types: Sequence[str]) -> LabelMap:
     """`PER=PSN,LOC=LOC`, or a file with one `SOURCE=TARGET` a line (or a JSON object SOURCE -> [TARGETS])."""
     path = Path(spec)
-    pairs = _pairs_in_file(path) if is_file(path) else [_pair(item, "--label-map") for item in spec.split(",")
-                                                           if item.strip()]
+    pairs = (
+        _pairs_in_file(path)
+        if is_file(path)
+        else [_pair(item, "--label-map") for item in spec.split(",") if item.strip()]
+    )
     label_map: LabelMap = defaultdict(list)
     for source, target in pairs:
         if source not in source_types:
-            raise EiwaError(f"--label-map: source type {source!r} is not one of the source model's "
-                            f"({', '.join(source_types)})")
+            raise EiwaError(
+                f"--label-map: source type {source!r} is not one of the source model's ({', '.join(source_types)})"
+            )
         if target_types and target not in target_types:
-            raise EiwaError(f"--label-map: target type {target!r} does not occur in the target data "
-                            f"({', '.join(target_types)})")
+            raise EiwaError(
+                f"--label-map: target type {target!r} does not occur in the target data ({', '.join(target_types)})"
+            )
         if target not in label_map[source]:
             label_map[source].append(target)
     return dict(label_map)
@@ -67,8 +76,11 @@ def _pairs_in_file(path: Path) -> list[tuple[str, str]]:
         raise EiwaError(f"{path}: cannot read the label map ({error})") from None
     if text.lstrip().startswith("{"):
         return _pairs_in_json(path, text)
-    return [_pair(line, f"{path}:{n}") for n, line in enumerate(text.splitlines(), 1)
-            if line.strip() and not line.startswith("#")]
+    return [
+        _pair(line, f"{path}:{n}")
+        for n, line in enumerate(text.splitlines(), 1)
+        if line.strip() and not line.startswith("#")
+    ]
 
 
 def _pairs_in_json(path: Path, text: str) -> list[tuple[str, str]]:
@@ -98,8 +110,9 @@ def format_label_map(label_map: LabelMap) -> str:
     return ",".join(f"{s}={t}" for s, targets in sorted(label_map.items()) for t in targets) or "(empty)"
 
 
-def propose_label_map(source: Tagger, config: Config, sentences: Sequence[Sentence],
-                      min_share: float = 0.1) -> tuple[LabelMap, dict]:
+def propose_label_map(
+    source: Tagger, config: Config, sentences: Sequence[Sentence], min_share: float = 0.1
+) -> tuple[LabelMap, dict]:
     """`--label-map auto`: tag the target training data with the source model and map each target
     type to the source type most often predicted on its gold tokens (if on at least `min_share` of them)."""
     gold_tokens, overlap = _overlap(source_view(source, config), sentences)

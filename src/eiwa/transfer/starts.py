@@ -3,8 +3,8 @@ module subsets (`--modules char,classifier`, the modules two models share, `--mo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 from eiwa.config import Config
 from eiwa.errors import EiwaError
@@ -13,8 +13,10 @@ from eiwa.tagger import Tagger
 
 MODULES = (*names(), "classifier")
 # Settings that shape each module's weights: a transferred module keeps the source's.
-ARCHITECTURE = {"classifier": ("hidden_dim", "decoder", "tag_scheme"),
-                **{name: feature.architecture() for name, feature in FEATURES.items()}}
+ARCHITECTURE = {
+    "classifier": ("hidden_dim", "decoder", "tag_scheme"),
+    **{name: feature.architecture() for name, feature in FEATURES.items()},
+}
 AUTO = "auto"  # --modules auto: the subset (and source) chosen on the target's dev data
 SHARED = "shared"  # --modules shared: every module the source can hand to the target
 
@@ -26,15 +28,13 @@ def parse_modules(text: str) -> list[str]:
         return []
     unknown = [n for n in names if n not in MODULES]
     if unknown or not names:
-        raise EiwaError(f"--modules: expected a comma-separated subset of {','.join(MODULES)} or 'none', "
-                        f"got {text!r}")
+        raise EiwaError(f"--modules: expected a comma-separated subset of {','.join(MODULES)} or 'none', got {text!r}")
     return [m for m in MODULES if m in names]
 
 
 def shared_modules(source: Tagger, config: Config) -> list[str]:
     """Every module the source can hand to a target of `config`: the features both have, and the classifier."""
-    return [m for m in MODULES
-            if m == "classifier" or (m in source.encoder.features and m in config.feature_names())]
+    return [m for m in MODULES if m == "classifier" or (m in source.encoder.features and m in config.feature_names())]
 
 
 def auto_candidates(source: Tagger, config: Config) -> list[list[str]]:
@@ -44,8 +44,13 @@ def auto_candidates(source: Tagger, config: Config) -> list[list[str]]:
     from English can help less than a fresh character module). Trying every subset would cost
     2**modules trainings; these five span what the studies found to matter (docs/RESULTS.md)."""
     shared = shared_modules(source, config)
-    candidates = [[], ["char", "classifier"], shared, [m for m in shared if m != "word"],
-                  [m for m in shared if m != "char"]]
+    candidates = [
+        [],
+        ["char", "classifier"],
+        shared,
+        [m for m in shared if m != "word"],
+        [m for m in shared if m != "char"],
+    ]
     unique = []
     for modules in candidates:
         modules = [m for m in shared if m in modules]
@@ -60,11 +65,15 @@ def check_modules(source: Tagger, config: Config, modules: Sequence[str]) -> Non
         if name == "classifier":
             continue
         if name not in source.encoder.features:
-            raise EiwaError(f"--modules: the source model has no {name} module (it has: "
-                            f"{', '.join([*source.encoder.features, 'classifier'])})")
+            raise EiwaError(
+                f"--modules: the source model has no {name} module (it has: "
+                f"{', '.join([*source.encoder.features, 'classifier'])})"
+            )
         if name not in config.feature_names():
-            raise EiwaError(f"--modules: {name} is transferred but the target's features ({config.features}) do "
-                            f"not include it: add it, e.g. --set features={config.features},{name}")
+            raise EiwaError(
+                f"--modules: {name} is transferred but the target's features ({config.features}) do "
+                f"not include it: add it, e.g. --set features={config.features},{name}"
+            )
 
 
 def target_config(source: Config, target: Config) -> Config:

@@ -20,14 +20,14 @@ Tables of the target's own resources (a pretrained vectors table) are never copi
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from eiwa.config import Config
-from eiwa.errors import EiwaError
 from eiwa.doc import Sentence
+from eiwa.errors import EiwaError
 from eiwa.features import FEATURES
 from eiwa.features.encoder import Encoder
 from eiwa.features.vocab import TagVocab, Vocab, normalize_word
@@ -37,8 +37,11 @@ from eiwa.transfer.bridge import BridgeReport, bridge_word_rows, headwords_to_ad
 from eiwa.transfer.label_map import LabelMap
 
 # Vocabulary-indexed tables -> (feature, vocabulary name); tables never copied; from the registry.
-VOCAB_TABLES = {f"{name}.{table}": (name, vocab) for name, feature in FEATURES.items()
-                for table, vocab in feature.vocab_tables.items()}
+VOCAB_TABLES = {
+    f"{name}.{table}": (name, vocab)
+    for name, feature in FEATURES.items()
+    for table, vocab in feature.vocab_tables.items()
+}
 OWN_TABLES = {f"{name}.{table}" for name, feature in FEATURES.items() for table in feature.own_tables}
 # Tag-indexed parameters, and which of their dimensions run over tags.
 TAG_TABLES = {
@@ -57,8 +60,9 @@ TagRows = tuple[list[int], list[int]]  # parallel lists: target tag ids, and the
 # ----------------------------------------------------------------------------- vocabularies and tags
 
 
-def inherit_vocabularies(source: Tagger, config: Config, encoder: Encoder,
-                         modules: Sequence[str]) -> tuple[dict[str, tuple[int, int]], int]:
+def inherit_vocabularies(
+    source: Tagger, config: Config, encoder: Encoder, modules: Sequence[str]
+) -> tuple[dict[str, tuple[int, int]], int]:
     """Give each transferred feature of `encoder` the source's vocabularies extended by its own.
 
     Returns, per vocabulary, (target training items the source knows, target training items), and
@@ -136,19 +140,22 @@ def copy_modules(source: Tagger, target: Tagger, modules: Sequence[str], tag_row
             _new_rows_from_unknown(source, target, modules)
 
 
-def _copy_table(name: str, value: torch.Tensor, source_value: torch.Tensor, source: Tagger, target: Tagger,
-                tag_rows: TagRows) -> None:
+def _copy_table(
+    name: str, value: torch.Tensor, source_value: torch.Tensor, source: Tagger, target: Tagger, tag_rows: TagRows
+) -> None:
     if name in VOCAB_TABLES:
         feature, vocab = VOCAB_TABLES[name]
-        value[:len(source.encoder.features[feature].vocabs[vocab])] = source_value
+        value[: len(source.encoder.features[feature].vocabs[vocab])] = source_value
     elif name in TAG_TABLES:
         _copy_tag_rows(value, source_value, TAG_TABLES[name], *tag_rows)
     elif name in CLASSIFIER_INPUTS:
         for target_block, source_block in _shared_blocks(source, target):
             value[:, target_block] = source_value[:, source_block]
     elif value.shape != source_value.shape:
-        raise EiwaError(f"transfer: {name} has shape {tuple(source_value.shape)} in the source and "
-                        f"{tuple(value.shape)} in the target; the module cannot be copied")
+        raise EiwaError(
+            f"transfer: {name} has shape {tuple(source_value.shape)} in the source and "
+            f"{tuple(value.shape)} in the target; the module cannot be copied"
+        )
     else:
         value.copy_(source_value)
 
@@ -184,8 +191,11 @@ def _shared_blocks(source: Tagger, target: Tagger) -> list[tuple[slice, slice]]:
     """(target columns, source columns) of the classifier input blocks of features both models have."""
     source_blocks, target_blocks = input_blocks(source.model), input_blocks(target.model)
     width = lambda block: block.stop - block.start  # noqa: E731
-    return [(block, source_blocks[name]) for name, block in target_blocks.items()
-            if name in source_blocks and width(source_blocks[name]) == width(block)]
+    return [
+        (block, source_blocks[name])
+        for name, block in target_blocks.items()
+        if name in source_blocks and width(source_blocks[name]) == width(block)
+    ]
 
 
 # ----------------------------------------------------------------------------- the word bridge (bridge.py)
@@ -194,8 +204,9 @@ def _shared_blocks(source: Tagger, target: Tagger) -> list[tuple[slice, slice]]:
 def bridges(source: Config, target: Config) -> bool:
     """Whether the word bridge runs: asked for, English source, Japanese target reading native
     words (romaji words meet English rows by spelling)."""
-    return (target.word_bridge != "none" and source.lang == "en" and target.lang == "ja"
-            and target.word_input == "native")
+    return (
+        target.word_bridge != "none" and source.lang == "en" and target.lang == "ja" and target.word_input == "native"
+    )
 
 
 def _source_word_row(source: Tagger):
@@ -230,8 +241,17 @@ def bridge_words(source: Tagger, target: Tagger, sentences: Sequence[Sentence]) 
             lemma_of.setdefault(normalize_word(token.text, config.word_lowercase), token.lemma)
     vectors = _vector_rows(config.vectors_table) if config.word_bridge == "jmdict+map" else None
     counts = words.counts + [0] * (len(words) - len(words.counts))
-    return bridge_word_rows(config.word_bridge, target.model.word.embedding.weight, words.items, words.inherited,
-                            _source_word_row(source), lemma_of, counts, int(sum(counts[:words.inherited])), vectors)
+    return bridge_word_rows(
+        config.word_bridge,
+        target.model.word.embedding.weight,
+        words.items,
+        words.inherited,
+        _source_word_row(source),
+        lemma_of,
+        counts,
+        int(sum(counts[: words.inherited])),
+        vectors,
+    )
 
 
 def _vector_rows(vectors_table: str):

@@ -15,16 +15,16 @@ from dataclasses import replace
 import pytest
 import torch
 from click.testing import CliRunner
+from helpers import TINY_SET, synthetic_sentences, synthetic_tagged, tiny_config, write_conll
 
-from conftest import TINY_SET, synthetic_sentences, synthetic_tagged, tiny_config, write_conll
+from eiwa.build import build
 from eiwa.cli import cli
 from eiwa.doc import sentence_from_tags
-from eiwa.readers.hironsan import read_hironsan
-from eiwa.features.vocab import bigrams
-from eiwa.features.encoder import Encoder
 from eiwa.errors import EiwaError
+from eiwa.features.encoder import Encoder
+from eiwa.features.vocab import bigrams
+from eiwa.readers.hironsan import read_hironsan
 from eiwa.tagger import Tagger
-from eiwa.build import build
 from eiwa.training.optim import make_optimizer
 from eiwa.training.train import train
 from eiwa.transfer.label_map import parse_label_map, propose_label_map, resolve_label_map
@@ -38,6 +38,8 @@ EMBEDDINGS = {"char.embedding.weight": "bigrams", "word.embedding.weight": "word
 def vocab_of(encoder, name):
     """The word or bigram vocabulary of an encoder."""
     return encoder.features["word" if name == "words" else "char"].vocabs[name]
+
+
 TAG_ROWS = {  # tag-indexed parameters -> which dimensions run over tags
     "classifier.output.weight": (0,),
     "classifier.output.bias": (0,),
@@ -124,15 +126,18 @@ def check_tag_table(name, value, source_value, fresh_value, pairs):
 # ----------------------------------------------------------------------------- parse_modules
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("char", ["char"]),
-    ("classifier,char", ["char", "classifier"]),  # order normalised to char, word, classifier
-    (" word , char ", ["char", "word"]),
-    ("classifier,word,char", ["char", "word", "classifier"]),
-    ("char,char", ["char"]),
-    ("none", []),
-    (" none ", []),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("char", ["char"]),
+        ("classifier,char", ["char", "classifier"]),  # order normalised to char, word, classifier
+        (" word , char ", ["char", "word"]),
+        ("classifier,word,char", ["char", "word", "classifier"]),
+        ("char,char", ["char"]),
+        ("none", []),
+        (" none ", []),
+    ],
+)
 def test_parse_modules(text, expected):
     assert parse_modules(text) == expected
 
@@ -177,14 +182,17 @@ def test_parse_label_map_without_target_data_accepts_any_target():
     assert parse_label_map("PER=ANYTHING", SOURCE_TYPES, []) == {"PER": ["ANYTHING"]}
 
 
-@pytest.mark.parametrize("spec, fragment", [
-    ("PSN=PER", "source type 'PSN'"),  # reversed by mistake
-    ("PER=PERSON", "target type 'PERSON'"),
-    ("PER", "expected SOURCE=TARGET"),
-    ("PER=", "expected SOURCE=TARGET"),
-    ("=PSN", "expected SOURCE=TARGET"),
-    ("PER=PSN,LOC", "expected SOURCE=TARGET, got 'LOC'"),
-])
+@pytest.mark.parametrize(
+    "spec, fragment",
+    [
+        ("PSN=PER", "source type 'PSN'"),  # reversed by mistake
+        ("PER=PERSON", "target type 'PERSON'"),
+        ("PER", "expected SOURCE=TARGET"),
+        ("PER=", "expected SOURCE=TARGET"),
+        ("=PSN", "expected SOURCE=TARGET"),
+        ("PER=PSN,LOC", "expected SOURCE=TARGET, got 'LOC'"),
+    ],
+)
 def test_parse_label_map_errors(spec, fragment):
     with pytest.raises(EiwaError) as error:
         parse_label_map(spec, SOURCE_TYPES, TARGET_TYPES)
@@ -233,10 +241,14 @@ def test_transfer_copies_exactly_the_chosen_modules(source, ja_sentences, module
 
     # Vocabularies: a transferred table's starts with the source's items in source order.
     for attribute, module in (("words", "word"), ("bigrams", "char")):
-        vocab, mine, theirs = vocab_of(target.encoder, attribute), vocab_of(own, attribute), vocab_of(source.encoder, attribute)
+        vocab, mine, theirs = (
+            vocab_of(target.encoder, attribute),
+            vocab_of(own, attribute),
+            vocab_of(source.encoder, attribute),
+        )
         if module in modules:
             assert vocab.items[: len(theirs)] == theirs.items
-            assert vocab.items[len(theirs):] == [item for item in mine.items[2:] if item not in theirs]
+            assert vocab.items[len(theirs) :] == [item for item in mine.items[2:] if item not in theirs]
             assert vocab.inherited == len(theirs)
             # Counts are the target's (they decide which words are singletons for unknown-word dropout).
             assert vocab.counts == [mine.counts[mine.ids[i]] if i in mine else 0 for i in vocab.items]
@@ -309,8 +321,12 @@ def test_label_map_rows_on_the_classifier(source, ja_sentences):
         assert torch.equal(new[name][t["B-DAT"]], fresh[name][t["B-DAT"]]), name
         assert not any(torch.equal(new[name][t["B-DAT"]], old[name][i]) for i in range(len(s))), name
     transitions, source_transitions = new["classifier.crf.transitions"], old["classifier.crf.transitions"]
-    for a, b, sa, sb in [("B-PSN", "E-PSN", "B-PER", "E-PER"), ("O", "B-ART", "O", "B-ORG"),
-                         ("S-ART", "B-LOC", "S-ORG", "B-LOC"), ("E-ORG", "O", "E-ORG", "O")]:
+    for a, b, sa, sb in [
+        ("B-PSN", "E-PSN", "B-PER", "E-PER"),
+        ("O", "B-ART", "O", "B-ORG"),
+        ("S-ART", "B-LOC", "S-ORG", "B-LOC"),
+        ("E-ORG", "O", "E-ORG", "O"),
+    ]:
         assert transitions[t[a], t[b]] == source_transitions[s[sa], s[sb]], (a, b)
     # Any transition into or out of an unmapped tag is fresh (a fresh CRF is all zeros).
     assert transitions[t["O"], t["B-DAT"]] == 0 and transitions[t["B-DAT"], t["O"]] == 0
@@ -323,9 +339,14 @@ def test_label_map_rows_on_the_classifier(source, ja_sentences):
 def test_transfer_report_shares_counted_by_hand(source):
     # Target: words mary, left, qz, ".", anne (qz unknown to the source: 4 of 5 known);
     # bigrams of Mary (5), left (5), Qz (3), "." (2), Anne (5) = 20, all known but Qz's 3 (17 of 20).
-    assert "qz" not in source.encoder.features["word"].vocabs["words"] and "Qz" not in source.encoder.features["char"].vocabs["bigrams"]
-    sentences = [sentence_from_tags(["Mary", "left", "Qz", "."], ["S-PSN", "O", "S-PLACE", "O"], "en"),
-                 sentence_from_tags(["Anne", "left", "Mary", "."], ["O", "O", "S-PSN", "O"], "en")]
+    assert (
+        "qz" not in source.encoder.features["word"].vocabs["words"]
+        and "Qz" not in source.encoder.features["char"].vocabs["bigrams"]
+    )
+    sentences = [
+        sentence_from_tags(["Mary", "left", "Qz", "."], ["S-PSN", "O", "S-PLACE", "O"], "en"),
+        sentence_from_tags(["Anne", "left", "Mary", "."], ["O", "O", "S-PSN", "O"], "en"),
+    ]
     assert len({b for s in sentences for token in s.words for b in bigrams(token)}) == 20
     target, report = build(tiny_config(), sentences, source, ["char", "word", "classifier"], {"PER": ["PSN"]})
     assert report.copied == {"bigrams": (17, 20), "words": (4, 5)}
@@ -338,20 +359,39 @@ def test_transfer_report_shares_counted_by_hand(source):
     assert "bigrams: 17 of 20 target training items (85.0%)" in lines
     assert "words: 4 of 5 target training items (80.0%)" in lines
     assert "PER=PSN: 5 of 6 target tags" in lines
-    assert target.meta["transfer"]["copied"] == {"bigrams": {"known": 17, "total": 20}, "words": {"known": 4, "total": 5}}
+    assert target.meta["transfer"]["copied"] == {
+        "bigrams": {"known": 17, "total": 20},
+        "words": {"known": 4, "total": 5},
+    }
 
 
 def test_target_inherits_the_source_architecture(source, ja_sentences):
-    different = ja_config(hidden_dim=16, char_hidden_dim=6, char_embedding_dim=5, word_embedding_dim=12,
-                          case_embedding_dim=3, decoder="softmax", tag_scheme="iob2", word_lowercase=False,
-                          char_lowercase=True, lr=0.5, max_epochs=3, seed=9)
+    different = ja_config(
+        hidden_dim=16,
+        char_hidden_dim=6,
+        char_embedding_dim=5,
+        word_embedding_dim=12,
+        case_embedding_dim=3,
+        decoder="softmax",
+        tag_scheme="iob2",
+        word_lowercase=False,
+        char_lowercase=True,
+        lr=0.5,
+        max_epochs=3,
+        seed=9,
+    )
     for modules in ([], ["char"]):
         target, _ = build(different, ja_sentences, source, modules, {})
         for name in (key for module in ("classifier", "char", "word") for key in ARCHITECTURE[module]):
             assert getattr(target.config, name) == getattr(source.config, name), name
         # ... while the target keeps its own inputs and training settings.
-        assert (target.config.lang, target.config.char_input, target.config.lr, target.config.max_epochs,
-                target.config.seed) == ("ja", "romaji", 0.5, 3, 9)
+        assert (
+            target.config.lang,
+            target.config.char_input,
+            target.config.lr,
+            target.config.max_epochs,
+            target.config.seed,
+        ) == ("ja", "romaji", 0.5, 3, 9)
         shapes = {n: v.shape for n, v in source.model.state_dict().items() if n not in EMBEDDINGS and n not in TAG_ROWS}
         assert {n: v.shape for n, v in target.model.state_dict().items() if n in shapes} == shapes
         assert "classifier.crf.transitions" in target.model.state_dict()  # the source's CRF, not softmax
@@ -397,8 +437,9 @@ def test_fine_tune_frozen_still_trains_rows_of_unmapped_tags(source, ja_sentence
     before = snapshot(target)
     _train_one_epoch(target, ja_sentences)
     row = target.encoder.tags.ids["B-DAT"]
-    assert not torch.equal(target.model.state_dict()["classifier.output.weight"][row],
-                           before["classifier.output.weight"][row])
+    assert not torch.equal(
+        target.model.state_dict()["classifier.output.weight"][row], before["classifier.output.weight"][row]
+    )
 
 
 def test_fine_tune_lower_lr_puts_transferred_modules_in_a_scaled_group(source, ja_sentences):
@@ -428,7 +469,9 @@ def test_fine_tune_lower_lr_scale_reaches_the_learning_rate(source, ja_sentences
         if name.startswith("char."):
             assert torch.equal(value, before[name]), name
     assert not torch.equal(after["word.embedding.weight"], before["word.embedding.weight"])
-    assert not torch.equal(after["classifier.lstm.forward_lstm.weight_hh_l0"], before["classifier.lstm.forward_lstm.weight_hh_l0"])
+    assert not torch.equal(
+        after["classifier.lstm.forward_lstm.weight_hh_l0"], before["classifier.lstm.forward_lstm.weight_hh_l0"]
+    )
 
 
 def test_fine_tune_all_trains_transferred_weights_and_leaves_the_source_alone(source, ja_sentences):
@@ -437,7 +480,11 @@ def test_fine_tune_all_trains_transferred_weights_and_leaves_the_source_alone(so
     before = snapshot(target)
     _train_one_epoch(target, ja_sentences)
     after = target.model.state_dict()
-    for name in ("char.lstm.forward_lstm.weight_ih_l0", "word.case_embedding.weight", "classifier.lstm.backward_lstm.bias_hh_l0"):
+    for name in (
+        "char.lstm.forward_lstm.weight_ih_l0",
+        "word.case_embedding.weight",
+        "classifier.lstm.backward_lstm.bias_hh_l0",
+    ):
         assert not torch.equal(after[name], before[name]), name
     inherited = target.encoder.features["char"].vocabs["bigrams"].inherited
     assert not torch.equal(after["char.embedding.weight"][:inherited], before["char.embedding.weight"][:inherited])
@@ -455,7 +502,9 @@ def test_zero_shot_transfer_tags_without_training(trained_source, ja_sentences):
     assert {f"{p}-{t}" for p in "BES" for t in ("PSN", "LOC", "ORG")} | {"O"} <= tags
     assert not {t for t in tags if t != "O" and t[2:] not in ("PSN", "LOC", "ORG")}
     # Every tag whose source counterpart exists starts from its row (the tiny source has no I- tags).
-    with_source_row = [t for t in tags if t == "O" or f"{t[:2]}{ {'PSN': 'PER'}.get(t[2:], t[2:])}" in trained_source.encoder.tags.ids]
+    with_source_row = [
+        t for t in tags if t == "O" or f"{t[:2]}{ {'PSN': 'PER'}.get(t[2:], t[2:]) }" in trained_source.encoder.tags.ids
+    ]
     assert report.mapped_tags == (len(with_source_row), len(tags))
     assert len(with_source_row) >= 10
     assert report.copied == {"bigrams": (0, 0), "words": (0, 0)}
@@ -467,10 +516,13 @@ def test_zero_shot_transfer_tags_without_training(trained_source, ja_sentences):
 def test_zero_shot_renaming_reproduces_the_source(trained_source):
     # Transferring everything under a pure renaming must tag exactly as the source, with the new names.
     renaming = {"PER": "PSN", "LOC": "PLACE", "ORG": "GROUP"}
-    target, _ = build(tiny_config(), [], trained_source, ["char", "word", "classifier"],
-                         {s: [t] for s, t in renaming.items()})
+    target, _ = build(
+        tiny_config(), [], trained_source, ["char", "word", "classifier"], {s: [t] for s, t in renaming.items()}
+    )
     sentences = synthetic_sentences(30, seed=11)
-    expected = [[(e.start, e.end, renaming[e.type]) for e in spans] for spans in trained_source.tag_sentences(sentences)]
+    expected = [
+        [(e.start, e.end, renaming[e.type]) for e in spans] for spans in trained_source.tag_sentences(sentences)
+    ]
     assert sum(map(len, expected)) > 20
     assert [[e.as_tuple() for e in spans] for spans in target.tag_sentences(sentences)] == expected
 
@@ -535,13 +587,27 @@ def test_resolve_label_map_explicit_is_checked_against_the_target_data(trained_s
 
 def test_transferred_model_reloads_and_tags_identically(trained_source, ja_sentences, tmp_path):
     config = ja_config(fine_tune="frozen", max_epochs=1)
-    target, _ = build(config, ja_sentences, trained_source, ["char", "word", "classifier"],
-                         {"PER": ["PSN"], "LOC": ["LOC"], "ORG": ["ORG"]})
-    result = train(target.config, ja_sentences[:32], ja_sentences[32:], out=tmp_path / "m", tagger=target,
-                   progress=False, log=lambda _: None)
+    target, _ = build(
+        config,
+        ja_sentences,
+        trained_source,
+        ["char", "word", "classifier"],
+        {"PER": ["PSN"], "LOC": ["LOC"], "ORG": ["ORG"]},
+    )
+    result = train(
+        target.config,
+        ja_sentences[:32],
+        ja_sentences[32:],
+        out=tmp_path / "m",
+        tagger=target,
+        progress=False,
+        log=lambda _: None,
+    )
     loaded = Tagger.load(tmp_path / "m")
     assert loaded.encoder.to_json() == result.tagger.encoder.to_json()  # inherited counts survive the reload
-    assert loaded.encoder.features["word"].vocabs["words"].inherited == len(trained_source.encoder.features["word"].vocabs["words"])
+    assert loaded.encoder.features["word"].vocabs["words"].inherited == len(
+        trained_source.encoder.features["word"].vocabs["words"]
+    )
     assert loaded.config == result.tagger.config and loaded.config.transferred == "char,word,classifier"
     assert loaded.meta["transfer"]["modules"] == ["char", "word", "classifier"]
     state = result.tagger.model.state_dict()
@@ -557,11 +623,34 @@ def runner():
 
 def test_cli_transfer_writes_a_model_with_its_transfer_record(runner, tiny_model_dir, tmp_path):
     out = tmp_path / "ja"
-    result = runner.invoke(cli, [
-        "transfer", "--source", str(tiny_model_dir), "--lang", "ja", "--format", "hironsan",
-        "--modules", "classifier,char", "--char-input", "romaji", "--label-map", "PER=PSN,LOC=LOC,ORG=ORG,ORG=ART",
-        *TINY_SET, "--set", "max_epochs=1", "--set", "threads=1", "--set", "hidden_dim=5", "--quiet", "--out", str(out),
-    ])
+    result = runner.invoke(
+        cli,
+        [
+            "transfer",
+            "--source",
+            str(tiny_model_dir),
+            "--lang",
+            "ja",
+            "--format",
+            "hironsan",
+            "--modules",
+            "classifier,char",
+            "--char-input",
+            "romaji",
+            "--label-map",
+            "PER=PSN,LOC=LOC,ORG=ORG,ORG=ART",
+            *TINY_SET,
+            "--set",
+            "max_epochs=1",
+            "--set",
+            "threads=1",
+            "--set",
+            "hidden_dim=5",
+            "--quiet",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "transferred modules: char, classifier" in result.stderr
     assert "label map LOC=LOC,ORG=ORG,ORG=ART,PER=PSN" in result.stderr
@@ -581,11 +670,32 @@ def test_cli_transfer_writes_a_model_with_its_transfer_record(runner, tiny_model
 
 def test_cli_transfer_modules_auto_saves_the_candidate_best_on_dev(runner, tiny_model_dir, tmp_path):
     out = tmp_path / "ja"
-    result = runner.invoke(cli, [
-        "transfer", "--source", f"{tiny_model_dir},{tiny_model_dir}", "--lang", "ja", "--format", "hironsan",
-        "--modules", "auto", "--char-input", "romaji", "--label-map", "PER=PSN,LOC=LOC,ORG=ORG",
-        *TINY_SET, "--set", "max_epochs=1", "--set", "threads=1", "--quiet", "--out", str(out),
-    ])
+    result = runner.invoke(
+        cli,
+        [
+            "transfer",
+            "--source",
+            f"{tiny_model_dir},{tiny_model_dir}",
+            "--lang",
+            "ja",
+            "--format",
+            "hironsan",
+            "--modules",
+            "auto",
+            "--char-input",
+            "romaji",
+            "--label-map",
+            "PER=PSN,LOC=LOC,ORG=ORG",
+            *TINY_SET,
+            "--set",
+            "max_epochs=1",
+            "--set",
+            "threads=1",
+            "--quiet",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     # scratch, then char,classifier, char,word,classifier and word,classifier per source
     assert "--modules auto: 7 candidates" in result.stderr
@@ -595,8 +705,9 @@ def test_cli_transfer_modules_auto_saves_the_candidate_best_on_dev(runner, tiny_
     best = max(c["dev_f1"] for c in tried)
     assert meta["chosen"] == next(c["start"] for c in tried if c["dev_f1"] == best)
     assert f"chose {meta['chosen']}" in result.stderr
-    resumed = runner.invoke(cli, ["transfer", "--resume", "--modules", "auto", "--lang", "ja", "--format", "hironsan",
-                                  "--out", str(out)])
+    resumed = runner.invoke(
+        cli, ["transfer", "--resume", "--modules", "auto", "--lang", "ja", "--format", "hironsan", "--out", str(out)]
+    )
     assert resumed.exit_code == 2 and "cannot be combined with --modules auto" in resumed.stderr
 
 
@@ -604,8 +715,19 @@ def test_cli_transfer_modules_auto_saves_the_candidate_best_on_dev(runner, tiny_
 def test_cli_transfer_needs_source_and_modules(runner, tiny_model_dir, tmp_path, drop):
     arguments = {"--source": str(tiny_model_dir), "--modules": "char"}
     del arguments[drop]
-    result = runner.invoke(cli, ["transfer", "--lang", "ja", "--format", "hironsan", *[x for kv in arguments.items() for x in kv],
-                                 "--out", str(tmp_path / "m")])
+    result = runner.invoke(
+        cli,
+        [
+            "transfer",
+            "--lang",
+            "ja",
+            "--format",
+            "hironsan",
+            *[x for kv in arguments.items() for x in kv],
+            "--out",
+            str(tmp_path / "m"),
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "transfer needs --source and --modules" in result.stderr
     assert not (tmp_path / "m").exists()
@@ -613,8 +735,24 @@ def test_cli_transfer_needs_source_and_modules(runner, tiny_model_dir, tmp_path,
 
 def test_cli_transfer_rejects_a_label_map_naming_types_the_source_lacks(runner, tiny_model_dir, tmp_path):
     # The tiny source knows PER, LOC and ORG only: MISC=ART must be refused before any training.
-    result = runner.invoke(cli, ["transfer", "--source", str(tiny_model_dir), "--lang", "ja", "--format", "hironsan",
-                                 "--modules", "classifier", "--label-map", "PER=PSN,MISC=ART", "--out", str(tmp_path / "m")])
+    result = runner.invoke(
+        cli,
+        [
+            "transfer",
+            "--source",
+            str(tiny_model_dir),
+            "--lang",
+            "ja",
+            "--format",
+            "hironsan",
+            "--modules",
+            "classifier",
+            "--label-map",
+            "PER=PSN,MISC=ART",
+            "--out",
+            str(tmp_path / "m"),
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "source type 'MISC'" in result.stderr and "Traceback" not in result.output
 
@@ -623,8 +761,23 @@ def test_cli_cv_with_modules_none_equals_plain_cv(runner, tiny_model_dir, tmp_pa
     # --source with --modules none trains from scratch through build() with a source: with the source's
     # architecture given to plain cv too, both must produce identical scores.
     data = write_conll(tmp_path / "data.conll", synthetic_tagged(40, seed=8))
-    common = ["cv", "--data", str(data), "--folds", "2", "--seeds", "1", "--json", *TINY_SET,
-              "--set", "max_epochs=2", "--set", "batch_size=2", "--set", "threads=1"]
+    common = [
+        "cv",
+        "--data",
+        str(data),
+        "--folds",
+        "2",
+        "--seeds",
+        "1",
+        "--json",
+        *TINY_SET,
+        "--set",
+        "max_epochs=2",
+        "--set",
+        "batch_size=2",
+        "--set",
+        "threads=1",
+    ]
     plain = runner.invoke(cli, common)
     via_source = runner.invoke(cli, [*common, "--source", str(tiny_model_dir), "--modules", "none"])
     assert plain.exit_code == 0, plain.output

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from eiwa.resources import chive as vectors_module
 from eiwa.errors import EiwaError, ModelError
+from eiwa.resources import chive as vectors_module
 from eiwa.resources.chive import INSTALL_HINT, LICENCE, VectorTable
 
 # Row -> keys of the tiny vocab; row 5 has no key and must be dropped.
@@ -93,7 +93,12 @@ def test_coverage_counts_each_attempt(tiny):
     surfaces = ["東京", "行っ", "ＡＫＢ", "ＡＫＢ", "ないない"]
     lemmas = [None, "行く", None, None, None]
     assert tiny.coverage(surfaces, lemmas) == {
-        "tokens": 5, "found": 4, "share": 0.8, "by_surface": 1, "by_lemma": 1, "by_normalised": 2,
+        "tokens": 5,
+        "found": 4,
+        "share": 0.8,
+        "by_surface": 1,
+        "by_lemma": 1,
+        "by_normalised": 2,
     }
     assert tiny.coverage([], [])["share"] == 0.0
 

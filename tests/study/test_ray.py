@@ -14,11 +14,11 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'eiwa[ray]')")
 from ray.cluster_utils import Cluster  # noqa: E402
+from test_experiment import SHARED_GRID, records, write_data, write_spec  # noqa: E402
 
 from eiwa.errors import EiwaError  # noqa: E402
 from eiwa.study.runner import run_experiment  # noqa: E402
 from eiwa.study.spec import load_experiment  # noqa: E402
-from test_experiment import SHARED_GRID, records, write_data, write_spec  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,9 @@ def _same_records(out, expected):
 
 def test_a_study_on_two_ray_nodes_gives_the_serial_records(cluster, serial, tiny_model_dir, tmp_path):
     data, expected = serial
-    spec = load_experiment(write_spec(tmp_path / "tiny.toml", tmp_path / "out", data, tiny_model_dir,
-                                      extra_grid=SHARED_GRID))
+    spec = load_experiment(
+        write_spec(tmp_path / "tiny.toml", tmp_path / "out", data, tiny_model_dir, extra_grid=SHARED_GRID)
+    )
     log: list[str] = []
     run_experiment(spec, log=log.append, ray_address=cluster.address)
     assert "6 runs as Ray tasks (1 CPU each; the cluster has room for 2 at once)" in log
@@ -79,8 +80,9 @@ def _kill_first_cell_worker(killed: list[tuple[int, str]], stop: threading.Event
 
 def test_a_worker_killed_mid_cell_is_retried_and_the_records_are_unchanged(cluster, serial, tiny_model_dir, tmp_path):
     data, expected = serial
-    spec = load_experiment(write_spec(tmp_path / "tiny.toml", tmp_path / "out", data, tiny_model_dir,
-                                      extra_grid=SHARED_GRID))
+    spec = load_experiment(
+        write_spec(tmp_path / "tiny.toml", tmp_path / "out", data, tiny_model_dir, extra_grid=SHARED_GRID)
+    )
     killed: list[tuple[int, str]] = []
     stop = threading.Event()
     killer = threading.Thread(target=_kill_first_cell_worker, args=(killed, stop))

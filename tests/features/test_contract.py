@@ -14,24 +14,35 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from helpers import synthetic_tagged, tiny_config
 
 from eiwa import features
+from eiwa.build import build
 from eiwa.config import Config
+from eiwa.doc import sentence_from_tags
 from eiwa.features import FEATURES
 from eiwa.features.base import Feature, Setting
-from eiwa.doc import sentence_from_tags
 from eiwa.tagger import Tagger
-from eiwa.build import build
-
-from conftest import synthetic_tagged, tiny_config
 
 # Combining mark, emoji joined by ZWJ, full-width letters and digits, a full-width space, kanji,
 # a lone surrogate (Python strings from the API can hold one; MeCab reads it as U+FFFD), an empty token.
-ODD_TOKENS = ["e\u0301", "\U0001f469\u200d\U0001f469\u200d\U0001f467", "ＡＢＣ１２３", "\u3000", "東京", "\ud800", "", "x"]
+ODD_TOKENS = [
+    "e\u0301",
+    "\U0001f469\u200d\U0001f469\u200d\U0001f467",
+    "ＡＢＣ１２３",
+    "\u3000",
+    "東京",
+    "\ud800",
+    "",
+    "x",
+]
 ODD_TAGS = ["O", "B-LOC", "O", "O", "B-LOC", "O", "O", "O"]
 JAPANESE = [
     (["田中", "さん", "は", "東京", "に", "住む", "。"], ["B-PER", "O", "O", "B-LOC", "O", "O", "O"]),
-    (["日本", "銀行", "が", "大阪", "で", "発表", "し", "た", "。"], ["B-ORG", "I-ORG", "O", "B-LOC", "O", "O", "O", "O", "O"]),
+    (
+        ["日本", "銀行", "が", "大阪", "で", "発表", "し", "た", "。"],
+        ["B-ORG", "I-ORG", "O", "B-LOC", "O", "O", "O", "O", "O"],
+    ),
 ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import tiny_config
+from helpers import tiny_config
 
 from eiwa.errors import EiwaError
 from eiwa.features.encoder import Encoder
@@ -19,16 +19,19 @@ def write(path, text):
 def parts(tmp_path):
     write(tmp_path / "a.conll", "John NNP B-PER\nlives VBZ O\nin IN O\nParis NNP B-LOC\n\n")
     write(tmp_path / "b.tsv", "en:Tokyo\tB-LOC\nen:is\tO\nen:big\tO\n\n")
-    return write(tmp_path / "parts.toml", f"""
+    return write(
+        tmp_path / "parts.toml",
+        f"""
 [[part]]
-path = "{tmp_path / 'a.conll'}"
+path = "{tmp_path / "a.conll"}"
 columns = "token,pos,tag"
 [[part]]
-path = "{tmp_path / 'b.tsv'}"
+path = "{tmp_path / "b.tsv"}"
 columns = ["token", "tag"]
 token_prefix = "en:"
 pos = "missing"
-""")
+""",
+    )
 
 
 def test_parts_are_read_in_order_each_in_its_own_columns(parts):
@@ -53,13 +56,16 @@ def test_a_part_without_pos_reads_the_unknown_tag(parts):
     assert encoded["levels"][0].tolist() == [[1, 1, 1]] * 4
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("", "expected one or more \\[\\[part\\]\\] tables"),
-    ("[[part]]\npath = 'x'\ncolour = 'red'\n", "part 1: unknown key\\(s\\) colour"),
-    ("[[part]]\npath = 'x'\nformat = 'parts'\n", "part 1: format must be"),
-    ("[[part]]\npath = 'x'\npos = 'maybe'\n", "part 1: pos must be present or missing"),
-    ("[[part", "invalid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("", "expected one or more \\[\\[part\\]\\] tables"),
+        ("[[part]]\npath = 'x'\ncolour = 'red'\n", "part 1: unknown key\\(s\\) colour"),
+        ("[[part]]\npath = 'x'\nformat = 'parts'\n", "part 1: format must be"),
+        ("[[part]]\npath = 'x'\npos = 'maybe'\n", "part 1: pos must be present or missing"),
+        ("[[part", "invalid TOML"),
+    ],
+)
 def test_bad_parts_files_name_the_file_and_part(tmp_path, text, fragment):
     path = write(tmp_path / "parts.toml", text)
     with pytest.raises(EiwaError, match=fragment) as error:
@@ -69,7 +75,7 @@ def test_bad_parts_files_name_the_file_and_part(tmp_path, text, fragment):
 
 def test_without_the_missing_mark_a_part_without_pos_is_refused(tmp_path):
     write(tmp_path / "b.tsv", "Tokyo\tB-LOC\nis\tO\n\n")
-    path = write(tmp_path / "parts.toml", f"[[part]]\npath = \"{tmp_path / 'b.tsv'}\"\n")
+    path = write(tmp_path / "parts.toml", f'[[part]]\npath = "{tmp_path / "b.tsv"}"\n')
     sentences = read(path, "parts", "en").sentences
     with pytest.raises(EiwaError, match="raw English text does not have"):
         Encoder.build(tiny_config(features="char,word,pos"), sentences)
@@ -77,7 +83,9 @@ def test_without_the_missing_mark_a_part_without_pos_is_refused(tmp_path):
 
 def test_a_bad_format_is_told_every_format_a_part_can_have(tmp_path):
     path = write(tmp_path / "parts.toml", "[[part]]\npath = 'x'\nformat = 'xml'\n")
-    with pytest.raises(EiwaError, match="format must be one of conll, spans, doccano, label-studio, hironsan, got 'xml'"):
+    with pytest.raises(
+        EiwaError, match="format must be one of conll, spans, doccano, label-studio, hironsan, got 'xml'"
+    ):
         read(path, "parts", "en")
 
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import TINY_SET, synthetic_tagged, write_conll
 
-from conftest import TINY_SET, synthetic_tagged, write_conll
 from eiwa.tagger import Tagger
 from eiwa.training.checkpoint import CHECKPOINT
 
@@ -22,16 +21,31 @@ EIWA = [sys.executable, "-m", "eiwa"]
 
 
 def _train(data: Path, dev: Path, out: Path, *extra: str, env=None) -> subprocess.CompletedProcess:
-    command = [*EIWA, "train", "--train", str(data), "--dev", str(dev), "--out", str(out), "--quiet", *TINY_SET,
-               "--set", "threads=1", *extra]
+    command = [
+        *EIWA,
+        "train",
+        "--train",
+        str(data),
+        "--dev",
+        str(dev),
+        "--out",
+        str(out),
+        "--quiet",
+        *TINY_SET,
+        "--set",
+        "threads=1",
+        *extra,
+    ]
     return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300)
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("distributed")
-    return (write_conll(root / "train.conll", synthetic_tagged(240, seed=21)),
-            write_conll(root / "dev.conll", synthetic_tagged(40, seed=22)))
+    return (
+        write_conll(root / "train.conll", synthetic_tagged(240, seed=21)),
+        write_conll(root / "dev.conll", synthetic_tagged(40, seed=22)),
+    )
 
 
 def _dev_f1(out: Path) -> float:
@@ -48,8 +62,12 @@ def test_two_processes_train_a_model_as_good_as_one(data, tmp_path):
     assert two.stderr.count("epoch   1 ") == 1  # rank 0 alone logs
     f1_one, f1_two = _dev_f1(tmp_path / "one"), _dev_f1(tmp_path / "two")
     assert f1_one > 0.5 and abs(f1_two - f1_one) < 0.1, (f1_one, f1_two)
-    assert sorted(p.name for p in (tmp_path / "two").iterdir() if not p.name.startswith(".")) == \
-        ["config.json", "meta.json", "model.safetensors", "vocab.json"]
+    assert sorted(p.name for p in (tmp_path / "two").iterdir() if not p.name.startswith(".")) == [
+        "config.json",
+        "meta.json",
+        "model.safetensors",
+        "vocab.json",
+    ]
 
 
 def test_a_killed_two_process_run_resumes_to_the_uninterrupted_weights(data, tmp_path):
@@ -78,9 +96,28 @@ def test_under_torchrun_training_equals_nproc(data, tmp_path):
     settings = ("--set", "max_epochs=3", "--set", "patience=3")
     spawned = _train(train, dev, tmp_path / "spawned", *settings, "--nproc", "2")
     assert spawned.returncode == 0, spawned.stderr
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "eiwa",
-               "train", "--train", str(train), "--dev", str(dev), "--out", str(tmp_path / "torchrun"), "--quiet",
-               *TINY_SET, "--set", "threads=1", *settings]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "eiwa",
+        "train",
+        "--train",
+        str(train),
+        "--dev",
+        str(dev),
+        "--out",
+        str(tmp_path / "torchrun"),
+        "--quiet",
+        *TINY_SET,
+        "--set",
+        "threads=1",
+        *settings,
+    ]
     launched = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert launched.returncode == 0, launched.stderr
     assert launched.stderr.count("epoch   1 ") == 1  # rank 0 alone logs

@@ -7,8 +7,8 @@ import shutil
 import statistics
 
 import pytest
+from helpers import TINY_SET, assert_user_error, synthetic_tagged, write_conll
 
-from conftest import TINY_SET, assert_user_error, synthetic_tagged, write_conll
 from eiwa.cli import cli
 
 COMMANDS = ["train", "evaluate", "predict", "cv", "info", "quickstart"]
@@ -53,8 +53,9 @@ def test_missing_files_exit_2(runner, tmp_path, tiny_model_dir):
     assert_user_error(result, str(missing))
     result = runner.invoke(cli, ["evaluate", str(tmp_path / "no-model"), "--data", str(missing)])
     assert_user_error(result, "no-model")
-    result = runner.invoke(cli, ["train", "--train", str(missing), "--config", str(tmp_path / "c.toml"),
-                                 "--out", str(tmp_path / "m")])
+    result = runner.invoke(
+        cli, ["train", "--train", str(missing), "--config", str(tmp_path / "c.toml"), "--out", str(tmp_path / "m")]
+    )
     assert_user_error(result, "c.toml")
 
 
@@ -73,8 +74,10 @@ def test_train_force_overwrites_a_model(runner, tiny_model_dir, tmp_path):
     shutil.copytree(tiny_model_dir, out)
     before = json.loads((out / "meta.json").read_text())
     data = write_conll(tmp_path / "train.conll", synthetic_tagged(30, seed=5))
-    result = runner.invoke(cli, ["train", "--train", str(data), "--out", str(out), "--force", "--quiet",
-                                 *TINY_SET, "--set", "max_epochs=1"])
+    result = runner.invoke(
+        cli,
+        ["train", "--train", str(data), "--out", str(out), "--force", "--quiet", *TINY_SET, "--set", "max_epochs=1"],
+    )
     assert result.exit_code == 0, result.output
     after = json.loads((out / "meta.json").read_text())
     assert after["training"] != before["training"] and after["training"]["epochs"] == 1
@@ -129,8 +132,22 @@ def test_top_level_help_and_version(runner):
 
 def test_cv_json_on_a_small_synthetic_dataset(runner, tmp_path):
     data = write_conll(tmp_path / "small.conll", synthetic_tagged(20, seed=7), docstart=True)
-    result = runner.invoke(cli, ["cv", "--data", str(data), "--folds", "2", "--seeds", "1,2", "--json",
-                                 *TINY_SET, "--out", str(tmp_path / "cv.json")])
+    result = runner.invoke(
+        cli,
+        [
+            "cv",
+            "--data",
+            str(data),
+            "--folds",
+            "2",
+            "--seeds",
+            "1,2",
+            "--json",
+            *TINY_SET,
+            "--out",
+            str(tmp_path / "cv.json"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)  # stdout is the JSON object alone; progress goes to stderr
     assert summary["folds"] == 2 and summary["seeds"] == [1, 2]
@@ -190,8 +207,9 @@ def test_predict_from_jsonl_input_to_output_file(runner, tiny_model_dir, tmp_pat
     texts = ["Anna Lee lives in Berlin .", "Nothing happened today ."]
     path.write_text("".join(json.dumps({"text": t, "id": i}) + "\n" for i, t in enumerate(texts)), encoding="utf-8")
     output = tmp_path / "out.jsonl"
-    result = runner.invoke(cli, ["predict", str(tiny_model_dir), "--input", str(path), "--format", "jsonl",
-                                 "--output", str(output)])
+    result = runner.invoke(
+        cli, ["predict", str(tiny_model_dir), "--input", str(path), "--format", "jsonl", "--output", str(output)]
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout == ""  # the results went to the file
     assert "wrote 2 results" in result.stderr
@@ -239,18 +257,35 @@ def test_info_of_a_model_prints_meta_and_config(runner, tiny_model_dir):
 
 def test_dev_fraction_zero_without_dev_is_a_user_error(runner, tmp_path):
     data = write_conll(tmp_path / "train.conll", synthetic_tagged(20))
-    result = runner.invoke(cli, ["train", "--train", str(data), "--out", str(tmp_path / "m"),
-                                 "--set", "dev_fraction=0", *TINY_SET])
+    result = runner.invoke(
+        cli, ["train", "--train", str(data), "--out", str(tmp_path / "m"), "--set", "dev_fraction=0", *TINY_SET]
+    )
     assert_user_error(result, "dev")
 
 
 def test_overlapping_entities_in_spans_training_data_do_not_crash(runner, tmp_path):
-    record = {"text": "John Smith lives in Paris .",
-              "entities": [{"start": 0, "end": 10, "type": "PER"}, {"start": 5, "end": 10, "type": "PER"}]}
+    record = {
+        "text": "John Smith lives in Paris .",
+        "entities": [{"start": 0, "end": 10, "type": "PER"}, {"start": 5, "end": 10, "type": "PER"}],
+    }
     path = tmp_path / "train.jsonl"
     path.write_text("".join(json.dumps(record) + "\n" for _ in range(12)), encoding="utf-8")
-    result = runner.invoke(cli, ["train", "--format", "spans", "--train", str(path), "--out", str(tmp_path / "m"),
-                                 "--quiet", *TINY_SET, "--set", "max_epochs=1"])
+    result = runner.invoke(
+        cli,
+        [
+            "train",
+            "--format",
+            "spans",
+            "--train",
+            str(path),
+            "--out",
+            str(tmp_path / "m"),
+            "--quiet",
+            *TINY_SET,
+            "--set",
+            "max_epochs=1",
+        ],
+    )
     # Flat tags cannot nest entities: the overlapping one is left out of training, not a crash.
     assert result.exit_code == 0, result.output
     if result.exit_code == 2:
@@ -260,8 +295,21 @@ def test_overlapping_entities_in_spans_training_data_do_not_crash(runner, tmp_pa
 def test_quickstart_compares_transfer_with_scratch_and_saves_the_model(runner, tmp_path, tiny_model_dir):
     # The main job, with a tiny English source and one epoch so that it runs in seconds.
     out = tmp_path / "quick"
-    result = runner.invoke(cli, ["quickstart", "--source", str(tiny_model_dir), "--out", str(out),
-                                 "--label-map", "PER=PSN,LOC=LOC,ORG=ORG", *TINY_SET, "--set", "max_epochs=1"])
+    result = runner.invoke(
+        cli,
+        [
+            "quickstart",
+            "--source",
+            str(tiny_model_dir),
+            "--out",
+            str(out),
+            "--label-map",
+            "PER=PSN,LOC=LOC,ORG=ORG",
+            *TINY_SET,
+            "--set",
+            "max_epochs=1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "from scratch" in result.stdout and "transfer from" in result.stdout and "difference" in result.stdout
     assert "One fold and one seed" in result.stderr and "eiwa cv" in result.stderr  # points to the real comparison
@@ -280,9 +328,25 @@ def test_quickstart_compares_transfer_with_scratch_and_saves_the_model(runner, t
 
 def test_quickstart_with_the_classifier_follows_the_label_map(runner, tmp_path, tiny_model_dir):
     out = tmp_path / "quick"
-    result = runner.invoke(cli, ["quickstart", "--source", str(tiny_model_dir), "--out", str(out), "--modules", "classifier,char",
-                                 "--label-map", "PER=PSN,LOC=LOC,ORG=ORG", "--config", "small-data", *TINY_SET,
-                                 "--set", "max_epochs=1"])
+    result = runner.invoke(
+        cli,
+        [
+            "quickstart",
+            "--source",
+            str(tiny_model_dir),
+            "--out",
+            str(out),
+            "--modules",
+            "classifier,char",
+            "--label-map",
+            "PER=PSN,LOC=LOC,ORG=ORG",
+            "--config",
+            "small-data",
+            *TINY_SET,
+            "--set",
+            "max_epochs=1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     assert meta["transfer"]["modules"] == ["char", "classifier"]
@@ -291,7 +355,10 @@ def test_quickstart_with_the_classifier_follows_the_label_map(runner, tmp_path, 
 
 
 def test_quickstart_needs_a_module_to_transfer(runner, tmp_path):
-    for modules, message in (("none", "at least one module"), ("char,tagger", "subset of char,word,pos,vectors,gazetteer,chartype,classifier")):
+    for modules, message in (
+        ("none", "at least one module"),
+        ("char,tagger", "subset of char,word,pos,vectors,gazetteer,chartype,classifier"),
+    ):
         result = runner.invoke(cli, ["quickstart", "--out", str(tmp_path / "q"), "--modules", modules])
         assert result.exit_code == 2, result.output
         assert message in result.output
@@ -338,8 +405,11 @@ def test_predict_output_formats_stdin_and_passthrough(runner, tiny_model_dir, tm
         assert rows[first][1] == "B-" + entity["type"]
     # HTML: a standalone page with one highlighted mark per entity, file written whole
     page = tmp_path / "out" / "entities.html"
-    result = runner.invoke(cli, ["predict", str(tiny_model_dir), "--input", "-", "--output-format", "html",
-                                 "--output", str(page)], input=text + "\n")
+    result = runner.invoke(
+        cli,
+        ["predict", str(tiny_model_dir), "--input", "-", "--output-format", "html", "--output", str(page)],
+        input=text + "\n",
+    )
     assert result.exit_code == 0, result.output
     document = page.read_text(encoding="utf-8")
     assert document.startswith("<!DOCTYPE html>") and document.rstrip().endswith("</html>")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import TINY_SET, synthetic_tagged, write_conll
 
-from conftest import TINY_SET, synthetic_tagged, write_conll
 from eiwa.errors import EiwaError, ModelError
 from eiwa.persist.atomic import clean_leftovers, lock, replace_directory, write_json
 from eiwa.persist.model_dir import is_model_directory
@@ -28,6 +28,7 @@ def fill_with(text):
     def fill(staging: Path):
         (staging / "meta.json").write_text('{"format": "eiwa-model"}', encoding="utf-8")
         (staging / "payload").write_text(text, encoding="utf-8")
+
     return fill
 
 
@@ -74,10 +75,8 @@ def test_leftovers_of_a_killed_save_are_removed_and_a_half_swap_is_undone(tmp_pa
 
 
 def test_a_second_writer_fails_at_once(tmp_path):
-    with lock(tmp_path / "m"):
-        with pytest.raises(EiwaError, match="another eiwa process"):
-            with lock(tmp_path / "m"):
-                pass
+    with lock(tmp_path / "m"), pytest.raises(EiwaError, match="another eiwa process"), lock(tmp_path / "m"):
+        pass
     with lock(tmp_path / "m"):  # released
         pass
 
@@ -114,8 +113,25 @@ def test_saved_files_get_ordinary_permissions(tmp_path, tiny_model_dir):
 
 
 def _train(data: Path, dev: Path, out: Path, *extra: str, env=None) -> subprocess.CompletedProcess:
-    command = [*EIWA, "train", "--train", str(data), "--dev", str(dev), "--out", str(out), "--quiet", *TINY_SET,
-               "--set", "threads=1", "--set", "max_epochs=3", "--set", "patience=3", *extra]
+    command = [
+        *EIWA,
+        "train",
+        "--train",
+        str(data),
+        "--dev",
+        str(dev),
+        "--out",
+        str(out),
+        "--quiet",
+        *TINY_SET,
+        "--set",
+        "threads=1",
+        "--set",
+        "max_epochs=3",
+        "--set",
+        "patience=3",
+        *extra,
+    ]
     return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120)
 
 
@@ -136,8 +152,10 @@ def test_a_training_run_killed_at_every_write_and_rename_point_leaves_a_whole_mo
     saves the model with its checkpoint (a directory swap), epochs 2 and 3 replace the
     checkpoint file alone, and the end swaps in the final model."""
     data = write_conll(tmp_path / "train.conll", synthetic_tagged(60, seed=3))
-    dev = write_conll(tmp_path / "dev.conll", [(tokens, [t[:2] + "XYZ" if t != "O" else t for t in tags])
-                                               for tokens, tags in synthetic_tagged(10, seed=4)])
+    dev = write_conll(
+        tmp_path / "dev.conll",
+        [(tokens, [t[:2] + "XYZ" if t != "O" else t for t in tags]) for tokens, tags in synthetic_tagged(10, seed=4)],
+    )
     env = {"EIWA_SWAP_FALLBACK": "1"} if swap == "fallback" else {}
     old_dir, reference_dir = tmp_path / "old", tmp_path / "reference"
     assert _train(data, dev, old_dir, "--seed", "5").returncode == 0
@@ -167,7 +185,9 @@ def test_a_training_run_killed_at_every_write_and_rename_point_leaves_a_whole_mo
         assert finished.returncode == 0, (where, finished.stderr)
         assert _same(_weights(out), final), where
         assert sorted(p.name for p in out.iterdir()) == ["config.json", "meta.json", "model.safetensors", "vocab.json"]
-        leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(f".killed-{k}.") and not p.name.endswith(".lock")]
+        leftovers = [
+            p.name for p in tmp_path.iterdir() if p.name.startswith(f".killed-{k}.") and not p.name.endswith(".lock")
+        ]
         assert not leftovers, (where, leftovers)
         return outcome
 

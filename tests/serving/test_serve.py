@@ -29,11 +29,13 @@ def tagger(tiny_model_dir):
 
 def run(app, requests):
     """Send `requests` (coroutines taking a client) concurrently to the app, in process."""
+
     async def main():
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://eiwa") as client:
                 return await asyncio.gather(*(request(client) for request in requests))
+
     return asyncio.run(main())
 
 
@@ -41,23 +43,27 @@ def post(body, content_type="application/json"):
     async def request(client):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         return await client.post("/v1/ner", content=data, headers={"content-type": content_type})
+
     return request
 
 
 def get(path):
     async def request(client):
         return await client.get(path)
+
     return request
 
 
 def test_ner_answers_as_predict_does(tagger):
     app = create_app(tagger)
-    many, one, threshold = run(app, [post({"texts": TEXTS}), post({"text": TEXTS[0]}),
-                                     post({"texts": TEXTS, "min_confidence": 0.5})])
+    many, one, threshold = run(
+        app, [post({"texts": TEXTS}), post({"text": TEXTS[0]}), post({"texts": TEXTS, "min_confidence": 0.5})]
+    )
     assert many.status_code == 200 and many.json() == tagger.predict(TEXTS)
     assert one.json() == tagger.predict(TEXTS[0])
-    assert threshold.json() == [{**r, "entities": [e for e in r["entities"] if e["confidence"] >= 0.5]}
-                                for r in tagger.predict(TEXTS)]
+    assert threshold.json() == [
+        {**r, "entities": [e for e in r["entities"] if e["confidence"] >= 0.5]} for r in tagger.predict(TEXTS)
+    ]
 
 
 def test_concurrent_requests_are_gathered_into_model_batches(tagger):
@@ -95,9 +101,16 @@ def test_a_request_past_the_timeout_is_answered_504(tagger, monkeypatch):
 
 
 def test_models_health_docs_and_the_entity_view(tagger):
-    models, health, docs, empty, view = run(create_app(tagger), [
-        get("/v1/models"), get("/healthz"), get("/docs"), get("/"),
-        get("/?" + urllib.parse.urlencode({"text": "John Smith lives in Paris\nMary <b>x</b>"}))])
+    models, health, docs, empty, view = run(
+        create_app(tagger),
+        [
+            get("/v1/models"),
+            get("/healthz"),
+            get("/docs"),
+            get("/"),
+            get("/?" + urllib.parse.urlencode({"text": "John Smith lives in Paris\nMary <b>x</b>"})),
+        ],
+    )
     assert models.json()["labels"] == tagger.entity_types and health.json() == {"status": "ok"}
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     assert "<textarea" in empty.text and 'class="entity"' not in empty.text
@@ -120,15 +133,19 @@ def server(tiny_model_dir):
 
 def test_the_server_answers_on_loopback(server):
     url, process = server
-    request = urllib.request.Request(url + "/v1/ner", data=json.dumps({"text": "John lives in Paris"}).encode(),
-                                     headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        url + "/v1/ner",
+        data=json.dumps({"text": "John lives in Paris"}).encode(),
+        headers={"content-type": "application/json"},
+    )
     assert json.load(urllib.request.urlopen(request, timeout=10))[0]["text"] == "John lives in Paris"
     assert "127.0.0.1" in url
 
 
 def _browser() -> str | None:
-    return next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)),
-                None)
+    return next(
+        (shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None
+    )
 
 
 def test_the_entity_view_in_a_real_browser(server, tagger):
@@ -139,9 +156,19 @@ def test_the_entity_view_in_a_real_browser(server, tagger):
         pytest.skip("no Chromium on this machine (.ci/run installs Debian's chromium)")
     url, _ = server
     text = "John Smith lives in Paris"
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
-                          url + "/?" + urllib.parse.urlencode({"text": text})],
-                         capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+            url + "/?" + urllib.parse.urlencode({"text": text}),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     expected = tagger.predict(text)[0]["entities"]
     assert expected
     assert dom.count('<mark class="entity"') == len(expected)

@@ -57,7 +57,9 @@ def test_begin_inside_end_single():
 
 
 def test_groups_are_marked_independently_where_names_overlap():
-    gaz = Gazetteer.from_names([("田中角栄", "person"), ("田中", "place"), ("角栄", "other"), ("東京電力", "organization")])
+    gaz = Gazetteer.from_names(
+        [("田中角栄", "person"), ("田中", "place"), ("角栄", "other"), ("東京電力", "organization")]
+    )
     words = ["田中", "角栄", "と", "東京", "電力"]
     assert column(gaz, words, "person") == "BEOOO"
     assert column(gaz, words, "place") == "SOOOO"
@@ -115,8 +117,14 @@ def test_nfkc_on_both_sides():
 
 def test_one_character_and_hiragana_only_names_are_dropped():
     gaz = Gazetteer.from_names(
-        {"森": {"person"}, "とうきょう": {"place"}, "すごーい": {"other"}, "トヨタ": {"organization"},
-         "つくば市": {"place"}, "ア": {"person"}}
+        {
+            "森": {"person"},
+            "とうきょう": {"place"},
+            "すごーい": {"other"},
+            "トヨタ": {"organization"},
+            "つくば市": {"place"},
+            "ア": {"person"},
+        }
     )
     assert len(gaz) == 2
     assert sorted(name for name, _ in gaz.names()) == ["つくば市", "トヨタ"]
@@ -153,7 +161,10 @@ def test_fingerprint_follows_content():
     assert a.fingerprint() == b.fingerprint()
     assert len(a.fingerprint()) == 16 and int(a.fingerprint(), 16) >= 0
     assert Gazetteer.from_names({"東京": {"place"}, "田中": {"place"}}).fingerprint() != a.fingerprint()
-    assert Gazetteer.from_names({"東京": {"place"}, "田中": {"person"}, "大阪": {"place"}}).fingerprint() != a.fingerprint()
+    assert (
+        Gazetteer.from_names({"東京": {"place"}, "田中": {"person"}, "大阪": {"place"}}).fingerprint()
+        != a.fingerprint()
+    )
     # max_tokens is a matching setting, not content: a model records it separately
     assert Gazetteer.from_names({"東京": {"place"}, "田中": {"person"}}, max_tokens=2).fingerprint() == a.fingerprint()
 
@@ -203,8 +214,16 @@ def test_match_many_equals_match_sentence_by_sentence():
     rng = random.Random(11)
     tokens = ["東京", "都", "大阪", "府", "立", "大学", "の", "田中", "角栄", "IBM", ""]
     gaz = Gazetteer.from_names(
-        {"東京都": {"place"}, "東京": {"place", "person"}, "大阪府立大学": {"organization"}, "府立": {"other"},
-         "田中角栄": {"person"}, "田中": {"person", "place"}, "都大阪": {"product"}, "IBM": {"organization"}}
+        {
+            "東京都": {"place"},
+            "東京": {"place", "person"},
+            "大阪府立大学": {"organization"},
+            "府立": {"other"},
+            "田中角栄": {"person"},
+            "田中": {"person", "place"},
+            "都大阪": {"product"},
+            "IBM": {"organization"},
+        }
     )
     sentences = [[rng.choice(tokens) for _ in range(rng.randint(0, 12))] for _ in range(2 * matcher._CHUNK + 9)]
     many = gaz.match_many(iter(sentences))  # any iterable; chunks end mid-way through the list
@@ -274,7 +293,8 @@ CREATE TABLE NEKana (ID INTEGER PRIMARY KEY, idseq INTEGER, text TEXT, nokanji B
 CREATE TABLE NETranslation (ID INTEGER PRIMARY KEY, idseq INTEGER, FOREIGN KEY (idseq) REFERENCES Entry(idseq));
 CREATE TABLE NETransType (tid INTEGER, text TEXT, FOREIGN KEY (tid) REFERENCES NETranslation(id));
 CREATE TABLE NETransXRef (tid INTEGER, text TEXT, FOREIGN KEY (tid) REFERENCES NETranslation(id));
-CREATE TABLE NETransGloss (tid INTEGER, lang TEXT, gend TEXT, text TEXT, FOREIGN KEY (tid) REFERENCES NETranslation(id));
+CREATE TABLE NETransGloss (tid INTEGER, lang TEXT, gend TEXT, text TEXT,
+                           FOREIGN KEY (tid) REFERENCES NETranslation(id));
 CREATE INDEX NEKanji_idseq ON NEKanji(idseq);
 CREATE INDEX NEKana_idseq ON NEKana(idseq);
 CREATE INDEX NETranslation_idseq ON NETranslation(idseq);
@@ -308,9 +328,9 @@ def make_fake_jmnedict(path: Path, entries=FAKE_ENTRIES) -> Path:
         connection.execute("INSERT INTO NEEntry VALUES (?)", (idseq,))
         connection.executemany("INSERT INTO NEKanji (idseq, text) VALUES (?, ?)", [(idseq, k) for k in kanji])
         connection.executemany("INSERT INTO NEKana (idseq, text, nokanji) VALUES (?, ?, 0)", [(idseq, k) for k in kana])
-        for types in translations:
+        for translation in translations:
             # a translation is its types, or (types, its English glosses)
-            types, glosses = (types, ["gloss"]) if isinstance(types, list) else types
+            types, glosses = (translation, ["gloss"]) if isinstance(translation, list) else translation
             tid += 1
             connection.execute("INSERT INTO NETranslation (ID, idseq) VALUES (?, ?)", (tid, idseq))
             connection.executemany("INSERT INTO NETransType VALUES (?, ?)", [(tid, t) for t in types])
@@ -371,7 +391,12 @@ ENGLISH_ENTRIES = [
     (3, [], ["トヨタ自動車"], [(["company"], ["Toyota Motor Corporation", "Toyota"])]),
     (4, ["双葉山"], [], [(["person"], ["Futabayama Sadaji (sumo wrestler, 1912-1968)"])]),
     (5, ["大野"], [], [(["surname"], ["Ōno"]), (["place"], ["Ōno"])]),
-    (6, ["謎"], [], [(["unclass"], ["a gloss that is not a name", "X", "Tokyo/Edo", "One Two Three Four Five Six Seven"])]),
+    (
+        6,
+        ["謎"],
+        [],
+        [(["unclass"], ["a gloss that is not a name", "X", "Tokyo/Edo", "One Two Three Four Five Six Seven"])],
+    ),
     (7, ["東京都"], [], [(["place"], ["Tokyo"])]),  # the same gloss again: one name
 ]
 
@@ -536,5 +561,7 @@ def test_cli_builds_both_sides_or_one(cache, tmp_path, monkeypatch):
     result = runner.invoke(cli, ["gazetteer", "build"])
     assert result.exit_code == 0, result.output
     assert "compiled dictionary (ja)" in result.output and "compiled dictionary (en)" in result.output
-    assert sorted(p.name for p in cache.iterdir()) == [f"jmnedict-9.9.f{hashing.FORMAT}.npz",
-                                                       f"jmnedict-en-9.9.f{hashing.FORMAT}.npz"]
+    assert sorted(p.name for p in cache.iterdir()) == [
+        f"jmnedict-9.9.f{hashing.FORMAT}.npz",
+        f"jmnedict-en-9.9.f{hashing.FORMAT}.npz",
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import shared_file
+from helpers import shared_file
 
 from eiwa.doc import Span
 from eiwa.errors import DataError, EiwaError
@@ -29,8 +29,12 @@ def entity_texts(sentence):
 
 
 def test_conll_default_columns_first_is_token_last_is_tag(tmp_path):
-    path = write(tmp_path, "a.conll", "EU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\n\n"
-                                      "Peter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n")
+    path = write(
+        tmp_path,
+        "a.conll",
+        "EU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\n\n"
+        "Peter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n",
+    )
     corpus = read_conll(path)
     assert [s.words for s in corpus.sentences] == [["EU", "rejects", "German"], ["Peter", "Blackburn"]]
     assert entity_texts(corpus.sentences[0]) == [("EU", "ORG"), ("German", "MISC")]
@@ -56,8 +60,9 @@ def test_conll_reading_column_kept_and_placeholders_are_none(tmp_path):
 
 
 def test_conll_docstart_lines_are_skipped(tmp_path):
-    path = write(tmp_path, "a.conll", "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\n\n-DOCSTART- -X- -X- O\n"
-                                      "Peter NNP B-NP B-PER\n")
+    path = write(
+        tmp_path, "a.conll", "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\n\n-DOCSTART- -X- -X- O\nPeter NNP B-NP B-PER\n"
+    )
     corpus = read_conll(path)
     assert [s.words for s in corpus.sentences] == [["EU"], ["Peter"]]
     assert all("-DOCSTART-" not in s.text for s in corpus.sentences)
@@ -85,7 +90,12 @@ def test_conll_tag_schemes_give_the_same_character_spans(tmp_path, tags):
     tokens = ["John", "Smith", "in", "Paris", "Lyon", "at", "Sony"]
     path = write(tmp_path, "a.conll", "".join(f"{t} {g}\n" for t, g in zip(tokens, tags)))
     sentence = read_conll(path).sentences[0]
-    assert [e.as_tuple() for e in sentence.entities] == [(0, 10, "PER"), (14, 19, "LOC"), (20, 24, "LOC"), (28, 32, "ORG")]
+    assert [e.as_tuple() for e in sentence.entities] == [
+        (0, 10, "PER"),
+        (14, 19, "LOC"),
+        (20, 24, "LOC"),
+        (28, 32, "ORG"),
+    ]
 
 
 def test_conll_invalid_sequences_are_repaired_like_conlleval(tmp_path):
@@ -258,12 +268,22 @@ def test_record_without_text_is_named(tmp_path):
 
 @pytest.mark.parametrize(
     "entity",
-    [{"start": "0", "end": 1, "type": "X"}, {"start": 0, "end": 1}, {"span": [0], "type": "X"},
-     {"start": True, "end": 1, "type": "X"}, {"start": 1, "end": 1, "type": "X"}, "PER"],
+    [
+        {"start": "0", "end": 1, "type": "X"},
+        {"start": 0, "end": 1},
+        {"span": [0], "type": "X"},
+        {"start": True, "end": 1, "type": "X"},
+        {"start": 1, "end": 1, "type": "X"},
+        "PER",
+    ],
     ids=["string-offset", "no-type", "short-span", "bool-offset", "empty-span", "not-object"],
 )
 def test_malformed_entities_are_data_errors(tmp_path, entity):
-    path = write(tmp_path, "a.jsonl", json.dumps({"text": "abc"}) + "\n" + json.dumps({"text": "abc", "entities": [entity]}) + "\n")
+    path = write(
+        tmp_path,
+        "a.jsonl",
+        json.dumps({"text": "abc"}) + "\n" + json.dumps({"text": "abc", "entities": [entity]}) + "\n",
+    )
     with pytest.raises(DataError) as excinfo:
         read_span_records(path)
     assert_data_error(excinfo, path, 2)
@@ -280,8 +300,14 @@ def check_offsets(sentence):
 
 def test_spans_json_list_stockmark_form(tmp_path):
     records = [
-        {"curid": "1", "text": "田中さんは東京に住んでいる。", "entities": [
-            {"name": "田中", "span": [0, 2], "type": "人名"}, {"name": "東京", "span": [5, 7], "type": "地名"}]},
+        {
+            "curid": "1",
+            "text": "田中さんは東京に住んでいる。",
+            "entities": [
+                {"name": "田中", "span": [0, 2], "type": "人名"},
+                {"name": "東京", "span": [5, 7], "type": "地名"},
+            ],
+        },
         {"curid": "2", "text": "何もない。", "entities": []},
     ]
     path = write(tmp_path, "ner.json", json.dumps(records, ensure_ascii=False, indent=4))
@@ -298,20 +324,31 @@ def test_spans_json_list_stockmark_form(tmp_path):
 
 
 def test_spans_jsonl_start_end_form(tmp_path):
-    lines = [{"text": "大阪で会議があった。", "entities": [{"start": 0, "end": 2, "type": "LOC"}]},
-             {"text": "ソニーは日本の会社だ。", "entities": [{"start": 0, "end": 3, "type": "ORG"}, {"start": 4, "end": 6, "type": "LOC"}]}]
+    lines = [
+        {"text": "大阪で会議があった。", "entities": [{"start": 0, "end": 2, "type": "LOC"}]},
+        {
+            "text": "ソニーは日本の会社だ。",
+            "entities": [{"start": 0, "end": 3, "type": "ORG"}, {"start": 4, "end": 6, "type": "LOC"}],
+        },
+    ]
     path = write(tmp_path, "a.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in lines) + "\n")
     corpus = read_spans(path, "ja")
     assert len(corpus.sentences) == 2
     for sentence, record in zip(corpus.sentences, lines):
         check_offsets(sentence)
-        assert [e.as_tuple() for e in sentence.entities] == [(e["start"], e["end"], e["type"]) for e in record["entities"]]
+        assert [e.as_tuple() for e in sentence.entities] == [
+            (e["start"], e["end"], e["type"]) for e in record["entities"]
+        ]
         assert sentence.token_spans()  # entities are aligned to tokens
-    assert [sentence.text[e.start:e.end] for e in corpus.sentences[1].entities] == ["ソニー", "日本"]
+    assert [sentence.text[e.start : e.end] for e in corpus.sentences[1].entities] == ["ソニー", "日本"]
 
 
 def test_spans_english_raw_text_is_tokenized(tmp_path):
-    path = write(tmp_path, "a.jsonl", json.dumps({"text": "John lives in New York.", "entities": [{"start": 14, "end": 22, "type": "LOC"}]}) + "\n")
+    path = write(
+        tmp_path,
+        "a.jsonl",
+        json.dumps({"text": "John lives in New York.", "entities": [{"start": 14, "end": 22, "type": "LOC"}]}) + "\n",
+    )
     sentence = read_spans(path, "en").sentences[0]
     assert sentence.words == ["John", "lives", "in", "New", "York", "."]
     check_offsets(sentence)
@@ -370,7 +407,9 @@ def test_hironsan_corpus():
 
 
 def test_real_conll2003_train(shared_data):
-    corpus = read_conll(shared_file(shared_data, "conll2003", "train.txt"), "en", columns=["token", "pos", "chunk", "tag"])
+    corpus = read_conll(
+        shared_file(shared_data, "conll2003", "train.txt"), "en", columns=["token", "pos", "chunk", "tag"]
+    )
     assert len(corpus.sentences) == 14041
     assert corpus.entity_types() == ["LOC", "MISC", "ORG", "PER"]
     first = corpus.sentences[0]
@@ -408,10 +447,13 @@ def test_read_vectors_header_normalization_duplicates_and_limit(tmp_path):
     assert words == ["the", "paris0"]
 
 
-@pytest.mark.parametrize("content, line, match", [
-    ("the 0.1 0.2 0.3\nparis 0.1 0.2\n", 2, "expected 3 numbers"),
-    ("the 0.1 0.2 0.3\nbig 1 2 3\nparis 0.1 0.2 x\n", 3, "numbers"),
-])
+@pytest.mark.parametrize(
+    "content, line, match",
+    [
+        ("the 0.1 0.2 0.3\nparis 0.1 0.2\n", 2, "expected 3 numbers"),
+        ("the 0.1 0.2 0.3\nbig 1 2 3\nparis 0.1 0.2 x\n", 3, "numbers"),
+    ],
+)
 def test_read_vectors_errors_name_the_line(tmp_path, content, line, match):
     from eiwa.resources.word2vec import read_vectors
 
@@ -439,14 +481,28 @@ def test_doccano_export(tmp_path):
 
     path = tmp_path / "doccano.jsonl"
     path.write_text(
-        json.dumps({"id": 1, "text": "John lives in Paris", "label": [[0, 4, "PER"], [14, 19, "LOC"]], "Comments": []}) + "\n"
-        + json.dumps({"id": 2, "text": "Nothing here", "label": [], "extra": 1}) + "\n"
-        + json.dumps({"id": 3, "text": "Acme Corp", "entities": [{"start_offset": 0, "end_offset": 9, "label": "ORG"}],
-                      "extra": 2}) + "\n", encoding="utf-8")
+        json.dumps({"id": 1, "text": "John lives in Paris", "label": [[0, 4, "PER"], [14, 19, "LOC"]], "Comments": []})
+        + "\n"
+        + json.dumps({"id": 2, "text": "Nothing here", "label": [], "extra": 1})
+        + "\n"
+        + json.dumps(
+            {
+                "id": 3,
+                "text": "Acme Corp",
+                "entities": [{"start_offset": 0, "end_offset": 9, "label": "ORG"}],
+                "extra": 2,
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     warnings = []
     corpus = read(path, "doccano", "en", warn=warnings.append)
     assert [[(e.start, e.end, e.type) for e in s.entities] for s in corpus.sentences] == [
-        [(0, 4, "PER"), (14, 19, "LOC")], [], [(0, 9, "ORG")]]
+        [(0, 4, "PER"), (14, 19, "LOC")],
+        [],
+        [(0, 9, "ORG")],
+    ]
     assert warnings == [f"{path}: ignored keys: 'extra' (first on line 2)"]  # once, not per record
     path.write_text(json.dumps({"text": "John", "label": [[0, 9, "PER"]]}) + "\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"doccano.jsonl:1: span \[0, 9\) out of range"):
@@ -457,19 +513,35 @@ def test_label_studio_export(tmp_path):
     from eiwa.readers import read
 
     tasks = [
-        {"id": 7, "data": {"text": "田中さんは東京に住む。"}, "annotations": [
-            {"was_cancelled": True, "result": []},
-            {"result": [{"type": "labels", "from_name": "label", "to_name": "text",
-                         "value": {"start": 0, "end": 2, "text": "田中", "labels": ["人名"]}},
+        {
+            "id": 7,
+            "data": {"text": "田中さんは東京に住む。"},
+            "annotations": [
+                {"was_cancelled": True, "result": []},
+                {
+                    "result": [
+                        {
+                            "type": "labels",
+                            "from_name": "label",
+                            "to_name": "text",
+                            "value": {"start": 0, "end": 2, "text": "田中", "labels": ["人名"]},
+                        },
                         {"type": "labels", "value": {"start": 5, "end": 7, "text": "東京", "labels": ["地名"]}},
-                        {"type": "choices", "value": {"choices": ["ok"]}}]}],
-         "predictions": [{"result": [{"value": {"start": 0, "end": 4, "labels": ["X"]}}]}]},
+                        {"type": "choices", "value": {"choices": ["ok"]}},
+                    ]
+                },
+            ],
+            "predictions": [{"result": [{"value": {"start": 0, "end": 4, "labels": ["X"]}}]}],
+        },
         {"id": 8, "data": {"text": "何もない。"}, "annotations": []},
     ]
     path = tmp_path / "ls.json"
     path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
     corpus = read(path, "label-studio", "ja", warn=pytest.fail)
-    assert [[(e.start, e.end, e.type) for e in s.entities] for s in corpus.sentences] == [[(0, 2, "人名"), (5, 7, "地名")], []]
+    assert [[(e.start, e.end, e.type) for e in s.entities] for s in corpus.sentences] == [
+        [(0, 2, "人名"), (5, 7, "地名")],
+        [],
+    ]
     tasks[0]["annotations"][1]["result"][0]["value"]["text"] = "田中さ"
     path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(DataError, match="the export says '田中さ'"):
@@ -477,14 +549,16 @@ def test_label_studio_export(tmp_path):
 
 
 def test_evaluating_on_data_without_gold_entities_is_an_error(runner, tiny_model_dir, tmp_path):
-    from conftest import assert_user_error
+    from helpers import assert_user_error
 
     from eiwa.cli import cli
 
     path = tmp_path / "plain.jsonl"
     path.write_text(json.dumps({"text": "John lives in Paris", "label": []}) + "\n", encoding="utf-8")
-    assert_user_error(runner.invoke(cli, ["evaluate", str(tiny_model_dir), "--format", "doccano", "--data", str(path)]),
-                      "no gold entities")
+    assert_user_error(
+        runner.invoke(cli, ["evaluate", str(tiny_model_dir), "--format", "doccano", "--data", str(path)]),
+        "no gold entities",
+    )
 
 
 # ----------------------------------------------------------------------------- the registry and raw text
@@ -503,7 +577,7 @@ def test_the_registry_names_every_format_and_which_are_raw_text():
 def raw_text_examples(count: int, seed: int) -> list[tuple[str, list[tuple[int, int, str]]]]:
     """Synthetic sentences as raw text, each place written with a suffix ("Paris-area"): its gold
     span ends inside a token, which only the training view splits."""
-    from conftest import synthetic_tagged
+    from helpers import synthetic_tagged
 
     examples = []
     for tokens, tags in synthetic_tagged(count, seed):
@@ -524,14 +598,26 @@ def raw_text_examples(count: int, seed: int) -> list[tuple[str, list[tuple[int, 
 def write_raw_text(path, fmt: str, examples) -> str:
     """The examples as a spans, Doccano or Label Studio file."""
     if fmt == "spans":
-        records = [{"text": t, "entities": [{"start": s, "end": e, "type": k} for s, e, k in spans]}
-                   for t, spans in examples]
+        records = [
+            {"text": t, "entities": [{"start": s, "end": e, "type": k} for s, e, k in spans]} for t, spans in examples
+        ]
     elif fmt == "doccano":
         records = [{"text": t, "label": [list(span) for span in spans]} for t, spans in examples]
     else:
-        records = [{"data": {"text": t}, "annotations": [{"result": [
-            {"type": "labels", "value": {"start": s, "end": e, "text": t[s:e], "labels": [k]}} for s, e, k in spans]}]}
-            for t, spans in examples]
+        records = [
+            {
+                "data": {"text": t},
+                "annotations": [
+                    {
+                        "result": [
+                            {"type": "labels", "value": {"start": s, "end": e, "text": t[s:e], "labels": [k]}}
+                            for s, e, k in spans
+                        ]
+                    }
+                ],
+            }
+            for t, spans in examples
+        ]
     if fmt == "label-studio":
         path.write_text(json.dumps(records), encoding="utf-8")
     else:
@@ -542,7 +628,7 @@ def write_raw_text(path, fmt: str, examples) -> str:
 def test_every_raw_text_format_cross_validates_on_plainly_tokenized_test_folds(runner, tmp_path):
     """Doccano and Label Studio data are scored as spans data is: on test folds tokenized plainly,
     where a place written "Paris-area" cannot be found, not on tokens split at the gold boundaries."""
-    from conftest import TINY_SET
+    from helpers import TINY_SET
 
     from eiwa.cli import cli
 
@@ -550,8 +636,24 @@ def test_every_raw_text_format_cross_validates_on_plainly_tokenized_test_folds(r
     results = {}
     for fmt in ("spans", "doccano", "label-studio"):
         data = write_raw_text(tmp_path / f"data.{fmt}", fmt, examples)
-        result = runner.invoke(cli, ["cv", "--format", fmt, "--data", data, "--folds", "2", "--seeds", "1", "--json",
-                                     *TINY_SET, "--set", "max_epochs=8"])
+        result = runner.invoke(
+            cli,
+            [
+                "cv",
+                "--format",
+                fmt,
+                "--data",
+                data,
+                "--folds",
+                "2",
+                "--seeds",
+                "1",
+                "--json",
+                *TINY_SET,
+                "--set",
+                "max_epochs=8",
+            ],
+        )
         assert result.exit_code == 0, result.output
         results[fmt] = json.loads(result.stdout)
     assert results["doccano"] == results["spans"]
@@ -566,8 +668,11 @@ def test_an_experiment_on_raw_text_scores_a_plainly_tokenized_view(tmp_path):
     views = {}
     for fmt in ("spans", "doccano", "label-studio"):
         data = write_raw_text(tmp_path / f"data.{fmt}", fmt, examples)
-        study = Study(experiment_spec({"name": "raw", "data": {"format": fmt, "path": data, "lang": "en"},
-                                       "grid": [{"name": "curve"}]}))
+        study = Study(
+            experiment_spec(
+                {"name": "raw", "data": {"format": fmt, "path": data, "lang": "en"}, "grid": [{"name": "curve"}]}
+            )
+        )
         views[fmt] = [s.words for s in study.test_view]
         assert [s.words for s in study.train_view] != views[fmt]  # places split off their suffix for training
     assert views["doccano"] == views["label-studio"] == views["spans"]
@@ -580,12 +685,32 @@ def test_english_tokenizer_follows_conll_2003(shared_data):
     """CoNLL-2003 sentences joined back into text (no space before , . 's n't and the like) are
     tokenized into exactly CoNLL's tokens, for at least 97% of the test and valid sentences, with
     offsets that slice the text."""
-    from conftest import shared_file
+    from helpers import shared_file
 
     from eiwa.tokenize.english import EnglishTokenizer
 
-    glued_left = {",", ".", ";", ":", ")", "'s", "'S", "n't", "N'T", "%", "'", "?", "!", "'re", "'ve", "'ll", "'d",
-                  "'m", "]", "}"}
+    glued_left = {
+        ",",
+        ".",
+        ";",
+        ":",
+        ")",
+        "'s",
+        "'S",
+        "n't",
+        "N'T",
+        "%",
+        "'",
+        "?",
+        "!",
+        "'re",
+        "'ve",
+        "'ll",
+        "'d",
+        "'m",
+        "]",
+        "}",
+    }
     glued_right = {"(", "$", "[", "{"}
     tokenizer = EnglishTokenizer()
     for name in ("test.txt", "valid.txt"):
@@ -593,21 +718,30 @@ def test_english_tokenizer_follows_conll_2003(shared_data):
         same = 0
         for sentence in sentences:
             words = [t.text for t in sentence.tokens]
-            text = "".join(("" if i == 0 or w in glued_left or words[i - 1] in glued_right else " ") + w
-                           for i, w in enumerate(words))
+            text = "".join(
+                ("" if i == 0 or w in glued_left or words[i - 1] in glued_right else " ") + w
+                for i, w in enumerate(words)
+            )
             tokens = tokenizer.tokenize(text)
-            assert all(text[t.start:t.end] == t.text for t in tokens)
+            assert all(text[t.start : t.end] == t.text for t in tokens)
             same += [t.text for t in tokens] == words
         assert same / len(sentences) >= 0.97, (name, same, len(sentences))
 
 
-@pytest.mark.parametrize("text, tokens", [
-    ("Smith's U.S. unit didn't win.", ["Smith", "'s", "U.S.", "unit", "did", "n't", "win", "."]),
-    ("Acme Inc. beat pro-democracy rivals 2-0 on 1996-12-06.", ["Acme", "Inc.", "beat", "pro-democracy", "rivals",
-                                                                 "2-0", "on", "1996-12-06", "."]),
-    ("O'Neill -- J. Smith's aide -- earned 15,000 dollars...", ["O'Neill", "--", "J.", "Smith", "'s", "aide", "--",
-                                                                "earned", "15,000", "dollars", "..."]),
-])
+@pytest.mark.parametrize(
+    "text, tokens",
+    [
+        ("Smith's U.S. unit didn't win.", ["Smith", "'s", "U.S.", "unit", "did", "n't", "win", "."]),
+        (
+            "Acme Inc. beat pro-democracy rivals 2-0 on 1996-12-06.",
+            ["Acme", "Inc.", "beat", "pro-democracy", "rivals", "2-0", "on", "1996-12-06", "."],
+        ),
+        (
+            "O'Neill -- J. Smith's aide -- earned 15,000 dollars...",
+            ["O'Neill", "--", "J.", "Smith", "'s", "aide", "--", "earned", "15,000", "dollars", "..."],
+        ),
+    ],
+)
 def test_english_tokenizer_cases(text, tokens):
     from eiwa.tokenize.english import EnglishTokenizer
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import synthetic_sentences, tiny_config
 
-from conftest import synthetic_sentences, tiny_config
-from eiwa.transfer import bridge
-from eiwa.transfer.bridge import bridge_word_rows, dictionary_rows, gloss_words, headwords_to_add, load_glosses
+from eiwa.build import build
 from eiwa.doc import sentence_from_tags
 from eiwa.errors import EiwaError
-from eiwa.build import build
+from eiwa.transfer import bridge
+from eiwa.transfer.bridge import bridge_word_rows, dictionary_rows, gloss_words, headwords_to_add, load_glosses
 
 # The JMdict tables of jamdict-data 1.5 that the bridge reads.
 JMDICT_SCHEMA = """
@@ -95,8 +95,10 @@ def english():
 
 
 def ja_sentences():
-    return [sentence_from_tags(["東京", "に", "住む"], ["B-LOC", "O", "O"], "ja"),
-            sentence_from_tags(["大阪市", "で", "働く", "無名"], ["B-LOC", "O", "O", "O"], "ja")]
+    return [
+        sentence_from_tags(["東京", "に", "住む"], ["B-LOC", "O", "O"], "ja"),
+        sentence_from_tags(["大阪市", "で", "働く", "無名"], ["B-LOC", "O", "O", "O"], "ja"),
+    ]
 
 
 def test_bridged_rows_are_the_means_of_the_glosses_source_rows(english, jmdict):
@@ -115,8 +117,9 @@ def test_bridged_rows_are_the_means_of_the_glosses_source_rows(english, jmdict):
     # common headwords whose glosses the source knows join the vocabulary; 雨 is not common
     assert "今日" in words and "きょう" in words and "雨" not in words
     assert torch.allclose(rows[words.ids["今日"]], row_of("today"))
-    assert [w for w in words.items[words.inherited:] if w not in ("東京", "に", "住む", "大阪市", "で", "働く", "無名")] == \
-        sorted(["今日", "きょう", "とうきょう", "おおさかし"])  # appended in sorted order
+    assert [
+        w for w in words.items[words.inherited :] if w not in ("東京", "に", "住む", "大阪市", "で", "働く", "無名")
+    ] == sorted(["今日", "きょう", "とうきょう", "おおさかし"])  # appended in sorted order
     assert report.bridge.added_headwords == 4 and report.bridge.by_dictionary == 6
     assert any("word bridge (jmdict)" in line for line in report.lines())
     assert target.meta["transfer"]["bridge"]["added_headwords"] == 4
@@ -152,7 +155,7 @@ def test_the_vector_map_recovers_a_linear_relation():
     # the source's rows are exact images of the pair words' vectors, so the map can be recovered
     source_words = [f"e{i}" for i in range(pairs)]
     embedding = torch.zeros(2 + pairs + len(vectors), source_dim)
-    embedding[2:2 + pairs] = torch.from_numpy(np.stack([vectors[f"w{i}"] @ mapping for i in range(pairs)])).float()
+    embedding[2 : 2 + pairs] = torch.from_numpy(np.stack([vectors[f"w{i}"] @ mapping for i in range(pairs)])).float()
     first_new = 2 + pairs
     target_words = ["<pad>", "<unk>", *source_words, *vectors]
     glosses = {f"w{i}": ((f"e{i}",),) for i in range(pairs)}  # w80..w84 have no glosses
@@ -161,8 +164,9 @@ def test_the_vector_map_recovers_a_linear_relation():
     try:
         table = lambda words, lemmas: np.stack([vectors[w] for w in words]).astype(np.float32)  # noqa: E731
         row = {w: i for i, w in enumerate(target_words) if i >= 2 and i < first_new}
-        report = bridge_word_rows("jmdict+map", embedding, target_words, first_new, row.get, {},
-                                  [1] * len(target_words), 0, table)
+        report = bridge_word_rows(
+            "jmdict+map", embedding, target_words, first_new, row.get, {}, [1] * len(target_words), 0, table
+        )
     finally:
         bridge.load_glosses = original
     assert report.by_dictionary == pairs and report.by_map == 5 and report.map_fit_pairs == pairs

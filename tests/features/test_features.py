@@ -8,22 +8,21 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers import synthetic_sentences, synthetic_tagged, tiny_config, write_conll
 
+from eiwa.build import build
 from eiwa.doc import sentence_from_tags
-from eiwa.readers.conll import read_conll
-from eiwa.readers.hironsan import read_hironsan
-from eiwa.tokenize import tokenizer_for
 from eiwa.errors import EiwaError
 from eiwa.features import FEATURES
+from eiwa.readers.conll import read_conll
+from eiwa.readers.hironsan import read_hironsan
 from eiwa.resources.upos import UPOS, level_names, upos_japanese, upos_ptb
 from eiwa.tagger import Tagger
-from eiwa.build import build
+from eiwa.tokenize import tokenizer_for
 from eiwa.training.optim import make_optimizer
 from eiwa.training.train import train
 from eiwa.transfer.starts import MODULES, parse_modules
 from eiwa.transfer.weights import VOCAB_TABLES
-
-from conftest import synthetic_sentences, synthetic_tagged, tiny_config, write_conll
 
 
 @pytest.fixture(scope="module")
@@ -188,8 +187,10 @@ def test_vectors_feature_keeps_the_whole_table_so_unseen_words_get_their_rows(ja
 
 
 def test_vectors_trainable_is_a_float32_parameter(ja_sentences, vectors_folder):
-    tagger = build(ja_config(features="char,word,vectors", vectors_table=str(vectors_folder),
-                             vectors_trainable=True), ja_sentences[:10]).tagger
+    tagger = build(
+        ja_config(features="char,word,vectors", vectors_table=str(vectors_folder), vectors_trainable=True),
+        ja_sentences[:10],
+    ).tagger
     table = tagger.model.vectors.table
     assert isinstance(table, torch.nn.Parameter) and table.dtype == torch.float32
     assert torch.equal(tagger.model.vectors.table[0], torch.tensor([1.0, 0, 0, 0]))
@@ -266,8 +267,13 @@ def english_source():
 
 
 def test_classifier_transfers_to_a_target_with_more_features(english_source, ja_sentences):
-    target, report = build(ja_config(features="char,word,pos"), ja_sentences, english_source,
-                              ["char", "word", "classifier"], {"PER": ["PSN"]})
+    target, report = build(
+        ja_config(features="char,word,pos"),
+        ja_sentences,
+        english_source,
+        ["char", "word", "classifier"],
+        {"PER": ["PSN"]},
+    )
     assert report.fresh_inputs == ["pos"]
     assert "start fresh: pos" in "\n".join(report.lines())
     # The same vocabularies and seed without the classifier transferred: what an untransferred block holds.
@@ -282,8 +288,13 @@ def test_classifier_transfers_to_a_target_with_more_features(english_source, ja_
 
 
 def test_frozen_fine_tuning_trains_only_the_new_features_classifier_columns(english_source, ja_sentences):
-    target, _ = build(ja_config(features="char,word,pos", fine_tune="frozen"), ja_sentences, english_source,
-                         ["char", "word", "classifier"], {"PER": ["PSN"]})
+    target, _ = build(
+        ja_config(features="char,word,pos", fine_tune="frozen"),
+        ja_sentences,
+        english_source,
+        ["char", "word", "classifier"],
+        {"PER": ["PSN"]},
+    )
     name = "classifier.lstm.forward_lstm.weight_ih_l0"
     before = target.model.state_dict()[name].clone()
     optimizer = make_optimizer(target)
@@ -320,8 +331,11 @@ def test_english_models_read_the_english_side_of_the_dictionary(monkeypatch):
 
     english = Gazetteer.from_names({"New York": {"place"}, "Smith": {"person"}})
     japanese = Gazetteer.from_names({"東京": {"place"}})
-    monkeypatch.setattr(Gazetteer, "load", classmethod(
-        lambda cls, path=None, language="ja", **kwargs: english if language == "en" else japanese))
+    monkeypatch.setattr(
+        Gazetteer,
+        "load",
+        classmethod(lambda cls, path=None, language="ja", **kwargs: english if language == "en" else japanese),
+    )
     sentence = sentence_from_tags(["Smith", "left", "New", "York"], ["B-PER", "O", "B-LOC", "I-LOC"], "en")
     tagger = build(tiny_config(features="char,word,gazetteer"), [sentence]).tagger
     tags = tagger.encoder.encode([sentence]).features["gazetteer"].columns["tags"][0]

@@ -5,15 +5,14 @@ import json
 import shutil
 
 import pytest
+from helpers import synthetic_tagged, write_conll
 
 from eiwa.cli import cli
 from eiwa.persist.model_dir import builtin_models
 from eiwa.readers.conll import read_conll
 from eiwa.tagger import Tagger
 
-from conftest import synthetic_tagged, write_conll
-
-CARD = '''
+CARD = """
 name = "tiny"
 summary = "A tiny English tagger for tests."
 seed = 1
@@ -29,7 +28,7 @@ ORG = "organization"
 name = "synthetic sentences"
 licence = "public domain"
 attribution = "made by conftest.py"
-'''
+"""
 
 
 @pytest.fixture
@@ -61,14 +60,17 @@ def test_card_is_measured_written_and_shown(runner, model, tmp_path):
     assert json.loads(runner.invoke(cli, ["info", str(model), "--json"]).stdout)["meta"]["card"] == card
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda s: s.replace('ORG = "organization"\n', ""), "labels ['LOC', 'PER'] do not match the model's"),
-    (lambda s: s.replace('seed = 1', 'seed = "one"'), "seed must be an integer"),
-    (lambda s: s.replace('commands = ["pytest tests/test_card.py"]\n', ""), "the card needs commands"),
-    (lambda s: "score = 1\n" + s, "unknown card field(s) score"),
-    (lambda s: s.replace('attribution = "made by conftest.py"', ""), "data must be a table with"),
-    (lambda s: s.replace("[labels]", "[labels"), "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda s: s.replace('ORG = "organization"\n', ""), "labels ['LOC', 'PER'] do not match the model's"),
+        (lambda s: s.replace("seed = 1", 'seed = "one"'), "seed must be an integer"),
+        (lambda s: s.replace('commands = ["pytest tests/test_card.py"]\n', ""), "the card needs commands"),
+        (lambda s: "score = 1\n" + s, "unknown card field(s) score"),
+        (lambda s: s.replace('attribution = "made by conftest.py"', ""), "data must be a table with"),
+        (lambda s: s.replace("[labels]", "[labels"), "not valid TOML"),
+    ],
+)
 def test_a_wrong_card_is_refused_and_the_model_kept(runner, model, tmp_path, change, message):
     (tmp_path / "card.toml").write_text(change(CARD), encoding="utf-8")
     test = write_conll(tmp_path / "test.txt", synthetic_tagged(5, seed=7))

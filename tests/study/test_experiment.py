@@ -19,10 +19,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import TINY, synthetic_tagged, write_conll
 
 import eiwa.build
 import eiwa.training.run
-from conftest import TINY, synthetic_tagged, write_conll
 from eiwa.cli import cli
 from eiwa.errors import EiwaError
 from eiwa.study.folds import protocol_splits
@@ -69,10 +69,12 @@ def test_approximate_randomization_is_seeded_symmetric_and_in_range():
 
 def test_approximate_randomization_matches_the_exact_permutation_test():
     # With 10 sentences all 2**10 swaps can be enumerated: the sampled p must agree with the exact one.
-    a = np.array([[1, 1, 2], [2, 2, 2], [0, 1, 1], [1, 1, 1], [3, 3, 4],
-                  [1, 2, 1], [0, 0, 1], [2, 2, 2], [1, 1, 1], [1, 1, 2]])
-    b = np.array([[0, 1, 2], [2, 2, 2], [0, 1, 1], [0, 1, 1], [2, 3, 4],
-                  [1, 1, 1], [0, 1, 1], [1, 2, 2], [1, 1, 1], [0, 1, 2]])
+    a = np.array(
+        [[1, 1, 2], [2, 2, 2], [0, 1, 1], [1, 1, 1], [3, 3, 4], [1, 2, 1], [0, 0, 1], [2, 2, 2], [1, 1, 1], [1, 1, 2]]
+    )
+    b = np.array(
+        [[0, 1, 2], [2, 2, 2], [0, 1, 1], [0, 1, 1], [2, 3, 4], [1, 1, 1], [0, 1, 1], [1, 2, 2], [1, 1, 1], [0, 1, 2]]
+    )
     observed = abs(micro_f1(a) - micro_f1(b))
     extreme = 0
     for swap in itertools.product([False, True], repeat=len(a)):
@@ -103,23 +105,32 @@ def test_a_run_adds_its_overrides_after_the_files_own():
     assert spec.train.set == ("max_epochs=3",)  # the loaded spec is unchanged
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"seed": [1]}, "x.toml: unknown key 'seed' (known: name, out, seeds, data, source, train, grid)"),
-    ({"data": {"format": "conll", "fold": 3}},
-     "x.toml: [data]: unknown key 'fold' (known: lang, format, path, columns, token_prefix, protocol, folds)"),
-    ({"grid": [{"name": "g", "size": [10]}]},
-     "x.toml: grid 'g': unknown key 'size' (known: name, modules, word_input, char_input, features, sizes)"),
-    ({"source": {"model": "conll03-en", "labels": "auto"}},
-     "x.toml: [source]: unknown key 'labels' (known: model, label_map)"),
-    ({"data": {"format": "conll", "folds": "two"}}, "x.toml: [data]: folds must be an integer of at least 2"),
-    ({"data": {"format": "conll", "folds": 0}}, "x.toml: [data]: folds must be an integer of at least 2"),
-    ({"data": {"format": "conll", "folds": True}}, "x.toml: [data]: folds must be an integer of at least 2"),
-    ({"data": {"lang": "ja"}}, "x.toml: [data]: missing 'format'"),
-    ({"grid": [{"modules": ["none"]}]}, "x.toml: grid 1: missing 'name'"),
-    ({"grid": [{"name": "g", "sizes": [-1]}]}, "x.toml: grid 'g': sizes must be a list of integers of at least 0"),
-    ({"source": {"label_map": "auto"}}, "x.toml: [source]: missing 'model'"),
-    ({"train": {"set": "threads=1"}}, 'x.toml: [train]: set must be a list of "key=value" strings'),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"seed": [1]}, "x.toml: unknown key 'seed' (known: name, out, seeds, data, source, train, grid)"),
+        (
+            {"data": {"format": "conll", "fold": 3}},
+            "x.toml: [data]: unknown key 'fold' (known: lang, format, path, columns, token_prefix, protocol, folds)",
+        ),
+        (
+            {"grid": [{"name": "g", "size": [10]}]},
+            "x.toml: grid 'g': unknown key 'size' (known: name, modules, word_input, char_input, features, sizes)",
+        ),
+        (
+            {"source": {"model": "conll03-en", "labels": "auto"}},
+            "x.toml: [source]: unknown key 'labels' (known: model, label_map)",
+        ),
+        ({"data": {"format": "conll", "folds": "two"}}, "x.toml: [data]: folds must be an integer of at least 2"),
+        ({"data": {"format": "conll", "folds": 0}}, "x.toml: [data]: folds must be an integer of at least 2"),
+        ({"data": {"format": "conll", "folds": True}}, "x.toml: [data]: folds must be an integer of at least 2"),
+        ({"data": {"lang": "ja"}}, "x.toml: [data]: missing 'format'"),
+        ({"grid": [{"modules": ["none"]}]}, "x.toml: grid 1: missing 'name'"),
+        ({"grid": [{"name": "g", "sizes": [-1]}]}, "x.toml: grid 'g': sizes must be a list of integers of at least 0"),
+        ({"source": {"label_map": "auto"}}, "x.toml: [source]: missing 'model'"),
+        ({"train": {"set": "threads=1"}}, 'x.toml: [train]: set must be a list of "key=value" strings'),
+    ],
+)
 def test_experiment_spec_refuses_unknown_keys_and_wrong_values_in_one_line(change, message):
     with pytest.raises(EiwaError) as raised:
         experiment_spec({**MINIMAL, **change}, "x.toml")
@@ -131,8 +142,13 @@ def test_experiment_spec_refuses_unknown_keys_and_wrong_values_in_one_line(chang
 
 def test_cells_of_crosses_the_grid_and_keeps_size_0_for_full_transfer_only():
     grids = [
-        GridSpec("g", modules=("none", "char", "char,word,classifier"), word_input=("native", "romaji"),
-                 char_input=("romaji",), sizes=(0, 10, None)),
+        GridSpec(
+            "g",
+            modules=("none", "char", "char,word,classifier"),
+            word_input=("native", "romaji"),
+            char_input=("romaji",),
+            sizes=(0, 10, None),
+        ),
         GridSpec("plain"),
         GridSpec("again", modules=("char",), char_input=("romaji",), sizes=(10,)),
     ]
@@ -146,7 +162,9 @@ def test_cells_of_crosses_the_grid_and_keeps_size_0_for_full_transfer_only():
     assert cells[-2] == Cell("plain", "none", "native", "native", None)
     assert len(set(cells)) == len(cells)
     assert {c.key for c in cells if c.grid == "g" and c.modules == "char" and c.word_input == "native"} == {
-        "char|native|romaji|10", "char|native|romaji|all"}
+        "char|native|romaji|10",
+        "char|native|romaji|all",
+    }
     # The same setting in two grids has one key, so it is trained once.
     assert cells[-1].key == Cell("g", "char", "native", "romaji", 10).key == "char|native|romaji|10"
     assert Cell("g", "char", "native", "romaji", 10).scratch() == Cell("g", "none", "native", "romaji", 10)
@@ -174,19 +192,40 @@ SHARED_GRID = '[[grid]]\nname = "scratch"\nmodules = ["none"]\nsizes = [10]'
 TRAIN_SET = [f"{k}={v}" for k, v in TINY.items() if k not in ("seed", "max_epochs")] + ["max_epochs=1", "threads=1"]
 
 
-def write_spec(path: Path, out: Path, data: Path, source: Path | None, label_map="PER=PER,LOC=LOC",
-               modules=("none", "char,word,classifier"), sizes=(0, 10), seeds=(1, 2), protocol="kfold",
-               extra_grid: str = "") -> Path:
+def write_spec(
+    path: Path,
+    out: Path,
+    data: Path,
+    source: Path | None,
+    label_map="PER=PER,LOC=LOC",
+    modules=("none", "char,word,classifier"),
+    sizes=(0, 10),
+    seeds=(1, 2),
+    protocol="kfold",
+    extra_grid: str = "",
+) -> Path:
     lines = [
-        'name = "tiny"', f"out = {json.dumps(str(out))}", f"seeds = {json.dumps(list(seeds))}",
-        "[data]", 'lang = "en"', 'format = "conll"', f"path = {json.dumps(str(data))}", f'protocol = "{protocol}"',
+        'name = "tiny"',
+        f"out = {json.dumps(str(out))}",
+        f"seeds = {json.dumps(list(seeds))}",
+        "[data]",
+        'lang = "en"',
+        'format = "conll"',
+        f"path = {json.dumps(str(data))}",
+        f'protocol = "{protocol}"',
         "folds = 2",
     ]
     if source is not None:
         lines += ["[source]", f"model = {json.dumps(str(source))}", f"label_map = {json.dumps(label_map)}"]
-    lines += ["[train]", f"set = {json.dumps(TRAIN_SET)}",
-              "[[grid]]", 'name = "curve"', f"modules = {json.dumps(list(modules))}",
-              f"sizes = {json.dumps(list(sizes))}", extra_grid]
+    lines += [
+        "[train]",
+        f"set = {json.dumps(TRAIN_SET)}",
+        "[[grid]]",
+        'name = "curve"',
+        f"modules = {json.dumps(list(modules))}",
+        f"sizes = {json.dumps(list(sizes))}",
+        extra_grid,
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -223,8 +262,9 @@ def copy_of(experiment, tmp_path):
 
 
 FULL = "char,word,classifier"
-EXPECTED_KEYS = [f"{cell}|native|native|{size}|{seed}"
-                 for cell, size in (("none", 10), (FULL, 0), (FULL, 10)) for seed in (1, 2)]
+EXPECTED_KEYS = [
+    f"{cell}|native|native|{size}|{seed}" for cell, size in (("none", 10), (FULL, 0), (FULL, 10)) for seed in (1, 2)
+]
 
 
 def records(out: Path) -> list[dict]:
@@ -297,8 +337,9 @@ def test_experiment_report_has_a_row_per_cell_with_mean_and_std(experiment):
     # The shared scratch cell is reported in the second grid too, with the same numbers.
     [shared] = [line for line in scratch.splitlines() if line.startswith("| none ")]
     assert shared == table_rows[0]
-    results = {(r["grid"], r["modules"], r["size"]): r
-               for r in json.loads((experiment.out / "results.json").read_text())}
+    results = {
+        (r["grid"], r["modules"], r["size"]): r for r in json.loads((experiment.out / "results.json").read_text())
+    }
     assert set(results) == {("curve", "none", 10), ("curve", FULL, 0), ("curve", FULL, 10), ("scratch", "none", 10)}
     # Only a transfer cell with a scratch counterpart gets a difference and a p-value.
     transfer = results[("curve", FULL, 10)]
@@ -308,8 +349,9 @@ def test_experiment_report_has_a_row_per_cell_with_mean_and_std(experiment):
 
 
 def test_workers_give_the_records_of_a_serial_run(experiment, tmp_path):
-    spec_path = write_spec(tmp_path / "tiny.toml", tmp_path / "out", experiment.data, experiment.source,
-                           extra_grid=SHARED_GRID)
+    spec_path = write_spec(
+        tmp_path / "tiny.toml", tmp_path / "out", experiment.data, experiment.source, extra_grid=SHARED_GRID
+    )
     log: list[str] = []
     run_experiment(load_experiment(spec_path), log=log.append, workers=2)
     assert "6 runs on 2 worker processes" in log
@@ -323,14 +365,19 @@ def test_workers_give_the_records_of_a_serial_run(experiment, tmp_path):
 
 def test_modules_auto_keeps_the_candidate_best_on_dev(tmp_path, tiny_model_dir):
     data = write_data(tmp_path / "data.conll")
-    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, tiny_model_dir,
-                                      modules=["auto"], sizes=[10], seeds=[1]))
+    spec = load_experiment(
+        write_spec(tmp_path / "t.toml", tmp_path / "out", data, tiny_model_dir, modules=["auto"], sizes=[10], seeds=[1])
+    )
     log: list[str] = []
     run_experiment(spec, log=log.append)
     (record,) = records(tmp_path / "out")
     assert record["cell"] == "auto|native|native|10" and len(record["chosen"]) == 2  # one choice per fold
-    candidates = {"none", f"char,classifier from {tiny_model_dir}", f"char,word,classifier from {tiny_model_dir}",
-                  f"word,classifier from {tiny_model_dir}"}
+    candidates = {
+        "none",
+        f"char,classifier from {tiny_model_dir}",
+        f"char,word,classifier from {tiny_model_dir}",
+        f"word,classifier from {tiny_model_dir}",
+    }
     assert set(record["chosen"]) <= candidates
     assert all(", chose " in line for line in log if " fold " in line)
 
@@ -345,8 +392,9 @@ def test_train_best_keeps_the_best_dev_f1_and_says_which(monkeypatch):
             self.meta = {"transfer": {"source": "src"}} if name else {}
             self.f1 = f1
 
-    monkeypatch.setattr(eiwa.training.run, "train",
-                        lambda config, train, dev, tagger, **kw: TrainResult(tagger, tagger.f1, 1, 2, 0.0))
+    monkeypatch.setattr(
+        eiwa.training.run, "train", lambda config, train, dev, tagger, **kw: TrainResult(tagger, tagger.f1, 1, 2, 0.0)
+    )
     starts = [Start("", 0.5), Start("char,classifier", 0.7), Start("char,word,classifier", 0.7)]
     result = eiwa.training.run.train_best(None, [], [], starts)
     assert result.tagger is starts[1]  # the first of two equal scores
@@ -356,10 +404,12 @@ def test_train_best_keeps_the_best_dev_f1_and_says_which(monkeypatch):
 
 def test_modules_auto_is_not_for_zero_shot(tmp_path, tiny_model_dir):
     data = write_data(tmp_path / "data.conll")
-    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, tiny_model_dir,
-                                      modules=["auto"], sizes=[0], seeds=[1]))
+    spec = load_experiment(
+        write_spec(tmp_path / "t.toml", tmp_path / "out", data, tiny_model_dir, modules=["auto"], sizes=[0], seeds=[1])
+    )
     spec = replace(spec, grids=(replace(spec.grids[0], modules=("auto", FULL)),))
     from eiwa.study.runner import Study
+
     with pytest.raises(EiwaError, match="not for size 0"):
         Study(spec).check(Cell("curve", "auto", "native", "native", 0))
 
@@ -422,17 +472,36 @@ def test_explicit_label_map_survives_a_small_training_part(tmp_path, tiny_model_
     plain = [e for e in synthetic_tagged(300, seed=4) if "B-PER" in e[1] and "B-LOC" in e[1] and "B-ORG" not in e[1]]
     with_org = [e for e in synthetic_tagged(300, seed=4) if "B-ORG" in e[1]]
     data = write_conll(tmp_path / "data.conll", plain[:24] + with_org[:6])
-    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, tiny_model_dir,
-                                      label_map="PER=PER,LOC=LOC,ORG=ORG", modules=["classifier"], sizes=[10],
-                                      seeds=[1]))
+    spec = load_experiment(
+        write_spec(
+            tmp_path / "t.toml",
+            tmp_path / "out",
+            data,
+            tiny_model_dir,
+            label_map="PER=PER,LOC=LOC,ORG=ORG",
+            modules=["classifier"],
+            sizes=[10],
+            seeds=[1],
+        )
+    )
     run_experiment(spec, log=lambda _: None)
     assert len(records(tmp_path / "out")) == 1
 
 
 def test_zero_shot_needs_an_explicit_label_map(tmp_path, tiny_model_dir):
     data = write_data(tmp_path / "data.conll")
-    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, tiny_model_dir, label_map="auto",
-                                      modules=[FULL], sizes=[0], seeds=[1]))
+    spec = load_experiment(
+        write_spec(
+            tmp_path / "t.toml",
+            tmp_path / "out",
+            data,
+            tiny_model_dir,
+            label_map="auto",
+            modules=[FULL],
+            sizes=[0],
+            seeds=[1],
+        )
+    )
     with pytest.raises(EiwaError, match="zero-shot"):
         run_experiment(spec, log=lambda _: None)
 
@@ -471,18 +540,27 @@ def test_cli_report_only_before_any_run(runner, tmp_path, tiny_model_dir):
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
-@pytest.mark.parametrize("content, fragment", [
-    (None, "cannot read"),
-    ("name = \n", "invalid TOML"),
-    ('name = "x"\n[data]\nformat = "conll"\n', "missing 'grid'"),
-    ('name = "x"\n[data]\nprotocol = "random"\n[[grid]]\nname = "g"\n', "protocol must be kfold or split"),
-    ('name = "x"\nseed = 1\n[data]\nformat = "conll"\n[[grid]]\nname = "g"\n',
-     "unknown key 'seed' (known: name, out, seeds, data, source, train, grid)"),
-    ('name = "x"\n[data]\nformat = "conll"\nfolds = "two"\n[[grid]]\nname = "g"\n',
-     "folds must be an integer of at least 2"),
-    ('name = "x"\n[data]\nformat = "conll"\nfolds = 0\n[[grid]]\nname = "g"\n',
-     "folds must be an integer of at least 2"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (None, "cannot read"),
+        ("name = \n", "invalid TOML"),
+        ('name = "x"\n[data]\nformat = "conll"\n', "missing 'grid'"),
+        ('name = "x"\n[data]\nprotocol = "random"\n[[grid]]\nname = "g"\n', "protocol must be kfold or split"),
+        (
+            'name = "x"\nseed = 1\n[data]\nformat = "conll"\n[[grid]]\nname = "g"\n',
+            "unknown key 'seed' (known: name, out, seeds, data, source, train, grid)",
+        ),
+        (
+            'name = "x"\n[data]\nformat = "conll"\nfolds = "two"\n[[grid]]\nname = "g"\n',
+            "folds must be an integer of at least 2",
+        ),
+        (
+            'name = "x"\n[data]\nformat = "conll"\nfolds = 0\n[[grid]]\nname = "g"\n',
+            "folds must be an integer of at least 2",
+        ),
+    ],
+)
 def test_cli_experiment_bad_file_exits_2_naming_it(runner, tmp_path, content, fragment):
     path = tmp_path / "spec.toml"
     if content is not None:
@@ -495,8 +573,9 @@ def test_cli_experiment_bad_file_exits_2_naming_it(runner, tmp_path, content, fr
 
 
 def test_select_cells_filters_by_grid_modules_and_size(tmp_path, tiny_model_dir):
-    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", tmp_path / "d.conll", tiny_model_dir,
-                                      extra_grid=SHARED_GRID))
+    spec = load_experiment(
+        write_spec(tmp_path / "t.toml", tmp_path / "out", tmp_path / "d.conll", tiny_model_dir, extra_grid=SHARED_GRID)
+    )
     cells = cells_of(spec.grids)
     assert [c.key for c in select_cells(cells)] == [c.key for c in cells]
     selected = select_cells(cells, grids=["curve"], sizes=["0"])
@@ -511,8 +590,9 @@ def test_cli_experiment_runs_only_the_selected_cells(runner, copy_of, monkeypatc
     kept = [r for r in records(copy_of.out) if r["key"] != "none|native|native|10|2"]
     (copy_of.out / "cells.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
     forbid_training(monkeypatch)  # every selected cell is already finished
-    result = runner.invoke(cli, ["experiment", str(copy_of.spec_path), "--grid", "curve", "--modules", FULL,
-                                 "--set", "threads=1"])
+    result = runner.invoke(
+        cli, ["experiment", str(copy_of.spec_path), "--grid", "curve", "--modules", FULL, "--set", "threads=1"]
+    )
     assert result.exit_code == 0, result.output
     assert "none|native|native|10|2" not in {r["key"] for r in records(copy_of.out)}
     result = runner.invoke(cli, ["experiment", str(copy_of.spec_path), "--grid", "nope"])
@@ -522,9 +602,18 @@ def test_cli_experiment_runs_only_the_selected_cells(runner, copy_of, monkeypatc
 def test_a_curve_size_covering_every_training_part_reuses_the_full_size_record(tmp_path, monkeypatch):
     # 40 sentences in 2 folds: each training part holds 20, so size 25 trains exactly what no size does.
     data = write_data(tmp_path / "data.conll")
-    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", data, None, modules=["none"],
-                                      sizes=[25, 19], seeds=[1],
-                                      extra_grid='[[grid]]\nname = "full"\nmodules = ["none"]'))
+    spec = load_experiment(
+        write_spec(
+            tmp_path / "t.toml",
+            tmp_path / "out",
+            data,
+            None,
+            modules=["none"],
+            sizes=[25, 19],
+            seeds=[1],
+            extra_grid='[[grid]]\nname = "full"\nmodules = ["none"]',
+        )
+    )
     size_25, size_19, whole = cells_of(spec.grids)
     assert (size_25.size, size_19.size, whole.size) == (25, 19, None)
     run_experiment(spec, log=lambda _: None, cells=[whole])
@@ -535,23 +624,35 @@ def test_a_curve_size_covering_every_training_part_reuses_the_full_size_record(t
     by_key = {r["key"]: r for r in records(tmp_path / "out")}
     reused, original = by_key["none|native|native|25|1"], by_key["none|native|native|all|1"]
     assert reused["cell"] == "none|native|native|25"
-    assert ({k: v for k, v in reused.items() if k not in ("key", "cell")}
-            == {k: v for k, v in original.items() if k not in ("key", "cell")})
+    assert {k: v for k, v in reused.items() if k not in ("key", "cell")} == {
+        k: v for k, v in original.items() if k not in ("key", "cell")
+    }
     with pytest.raises(AssertionError, match="trained again"):  # 19 < 20 sentences: a model of its own
         run_experiment(spec, log=lambda _: None, cells=[size_19])
 
 
 def test_transfer_with_n_is_compared_with_scratch_at_the_smallest_size_of_at_least_2n(tmp_path):
-    spec = experiment_spec({"name": "t", "seeds": [1, 2], "data": {"format": "conll", "protocol": "split"},
-                            "grid": [{"name": "curve", "modules": ["none", "char"], "sizes": [100, 250, 400, 500]}]})
+    spec = experiment_spec(
+        {
+            "name": "t",
+            "seeds": [1, 2],
+            "data": {"format": "conll", "protocol": "split"},
+            "grid": [{"name": "curve", "modules": ["none", "char"], "sizes": [100, 250, 400, 500]}],
+        }
+    )
     rng = np.random.default_rng(0)
     finished = {}
     for cell in cells_of(spec.grids):
         for seed in (1, 2):
             counts = rng.integers(0, 3, size=(30, 3))
             counts[:, 0] = np.minimum(counts[:, 0], counts[:, 1:].min(axis=1))
-            finished[f"{cell.key}|{seed}"] = {"f1": micro_f1(counts), "precision": 0.5, "recall": 0.5, "seed": seed,
-                                              "sentence_counts": counts.tolist()}
+            finished[f"{cell.key}|{seed}"] = {
+                "f1": micro_f1(counts),
+                "precision": 0.5,
+                "recall": 0.5,
+                "seed": seed,
+                "sentence_counts": counts.tolist(),
+            }
     rows = {(r["modules"], r["size"]): r for r in summarise(spec, finished)}
     # 100 -> 250 (the smallest of at least 200), 250 -> 500; 400 and 500 have no scratch row of twice their size.
     assert rows[("char", 100)]["double_size"] == 250 and rows[("char", 250)]["double_size"] == 500
@@ -580,8 +681,9 @@ def test_ray_without_ray_installed_says_how_to_get_it(tmp_path, tiny_model_dir, 
     import sys
 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
-    spec = load_experiment(write_spec(tmp_path / "t.toml", tmp_path / "out", write_data(tmp_path / "data.conll"),
-                                      tiny_model_dir))
+    spec = load_experiment(
+        write_spec(tmp_path / "t.toml", tmp_path / "out", write_data(tmp_path / "data.conll"), tiny_model_dir)
+    )
     with pytest.raises(EiwaError, match=r"--ray needs Ray: pip install 'eiwa\[ray\]'"):
         run_experiment(spec, log=lambda _: None, ray_address="local")
     cells = tmp_path / "out" / "cells.jsonl"
