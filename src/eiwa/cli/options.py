@@ -27,13 +27,15 @@ def split_columns(ctx, param, value):
 
 
 def feature_names() -> list[str]:
-    from eiwa.features import FEATURES
+    from eiwa.features import names
 
-    return list(FEATURES)
+    return names()
 
 
 def module_names() -> list[str]:
-    return [*feature_names(), "classifier"]
+    from eiwa.transfer.starts import MODULES
+
+    return list(MODULES)
 
 
 def format_help() -> str:
