@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf docs/api
-.venv/bin/pdoc --no-search -o docs/api eiwa eiwa.tagger eiwa.serving.results eiwa.serving.http eiwa.errors eiwa.config eiwa.serving.spacy_component eiwa.serving.card
+.venv/bin/pdoc --no-search -o docs/api eiwa eiwa.api eiwa.tagger eiwa.readers eiwa.doc eiwa.features eiwa.build \
+    eiwa.training.run eiwa.study.cv eiwa.serving.predict eiwa.serving.results eiwa.serving.http eiwa.errors eiwa.config \
+    eiwa.serving.spacy_component eiwa.serving.card

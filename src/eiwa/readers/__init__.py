@@ -86,4 +86,6 @@ def reader_of(format: str) -> Reader:
 
 
 # Each module registers its formats on import; this order is the order --format lists them in.
-from eiwa.readers import conll, hironsan, parts, spans  # noqa: E402, F401
+# isort: off
+from eiwa.readers import conll, spans, hironsan, parts  # noqa: E402, F401
+# isort: on
