@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eiwa.config import Config, load_config
+from eiwa.crosslingual.label_map import parse_label_map
 from eiwa.errors import EiwaError
 from eiwa.readers.conll import read_conll
 from eiwa.readers.hironsan import hironsan_sentence
 from eiwa.tagger import Tagger
-from eiwa.transfer.label_map import parse_label_map
 
 EXAMPLES = int(os.environ.get("EIWA_FUZZ_EXAMPLES", "40"))
 COUNT_FILE = os.environ.get("EIWA_FUZZ_COUNT")  # where benchmarks/fuzz.py collects the number of inputs

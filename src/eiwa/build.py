@@ -3,7 +3,7 @@ modules start from a source model (transfer).
 
 `build` makes one model: features fitted on the training sentences (vocabularies, pretrained
 tables, dictionaries), weights initialised under `config.seed`, then, with a source, the chosen
-modules copied from it (transfer/weights.py). A `Start` says what to start from before the target
+modules copied from it (crosslingual/weights.py). A `Start` says what to start from before the target
 data is at hand (scratch; modules of a source; or `auto`, several candidates), and `starts` makes
 its model(s) for a config and training sentences.
 
@@ -21,13 +21,13 @@ from typing import NamedTuple
 import torch
 
 from eiwa.config import Config
+from eiwa.crosslingual.bridge import BridgeReport
+from eiwa.crosslingual.label_map import LabelMap, format_label_map, resolve_label_map
+from eiwa.crosslingual.starts import AUTO, SHARED, auto_candidates, check_modules, shared_modules, target_config
+from eiwa.crosslingual.weights import bridge_words, bridges, copy_modules, inherit_tags, inherit_vocabularies
 from eiwa.doc import Sentence
 from eiwa.features.encoder import Encoder
 from eiwa.tagger import Tagger
-from eiwa.transfer.bridge import BridgeReport
-from eiwa.transfer.label_map import LabelMap, format_label_map, resolve_label_map
-from eiwa.transfer.starts import AUTO, SHARED, auto_candidates, check_modules, shared_modules, target_config
-from eiwa.transfer.weights import bridge_words, bridges, copy_modules, inherit_tags, inherit_vocabularies
 
 
 @dataclass
@@ -136,7 +136,7 @@ class Start:
     def from_names(cls, source: str, modules: str, label_map: str | None = None) -> Start:
         """From the command line's words: a source name (with `auto`, several, comma-separated), a module
         list (`shared`, `none`, `auto` or names) and a label map spec."""
-        from eiwa.transfer.starts import parse_modules
+        from eiwa.crosslingual.starts import parse_modules
 
         auto = modules.strip() == AUTO
         names = [name.strip() for name in (source.split(",") if auto else [source]) if name.strip()]

@@ -11,6 +11,8 @@ import torch
 from helpers import synthetic_sentences, synthetic_tagged, tiny_config, write_conll
 
 from eiwa.build import build
+from eiwa.crosslingual.starts import MODULES, parse_modules
+from eiwa.crosslingual.weights import VOCAB_TABLES
 from eiwa.doc import sentence_from_tags
 from eiwa.errors import EiwaError
 from eiwa.features import names
@@ -21,8 +23,6 @@ from eiwa.tagger import Tagger
 from eiwa.tokenize import tokenizer_for
 from eiwa.training.optim import make_optimizer
 from eiwa.training.train import train
-from eiwa.transfer.starts import MODULES, parse_modules
-from eiwa.transfer.weights import VOCAB_TABLES
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ def feature_names() -> list[str]:
 
 
 def module_names() -> list[str]:
-    from eiwa.transfer.starts import MODULES
+    from eiwa.crosslingual.starts import MODULES
 
     return list(MODULES)
 

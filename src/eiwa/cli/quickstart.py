@@ -12,9 +12,9 @@ from rich.table import Table
 from eiwa.cli import cli
 from eiwa.cli.options import console, module_names
 from eiwa.config import load_config
+from eiwa.crosslingual.starts import parse_modules
 from eiwa.study.quickstart import EXAMPLE, HIRONSAN_LABEL_MAP, RECIPE, SOURCE, Quickstart, run_quickstart
 from eiwa.tagger import Tagger
-from eiwa.transfer.starts import parse_modules
 
 
 @cli.command()

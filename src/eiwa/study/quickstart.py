@@ -13,14 +13,14 @@ from pathlib import Path
 
 from eiwa.build import build
 from eiwa.config import Config
+from eiwa.crosslingual.label_map import parse_label_map
+from eiwa.crosslingual.starts import shared_modules
 from eiwa.doc import entity_types
 from eiwa.readers import read
 from eiwa.scoring import Scores
 from eiwa.study.folds import kfold_splits
 from eiwa.tagger import Tagger
 from eiwa.training.train import TrainResult, split_off_dev, train
-from eiwa.transfer.label_map import parse_label_map
-from eiwa.transfer.starts import shared_modules
 
 SOURCE = "conll03-en-shared"
 RECIPE = "ja-small"
@@ -49,7 +49,7 @@ def run_quickstart(
     log: Callable[[str], None] = print,
 ) -> Quickstart:
     """Both arms on fold 1 of the Hironsan corpus; the transferred model is saved to `out`.
-    `modules` None: every module the source shares with the recipe (transfer/starts.py)."""
+    `modules` None: every module the source shares with the recipe (crosslingual/starts.py)."""
     corpus = read(None, "hironsan", "ja").sentences
     train_ids, _, test_ids = kfold_splits(len(corpus), 5)[0]
     test = [corpus[i] for i in test_ids]

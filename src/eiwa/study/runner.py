@@ -61,7 +61,7 @@ class Study:
 
     def check(self, cell: Cell) -> None:
         """Errors of a cell's setting, raised before any training starts."""
-        from eiwa.transfer.starts import AUTO, parse_modules
+        from eiwa.crosslingual.starts import AUTO, parse_modules
 
         if (cell.modules == AUTO or parse_modules(cell.modules)) and self.source is None:
             raise EiwaError(f"cell {cell.key} transfers modules but the experiment has no [source]")
@@ -72,7 +72,7 @@ class Study:
 
     def run(self, cell: Cell, seed: int, log: Log) -> dict:
         """Train and test one (cell, seed) over every split: its record for cells.jsonl."""
-        from eiwa.transfer.starts import AUTO
+        from eiwa.crosslingual.starts import AUTO
 
         self.check(cell)
         config = replace(
@@ -112,7 +112,7 @@ class Study:
         """What each split trains from: None (scratch), the source's modules, or for `auto` the
         candidate start models (each is trained, and the best on dev kept)."""
         from eiwa.build import Start, starts
-        from eiwa.transfer.starts import AUTO, parse_modules
+        from eiwa.crosslingual.starts import AUTO, parse_modules
 
         auto = cell_modules == AUTO
         modules = AUTO if auto else parse_modules(cell_modules)

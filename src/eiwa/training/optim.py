@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 
 from eiwa.config import Config
+from eiwa.crosslingual.weights import CLASSIFIER_INPUTS, OWN_TABLES, TAG_TABLES, VOCAB_TABLES, input_blocks
 from eiwa.tagger import Tagger
-from eiwa.transfer.weights import CLASSIFIER_INPUTS, OWN_TABLES, TAG_TABLES, VOCAB_TABLES, input_blocks
 
 
 def make_optimizer(tagger: Tagger) -> torch.optim.Optimizer:

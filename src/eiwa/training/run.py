@@ -157,7 +157,7 @@ def _check_resumable(directory: Path, config: Config, asked: frozenset[str]) -> 
         raise EiwaError(f"--resume: no checkpoint in {directory} to resume from")
     saved = checkpoint_config(directory / CHECKPOINT).to_dict()
     if saved["transferred"]:  # a transferred model's architecture is its source's, not its --config's
-        from eiwa.transfer.starts import ARCHITECTURE
+        from eiwa.crosslingual.starts import ARCHITECTURE
 
         asked = {name for name in asked if not any(name in keys for keys in ARCHITECTURE.values())}
     wanted = config.to_dict()

@@ -12,10 +12,10 @@ import torch
 from helpers import synthetic_sentences, tiny_config
 
 from eiwa.build import build
+from eiwa.crosslingual import bridge
+from eiwa.crosslingual.bridge import bridge_word_rows, dictionary_rows, gloss_words, headwords_to_add, load_glosses
 from eiwa.doc import sentence_from_tags
 from eiwa.errors import EiwaError
-from eiwa.transfer import bridge
-from eiwa.transfer.bridge import bridge_word_rows, dictionary_rows, gloss_words, headwords_to_add, load_glosses
 
 # The JMdict tables of jamdict-data 1.5 that the bridge reads.
 JMDICT_SCHEMA = """

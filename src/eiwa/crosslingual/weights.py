@@ -26,6 +26,8 @@ import numpy as np
 import torch
 
 from eiwa.config import Config
+from eiwa.crosslingual.bridge import BridgeReport, bridge_word_rows, headwords_to_add
+from eiwa.crosslingual.label_map import LabelMap
 from eiwa.doc import Sentence
 from eiwa.errors import EiwaError
 from eiwa.features import FEATURES
@@ -33,8 +35,6 @@ from eiwa.features.encoder import Encoder
 from eiwa.features.vocab import TagVocab, Vocab, normalize_word
 from eiwa.tagger import Tagger
 from eiwa.tags import parse_tag, tags_from_spans
-from eiwa.transfer.bridge import BridgeReport, bridge_word_rows, headwords_to_add
-from eiwa.transfer.label_map import LabelMap
 
 # Vocabulary-indexed tables -> (feature, vocabulary name); tables never copied; from the registry.
 VOCAB_TABLES = {

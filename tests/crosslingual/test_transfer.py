@@ -1,4 +1,4 @@
-"""Tests for transfer (src/eiwa/transfer/, and build.py with a source): module parsing, label maps,
+"""Tests for transfer (src/eiwa/crosslingual/, and build.py with a source): module parsing, label maps,
 what `build()` copies from a source where, fine-tuning modes, zero-shot tagging, `--label-map auto`,
 and the `transfer` / `cv --source` commands.
 
@@ -19,6 +19,9 @@ from helpers import TINY_SET, synthetic_sentences, synthetic_tagged, tiny_config
 
 from eiwa.build import build
 from eiwa.cli import cli
+from eiwa.crosslingual.label_map import parse_label_map, propose_label_map, resolve_label_map
+from eiwa.crosslingual.starts import ARCHITECTURE, parse_modules
+from eiwa.crosslingual.weights import tags_from_scheme
 from eiwa.doc import sentence_from_tags
 from eiwa.errors import EiwaError
 from eiwa.features.encoder import Encoder
@@ -27,9 +30,6 @@ from eiwa.readers.hironsan import read_hironsan
 from eiwa.tagger import Tagger
 from eiwa.training.optim import make_optimizer
 from eiwa.training.train import train
-from eiwa.transfer.label_map import parse_label_map, propose_label_map, resolve_label_map
-from eiwa.transfer.starts import ARCHITECTURE, parse_modules
-from eiwa.transfer.weights import tags_from_scheme
 
 # Spelled out here rather than imported, so that the tests do not inherit a mistake in the module's tables.
 EMBEDDINGS = {"char.embedding.weight": "bigrams", "word.embedding.weight": "words"}
