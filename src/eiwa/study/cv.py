@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from eiwa.build import Start, starts
+from eiwa import build
+from eiwa.build import Start
 from eiwa.config import Config
 from eiwa.doc import Sentence
 from eiwa.errors import EiwaError
@@ -169,11 +170,16 @@ def cross_validate_files(
     test_view = data.read(data.train, config.lang, split_tokens=False).sentences if raw_text(data.format) else None
     if folds < 2 or folds > len(train_view):
         raise EiwaError(f"--folds must be between 2 and {len(train_view)}, got {folds}")
-    make_tagger = None
-    if start is not None and start.sources:
-
-        def make_tagger(config, sentences):
-            candidates = starts(start, config, sentences)
-            return candidates if start.auto else candidates[0]
-
+    make_tagger = factory(start) if start is not None and start.sources else None
     return cross_validate(config, train_view, test_view, folds, seeds, make_tagger, log, device)
+
+
+def factory(start: Start) -> TaggerFactory:
+    """What each split trains from: the start's one model, or with `auto` its candidates (each trained,
+    the best on dev kept)."""
+
+    def make(config: Config, sentences: Sequence[Sentence]):
+        candidates = build.starts(start, config, sentences)  # looked up at call time: tests may replace it
+        return candidates if start.auto else candidates[0]
+
+    return make

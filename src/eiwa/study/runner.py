@@ -18,7 +18,7 @@ from eiwa.doc import entity_types
 from eiwa.errors import EiwaError
 from eiwa.readers import raw_text, read
 from eiwa.scoring import score
-from eiwa.study.cv import TaggerFactory, run_splits
+from eiwa.study.cv import TaggerFactory, factory, run_splits
 from eiwa.study.folds import protocol_splits
 from eiwa.study.grid import Cell, cells_of
 from eiwa.study.report import write_report
@@ -111,20 +111,13 @@ class Study:
     def _starts(self, cell_modules: str) -> TaggerFactory | None:
         """What each split trains from: None (scratch), the source's modules, or for `auto` the
         candidate start models (each is trained, and the best on dev kept)."""
-        from eiwa.build import Start, starts
+        from eiwa.build import Start
         from eiwa.crosslingual.starts import AUTO, parse_modules
 
-        auto = cell_modules == AUTO
-        modules = AUTO if auto else parse_modules(cell_modules)
+        modules = AUTO if cell_modules == AUTO else parse_modules(cell_modules)
         if not modules:
             return None
-        start = Start([self.source], modules, self.label_spec, self.all_types)
-
-        def make(config, train_part):
-            candidates = starts(start, config, train_part)
-            return candidates if auto else candidates[0]
-
-        return make
+        return factory(Start([self.source], modules, self.label_spec, self.all_types))
 
 
 def run_experiment(
