@@ -1,14 +1,15 @@
 """The library's front door: what each `eiwa` command does, as a function (exported by `eiwa`).
 
     import eiwa
-    result = eiwa.train("train.conll", dev="dev.conll", out="models/en")
-    result = eiwa.transfer("conll03-en-shared", "mine.jsonl", format="doccano", lang="ja", out="models/ja",
-                           config="ja-small", label_map="auto")
-    scores = result.tagger.evaluate("test.jsonl", format="doccano")
-    summary = eiwa.cross_validate(format="hironsan", lang="ja", config="small-data", seeds=(1, 2, 3))
+    result = eiwa.train("mine.jsonl", dev="dev.jsonl", out="models/mine")
+    result = eiwa.transfer("conll03-en-shared", "mine.jsonl", dev="dev.jsonl", out="models/ja")
+    scores = result.tagger.evaluate("test.jsonl")
+    summary = eiwa.cross_validate(format="hironsan", config="small-data", seeds=(1, 2, 3))
 
-`config` is a recipe shipped with eiwa (`small-data`, `ja-small`, ...), a TOML/JSON file, or a `Config`;
-`settings` overrides any of its values by name.
+`format` and `lang` left out are inferred from the data file's content (and said in the log);
+`config` is a recipe shipped with eiwa (`small-data`, `ja-small`, ...), a TOML/JSON file, or a
+`Config` (default: the language's best recipe, `ja-small` for Japanese); `settings` overrides any
+of its values by name.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from eiwa.build import Start
-from eiwa.config import Config, load_config
-from eiwa.training.run import Data, Output, train_files
+from eiwa.config import DEFAULT_SOURCES, Config, default_recipe, load_config
+from eiwa.errors import EiwaError
+from eiwa.training.run import Data, Output, settle, train_files
 from eiwa.training.train import TrainResult
 
 Log = Callable[[str], None]
@@ -34,12 +36,18 @@ def make_config(
     return Config.from_dict(values, "settings").validate()
 
 
+def _settled(data: Data, lang, config, settings, log, fallback="en") -> tuple[Data, Config]:
+    """The data's format and language where left out, and the config (the language's recipe by default)."""
+    data, lang = settle(data, lang, log, fallback)
+    return data, make_config(config if config is not None else default_recipe(lang), lang, settings)
+
+
 def train(
     train: str | Path | None = None,
     *,
     out: str | Path,
     dev: str | Path | None = None,
-    format: str = "conll",
+    format: str | None = None,
     lang: str | None = None,
     config: Config | str | Path | None = None,
     settings: Mapping | None = None,
@@ -50,10 +58,12 @@ def train(
     device: str = "cpu",
     log: Log = print,
 ) -> TrainResult:
-    """Train a tagger from scratch on a data file (None: the installed Hironsan corpus) into `out`."""
+    """Train a tagger from scratch on a data file (None with format hironsan: the installed Hironsan
+    corpus) into `out`."""
+    data, config = _settled(Data(train, dev, format, columns, token_prefix), lang, config, settings, log)
     return train_files(
-        make_config(config, lang, settings),
-        Data(train, dev, format, columns, token_prefix),
+        config,
+        data,
         Output(out, resume, force),
         Start(),
         device,
@@ -63,15 +73,15 @@ def train(
 
 
 def transfer(
-    source: str | Path,
+    source: str | Path | None,
     train: str | Path | None = None,
     *,
     out: str | Path,
     modules: str = "shared",
     label_map: str | None = None,
     dev: str | Path | None = None,
-    format: str = "conll",
-    lang: str | None = "ja",
+    format: str | None = None,
+    lang: str | None = None,
     config: Config | str | Path | None = None,
     settings: Mapping | None = None,
     columns: Sequence[str] | None = None,
@@ -80,13 +90,17 @@ def transfer(
     device: str = "cpu",
     log: Log = print,
 ) -> TrainResult:
-    """Start a model from `source` (a model directory or built-in name) and fine-tune it on the data.
+    """Start a model from `source` (a model directory or built-in name; None: the default source for
+    the data's language, conll03-en-shared for Japanese) and fine-tune it on the data.
 
     `modules`: `shared` (every module the source can hand over), `auto` (chosen on dev), `none`, or a
     comma-separated subset; `label_map`: `PER=PSN,...`, a file, or None/`auto` (proposed from the data)."""
+    data, config = _settled(Data(train, dev, format, columns, token_prefix), lang, config, settings, log, "ja")
+    if source is None and not (source := DEFAULT_SOURCES.get(config.lang)):
+        raise EiwaError(f"transfer to {config.lang} data needs a source model")
     return train_files(
-        make_config(config, lang, settings),
-        Data(train, dev, format, columns, token_prefix),
+        config,
+        data,
         Output(out, force=force),
         Start.from_names(str(source), modules, label_map),
         device,
@@ -98,7 +112,7 @@ def transfer(
 def cross_validate(
     data: str | Path | None = None,
     *,
-    format: str = "conll",
+    format: str | None = None,
     folds: int = 5,
     seeds: Sequence[int] = (1, 2, 3),
     lang: str | None = None,
@@ -116,9 +130,10 @@ def cross_validate(
     from eiwa.study.cv import cross_validate_files
 
     start = Start.from_names(str(source), modules, label_map) if source else Start()
+    data, config = _settled(Data(data, None, format, columns, token_prefix), lang, config, settings, log)
     return cross_validate_files(
-        make_config(config, lang, settings),
-        Data(data, None, format, columns, token_prefix),
+        config,
+        data,
         folds,
         list(seeds),
         start,

@@ -226,8 +226,29 @@ def _coerce(key: str, value, origin: str):
 BUILTIN_CONFIGS = Path(__file__).parent / "configs"
 
 
+# The best recipe for each language, chosen on dev data (docs/RESULTS.md); used when no --config is given.
+DEFAULT_RECIPES = {"ja": "ja-small"}
+# The source `eiwa transfer` starts a model for this language from when none is named: English with
+# the inputs both languages share (the quickstart's and the study's source).
+DEFAULT_SOURCES = {"ja": "conll03-en-shared"}
+
+
 def builtin_configs() -> list[str]:
     return sorted(p.stem for p in BUILTIN_CONFIGS.glob("*.toml"))
+
+
+def default_recipe(lang: str | None) -> str | None:
+    """The recipe a command uses for `lang` when none is named (None: the built-in defaults)."""
+    return DEFAULT_RECIPES.get(lang or "en")
+
+
+def recipe_summaries() -> dict[str, str]:
+    """Each recipe shipped with eiwa and its one-line summary (the first comment line of its file)."""
+    summaries = {}
+    for name in builtin_configs():
+        first = (BUILTIN_CONFIGS / f"{name}.toml").read_text(encoding="utf-8").splitlines()[0]
+        summaries[name] = first.removeprefix("#").strip()
+    return summaries
 
 
 def resolve_config(name_or_path: str | Path) -> Path:

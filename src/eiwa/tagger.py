@@ -136,11 +136,12 @@ class Tagger:
         data: Sequence[Sentence] | str | Path | None,
         batch_size: int = 64,
         encoded: Encoded | None = None,
-        format: str = "conll",
+        format: str | None = None,
         **read_options,
     ) -> Scores:
         """Entity-level exact match on character spans against gold entities: of sentences, or of a
-        data file read in `format` (`read_options`: columns, token_prefix; None: the Hironsan corpus)."""
+        data file read in `format` (default: the one its content shows; `read_options`: columns,
+        token_prefix; data None with format hironsan: the Hironsan corpus)."""
         if data is None or isinstance(data, (str, Path)):
             from eiwa.readers import read_gold
 

@@ -9,12 +9,20 @@ import click
 
 from eiwa.build import Start
 from eiwa.cli import cli
-from eiwa.cli.options import console, data_options, device_option, model_options, parse_seeds, transfer_options
-from eiwa.config import load_config
+from eiwa.cli.options import (
+    config_for,
+    console,
+    data_options,
+    device_option,
+    model_options,
+    parse_seeds,
+    transfer_options,
+)
+from eiwa.config import load_config, resolve_config
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import check_writable, write_atomic
 from eiwa.study.cv import cross_validate_files
-from eiwa.training.run import Data
+from eiwa.training.run import Data, settle
 
 
 @cli.command()
@@ -64,8 +72,11 @@ def cv(
     seed_list = parse_seeds(seeds)
     if out:
         check_writable(out, "the cross-validation result")  # before the work, not after it
+    if config_path:
+        resolve_config(config_path)
+    data, lang = settle(Data(data_path, None, fmt, columns, token_prefix), lang, console.print)
     config = load_config(
-        config_path,
+        config_for(config_path, lang),
         list(overrides),
         lang=lang,
         word_input=word_input,
@@ -79,7 +90,7 @@ def cv(
     start = Start.from_names(source, modules, label_map) if source else Start()
     result = cross_validate_files(
         config,
-        Data(data_path, None, fmt, columns, token_prefix),
+        data,
         folds,
         seed_list,
         start,

@@ -7,7 +7,7 @@ import json
 import click
 
 from eiwa.cli import cli
-from eiwa.cli.options import console, data_options, device_option, print_scores
+from eiwa.cli.options import console, data_options, device_option, print_scores, settled_format
 from eiwa.readers import raw_text, read_gold
 from eiwa.tagger import Tagger
 
@@ -30,6 +30,7 @@ def evaluate(model, fmt, columns, token_prefix, data_path, as_json, device):
       eiwa evaluate models/ja --format spans --data test.jsonl --json
     """
     tagger = Tagger.load(model).to(device)
+    fmt = settled_format(fmt, data_path)
     corpus = read_gold(data_path, fmt, tagger.config.lang, columns=columns, token_prefix=token_prefix)
     scores = tagger.evaluate(corpus.sentences)
     if as_json:

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from eiwa.cli import cli
-from eiwa.cli.options import console, data_options
+from eiwa.cli.options import console, data_options, settled_format
+from eiwa.config import DEFAULT_RECIPES, read_config_values, recipe_summaries
 from eiwa.persist.atomic import lock
 from eiwa.persist.model_dir import builtin_models
 from eiwa.tagger import Tagger
@@ -17,19 +18,21 @@ from eiwa.tagger import Tagger
 @cli.command()
 @click.argument("model", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the meta data (card included) and config as JSON.")
-def info(model, as_json):
+@click.option("--recipes", is_flag=True, help="List the recipes shipped with eiwa (for --config) and their settings.")
+def info(model, as_json, recipes):
     """Show a model's card (or, without one, a summary), or list the built-in models.
 
     \b
     Examples:
-      eiwa info                      # list the built-in models
+      eiwa info                      # list the built-in models and recipes
       eiwa info ja-wiki              # the model card of a built-in model
       eiwa info models/ja --json     # meta data and config of a model directory
+      eiwa info --recipes            # the recipes for --config, with their settings
     """
     from eiwa.serving.card import render
 
-    if model is None:
-        click.echo("built-in models: " + (", ".join(builtin_models()) or "none"))
+    if recipes or model is None:
+        _list_builtins(as_json, recipes)
         return
     tagger = Tagger.load(model)
     if as_json:
@@ -48,6 +51,25 @@ def info(model, as_json):
                 f"{training.get('best_dev_f1', 0):.4f}"
             )
         click.echo("(--json for the meta data and config)")
+
+
+def _list_builtins(as_json: bool, with_settings: bool) -> None:
+    """The built-in models and the recipes (with `with_settings`, each recipe's settings)."""
+    summaries = recipe_summaries()
+    defaults = {recipe: lang for lang, recipe in DEFAULT_RECIPES.items()}
+    if as_json:
+        recipes = {name: {"summary": s, "settings": read_config_values(name)} for name, s in summaries.items()}
+        click.echo(json.dumps({"models": builtin_models(), "recipes": recipes}, ensure_ascii=False, indent=1))
+        return
+    if not with_settings:
+        click.echo("built-in models: " + (", ".join(builtin_models()) or "none"))
+    click.echo("recipes (--config NAME):")
+    for name, summary in summaries.items():
+        default = f" [default for {defaults[name]}]" if name in defaults else ""
+        click.echo(f"  {name}{default}: {summary}")
+        if with_settings:
+            settings = ", ".join(f"{key}={value}" for key, value in read_config_values(name).items())
+            click.echo(f"      {settings}")
 
 
 @cli.command()
@@ -77,7 +99,7 @@ def card(model, source_path, test_path, dev_path, fmt, columns, token_prefix):
     tagger = Tagger.load(model)
     source = read_card_source(source_path, tagger.entity_types)
     parts = {part: path for part, path in (("test", test_path), ("dev", dev_path)) if path is not None}
-    scores = measure_scores(tagger, parts, fmt, columns=columns, token_prefix=token_prefix)
+    scores = measure_scores(tagger, parts, settled_format(fmt, test_path), columns=columns, token_prefix=token_prefix)
     with lock(Path(model)):
         write_card(model, make_card(source, scores))
     console.print(f"card written to {Path(model) / 'MODEL_CARD.md'} and meta.json: test F1 {scores['test']['f1']:.4f}")

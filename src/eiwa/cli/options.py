@@ -7,9 +7,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from eiwa.config import INPUTS, builtin_configs
+from eiwa.config import DEFAULT_RECIPES, INPUTS, default_recipe, recipe_summaries
 from eiwa.errors import EiwaError
-from eiwa.readers import READERS
+from eiwa.readers import READERS, infer_format
 from eiwa.scoring import Scores
 from eiwa.tagger import resolve_device
 
@@ -39,7 +39,37 @@ def module_names() -> list[str]:
 
 
 def format_help() -> str:
-    return "; ".join(f"{r.name}: {r.help}" for r in READERS.values()) + "."
+    formats = "; ".join(f"{r.name}: {r.help}" for r in READERS.values())
+    return f"The data's format (default: inferred from the file's content). {formats}."
+
+
+def recipes_help() -> str:
+    defaults = ", ".join(f"{recipe} for {lang}" for lang, recipe in DEFAULT_RECIPES.items())
+    recipes = "; ".join(f"{name}: {summary}" for name, summary in recipe_summaries().items())
+    return (
+        f"Hyper-parameters: a recipe shipped with eiwa or a TOML/JSON file (default: the language's best "
+        f"recipe, {defaults}; built-in defaults otherwise; `eiwa info --recipes` lists them). {recipes}."
+    )
+
+
+def settled_format(fmt: str | None, path) -> str:
+    """The --format given, or the one the file's content shows (said on stderr)."""
+    if fmt:
+        return fmt
+    if path is None:
+        raise EiwaError("give a data file (or --format hironsan for the installed Hironsan corpus)")
+    fmt = infer_format(path)
+    console.print(f"reading {path} as {fmt} (inferred from its content; --format to choose)")
+    return fmt
+
+
+def config_for(config_path: str | None, lang: str) -> str | None:
+    """The --config given, or the language's default recipe (said on stderr). A --config is checked by
+    the callers before they read the data (resolve_config), so that its error comes first."""
+    if config_path or not (recipe := default_recipe(lang)):
+        return config_path
+    console.print(f"recipe: {recipe}, the default for {lang} data (--config to choose another)")
+    return recipe
 
 
 def data_options(function):
@@ -50,8 +80,6 @@ def data_options(function):
                 "--format",
                 "fmt",
                 type=click.Choice(tuple(READERS)),
-                default="conll",
-                show_default=True,
                 help=format_help(),
             ),
             click.option(
@@ -69,7 +97,11 @@ def model_options(function):
     return _apply(
         function,
         [
-            click.option("--lang", type=click.Choice(["en", "ja"]), help="Language of the data (default: en)."),
+            click.option(
+                "--lang",
+                type=click.Choice(["en", "ja"]),
+                help="Language of the data (default: inferred from the training text's script).",
+            ),
             click.option(
                 "--word-input",
                 type=click.Choice(INPUTS),
@@ -90,8 +122,7 @@ def model_options(function):
                 "--config",
                 "config_path",
                 type=click.Path(dir_okay=False),
-                help=f"Hyper-parameters: a recipe shipped with eiwa ({', '.join(builtin_configs())}) "
-                "or a TOML/JSON file.",
+                help=recipes_help(),
             ),
             click.option(
                 "--set",

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from eiwa.build import Start
 from eiwa.cli import cli
-from eiwa.cli.options import console, data_options, device_option, model_options, training_options, transfer_options
-from eiwa.config import asked_settings, load_config
+from eiwa.cli.options import (
+    config_for,
+    console,
+    data_options,
+    device_option,
+    model_options,
+    training_options,
+    transfer_options,
+)
+from eiwa.config import DEFAULT_SOURCES, asked_settings, load_config, resolve_config
 from eiwa.errors import EiwaError
 from eiwa.training import distributed
-from eiwa.training.run import Data, Output, train_files
+from eiwa.training.run import Data, Output, settle, train_files
 
 
 @cli.command()
@@ -38,8 +46,12 @@ def train(
 ):
     """Train a tagger from scratch.
 
+    The format (--format), the language (--lang) and, for Japanese, the recipe (--config ja-small)
+    are inferred from the training file when not given; the command says what it chose.
+
     \b
     Examples:
+      eiwa train --train mine.jsonl --dev dev.jsonl --out models/mine
       eiwa train --lang en --train ../shared/data/conll2003/train.txt \\
                  --dev ../shared/data/conll2003/valid.txt --out models/conll03
       eiwa train --lang ja --format spans --train ner.json --char-input romaji --out models/ja
@@ -47,10 +59,13 @@ def train(
       eiwa train ... --out models/conll03 --resume      # after an interruption
       eiwa train ... --out models/conll03 --nproc 2 --set threads=1   # two processes, gradients averaged
     """
+    if config_path:
+        resolve_config(config_path)
+    data, lang = settle(Data(train_path, dev_path, fmt, columns, token_prefix), lang, console.print)
     flags = dict(lang=lang, word_input=word_input, char_input=char_input, seed=seed, features=features)
-    config = load_config(config_path, list(overrides), **flags)
+    config = load_config(config_for(config_path, lang), list(overrides), **flags)
     output = Output(out, resume, force, asked_settings(config_path, overrides, **flags))
-    _run(config, Data(train_path, dev_path, fmt, columns, token_prefix), output, Start(), device, nproc, quiet)
+    _run(config, data, output, Start(), device, nproc, quiet)
 
 
 @cli.command()
@@ -89,25 +104,36 @@ def transfer(
     plus the target's new ones. The output layer and CRF follow --label-map. --modules none trains
     from scratch through the same code path.
 
+    For Japanese data the source defaults to the built-in conll03-en-shared (English with the inputs
+    both languages share); format, language and recipe are inferred as for `eiwa train`.
+
     \b
     Examples:
+      eiwa transfer --train mine.jsonl --dev dev.jsonl --out models/mine
       eiwa transfer --source conll03-en --lang ja --format hironsan --modules char,classifier \\
                     --word-input native --char-input romaji --label-map PER=PSN,LOC=LOC,ORG=ORG,MISC=ART \\
                     --config small-data --out models/hironsan-transfer
       eiwa transfer --source models/conll03 --lang ja --format spans --train ner.json \\
                     --modules classifier --label-map auto --fine-tune lower-lr --out models/ja
     """
-    if not resume and (not source or not modules):
-        raise EiwaError("transfer needs --source and --modules")
     if resume and modules == "auto":
         raise EiwaError("--resume continues one model: it cannot be combined with --modules auto")
+    if config_path:
+        resolve_config(config_path)
+    data, target_lang = settle(Data(train_path, dev_path, fmt, columns, token_prefix), lang, console.print, "ja")
+    if not resume and not source:
+        if not (source := DEFAULT_SOURCES.get(target_lang)):
+            raise EiwaError(f"transfer to {target_lang} data needs --source (a model directory or built-in name)")
+        console.print(f"source: {source}, the default for {target_lang} data (--source to choose another)")
+    if not resume and not modules:
+        raise EiwaError("transfer needs --modules")
     flags = dict(
         lang=lang, word_input=word_input, char_input=char_input, seed=seed, fine_tune=fine_tune, features=features
     )
-    config = load_config(config_path, list(overrides), **{**flags, "lang": lang or "ja"})
+    config = load_config(config_for(config_path, target_lang), list(overrides), **{**flags, "lang": target_lang})
     output = Output(out, resume, force, asked_settings(config_path, overrides, **flags))
     start = Start() if resume else Start.from_names(source, modules, label_map)
-    _run(config, Data(train_path, dev_path, fmt, columns, token_prefix), output, start, device, nproc, quiet)
+    _run(config, data, output, start, device, nproc, quiet)
 
 
 def _run(config, data, output, start, device, nproc, quiet) -> None:

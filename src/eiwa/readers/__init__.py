@@ -3,7 +3,8 @@
 Every reader gives the same thing: a sentence's text, its tokens with character offsets into
 that text, optional per-token readings (katakana, for Japanese romanization), and the gold
 entities as character spans (`eiwa.doc`). Each reader module registers its formats with
-`@reader`; `read` finds the reader by name.
+`@reader`; `read` finds the reader by name, and `infer_format` by what a file holds (each reader
+registers a `detect` test of a file's first record or lines).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eiwa.doc import Corpus
-from eiwa.errors import EiwaError
+from eiwa.errors import DataError, EiwaError
+from eiwa.readers.files import Sample, sample
 
 
 @dataclass(frozen=True)
@@ -39,31 +41,47 @@ class Reader:
     raw_text: bool
     help: str
     needs_path: bool = True
+    detect: Callable[[Sample], bool] | None = None  # whether a file's first record or lines are this format
+    lang: str | None = None  # the language of a fixed corpus (the installed Hironsan corpus: ja)
+    holds_text: bool = True  # False: the file lists other files (parts), its own text tells nothing
 
 
 READERS: dict[str, Reader] = {}
 
 
-def reader(name: str, help: str, raw_text: bool = False, needs_path: bool = True):
+def reader(
+    name: str,
+    help: str,
+    raw_text: bool = False,
+    needs_path: bool = True,
+    detect: Callable[[Sample], bool] | None = None,
+    lang: str | None = None,
+    holds_text: bool = True,
+):
     """Registers the decorated `(path, lang, options) -> Corpus` as the reader of format `name`."""
 
     def register(function):
-        READERS[name] = Reader(name, function, raw_text, help, needs_path)
+        READERS[name] = Reader(name, function, raw_text, help, needs_path, detect, lang, holds_text)
         return function
 
     return register
 
 
-def read(path: str | Path | None, format: str = "conll", lang: str = "en", **options) -> Corpus:
-    """A corpus in any registered format; `path` is not needed for the installed Hironsan corpus.
-    Options (see `Options`): columns, token_prefix, split_tokens, warn."""
+def read(path: str | Path | None, format: str | None = None, lang: str = "en", **options) -> Corpus:
+    """A corpus in any registered format (None: the one the file's content shows); `path` is not
+    needed for the installed Hironsan corpus. Options (see `Options`): columns, token_prefix,
+    split_tokens, warn."""
+    if format is None:
+        if path is None:
+            raise EiwaError("give a data path, or the format (hironsan: the installed Hironsan corpus)")
+        format = infer_format(path)
     found = reader_of(format)
     if path is None and found.needs_path:
         raise EiwaError(f"--format {format} needs a data path")
     return found.read(path, lang, Options(**options))
 
 
-def read_gold(path: str | Path | None, format: str = "conll", lang: str = "en", **options) -> Corpus:
+def read_gold(path: str | Path | None, format: str | None = None, lang: str = "en", **options) -> Corpus:
     """A corpus to score against: as `read`, refused when it holds no gold entity (every F1 would be 0)."""
     corpus = read(path, format, lang, **options)
     if not any(s.entities for s in corpus.sentences):
@@ -77,6 +95,26 @@ def read_gold(path: str | Path | None, format: str = "conll", lang: str = "en", 
 def raw_text(format: str) -> bool:
     """Whether `format` is raw text with character spans, to be scored on its own tokenized view."""
     return reader_of(format).raw_text
+
+
+def infer_format(path: str | Path) -> str:
+    """The format a data file's content shows (JSON record shapes, TOML parts, CoNLL columns): the
+    first registered reader whose `detect` accepts the file's first record or lines."""
+    seen = sample(path)
+    for found in READERS.values():
+        if found.detect is not None and found.detect(seen):
+            return found.name
+    detectable = ", ".join(r.name for r in READERS.values() if r.detect)
+    raise DataError(path, seen.line, f"cannot tell the format ({detectable}): give --format")
+
+
+def sample_text(path: str | Path | None, format: str) -> str | None:
+    """The start of a data file's texts, to tell its language by; None where there is none of its
+    own (a fixed corpus, a parts file)."""
+    found = reader_of(format)
+    if path is None or found.lang or not found.holds_text:
+        return None
+    return "".join(sample(path).texts()) or None
 
 
 def reader_of(format: str) -> Reader:

@@ -9,14 +9,24 @@ from pathlib import Path
 from eiwa.doc import Corpus, Sentence, sentence_from_tags
 from eiwa.errors import DataError, EiwaError
 from eiwa.readers import Options, reader
-from eiwa.readers.files import read_text
+from eiwa.readers.files import Sample, read_text
 from eiwa.tags import parse_tag
 
 # Columns are separated by ASCII spaces and tabs only: a full-width space (U+3000) can be a token.
 COLUMN_SEPARATOR = re.compile(r"[ \t]+")
 
 
-@reader("conll", help="token-per-line columns")
+# A tag as the last column shows: O, or a B-/I-/E-/S-/L-/U- prefix or suffix with a type.
+TAG_LIKE = re.compile(r"^(O|[BIESLU][-_]\S+|\S+[-_][BIESLU])$")
+
+
+def _looks_like_conll(sample: Sample) -> bool:
+    """Columns separated by spaces or tabs, the last of some row a tag."""
+    rows = [COLUMN_SEPARATOR.split(line.strip()) for line in sample.lines if not line.startswith("-DOCSTART-")]
+    return sample.record is None and any(len(row) >= 2 and TAG_LIKE.match(row[-1]) for row in rows)
+
+
+@reader("conll", help="token-per-line columns", detect=_looks_like_conll)
 def _read(path: Path, lang: str, options: Options) -> Corpus:
     return read_conll(path, lang, options.columns, options.token_prefix)
 

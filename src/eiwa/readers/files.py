@@ -6,6 +6,7 @@ import json
 import re
 import tomllib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from eiwa.errors import DataError
@@ -58,7 +59,10 @@ def read_toml(path: str | Path, what: str = "file") -> dict:
 
 def json_records(path: str | Path) -> Iterator[tuple[int, object]]:
     """(line, record) pairs from a JSON array or from JSON Lines, with the line each record starts on."""
-    text = read_text(path)
+    yield from _records(path, read_text(path))
+
+
+def _records(path: str | Path, text: str) -> Iterator[tuple[int, object]]:
     if text.lstrip().startswith("["):
         yield from _array_records(path, text)
     else:
@@ -114,3 +118,48 @@ def text_records(path: str | Path, what: str = "record") -> Iterator[tuple[int, 
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise DataError(path, line, f'each {what} must be an object with a "text" string')
         yield line, record
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The start of a data file, for telling its format and language: its first lines, and its first
+    JSON records (none when the file is not JSON or JSON Lines)."""
+
+    lines: list[str]
+    records: list[object]
+    line: int | None = None  # where the first record starts
+
+    @property
+    def record(self) -> object | None:
+        return self.records[0] if self.records else None
+
+    def texts(self) -> list[str]:
+        """The texts the sample holds: each record's "text" (Label Studio's under "data"), else the
+        first column of each line (a CoNLL file's tokens)."""
+        if not self.records:
+            return [line.split()[0] for line in self.lines]
+        data = [r.get("data") if isinstance(r, dict) and isinstance(r.get("data"), dict) else r for r in self.records]
+        return [d["text"] for d in data if isinstance(d, dict) and isinstance(d.get("text"), str)]
+
+
+SAMPLE_LINES = 200
+SAMPLE_RECORDS = 50
+
+
+def sample(path: str | Path) -> Sample:
+    """The first non-blank lines of a data file and, when it is JSON or JSON Lines, its first records."""
+    text = read_text(path)
+    lines = [line for line in text.splitlines()[: SAMPLE_LINES * 2] if line.strip()][:SAMPLE_LINES]
+    if not lines[0].lstrip().startswith(("[", "{")):
+        return Sample(lines, [])
+    records = []
+    try:
+        for line, record in _records(path, text):
+            records.append((line, record))
+            if len(records) == SAMPLE_RECORDS:
+                break
+    except DataError:  # TOML's [[part]] starts with "[" too; it is not JSON
+        pass
+    if not records:
+        return Sample(lines, [])
+    return Sample(lines, [record for _, record in records], records[0][0])

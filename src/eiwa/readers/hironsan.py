@@ -10,7 +10,7 @@ from eiwa.errors import DataError, EiwaError
 from eiwa.readers import Options, reader
 
 
-@reader("hironsan", help="the installed Hironsan corpus (no path needed)", needs_path=False)
+@reader("hironsan", help="the installed Hironsan corpus (no path needed)", needs_path=False, lang="ja")
 def _read(path: Path | None, lang: str, options: Options) -> Corpus:
     if lang != "ja":
         raise EiwaError("--format hironsan is Japanese: use --lang ja")

@@ -8,13 +8,19 @@ from pathlib import Path
 from eiwa.doc import Corpus, Sentence
 from eiwa.errors import DataError
 from eiwa.readers import READERS, Options, read, reader
-from eiwa.readers.files import read_toml
+from eiwa.readers.files import Sample, read_toml
 
 PART_KEYS = {"format", "path", "columns", "token_prefix", "pos"}
 
 
+def _looks_like_parts(sample: Sample) -> bool:
+    return any(line.strip().replace(" ", "") == "[[part]]" for line in sample.lines)
+
+
 @reader(
     "parts",
+    detect=_looks_like_parts,
+    holds_text=False,
     help="a TOML file listing corpora read as one, each with its own format and columns (see eiwa.readers.parts)",
 )
 def read_parts(path: Path, lang: str, options: Options) -> Corpus:

@@ -8,21 +8,54 @@ from pathlib import Path
 from eiwa.doc import Corpus, Span
 from eiwa.errors import DataError
 from eiwa.readers import Options, reader
-from eiwa.readers.files import json_records, text_records
+from eiwa.readers.files import Sample, json_records, text_records
 from eiwa.tokenize import tokenizer_for
 
 
-@reader("spans", raw_text=True, help="JSON/JSONL raw text with character spans")
+def _has_text(record) -> bool:
+    return isinstance(record, dict) and isinstance(record.get("text"), str)
+
+
+def _looks_like_label_studio(sample: Sample) -> bool:
+    return isinstance(sample.record, dict) and isinstance(sample.record.get("data"), dict)
+
+
+def _looks_like_doccano(sample: Sample) -> bool:
+    """`label`/`labels` lists, or doccano 1.x's `entities` of lists or of `start_offset` objects."""
+    record = sample.record
+    if not _has_text(record):
+        return False
+    if "label" in record or "labels" in record:
+        return True
+    first = next(iter(record.get("entities") or []), None)
+    return isinstance(first, list) or (isinstance(first, dict) and "start_offset" in first)
+
+
+def _looks_like_spans(sample: Sample) -> bool:
+    return _has_text(sample.record) and not _looks_like_doccano(sample)
+
+
+@reader("spans", raw_text=True, help="JSON/JSONL raw text with character spans", detect=_looks_like_spans)
 def _read_spans(path: Path, lang: str, options: Options) -> Corpus:
     return read_spans(path, lang, split_tokens=options.split_tokens)
 
 
-@reader("doccano", raw_text=True, help="Doccano's JSONL export ({text, label: [[start, end, type]]})")
+@reader(
+    "doccano",
+    raw_text=True,
+    help="Doccano's JSONL export ({text, label: [[start, end, type]]})",
+    detect=_looks_like_doccano,
+)
 def _read_doccano(path: Path, lang: str, options: Options) -> Corpus:
     return read_spans(path, lang, options.split_tokens, read_doccano_records(path, options.warn))
 
 
-@reader("label-studio", raw_text=True, help="a Label Studio JSON export (the labels result format)")
+@reader(
+    "label-studio",
+    raw_text=True,
+    help="a Label Studio JSON export (the labels result format)",
+    detect=_looks_like_label_studio,
+)
 def _read_label_studio(path: Path, lang: str, options: Options) -> Corpus:
     return read_spans(path, lang, options.split_tokens, read_label_studio_records(path, options.warn))
 

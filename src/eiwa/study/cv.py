@@ -23,7 +23,7 @@ from eiwa.scoring import score
 from eiwa.study.folds import Split, kfold_splits
 from eiwa.study.stats import mean_std
 from eiwa.tagger import Tagger
-from eiwa.training.run import Data, train_best
+from eiwa.training.run import Data, settle, train_best
 from eiwa.training.train import split_off_dev
 
 # (config, training sentences) -> a tagger to train, or a list of candidate start models (each is
@@ -166,6 +166,7 @@ def cross_validate_files(
     device: str = "cpu",
 ) -> dict:
     """`cross_validate` on a data file: raw-text formats are scored on their own, plainly tokenized view."""
+    data, _ = settle(data, config.lang, log)
     train_view = data.read(data.train, config.lang, split_tokens=True).sentences
     test_view = data.read(data.train, config.lang, split_tokens=False).sentences if raw_text(data.format) else None
     if folds < 2 or folds > len(train_view):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from eiwa.build import Start, describe_start, starts
@@ -22,8 +22,9 @@ from eiwa.doc import Sentence
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import check_writable, lock
 from eiwa.persist.migrations import check_resumable
-from eiwa.readers import read
+from eiwa.readers import infer_format, read, reader_of, sample_text
 from eiwa.tagger import Tagger
+from eiwa.tokenize.script import JAPANESE_SHARE, japanese_share, language_of
 from eiwa.training import distributed
 from eiwa.training.checkpoint import CHECKPOINT, checkpoint_config
 from eiwa.training.train import TrainResult, split_off_dev, train
@@ -37,14 +38,47 @@ class Data:
 
     train: str | Path | None
     dev: str | Path | None = None
-    format: str = "conll"
+    format: str | None = None  # None: inferred from the training file's content (`settle`)
     columns: Sequence[str] | None = None
     token_prefix: str | None = None
 
     def read(self, path: str | Path | None, lang: str, split_tokens: bool):
+        if self.format is None:
+            raise EiwaError("the data's format is not settled: call eiwa.training.run.settle first")
         return read(
             path, self.format, lang, columns=self.columns, token_prefix=self.token_prefix, split_tokens=split_tokens
         )
+
+
+def settle(data: Data, lang: str | None, log: Log = print, fallback: str = "en") -> tuple[Data, str]:
+    """`data` with its format, and the language, where the caller left them out: inferred from the
+    training file's content and said in the log (`fallback` where the file holds no text of its own).
+    A given language the text contradicts is refused."""
+    if data.format is None:
+        if data.train is None:
+            raise EiwaError("no training data: give --train FILE (--format hironsan: the installed Hironsan corpus)")
+        data = replace(data, format=infer_format(data.train))
+        log(f"reading {data.train} as {data.format} (inferred from its content; --format to choose)")
+    text = sample_text(data.train, data.format)
+    if lang is None:
+        lang = reader_of(data.format).lang or (language_of(text) if text else fallback)
+        if text:
+            log(f"language: {lang} (inferred from the text's script; --lang to choose)")
+    elif text:
+        check_language(data.train, lang, text)
+    return data, lang
+
+
+def check_language(path, lang: str, text: str) -> None:
+    """Refuses a `lang` that the text's script contradicts: a model trained so would find nothing."""
+    share = japanese_share(text)
+    if lang == "en" and share >= JAPANESE_SHARE:
+        raise EiwaError(f"{path}: the text is Japanese ({share:.0%} of its letters are kana or kanji) but --lang is en")
+    if lang == "ja" and share == 0 and len(text) >= MIN_TEXT_TO_JUDGE:
+        raise EiwaError(f"{path}: --lang is ja but the text has no kana or kanji (give --lang en)")
+
+
+MIN_TEXT_TO_JUDGE = 200  # characters: below this a sample may lack kana by chance (a few names in romaji)
 
 
 @dataclass(frozen=True)
@@ -71,6 +105,7 @@ def train_files(
     """Read `data`, make the start model(s) (default: scratch) and train into `output`; returns the best
     model and its history."""
     start = start or Start()
+    data, _ = settle(data, config.lang, log)
     directory = Path(output.directory)
     if distributed.launched_by_torchrun():  # every process runs this; rank 0 alone writes
         if nproc > 1:
