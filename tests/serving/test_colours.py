@@ -52,7 +52,8 @@ def test_the_same_kind_of_label_gets_the_same_hue_family_in_every_corpus():
     assert family[label_colour("ORG")] == family[label_colour("COMPANY")] == family[label_colour("法人名")]
     assert family[label_colour("政治的組織名")] == family[label_colour("その他の組織名")] == "organization"
     assert label_colour("ORG") != label_colour("COMPANY")  # subtypes stay apart within the family
-    assert label_colour("person") == label_colour(" PERSON ") and label_colour("work of art") == label_colour("WORK_OF_ART")
+    assert label_colour("person") == label_colour(" PERSON ")
+    assert label_colour("work of art") == label_colour("WORK_OF_ART")
 
 
 def test_other_names_are_hashed_not_numbered():
