@@ -63,6 +63,11 @@ class Tagger:
         return self.encoder.tags.entity_types()
 
     @property
+    def label_meanings(self) -> dict[str, str]:
+        """Each entity type's one-line meaning, from meta.json's "labels" (empty when the model has none)."""
+        return dict(self.meta.get("labels") or {})
+
+    @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 

@@ -4,18 +4,23 @@ concurrent requests, the HTML entity view (in a real headless browser where one 
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 import shutil
+import struct
 import subprocess
 import time
 import urllib.parse
 import urllib.request
+import zlib
 
 import pytest
 
 pytest.importorskip("fastapi", reason="eiwa serve needs the serve extra: pip install 'eiwa[serve]'")
 httpx = pytest.importorskip("httpx", reason="the server tests use httpx")
 
+from eiwa.serving.colours import MIN_CONTRAST, contrast_ratio  # noqa: E402
 from eiwa.serving.http import Limits, create_app  # noqa: E402
 from eiwa.tagger import Tagger  # noqa: E402
 
@@ -119,6 +124,37 @@ def test_models_health_docs_and_the_entity_view(tagger):
     assert "<b>x</b>" not in view.text and "&lt;b&gt;x&lt;/b&gt;" in view.text  # the input is escaped
 
 
+def test_docs_are_served_with_every_asset_from_the_app_itself(tagger):
+    """/docs and /redoc name only this server's own files (no CDN), and the app serves each one."""
+    pytest.importorskip("fastapi_offline", reason="offline /docs need fastapi-offline: pip install 'eiwa[serve]'")
+    app = create_app(tagger)
+    pages = run(app, [get("/docs"), get("/redoc")])
+    references = set()
+    for page in pages:
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        references |= set(re.findall(r'(?:src|href|spec-url)="([^"]+)"', page.text))
+        references |= set(re.findall(r"\burl: '([^']+)'", page.text))
+    assert all(reference.startswith("/") and not reference.startswith("//") for reference in references), references
+    assert {"/openapi.json", "/docs-assets/swagger-ui-bundle.js", "/docs-assets/redoc.standalone.js"} <= references
+    assets = dict(zip(sorted(references), run(app, [get(reference) for reference in sorted(references)])))
+    kinds = {".js": "text/javascript", ".css": "text/css", ".png": "image/png", ".json": "application/json"}
+    for reference, asset in assets.items():
+        assert asset.status_code == 200 and len(asset.content) > 1000, reference
+        suffix = reference[reference.rindex(".") :]
+        assert asset.headers["content-type"].split(";")[0] == kinds[suffix], reference
+    assert assets["/openapi.json"].json()["paths"].keys() >= {"/v1/ner", "/v1/models", "/healthz"}
+    css_urls = re.findall(r"url\(\s*[\"']?([^\"')]{0,20})", assets["/docs-assets/swagger-ui.css"].text)
+    assert css_urls and all(url.startswith("data:") for url in css_urls)  # its images are inline
+
+
+def test_the_legend_gives_the_models_label_meanings(tagger, monkeypatch):
+    monkeypatch.setitem(tagger.meta, "labels", {"PER": "a person's name", "LOC": "a place"})
+    (view,) = run(create_app(tagger), [get("/")])
+    assert 'PER</mark> <span class="meaning">a person&#x27;s name</span>' in view.text
+    assert 'LOC</mark> <span class="meaning">a place</span>' in view.text and "ORG</mark></li>" in view.text
+    assert f'<html lang="{tagger.config.lang}">' in view.text
+
+
 @pytest.fixture(scope="module")
 def server(tiny_model_dir):
     """`eiwa serve` as a user starts it, on a free loopback port; stopped with SIGTERM."""
@@ -148,32 +184,74 @@ def _browser() -> str | None:
     )
 
 
-def test_the_entity_view_in_a_real_browser(server, tagger):
-    """Headless Chromium loads the page for a text and its DOM holds one highlighted <mark> per
-    entity, with the type as its label."""
+# Appended to the page under test: what the browser computed, as JSON on <html data-probe>.
+PROBE = """<script>
+const marks = [...document.querySelectorAll("mark")].map(mark => {
+  const style = getComputedStyle(mark), rects = mark.getClientRects();
+  return {kind: mark.className, text: mark.textContent, colour: style.color, background: style.backgroundColor,
+          lines: rects.length, top: rects[0].top};
+});
+const lineHeight = parseFloat(getComputedStyle(document.querySelector("p.text")).lineHeight);
+document.documentElement.dataset.probe = JSON.stringify(
+  {marks, lineHeight, font: getComputedStyle(document.body).fontFamily});
+</script>"""
+
+
+def _rgb(css: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in re.findall(r"[\d.]+", css)[:3])
+
+
+def _png_size_and_pixels(path) -> tuple[int, int, bytes]:
+    """A PNG's width, height and decompressed (filtered) scanlines, read with the standard library."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    width, height = struct.unpack(">II", data[16:24])
+    chunks, position = [], 8
+    while position < len(data):
+        (length,), kind = struct.unpack(">I", data[position : position + 4]), data[position + 4 : position + 8]
+        if kind == b"IDAT":
+            chunks.append(data[position + 8 : position + 8 + length])
+        position += 12 + length
+    return width, height, zlib.decompress(b"".join(chunks))
+
+
+def test_the_entity_view_in_a_real_browser(server, tagger, tmp_path):
+    """Headless Chromium renders the served page for a long text in a narrow window: one <mark>
+    per entity with its type as label, each on one line while the text wraps between them, every
+    highlight's text readable (contrast >= 4.5 from the colours the browser computed), the
+    Japanese fonts named, and a screenshot that is a real picture."""
     browser = _browser()
     if browser is None:
         pytest.skip("no Chromium on this machine (.ci/run installs Debian's chromium)")
     url, _ = server
-    text = "John Smith lives in Paris"
-    dom = subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--dump-dom",
-            url + "/?" + urllib.parse.urlencode({"text": text}),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    text = " ".join(["John Smith lives in Paris and Mary Jones works for Acme Corp in Tokyo."] * 4)
+    served = urllib.request.urlopen(url + "/?" + urllib.parse.urlencode({"text": text}), timeout=30).read()
+    page, screenshot = tmp_path / "page.html", tmp_path / "page.png"
+    page.write_text(served.decode("utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    width, height = 480, 900
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--window-size={width},{height}"]
+    command += [f"--screenshot={screenshot}", "--dump-dom", page.as_uri()]
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
     expected = tagger.predict(text)[0]["entities"]
     assert expected
     assert dom.count('<mark class="entity"') == len(expected)
     for entity in expected:
         assert f'data-type="{entity["type"]}"' in dom and f'>{entity["text"]}<span class="label">' in dom
+
+    probe = json.loads(html.unescape(re.search(r'data-probe="([^"]*)"', dom).group(1)))
+    highlights = [mark for mark in probe["marks"] if mark["kind"] == "entity"]
+    assert len(highlights) == len(expected) and len(probe["marks"]) == len(expected) + len(tagger.entity_types)
+    for mark in probe["marks"]:
+        ratio = contrast_ratio(_rgb(mark["colour"]), _rgb(mark["background"]))
+        assert ratio >= MIN_CONTRAST, (mark["text"], mark["colour"], mark["background"], ratio)
+        assert mark["lines"] == 1, f"{mark['text']!r} is broken across lines"
+    tops = [mark["top"] for mark in highlights]
+    assert max(tops) - min(tops) > 2 * probe["lineHeight"], "the long text should wrap over several lines"
+    assert '"Noto Sans CJK JP"' in probe["font"] and "sans-serif" in probe["font"]
+
+    shot_width, shot_height, pixels = _png_size_and_pixels(screenshot)
+    assert (shot_width, shot_height) == (width, height)
+    assert len(set(pixels)) > 32, "the screenshot is blank"  # a blank page's scanlines hold one or two byte values
 
 
 def test_sigterm_stops_the_server_gracefully(server):  # last: it stops the module's server

@@ -6,7 +6,7 @@
     GET  /healthz    {"status": "ok"}
     GET  /           an HTML page: a form to paste text, the entities highlighted in place
                      (server-rendered, so it works without JavaScript: GET /?text=...)
-    GET  /docs       OpenAPI documentation (FastAPI's)
+    GET  /docs       OpenAPI documentation (Swagger UI; /redoc: ReDoc), its scripts served from here
 
 Concurrent requests are gathered into model batches: a request's texts join a queue, and one
 worker takes whatever has arrived within `max_wait_ms` (up to `max_batch` texts) and tags it in
@@ -21,13 +21,16 @@ that did not finish within `timeout_s`.
 import asyncio
 import html
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 
 from eiwa.net import free_port
 from eiwa.serving.results import to_json
-from eiwa.serving.writers import STYLE, entity_colours, highlight
+from eiwa.serving.writers import highlight, legend, page_head
 from eiwa.tagger import Tagger
+
+DOCS_ASSETS = "/docs-assets"  # where /docs and /redoc find Swagger UI's and ReDoc's files
 
 
 @dataclass
@@ -106,24 +109,38 @@ def model_card(tagger: Tagger) -> dict:
 
 
 def page(tagger: Tagger, text: str | None, records: list[dict] | None) -> str:
-    colours = entity_colours(tagger.entity_types)
-    legend = "".join(f'<span style="background:{c}">{html.escape(label)}</span>' for label, c in colours.items())
-    shown = "".join(f'<p class="text">{highlight(record, colours)}</p>' for record in records or [])
+    shown = "".join(f'<p class="text">{highlight(record)}</p>' for record in records or [])
     return (
-        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>eiwa: {html.escape(str(tagger.origin))}</title>'
-        f"<style>{STYLE} textarea{{width:100%;height:8em}}</style></head><body>"
-        f"<h1>eiwa <small>{html.escape(str(tagger.origin))}</small></h1>"
+        page_head(f"eiwa: {tagger.origin}", tagger.config.lang, "textarea{width:100%;height:8em;font:inherit}")
+        + f"<h1>eiwa <small>{html.escape(str(tagger.origin))}</small></h1>"
         f'<form method="get" action="/"><textarea name="text" placeholder="Paste text: one sentence a line">'
         f'{html.escape(text or "")}</textarea><br><button type="submit">Tag</button></form>'
-        f'<p class="legend">{legend}</p><div id="results">{shown}</div></body></html>'
+        f'{legend(tagger.entity_types, tagger.label_meanings)}<div id="results">{shown}</div></body></html>'
     )
+
+
+def offline_docs_app(**options):
+    """A FastAPI app whose /docs (Swagger UI) and /redoc load their scripts and styles from this
+    server, from the copies the fastapi-offline package ships (FastAPI's self-hosted docs recipe),
+    so that they work without the internet. Without that package (it comes with the serve extra),
+    FastAPI's own pages, which load them from a CDN, and a warning."""
+    from fastapi import FastAPI
+
+    try:
+        from fastapi_offline import FastAPIOffline
+    except ImportError:
+        logging.getLogger(__name__).warning(
+            "fastapi-offline is not installed: /docs loads Swagger UI from a CDN (pip install 'eiwa[serve]')"
+        )
+        return FastAPI(**options)
+    return FastAPIOffline(static_url=DOCS_ASSETS, **options)
 
 
 def create_app(tagger: Tagger, limits: Limits | None = None):
     """The ASGI app serving `tagger` (FastAPI)."""
     from contextlib import asynccontextmanager
 
-    from fastapi import FastAPI, Request
+    from fastapi import Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse
     from fastapi.responses import JSONResponse as StarletteJSON
@@ -145,11 +162,12 @@ def create_app(tagger: Tagger, limits: Limits | None = None):
         yield
         worker.cancel()
 
-    app = FastAPI(
+    app = offline_docs_app(
         title="eiwa",
         summary="Japanese and English named-entity recognition",
         lifespan=lifespan,
         default_response_class=JSONResponse,
+        swagger_ui_parameters={"validatorUrl": None},  # Swagger UI would send the schema to an online validator
     )
 
     def error(status: int, message: str) -> JSONResponse:

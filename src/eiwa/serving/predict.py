@@ -62,7 +62,7 @@ def predict_items(
     from eiwa.tokenize import tokenizer_for
 
     tokenizer = tokenizer_for(tagger.config.lang)
-    writer = WRITERS[output_format](stream, tagger.entity_types)
+    writer = WRITERS[output_format](stream, tagger.entity_types, tagger.label_meanings, tagger.config.lang)
     items, count = iter(items), 0
     while chunk := list(itertools.islice(items, CHUNK)):
         sentences = [item if isinstance(item, Sentence) else tokenizer.sentence(item) for item, _ in chunk]

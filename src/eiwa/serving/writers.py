@@ -1,8 +1,10 @@
 """`eiwa predict --output-format`: predictions written as they are made, as JSON Lines, CoNLL
 columns (token and BIO tag) or one standalone HTML page with the entities highlighted in place.
 
-Each writer takes (record, sentence) pairs: the JSON-ready record (`results.Prediction`, with any
-`id`/`meta` of the input passed through) and the tokenized sentence it came from.
+A writer is made with the output stream, the model's entity types, their meanings and the
+model's language (the last three for the HTML page's legend and fonts), then takes (record,
+sentence) pairs: the JSON-ready record (`results.Prediction`, with any `id`/`meta` of the input
+passed through) and the tokenized sentence it came from.
 """
 
 from __future__ import annotations
@@ -11,29 +13,16 @@ import html
 from typing import TextIO
 
 from eiwa.doc import Sentence
+from eiwa.serving.colours import label_style
 from eiwa.serving.results import Prediction, to_json
 
 OUTPUT_FORMATS = ("jsonl", "conll", "html")
 
-# Colour-blind-safe hues (Okabe-Ito and Tol), cycled over the model's labels.
-_COLOURS = (
-    "#E69F00",
-    "#56B4E9",
-    "#009E73",
-    "#F0E442",
-    "#0072B2",
-    "#D55E00",
-    "#CC79A7",
-    "#88CCEE",
-    "#DDCC77",
-    "#AA4499",
-    "#44AA99",
-    "#999933",
-)
-
 
 class JsonlWriter:
-    def __init__(self, stream: TextIO, labels: list[str]):
+    def __init__(
+        self, stream: TextIO, labels: list[str], meanings: dict[str, str] | None = None, lang: str | None = None
+    ):
         self.stream = stream
 
     def write(self, record: Prediction, sentence: Sentence) -> None:
@@ -47,7 +36,9 @@ class ConllWriter:
     """One token a line (`token<TAB>tag`, IOB2: B- at an entity's first token, I- after), a blank
     line after each sentence. A token only partly inside an entity takes the entity's tag."""
 
-    def __init__(self, stream: TextIO, labels: list[str]):
+    def __init__(
+        self, stream: TextIO, labels: list[str], meanings: dict[str, str] | None = None, lang: str | None = None
+    ):
         self.stream = stream
 
     def write(self, record: Prediction, sentence: Sentence) -> None:
@@ -63,12 +54,8 @@ class ConllWriter:
         pass
 
 
-def entity_colours(labels: list[str]) -> dict[str, str]:
-    return {label: _COLOURS[i % len(_COLOURS)] for i, label in enumerate(labels)}
-
-
-def highlight(record: Prediction, colours: dict[str, str]) -> str:
-    """The text as HTML, each entity a <mark> with its type and confidence."""
+def highlight(record: Prediction) -> str:
+    """The text as HTML, each entity a <mark> with its type and confidence, coloured by its type."""
     text, parts, cursor = record["text"], [], 0
     for entity in sorted(record["entities"], key=lambda e: e["start"]):
         parts.append(html.escape(text[cursor : entity["start"]]))
@@ -76,7 +63,7 @@ def highlight(record: Prediction, colours: dict[str, str]) -> str:
         title = entity["type"] + (f" {confidence:.2f}" if confidence is not None else "")
         parts.append(
             f'<mark class="entity" data-type="{html.escape(entity["type"])}" title="{html.escape(title)}" '
-            f'style="background:{colours.get(entity["type"], "#ccc")}">{html.escape(entity["text"])}'
+            f'style="{label_style(entity["type"])}">{html.escape(entity["text"])}'
             f'<span class="label">{html.escape(title)}</span></mark>'
         )
         cursor = entity["end"]
@@ -84,29 +71,57 @@ def highlight(record: Prediction, colours: dict[str, str]) -> str:
     return "".join(parts)
 
 
-STYLE = """body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;line-height:2.2}
-mark.entity{padding:.1em .3em;border-radius:.3em}
-mark.entity .label{font-size:.65em;font-weight:bold;margin-left:.3em;vertical-align:middle}
-.legend span{padding:.1em .4em;margin-right:.5em;border-radius:.3em}
-p.text{border-bottom:1px solid #eee;padding-bottom:.5em}"""
+def legend(labels: list[str], meanings: dict[str, str] | None = None) -> str:
+    """The labels as they are highlighted, each followed by its meaning where the model gives one."""
+    items = []
+    for label in labels:
+        meaning = (meanings or {}).get(label, "")
+        items.append(
+            f'<li><mark class="key" style="{label_style(label)}">{html.escape(label)}</mark>'
+            + (f' <span class="meaning">{html.escape(meaning)}</span>' if meaning else "")
+            + "</li>"
+        )
+    return f'<ul class="legend">{"".join(items)}</ul>'
+
+
+# Japanese fonts first, so that kana and kanji never fall back to boxes where one of them is
+# installed (on Debian: fonts-noto-cjk); `lang` on <html> picks the Japanese glyph forms.
+FONTS = (
+    '"Hiragino Sans","Hiragino Kaku Gothic ProN","Noto Sans CJK JP","Noto Sans JP","Yu Gothic",YuGothic,'
+    "Meiryo,system-ui,sans-serif"
+)
+
+# nowrap: an entity is never split across lines, while the text between entities still wraps
+# (anywhere in Japanese, at spaces in English, and inside a long unbroken run: overflow-wrap).
+STYLE = f"""body{{font-family:{FONTS};max-width:60em;margin:2em auto;padding:0 1em;line-height:2.2}}
+mark.entity,mark.key{{white-space:nowrap;padding:.1em .3em;border-radius:.3em;
+-webkit-box-decoration-break:clone;box-decoration-break:clone}}
+mark.entity .label{{font-size:.65em;font-weight:bold;margin-left:.3em;vertical-align:middle}}
+ul.legend{{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:0 1.5em}}
+p.text{{border-bottom:1px solid #eee;padding-bottom:.5em;overflow-wrap:anywhere}}"""
+
+
+def page_head(title: str, lang: str | None, extra_style: str = "") -> str:
+    """The start of a page, up to and including <body>."""
+    lang_attribute = f' lang="{html.escape(lang)}"' if lang else ""
+    return (
+        f'<!DOCTYPE html>\n<html{lang_attribute}><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>'
+        f"<style>{STYLE}{extra_style}</style></head><body>"
+    )
 
 
 class HtmlWriter:
     """A standalone page: a legend of the model's labels, then each text with its entities."""
 
-    def __init__(self, stream: TextIO, labels: list[str]):
+    def __init__(
+        self, stream: TextIO, labels: list[str], meanings: dict[str, str] | None = None, lang: str | None = None
+    ):
         self.stream = stream
-        self.colours = entity_colours(labels)
-        legend = "".join(
-            f'<span style="background:{c}">{html.escape(label)}</span>' for label, c in self.colours.items()
-        )
-        stream.write(
-            f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>eiwa entities</title>'
-            f'<style>{STYLE}</style></head><body>\n<p class="legend">{legend}</p>\n'
-        )
+        stream.write(page_head("eiwa entities", lang) + f"\n{legend(labels, meanings)}\n")
 
     def write(self, record: Prediction, sentence: Sentence) -> None:
-        self.stream.write(f'<p class="text">{highlight(record, self.colours)}</p>\n')
+        self.stream.write(f'<p class="text">{highlight(record)}</p>\n')
 
     def close(self) -> None:
         self.stream.write("</body></html>\n")
