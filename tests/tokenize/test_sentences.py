@@ -48,6 +48,7 @@ def test_japanese_rules(text, expected):
         ("John lives in Paris. Mary works for Sony.", ["John lives in Paris.", "Mary works for Sony."]),
         ("Mr. Smith met Dr. Lee at Acme Inc. in Jan. 2020.", ["Mr. Smith met Dr. Lee at Acme Inc. in Jan. 2020."]),
         ("J. Smith moved to the U.S. Later he left.", ["J. Smith moved to the U.S. Later he left."]),
+        ("He works for Acme Corp. The firm grew.", ["He works for Acme Corp.", "The firm grew."]),
         ("It grew 3.5 percent. See example.com today.", ["It grew 3.5 percent.", "See example.com today."]),
         ('He said "Stop." Then he left.', ['He said "Stop."', "Then he left."]),
         ('He said "Stop. Now!" and left.', ['He said "Stop. Now!" and left.']),

@@ -20,9 +20,10 @@ packages for what is a few regular expressions (bunkai). The rules below are wha
   since English text is often wrapped mid-sentence ("New\\nYork").
 * When in doubt, no break. A sentence too long costs the tagger little, a break inside a name
   loses the name, so: in English a period ends a sentence only before whitespace and a word that
-  is not lowercase, and never after an abbreviation the tokenizer keeps whole (Mr. Inc. Jan.) or an
-  initial (J. Smith, U.S.); in Japanese ． before a digit is a decimal point, ! and ? after a Latin
-  letter belong to a name (Yahoo!ニュース), and 「…。」と continues the sentence.
+  is not lowercase, and never after a title or other abbreviation the tokenizer keeps whole (Mr.
+  Dr. Jan. No.; company suffixes such as Inc. may end one) or an initial (J. Smith, U.S.); in
+  Japanese ． before a digit is a decimal point, ! and ? after a Latin letter belong to a name
+  (Yahoo!ニュース), and 「…。」と continues the sentence.
 """
 
 from __future__ import annotations
@@ -69,8 +70,11 @@ _LINE_BREAKS = re.compile(_LINE_BREAK)
 _CLOSING = f"[{re.escape(CLOSERS)}]*"
 _JAPANESE_END = re.compile(rf"(?:[。｡！？‼⁇⁈⁉]|(?<![A-Za-z])[!?]|．(?![0-9０-９]))+{_CLOSING}")
 _ENGLISH_END = re.compile(rf"(?:[.!?]|…)+{_CLOSING}")
-# What makes a period not a sentence's end: an abbreviation or initials just before it.
-_ENGLISH_ABBREVIATION = re.compile(rf"(?<![\w.])(?:{_ABBREVIATIONS}|[A-Za-z](?:\.[A-Za-z])*)\Z")
+# What makes a period not a sentence's end: an abbreviation or initials just before it. Company
+# suffixes and "etc." often end a sentence, and a name never follows them (unlike "Mr." or "Jan.").
+_MAY_END = {"Inc", "Corp", "Ltd", "Co", "Cos", "Bros", "Plc", "etc"}
+_NEVER_END = "|".join(a for a in _ABBREVIATIONS.split("|") if a not in _MAY_END)
+_ENGLISH_ABBREVIATION = re.compile(rf"(?<![\w.])(?:{_NEVER_END}|[A-Za-z](?:\.[A-Za-z])*)\Z")
 _SPACE = re.compile(r"\s*")
 
 
