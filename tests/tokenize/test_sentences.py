@@ -84,6 +84,10 @@ def test_ten_thousand_characters_split_quickly():
     spans = sentence_spans(text, "ja")
     assert len(spans) == 600 and spans[-1][1] == len(text)
     assert time.perf_counter() - began < 0.5
+    for unmatched in ("「" * 20_000 + "。", "」" * 20_000 + "。", "(」" * 10_000):
+        began = time.perf_counter()
+        assert sentence_spans(unmatched, "ja")
+        assert time.perf_counter() - began < 0.5
 
 
 # ----------------------------------------------------------------------------- properties

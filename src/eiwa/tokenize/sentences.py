@@ -145,21 +145,25 @@ def _ends_sentence(text: str, match: re.Match, end: int, protected: list[tuple[i
 
 
 def _quoted(text: str, begin: int, end: int) -> list[tuple[int, int]]:
-    """The spans inside matched quotes and brackets of `text[begin:end]`, as (after the opener, at
-    the closer), merged and in order: a sentence may not end at an offset in `(open, close]`."""
+    """The matched quotes and brackets of `text[begin:end]` as (opener, closer) offsets, overlapping
+    ones merged, in order: a sentence may not end at an offset in `(opener, closer]`."""
     stack: list[tuple[str, int]] = []
+    open_count = dict.fromkeys(_PAIRS, 0)  # openers on the stack, by character: no search per closer
     pairs: list[tuple[int, int]] = []
     for match in _BRACKET.finditer(text, begin, end):
         char, at = match.group(), match.start()
         opener = _OPENER_OF.get(char)
-        if opener is not None and any(o == opener for o, _ in stack):
-            while stack[-1][0] != opener:  # openers left unclosed inside this pair protect nothing
-                stack.pop()
-            _, start = stack.pop()
+        if opener is not None and open_count[opener]:
+            while True:  # openers left unclosed inside this pair protect nothing
+                top, start = stack.pop()
+                open_count[top] -= 1
+                if top == opener:
+                    break
             if at - start <= LONGEST_QUOTE:
                 pairs.append((start, at))
         elif char in _PAIRS:
             stack.append((char, at))
+            open_count[char] += 1
     merged: list[tuple[int, int]] = []
     for start, close in sorted(pairs):
         if merged and start < merged[-1][1]:
