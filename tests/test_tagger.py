@@ -585,6 +585,11 @@ def test_a_document_is_tagged_sentence_by_sentence_with_offsets_into_the_documen
     assert len(result["entities"]) >= 3  # the comparison above is not between empty lists
     assert all(document[e["start"] : e["end"]] == e["text"] for e in result["entities"])
     assert [r for r, _ in tagger.tag_documents([document])] == [result]
+    given = tagger.tag_documents([document], [[(0, starts[1] - 1), (starts[1], len(document))]])[0][0]
+    assert given["sentences"] == [{"start": 0, "end": starts[1] - 1}, {"start": starts[1], "end": len(document)}]
+    assert all(document[e["start"] : e["end"]] == e["text"] for e in given["entities"])
+    with pytest.raises(EiwaError, match="each text"):
+        tagger.tag_documents([document, document], [[(0, 5)]])
 
 
 def test_one_sentence_gives_the_entities_it_gave_before_splitting(tiny_model_dir):

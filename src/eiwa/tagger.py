@@ -151,6 +151,8 @@ class Tagger:
         for text in texts:
             if not isinstance(text, str):
                 raise EiwaError(f"texts must be strings, got {type(text).__name__}")
+        if sentences is not None and len(sentences) != len(texts):
+            raise EiwaError(f"sentences must list the spans of each text: {len(sentences)} for {len(texts)} texts")
         if sentences is None:
             lang = self.config.lang
             sentences = [sentence_spans(t, lang) if split_sentences else whole_text(t) for t in texts]
