@@ -21,6 +21,7 @@ from eiwa.errors import EiwaError, ModelError
 from eiwa.readers.conll import read_conll
 from eiwa.tagger import Tagger
 from eiwa.tags import tags_from_spans
+from eiwa.tokenize import tokenizer_for
 from eiwa.training.checkpoint import CHECKPOINT
 from eiwa.training.train import train
 
@@ -188,7 +189,7 @@ def test_predict_output_format(tiny_model_dir):
     assert [r["text"] for r in results] == RAW_TEXTS
     found = 0
     for result in results:
-        assert set(result) == {"text", "entities"}
+        assert set(result) == {"text", "entities", "sentences"}
         for entity in result["entities"]:
             assert set(entity) == {"start", "end", "type", "text", "confidence"}
             assert 0 < entity["confidence"] <= 1
@@ -197,7 +198,7 @@ def test_predict_output_format(tiny_model_dir):
             assert entity["type"] in ("PER", "LOC", "ORG")
             found += 1
     assert found > 0
-    assert results[2] == {"text": "", "entities": []}
+    assert results[2] == {"text": "", "entities": [], "sentences": []}
     json.dumps(results)  # JSON-ready
     assert tagger.predict([]) == []
 
@@ -409,8 +410,9 @@ def test_format_1_model_loads_and_predicts_exactly_as_eiwa_0_1_did():
     tagger = Tagger.load(FIXTURES / "tiny-ja-v1")
     assert json.loads((FIXTURES / "tiny-ja-v1" / "meta.json").read_text())["format_version"] == 1
     assert tagger.config.features == "char,word" and tagger.config.word_vectors is None
+    # eiwa 0.1 had neither confidences nor sentences; each text is one sentence, so splitting changes nothing.
     without_confidence = [
-        {**r, "entities": [{k: v for k, v in e.items() if k != "confidence"} for e in r["entities"]]}
+        {"text": r["text"], "entities": [{k: v for k, v in e.items() if k != "confidence"} for e in r["entities"]]}
         for r in tagger.predict(expected["texts"])
     ]
     assert without_confidence == expected["predict"]
@@ -466,6 +468,10 @@ def test_results_round_trip_through_json(tiny_model_dir):
         from_json('{"text": "abc", "entities": [{"start": 2, "end": 9, "type": "X", "text": "c"}]}')
     with pytest.raises(DataError, match="slice"):
         from_json('{"text": "abc", "entities": [{"start": 0, "end": 1, "type": "X", "text": "b"}]}')
+    assert from_json('{"text": "ab", "entities": []}') == {"text": "ab", "entities": []}  # eiwa < 0.3's records
+    for sentences in ('[{"start": 1, "end": 3}]', '[{"start": 0, "end": 2}, {"start": 1, "end": 2}]', '{"a": 1}'):
+        with pytest.raises(DataError, match="sentence"):
+            from_json(f'{{"text": "ab", "entities": [], "sentences": {sentences}}}')
 
 
 def test_confidence_is_the_probability_of_the_entity_tags(tiny_model_dir):
@@ -553,3 +559,79 @@ def test_training_on_an_explicit_cpu_device_equals_the_default(small_data):
     default = quiet_train(tiny_config(), train_sentences, dev)
     explicit = quiet_train(tiny_config(), train_sentences, dev, device="cpu")
     assert_same_weights(default.tagger.model, explicit.tagger.model)
+
+
+# ----------------------------------------------------------------------------- documents: several sentences a text
+
+SENTENCES = [
+    "John Smith lives in Paris.",
+    "Mary works for Acme Corp in Tokyo.",
+    "Reuters said on Monday that Tom had left.",
+]
+
+
+def shifted(entities, offset):
+    return [{**e, "start": e["start"] + offset, "end": e["end"] + offset} for e in entities]
+
+
+def test_a_document_is_tagged_sentence_by_sentence_with_offsets_into_the_document(tiny_model_dir):
+    tagger = Tagger.load(tiny_model_dir)
+    document = f"{SENTENCES[0]} {SENTENCES[1]}\n\n  {SENTENCES[2]}\n"
+    starts = [document.index(s) for s in SENTENCES]
+    [result] = tagger.predict(document)
+    assert result["sentences"] == [{"start": b, "end": b + len(s)} for b, s in zip(starts, SENTENCES)]
+    alone = tagger.predict(SENTENCES)
+    assert result["entities"] == [e for r, b in zip(alone, starts) for e in shifted(r["entities"], b)]
+    assert len(result["entities"]) >= 3  # the comparison above is not between empty lists
+    assert all(document[e["start"] : e["end"]] == e["text"] for e in result["entities"])
+    assert [r for r, _ in tagger.tag_documents([document])] == [result]
+    given = tagger.tag_documents([document], [[(0, starts[1] - 1), (starts[1], len(document))]])[0][0]
+    assert given["sentences"] == [{"start": 0, "end": starts[1] - 1}, {"start": starts[1], "end": len(document)}]
+    assert all(document[e["start"] : e["end"]] == e["text"] for e in given["entities"])
+    with pytest.raises(EiwaError, match="each text"):
+        tagger.tag_documents([document, document], [[(0, 5)]])
+
+
+def test_one_sentence_gives_the_entities_it_gave_before_splitting(tiny_model_dir):
+    tagger = Tagger.load(tiny_model_dir)
+    texts = [*RAW_TEXTS, *SENTENCES, "  John Smith lives in Paris  ", "John \ud800 Smith"]
+    unsplit = tagger.predict(texts, split_sentences=False)
+    assert [r["entities"] for r in tagger.predict(texts)] == [r["entities"] for r in unsplit]
+    # split_sentences=False tags the text as it is: what tagging its tokens directly gives
+    tokenizer = tokenizer_for("en")
+    direct = tagger.tag_sentences([tokenizer.sentence(t) for t in texts], confidence=True)
+    assert [[(e["start"], e["end"], e["type"]) for e in r["entities"]] for r in unsplit] == [
+        [s.as_tuple() for s in spans] for spans in direct
+    ]
+    assert unsplit[-2]["sentences"] == [{"start": 2, "end": 27}] and unsplit[2]["sentences"] == []
+
+
+def test_sentences_of_all_texts_are_tagged_in_one_call_and_regrouped_in_order(tiny_model_dir, monkeypatch):
+    tagger = Tagger.load(tiny_model_dir)
+    calls = []
+    tag_sentences = tagger.tag_sentences
+    monkeypatch.setattr(
+        tagger,
+        "tag_sentences",
+        lambda sentences, *a, **k: calls.append(len(sentences)) or tag_sentences(sentences, *a, **k),
+    )
+    documents = [" ".join(SENTENCES), "", SENTENCES[1], " ".join(reversed(SENTENCES))]
+    results = tagger.predict(documents)
+    assert calls == [7]  # 3 + 0 + 1 + 3 sentences, one model call
+    assert [r["text"] for r in results] == documents
+    assert [len(r["sentences"]) for r in results] == [3, 0, 1, 3]
+    assert results[2]["entities"] == tagger.predict(SENTENCES[1])[0]["entities"]
+
+
+def test_a_long_document_is_tagged_to_its_end(tiny_model_dir):
+    tagger = Tagger.load(tiny_model_dir)
+    document = " ".join(SENTENCES * 120)  # about 12,000 characters, 360 sentences
+    assert len(document) > 10_000
+    [split] = tagger.predict(document)
+    per_round = sum(len(r["entities"]) for r in tagger.predict(SENTENCES))
+    assert len(split["sentences"]) == 360 and split["sentences"][-1]["end"] == len(document)
+    assert len(split["entities"]) == 120 * per_round and split["entities"][-1]["end"] > len(document) - 40
+    # Without splitting, one sentence of 12,000 characters is tagged whole too: nothing is cut off.
+    [whole] = tagger.predict(document.replace(".", ","), split_sentences=False)
+    assert whole["sentences"] == [{"start": 0, "end": len(document)}]
+    assert whole["entities"] and whole["entities"][-1]["end"] > len(document) - 40

@@ -35,6 +35,7 @@ from eiwa.persist.model_dir import FORMAT, FORMAT_VERSION, checksums, is_model_d
 from eiwa.scoring import Scores, score
 from eiwa.serving.results import Entity, Prediction
 from eiwa.tokenize import tokenizer_for
+from eiwa.tokenize.sentences import sentence_spans, whole_text
 
 
 class Tagger:
@@ -113,28 +114,68 @@ class Tagger:
             for s, spans in zip(sentences, token_spans)
         ]
 
-    def predict(self, texts: str | Iterable[str], batch_size: int = 64) -> list[Prediction]:
-        """Raw text -> `{"text", "entities": [{"start", "end", "type", "text", "confidence"}]}` with
-        character offsets into the given string. One string is one text (its result is a list of
-        one); an iterable gives one result per text, in order. See `pipe` for large inputs."""
+    def predict(
+        self, texts: str | Iterable[str], batch_size: int = 64, split_sentences: bool = True
+    ) -> list[Prediction]:
+        """Raw text -> `{"text", "entities": [{"start", "end", "type", "text", "confidence"}],
+        "sentences": [{"start", "end"}]}` with character offsets into the given string. One string is
+        one text (its result is a list of one); an iterable gives one result per text, in order.
+
+        A text may be a whole document: it is split into sentences (`eiwa.tokenize.sentences`), which
+        are tagged one by one, all texts' sentences in shared batches; with `split_sentences=False`
+        each text is tagged as one sentence. See `pipe` for large inputs."""
         if isinstance(texts, str):
             texts = [texts]
-        return list(self.pipe(texts, batch_size))
+        return list(self.pipe(texts, batch_size, split_sentences=split_sentences))
 
-    def pipe(self, texts: Iterable[str], batch_size: int = 64, chunk_size: int = 1000) -> Iterator[Prediction]:
+    def pipe(
+        self, texts: Iterable[str], batch_size: int = 64, chunk_size: int = 1000, split_sentences: bool = True
+    ) -> Iterator[Prediction]:
         """Results one by one, reading `texts` lazily `chunk_size` at a time (memory stays bounded
         for a stream of any length)."""
         if isinstance(texts, str):
             raise EiwaError("pipe takes an iterable of texts; for one text use predict(text)")
-        tokenizer = tokenizer_for(self.config.lang)
         iterator = iter(texts)
         while chunk := list(itertools.islice(iterator, chunk_size)):
-            for text in chunk:
-                if not isinstance(text, str):
-                    raise EiwaError(f"texts must be strings, got {type(text).__name__}")
-            sentences = [tokenizer.sentence(text) for text in chunk]
-            for sentence, spans in zip(sentences, self.tag_sentences(sentences, batch_size, confidence=True)):
-                yield as_json(sentence.text, spans)
+            for record, _ in self.tag_documents(chunk, batch_size=batch_size, split_sentences=split_sentences):
+                yield record
+
+    def tag_documents(
+        self,
+        texts: Sequence[str],
+        sentences: Sequence[Sequence[tuple[int, int]]] | None = None,
+        batch_size: int = 64,
+        split_sentences: bool = True,
+    ) -> list[tuple[Prediction, list[Sentence]]]:
+        """Tag each text as the sentences it holds: `sentences[i]` lists text i's `(start, end)`
+        character spans (a spaCy Doc's sentences, say); without it they are found by
+        `eiwa.tokenize.sentences`, or each text is one sentence when `split_sentences` is false.
+        The sentences of all texts are tagged together, `batch_size` at a time. Returns, per text and
+        in order, its result (entity and sentence offsets into the text) and its tokenized sentences
+        (token offsets into each sentence's own text)."""
+        for text in texts:
+            if not isinstance(text, str):
+                raise EiwaError(f"texts must be strings, got {type(text).__name__}")
+        if sentences is not None and len(sentences) != len(texts):
+            raise EiwaError(f"sentences must list the spans of each text: {len(sentences)} for {len(texts)} texts")
+        if sentences is None:
+            lang = self.config.lang
+            sentences = [sentence_spans(t, lang) if split_sentences else whole_text(t) for t in texts]
+        tokenizer = tokenizer_for(self.config.lang)
+        tokenized = [
+            tokenizer.sentence(text[start:end]) for text, spans in zip(texts, sentences) for start, end in spans
+        ]
+        tagged = self.tag_sentences(tokenized, batch_size, confidence=True) if tokenized else []
+        results, first = [], 0
+        for text, spans in zip(texts, sentences):
+            entities = [
+                Span(span.start + start, span.end + start, span.type, span.confidence)
+                for (start, _), found in zip(spans, tagged[first : first + len(spans)])
+                for span in found
+            ]
+            results.append((as_json(text, entities, spans), tokenized[first : first + len(spans)]))
+            first += len(spans)
+        return results
 
     def evaluate(
         self,
@@ -236,15 +277,19 @@ class Tagger:
             feature.attach(getattr(self.model, name))
 
 
-def as_json(text: str, spans: Sequence[Span]) -> Prediction:
-    """A result record; entities carry a confidence when the spans have one."""
+def as_json(text: str, spans: Sequence[Span], sentences: Sequence[tuple[int, int]] | None = None) -> Prediction:
+    """A result record; entities carry a confidence when the spans have one, and `sentences`, when
+    given, become its "sentences" field."""
     entities: list[Entity] = []
     for s in spans:
         entity: Entity = {"start": s.start, "end": s.end, "type": s.type, "text": text[s.start : s.end]}
         if s.confidence is not None:
             entity["confidence"] = round(s.confidence, 4)
         entities.append(entity)
-    return {"text": text, "entities": entities}
+    record: Prediction = {"text": text, "entities": entities}
+    if sentences is not None:
+        record["sentences"] = [{"start": start, "end": end} for start, end in sentences]
+    return record
 
 
 def resolve_device(name: str | torch.device = "cpu") -> torch.device:

@@ -178,7 +178,7 @@ def test_cv_bad_arguments_exit_2(runner, tmp_path, arguments, fragment):
 def read_jsonl(text):
     records = [json.loads(line) for line in text.splitlines()]
     for record in records:
-        assert set(record) - {"id", "meta"} == {"text", "entities"}
+        assert set(record) - {"id", "meta"} == {"text", "entities", "sentences"}
         for entity in record["entities"]:
             assert record["text"][entity["start"] : entity["end"]] == entity["text"]
     return records

@@ -71,6 +71,27 @@ def test_ner_answers_as_predict_does(tagger):
     ]
 
 
+def test_a_document_is_split_into_sentences_unless_the_request_says_not_to(tagger):
+    document = "John Smith lives in Paris. Mary works for Acme Corp in Tokyo."
+    split, whole, wrong, schema = run(
+        create_app(tagger, Limits(max_wait_ms=50)),  # the first two share a model call, each tagged as it asked
+        [
+            post({"text": document}),
+            post({"texts": [document], "split_sentences": False}),
+            post({"text": document, "split_sentences": "no"}),
+            get("/openapi.json"),
+        ],
+    )
+    assert split.json() == tagger.predict(document) and len(split.json()[0]["sentences"]) == 2
+    assert whole.json() == tagger.predict(document, split_sentences=False)
+    assert wrong.status_code == 422 and "split_sentences" in wrong.json()["error"]["message"]
+    schemas = schema.json()["components"]["schemas"]
+    assert set(schemas["SentenceSpan"]["properties"]) == {"start", "end"}
+    assert {"text", "entities", "sentences"} <= set(schemas["Prediction"]["properties"])
+    request = schema.json()["paths"]["/v1/ner"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "split_sentences" in request["properties"]
+
+
 def test_concurrent_requests_are_gathered_into_model_batches(tagger):
     app = create_app(tagger, Limits(max_wait_ms=50))
     texts = [f"John Smith number {i} lives in Paris" for i in range(100)]
@@ -99,8 +120,8 @@ def test_limits_give_clear_json_errors(tagger):
 
 def test_a_request_past_the_timeout_is_answered_504(tagger, monkeypatch):
     slow = Tagger.load(tagger.origin)
-    original = slow.predict
-    monkeypatch.setattr(slow, "predict", lambda texts: (time.sleep(0.5), original(texts))[1])
+    original = slow.tag_documents
+    monkeypatch.setattr(slow, "tag_documents", lambda *args: (time.sleep(0.5), original(*args))[1])
     (response,) = run(create_app(slow, Limits(timeout_s=0.1)), [post({"text": "John"})])
     assert response.status_code == 504 and "longer than" in response.json()["error"]["message"]
 

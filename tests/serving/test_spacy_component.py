@@ -43,3 +43,41 @@ def test_after_a_japanese_tokenizer(tiny_model_dir):
     nlp.add_pipe("eiwa", config={"model": str(tiny_model_dir)})
     doc = nlp("田中さんは東京に住んでいる。")
     assert all(doc.text[e.start_char : e.end_char] == e.text for e in doc.ents)
+
+
+TWO_SENTENCES = "John Smith lives in Paris. Mary works for Acme Corp in Tokyo."
+
+
+def test_a_two_sentence_doc_is_tagged_sentence_by_sentence_and_gets_doc_sents(tiny_model_dir):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("eiwa", config={"model": str(tiny_model_dir)})
+    doc = nlp(TWO_SENTENCES)
+    [expected] = Tagger.load(tiny_model_dir).predict(TWO_SENTENCES)
+    assert len(expected["sentences"]) == 2 and expected["entities"]
+    assert [(e.start_char, e.end_char, e.label_) for e in doc.ents] == [
+        (e["start"], e["end"], e["type"]) for e in expected["entities"]
+    ]
+    assert [(s.start_char, s.end_char) for s in doc.sents] == [(s["start"], s["end"]) for s in expected["sentences"]]
+
+
+def test_sentences_set_by_an_earlier_component_are_the_ones_tagged(tiny_model_dir):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer", config={"punct_chars": ["!"]})  # no boundary at "."
+    nlp.add_pipe("eiwa", config={"model": str(tiny_model_dir)})
+    doc = nlp(TWO_SENTENCES)
+    assert len(list(doc.sents)) == 1  # eiwa kept the Doc's boundaries
+    [expected] = Tagger.load(tiny_model_dir).predict(TWO_SENTENCES, split_sentences=False)
+    assert [(e.start_char, e.end_char) for e in doc.ents] == [(e["start"], e["end"]) for e in expected["entities"]]
+
+
+def test_without_splitting_the_doc_is_one_sentence_and_gets_no_boundaries(tiny_model_dir):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("eiwa", config={"model": str(tiny_model_dir), "split_sentences": False})
+    doc = nlp(TWO_SENTENCES)
+    [expected] = Tagger.load(tiny_model_dir).predict(TWO_SENTENCES, split_sentences=False)
+    assert [(e.start_char, e.end_char) for e in doc.ents] == [(e["start"], e["end"]) for e in expected["entities"]]
+    assert not doc.has_annotation("SENT_START")
+    assert list(nlp.pipe([])) == [] and not nlp(" \n").ents  # nothing, and a blank Doc, are fine
+    splitting = spacy.blank("en")
+    splitting.add_pipe("eiwa", config={"model": str(tiny_model_dir)})
+    assert [len(list(d.sents)) for d in splitting.pipe(["", " \n", TWO_SENTENCES])] == [0, 1, 2]

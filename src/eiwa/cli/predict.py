@@ -57,6 +57,13 @@ from eiwa.tagger import Tagger
     show_default=True,
     help="Leave out entities whose confidence (the model's probability of their tags) is lower.",
 )
+@click.option(
+    "--split-sentences/--no-split-sentences",
+    default=True,
+    show_default=True,
+    help="Split each text into sentences (。！？ . ! ?, never inside quotes or brackets) and tag them "
+    "together, offsets into the whole text; --no-split-sentences tags each text as one sentence.",
+)
 @device_option
 def predict(
     model,
@@ -69,10 +76,12 @@ def predict(
     output_format,
     batch_size,
     min_confidence,
+    split_sentences,
     device,
 ):
-    """Tag raw text or a file; write JSONL lines
-    {"text", "entities": [{"start", "end", "type", "text", "confidence"}]} (or CoNLL, or HTML).
+    """Tag raw text or a file; write JSONL lines {"text", "entities": [{"start", "end", "type",
+    "text", "confidence"}], "sentences": [{"start", "end"}]} (or CoNLL, or HTML). A text may be a
+    whole document: it is split into sentences.
 
     Results are written as they are made, a thousand texts at a time; a file named by
     --output appears whole when the run ends.
@@ -101,9 +110,8 @@ def predict(
         destination = contextlib.nullcontext(sys.stdout)
     with destination as stream:
         if texts:
-            count = predict_items(
-                tagger, ((text, {}) for text in texts), stream, output_format, batch_size, min_confidence
-            )
+            items = ((text, {}) for text in texts)
+            count = predict_items(tagger, items, stream, output_format, batch_size, min_confidence, split_sentences)
         else:
             count = predict_file(
                 tagger,
@@ -115,6 +123,7 @@ def predict(
                 min_confidence,
                 columns,
                 token_prefix,
+                split_sentences,
             )
     if to_file:
         console.print(f"wrote {count} results to {output}")

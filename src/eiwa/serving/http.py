@@ -1,7 +1,8 @@
 """`eiwa serve MODEL`: the tagger over HTTP (FastAPI on uvicorn; `pip install 'eiwa[serve]'`).
 
-    POST /v1/ner     {"texts": [...]} or {"text": "..."}, optional "min_confidence"
-                     -> a JSON list of results (results.Prediction), one per text, in order
+    POST /v1/ner     {"texts": [...]} or {"text": "..."}, optional "min_confidence" and "split_sentences"
+                     -> a JSON list of results (results.Prediction), one per text, in order; a text
+                     may be a document: it is split into sentences unless "split_sentences" is false
     GET  /v1/models  the model's card: name, labels, training summary, eiwa version
     GET  /healthz    {"status": "ok"}
     GET  /           an HTML page: a form to paste text, the entities highlighted in place
@@ -26,9 +27,10 @@ import os
 from dataclasses import dataclass, field
 
 from eiwa.net import free_port
-from eiwa.serving.results import to_json
+from eiwa.serving.results import Prediction, to_json
 from eiwa.serving.writers import highlight, legend, page_head
 from eiwa.tagger import Tagger
+from eiwa.tokenize.sentences import sentence_spans, whole_text
 
 DOCS_ASSETS = "/docs-assets"  # where /docs and /redoc find Swagger UI's and ReDoc's files
 
@@ -54,9 +56,9 @@ class Batcher:
     calls: int = 0  # model calls made (a test checks that concurrent requests share them)
     texts: int = 0
 
-    async def tag(self, texts: list[str]) -> list[dict]:
+    async def tag(self, texts: list[str], split_sentences: bool = True) -> list[dict]:
         future = asyncio.get_running_loop().create_future()
-        await self.queue.put((texts, future))
+        await self.queue.put((texts, split_sentences, future))
         return await future
 
     async def run(self) -> None:
@@ -75,24 +77,33 @@ class Batcher:
                     break
                 waiting.append(item)
                 size += len(item[0])
-            live = [(texts, future) for texts, future in waiting if not future.done()]  # timed-out requests drop out
+            live = [item for item in waiting if not item[2].done()]  # timed-out requests drop out
             if not live:
                 continue
-            flat = [text for texts, _ in live for text in texts]
+            flat = [text for texts, _, _ in live for text in texts]
             try:
-                results = await loop.run_in_executor(None, self.tagger.predict, flat)
+                results = await loop.run_in_executor(None, tag_requests, self.tagger, live)
             except Exception as error:  # a bug: every waiting request gets it, the server goes on
-                for _, future in live:
+                for _, _, future in live:
                     if not future.done():
                         future.set_exception(error)
                 continue
             self.calls += 1
             self.texts += len(flat)
             start = 0
-            for texts, future in live:
+            for texts, _, future in live:
                 if not future.done():
                     future.set_result(results[start : start + len(texts)])
                 start += len(texts)
+
+
+def tag_requests(tagger: Tagger, requests: list[tuple[list[str], bool, object]]) -> list[dict]:
+    """The texts of several requests, each split into sentences or not as its request asked, tagged
+    in one call (all their sentences in shared batches); results in order."""
+    lang = tagger.config.lang
+    texts = [text for texts, _, _ in requests for text in texts]
+    spans = [sentence_spans(t, lang) if split else whole_text(t) for texts, split, _ in requests for t in texts]
+    return [record for record, _ in tagger.tag_documents(texts, spans)]
 
 
 def model_card(tagger: Tagger) -> dict:
@@ -134,6 +145,32 @@ def offline_docs_app(**options):
         )
         return FastAPI(**options)
     return FastAPIOffline(static_url=DOCS_ASSETS, **options)
+
+
+# The request body as /docs shows it (the endpoint reads the body itself, to enforce the size limit).
+NER_REQUEST = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "texts": {"type": "array", "items": {"type": "string"}, "description": "texts to tag"},
+                        "text": {"type": "string", "description": "one text to tag, instead of texts"},
+                        "min_confidence": {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
+                        "split_sentences": {
+                            "type": "boolean",
+                            "default": True,
+                            "description": "split each text into sentences; false: each text is one sentence",
+                        },
+                    },
+                },
+                "example": {"texts": ["田中さんは東京に住んでいる。鈴木さんも。"]},
+            }
+        },
+    }
+}
 
 
 def create_app(tagger: Tagger, limits: Limits | None = None):
@@ -181,16 +218,24 @@ def create_app(tagger: Tagger, limits: Limits | None = None):
     async def validation_error(request, exc):
         return error(422, "invalid request")
 
-    async def tag(texts: list[str]) -> list[dict] | JSONResponse:
+    async def tag(texts: list[str], split_sentences: bool = True) -> list[dict] | JSONResponse:
         try:
-            return await asyncio.wait_for(app.state.batcher.tag(texts), limits.timeout_s)
+            return await asyncio.wait_for(app.state.batcher.tag(texts, split_sentences), limits.timeout_s)
         except TimeoutError:
             return error(504, f"the request took longer than {limits.timeout_s:g} s")
 
-    @app.post("/v1/ner", summary="Tag texts", response_description="One result per text, in order")
+    @app.post(
+        "/v1/ner",
+        summary="Tag texts",
+        response_description="One result per text, in order",
+        response_model=list[Prediction],
+        openapi_extra=NER_REQUEST,
+    )
     async def ner(request: Request):
-        """Body: `{"texts": ["...", ...]}` or `{"text": "..."}`, optionally `"min_confidence": 0.5`.
-        Each result: `{"text", "entities": [{"start", "end", "type", "text", "confidence"}]}`."""
+        """Body: `{"texts": ["...", ...]}` or `{"text": "..."}`, optionally `"min_confidence": 0.5` and
+        `"split_sentences": false`. A text may be a document of many sentences: it is split into
+        sentences (unless `split_sentences` is false) and each result has offsets into the whole text:
+        `{"text", "entities": [{"start", "end", "type", "text", "confidence"}], "sentences": [{"start", "end"}]}`."""
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/json":
             return error(415, "send the request as application/json")
@@ -219,7 +264,10 @@ def create_app(tagger: Tagger, limits: Limits | None = None):
         threshold = value.get("min_confidence", 0.0)
         if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 <= threshold <= 1:
             return error(422, '"min_confidence" must be a number in [0, 1]')
-        results = await tag(texts) if texts else []
+        split_sentences = value.get("split_sentences", True)
+        if not isinstance(split_sentences, bool):
+            return error(422, '"split_sentences" must be true or false')
+        results = await tag(texts, split_sentences) if texts else []
         if isinstance(results, JSONResponse):
             return results
         if threshold:

@@ -1,6 +1,7 @@
 """Tagging whole inputs: texts from a file or a stream in, records out through a writer, a chunk at a time.
 
-What `eiwa predict` does, as functions a Python user can call too:
+What `eiwa predict` does, as functions a Python user can call too (each text is split into
+sentences unless `split_sentences=False`; a pre-tokenized CoNLL sentence stays one):
 
     with open("tagged.jsonl", "w") as stream:
         predict_file(tagger, "sentences.txt", stream, input_format="txt", output_format="jsonl")
@@ -12,6 +13,7 @@ import contextlib
 import itertools
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -19,6 +21,7 @@ from eiwa.doc import Sentence
 from eiwa.errors import DataError
 from eiwa.readers import raw_text, read
 from eiwa.readers.files import text_records
+from eiwa.serving.results import Prediction
 from eiwa.serving.writers import WRITERS
 from eiwa.tagger import Tagger, as_json
 
@@ -57,23 +60,55 @@ def predict_items(
     output_format: str = "jsonl",
     batch_size: int = 64,
     min_confidence: float = 0.0,
+    split_sentences: bool = True,
 ) -> int:
-    """Tag `items` a chunk at a time and write each record to `stream` as it is made; returns the count."""
-    from eiwa.tokenize import tokenizer_for
-
-    tokenizer = tokenizer_for(tagger.config.lang)
+    """Tag `items` a chunk at a time and write each record to `stream` as it is made; returns the count.
+    A text is split into sentences unless `split_sentences` is false; a pre-tokenized sentence is one."""
     writer = WRITERS[output_format](stream, tagger.entity_types, tagger.label_meanings, tagger.config.lang)
     items, count = iter(items), 0
     while chunk := list(itertools.islice(items, CHUNK)):
-        sentences = [item if isinstance(item, Sentence) else tokenizer.sentence(item) for item, _ in chunk]
-        tagged = tagger.tag_sentences(sentences, batch_size, confidence=True)
-        for (_, extra), sentence, spans in zip(chunk, sentences, tagged):
-            kept = [s for s in spans if s.confidence >= min_confidence]
-            writer.write({**extra, **as_json(sentence.text, kept)}, sentence)
+        for (_, extra), (record, sentence) in zip(
+            chunk, tag_items(tagger, [item for item, _ in chunk], batch_size, split_sentences)
+        ):
+            kept = [e for e in record["entities"] if e["confidence"] >= min_confidence]
+            writer.write({**extra, **record, "entities": kept}, sentence)
         stream.flush()
         count += len(chunk)
     writer.close()
     return count
+
+
+def tag_items(
+    tagger: Tagger, items: list[str | Sentence], batch_size: int, split_sentences: bool
+) -> list[tuple[Prediction, Sentence]]:
+    """Each item's record and its tokens as one Sentence (offsets into the record's text, for
+    writers that need tokens): texts through `Tagger.tag_documents`, pre-tokenized sentences as given."""
+    texts = [item for item in items if isinstance(item, str)]
+    given = [item for item in items if not isinstance(item, str)]
+    documents = iter(tagger.tag_documents(texts, batch_size=batch_size, split_sentences=split_sentences))
+    tagged = iter(tagger.tag_sentences(given, batch_size, confidence=True) if given else [])
+    results = []
+    for item in items:
+        if isinstance(item, str):
+            record, sentences = next(documents)
+            results.append((record, document_sentence(record, sentences)))
+        else:
+            whole = [(item.tokens[0].start, item.tokens[-1].end)] if item.tokens else []
+            results.append((as_json(item.text, next(tagged), whole), item))
+    return results
+
+
+def document_sentence(record: Prediction, sentences: list[Sentence]) -> Sentence:
+    """A document's tokenized sentences as one Sentence over its whole text."""
+    starts = [s["start"] for s in record["sentences"]]
+    if len(sentences) == 1 and starts[0] == 0:
+        return Sentence(record["text"], sentences[0].tokens)
+    tokens = [
+        replace(token, start=token.start + start, end=token.end + start)
+        for start, sentence in zip(starts, sentences)
+        for token in sentence.tokens
+    ]
+    return Sentence(record["text"], tokens)
 
 
 def predict_file(
@@ -86,10 +121,11 @@ def predict_file(
     min_confidence: float = 0.0,
     columns=None,
     token_prefix=None,
+    split_sentences: bool = True,
 ) -> int:
     """Tag every input of `path` (or `-`) into `stream`; returns how many were written."""
     items = read_items(path, input_format, tagger.config.lang, columns, token_prefix)
-    return predict_items(tagger, items, stream, output_format, batch_size, min_confidence)
+    return predict_items(tagger, items, stream, output_format, batch_size, min_confidence, split_sentences)
 
 
 def readable(path: str) -> str:

@@ -34,7 +34,8 @@ class JsonlWriter:
 
 class ConllWriter:
     """One token a line (`token<TAB>tag`, IOB2: B- at an entity's first token, I- after), a blank
-    line after each sentence. A token only partly inside an entity takes the entity's tag."""
+    line after each sentence (of a text's sentences too). A token only partly inside an entity takes
+    the entity's tag."""
 
     def __init__(
         self, stream: TextIO, labels: list[str], meanings: dict[str, str] | None = None, lang: str | None = None
@@ -47,7 +48,11 @@ class ConllWriter:
             inside = [i for i, t in enumerate(sentence.tokens) if t.start < entity["end"] and t.end > entity["start"]]
             for position, index in enumerate(inside):
                 tags[index] = ("B-" if position == 0 else "I-") + entity["type"]
-        lines = [f"{sentence.text[t.start : t.end]}\t{tag}" for t, tag in zip(sentence.tokens, tags)]
+        breaks = {s["start"] for s in record.get("sentences", [])[1:]}  # a blank line before each later sentence
+        lines = [
+            ("\n" if t.start in breaks else "") + f"{sentence.text[t.start : t.end]}\t{tag}"
+            for t, tag in zip(sentence.tokens, tags)
+        ]
         self.stream.write("\n".join(lines) + "\n\n")
 
     def close(self) -> None:
