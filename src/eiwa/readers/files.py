@@ -74,10 +74,11 @@ def _array_records(path: str | Path, text: str) -> Iterator[tuple[int, object]]:
     decoder = json.JSONDecoder()
     position = text.index("[") + 1
     whitespace = re.compile(r"\s*")
+    lines = _LineCounter(text)
     first = True
     while True:
         position = whitespace.match(text, position).end()
-        line = text.count("\n", 0, position) + 1
+        line = lines.at(position)
         if position >= len(text):
             raise DataError(path, line, "unterminated JSON array")
         if text[position] == "]":
@@ -88,7 +89,7 @@ def _array_records(path: str | Path, text: str) -> Iterator[tuple[int, object]]:
             if text[position] != ",":
                 raise DataError(path, line, "expected ',' or ']' between records")
             position = whitespace.match(text, position + 1).end()
-            line = text.count("\n", 0, position) + 1
+            line = lines.at(position)
         first = False
         try:
             record, position = decoder.raw_decode(text, position)
@@ -97,6 +98,19 @@ def _array_records(path: str | Path, text: str) -> Iterator[tuple[int, object]]:
         except RecursionError:
             raise DataError(path, line, "invalid JSON: nested too deeply") from None
         yield line, record
+
+
+class _LineCounter:
+    """Line numbers of increasing positions in a text, counting each newline once (a count from the
+    start for every record made reading a large array quadratic)."""
+
+    def __init__(self, text: str):
+        self.text, self.position, self.line = text, 0, 1
+
+    def at(self, position: int) -> int:
+        self.line += self.text.count("\n", self.position, position)
+        self.position = position
+        return self.line
 
 
 def _line_records(path: str | Path, text: str) -> Iterator[tuple[int, object]]:
