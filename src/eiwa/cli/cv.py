@@ -9,12 +9,21 @@ import click
 
 from eiwa.build import Start
 from eiwa.cli import cli
-from eiwa.cli.options import console, data_options, device_option, model_options, parse_seeds, transfer_options
+from eiwa.cli.options import (
+    QUIET_HELP,
+    console,
+    data_options,
+    device_option,
+    model_options,
+    parse_seeds,
+    transfer_options,
+)
 from eiwa.config import load_config
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import check_writable, write_atomic
 from eiwa.study.cv import cross_validate_files
 from eiwa.training.run import Data
+from eiwa.training.train import silent
 
 
 @cli.command()
@@ -26,6 +35,7 @@ from eiwa.training.run import Data
 @click.option("--seeds", default="1,2,3", show_default=True, help="Comma-separated seeds.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with f1_mean, f1_std and per-seed scores.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON result to this file.")
+@click.option("--quiet", is_flag=True, help=QUIET_HELP)
 @device_option
 def cv(
     lang,
@@ -47,6 +57,7 @@ def cv(
     seeds,
     as_json,
     out,
+    quiet,
     device,
 ):
     """k-fold cross-validation over seeds: pooled P/R/F1 per seed, mean ± std of F1.
@@ -83,7 +94,7 @@ def cv(
         folds,
         seed_list,
         start,
-        log=console.print,
+        log=silent if quiet else console.print,
         device=device,
     )
     if out:

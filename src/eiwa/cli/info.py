@@ -45,9 +45,13 @@ def info(model, as_json):
         if training:
             click.echo(
                 f"trained on {training.get('train_sentences')} sentences, best dev F1 "
-                f"{training.get('best_dev_f1', 0):.4f}"
+                f"{training.get('best_dev_f1', 0):.4f} at epoch {training.get('best_epoch')} of "
+                f"{training.get('epochs')}"
             )
         click.echo("(--json for the meta data and config)")
+    if not as_json:
+        for warning in (tagger.meta.get("training") or {}).get("warnings", []):
+            click.echo(f"warning: {warning}")
 
 
 @cli.command()

@@ -14,6 +14,7 @@ from eiwa.scoring import Scores
 from eiwa.tagger import resolve_device
 
 console = Console(stderr=True, soft_wrap=True, highlight=False)
+QUIET_HELP = "Print only the result (no settings, epochs or progress bar); warnings and errors still go to stderr."
 
 
 def _apply(function, options):
@@ -162,7 +163,7 @@ def training_options(function):
             click.option("--out", required=True, type=click.Path(file_okay=False), help="Model directory to write."),
             click.option("--resume", is_flag=True, help="Continue an interrupted run from the checkpoint in --out."),
             click.option("--force", is_flag=True, help="Overwrite a model already in --out."),
-            click.option("--quiet", is_flag=True, help="No progress bar."),
+            click.option("--quiet", is_flag=True, help=QUIET_HELP),
             click.option(
                 "--nproc",
                 type=click.IntRange(min=1),

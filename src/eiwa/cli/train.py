@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import click
+
 from eiwa.build import Start
 from eiwa.cli import cli
 from eiwa.cli.options import console, data_options, device_option, model_options, training_options, transfer_options
@@ -9,6 +11,7 @@ from eiwa.config import asked_settings, load_config
 from eiwa.errors import EiwaError
 from eiwa.training import distributed
 from eiwa.training.run import Data, Output, train_files
+from eiwa.training.train import silent
 
 
 @cli.command()
@@ -113,9 +116,12 @@ def transfer(
 def _run(config, data, output, start, device, nproc, quiet) -> None:
     if distributed.launched_by_torchrun() and not distributed.leads_torchrun():
         console.quiet = True  # every process runs this command; rank 0 alone speaks
-    result = train_files(config, data, output, start, device, nproc, progress=not quiet, log=console.print)
+    # --quiet: no log lines and no bar; warnings (train's own channel) and errors still reach stderr.
+    log = silent if quiet else console.print
+    result = train_files(config, data, output, start, device, nproc, progress=not quiet, log=log)
     processes = f", {nproc} processes" if nproc > 1 else ""
-    console.print(
-        f"best dev F1 {result.best_dev_f1:.4f} at epoch {result.best_epoch} of {result.epochs} "
-        f"({result.seconds:.0f} s{processes}); model saved to {output.directory}"
-    )
+    if not console.quiet:  # the result, on stdout
+        click.echo(
+            f"best dev F1 {result.best_dev_f1:.4f} at epoch {result.best_epoch} of {result.epochs} "
+            f"({result.seconds:.0f} s{processes}); model saved to {output.directory}"
+        )

@@ -26,7 +26,7 @@ from eiwa.readers import read
 from eiwa.tagger import Tagger
 from eiwa.training import distributed
 from eiwa.training.checkpoint import CHECKPOINT, checkpoint_config
-from eiwa.training.train import TrainResult, split_off_dev, train
+from eiwa.training.train import TrainResult, silent, split_off_dev, train
 
 Log = Callable[[str], None]
 
@@ -119,6 +119,8 @@ def _train_locked(
             tagger=tagger,
             progress=progress,
             device=str(device),
+            # A spawned process logs to its own stderr (this console cannot travel), or not at all.
+            log=silent if log is silent else None,
         )
         return _saved_result(directory)
     return train(
@@ -236,4 +238,11 @@ def train_best(
 def _saved_result(directory: Path) -> TrainResult:
     tagger = Tagger.load(directory)
     summary = tagger.meta["training"]
-    return TrainResult(tagger, summary["best_dev_f1"], summary["best_epoch"], summary["epochs"], summary["seconds"])
+    return TrainResult(
+        tagger,
+        summary["best_dev_f1"],
+        summary["best_epoch"],
+        summary["epochs"],
+        summary["seconds"],
+        warnings=summary.get("warnings", []),
+    )
