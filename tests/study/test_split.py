@@ -129,7 +129,7 @@ def test_a_parts_file_is_split_into_one_parts_file_per_split(tmp_path, monkeypat
         ({"test": 1.5}, "--test 1.5: a fraction must be between 0 and 1"),
         ({"dev": 0.01}, "--dev 0.01 of 10 records is no record"),
         ({"dev": 5, "test": 5}, "take 10 of the data's 10 records: nothing is left to train on"),
-        ({"test": -1}, "--test -1: the data has 10 records"),
+        ({"test": -1}, "--test -1: a count cannot be negative"),
     ],
 )
 def test_sizes_that_do_not_fit_are_one_clear_error(tmp_path, sizes, message):

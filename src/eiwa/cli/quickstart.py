@@ -68,8 +68,9 @@ def quickstart(out, seed, source, modules, label_map, config_path, overrides, qu
     through the JMdict bridge, universal part of speech, names, and the classifier; native words,
     romaji characters), both with the ja-small recipe's features (part of speech, chiVe vectors,
     JMnedict names: pip install -e '.[ja]'), scores both on the fifth fold, saves the transferred
-    model to --out and tags an example sentence. A few minutes on two CPU cores. For the full
-    5-fold comparison over seeds, see `eiwa cv`.
+    model to --out and tags an example sentence. Both arms train until early stopping ends them
+    (max_epochs 200 is only a safety cap; a run it ends is warned about): about five minutes of one
+    CPU core. For the full 5-fold comparison over seeds, see `eiwa cv`.
 
     \b
     Examples:

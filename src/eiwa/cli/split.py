@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from eiwa.cli import cli
@@ -69,4 +71,6 @@ def split(data, fmt, dev, test, shuffle, seed, columns, out_dir):
     console.print(f"{counts} records written to {out_dir} ({files}); read them with {result.read_as}")
     for name, count in result.counts.items():
         if not count:
-            console.print(f"no {name} records: no {name} file written")
+            earlier = [path.name for path in sorted(Path(out_dir).glob(f"{name}.*"))]
+            left = f" ({', '.join(earlier)} there is from an earlier split)" if earlier else ""
+            console.print(f"no {name} records: no {name} file written{left}")

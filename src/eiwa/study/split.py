@@ -21,6 +21,7 @@ as they stand in the export's list. Formats held in other shapes are written as:
 from __future__ import annotations
 
 import json
+import numbers
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -114,11 +115,14 @@ def _sizes(count: int, dev: Size, test: Size) -> tuple[int, int]:
     """Counts of dev and test records; an error for sizes that do not fit the data."""
     sizes = {"dev": dev, "test": test}
     for name, size in sizes.items():
-        if isinstance(size, bool) or not isinstance(size, (int, float)):
+        if isinstance(size, bool) or not isinstance(size, numbers.Real):
             raise EiwaError(f"--{name} must be a count (100) or a fraction (0.1), got {size!r}")
+        sizes[name] = size = int(size) if isinstance(size, numbers.Integral) else float(size)
         if isinstance(size, float) and not 0 < size < 1:
             raise EiwaError(f"--{name} {size}: a fraction must be between 0 and 1; a count is a whole number")
-        if isinstance(size, int) and not 0 <= size <= count:
+        if isinstance(size, int) and size < 0:
+            raise EiwaError(f"--{name} {size}: a count cannot be negative")
+        if isinstance(size, int) and size > count:
             raise EiwaError(f"--{name} {size}: the data has {count} records")
     fractions = [size for size in sizes.values() if isinstance(size, float)]
     if len(fractions) == 2 and sum(fractions) >= 1:

@@ -83,7 +83,11 @@ def train(
     group = distributed.current()  # data-parallel training (--nproc): rank 0 alone scores, logs and writes
     leads = group is None or group.leader
     log = (log or (lambda line: console.print(line, highlight=False))) if leads else (lambda _: None)
-    warn = (warn or (lambda line: console.print(f"warning: {line}", highlight=False))) if leads else (lambda _: None)
+
+    def on_console(line: str) -> None:  # not read as markup: a warning may quote the user's text
+        console.print(f"warning: {line}", highlight=False, markup=False)
+
+    warn = (warn or on_console) if leads else (lambda _: None)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     out = Path(out) if out is not None else None
