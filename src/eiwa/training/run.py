@@ -26,7 +26,7 @@ from eiwa.readers import read
 from eiwa.tagger import Tagger
 from eiwa.training import distributed
 from eiwa.training.checkpoint import CHECKPOINT, checkpoint_config
-from eiwa.training.train import TrainResult, silent, split_off_dev, train
+from eiwa.training.train import TrainResult, silent, split_off_dev, train, warn_on_stderr
 
 Log = Callable[[str], None]
 
@@ -175,13 +175,16 @@ def _check_resumable(directory: Path, config: Config, asked: frozenset[str]) -> 
         )
 
 
-def training_data(config: Config, data: Data, log: Log = print) -> tuple[list[Sentence], list[Sentence]]:
-    """The training and dev sentences: dev from its own file, else every k-th training sentence."""
+def training_data(
+    config: Config, data: Data, log: Log = print, warn: Log = warn_on_stderr
+) -> tuple[list[Sentence], list[Sentence]]:
+    """The training and dev sentences: dev from its own file, else every k-th training sentence; what
+    the data loses (overlapping entities) is a warning."""
     corpus = data.read(data.train, config.lang, split_tokens=True)
     if corpus.token_splits:
         log(f"split {corpus.token_splits} tokens at entity boundaries so that no training entity is lost")
     if overlapping := corpus.overlapping_entities():
-        log(
+        warn(
             f"{overlapping} gold entities overlap an earlier one and are left out of training "
             "(flat tags cannot hold nested entities)"
         )

@@ -8,6 +8,7 @@ improves and a checkpoint (checkpoint.py) after every epoch. In a data-parallel 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -44,6 +45,11 @@ class TrainResult:
 
 def silent(_line: str) -> None:
     """A `log` that says nothing (--quiet); a module function, so that spawned processes can take it."""
+
+
+def warn_on_stderr(line: str) -> None:
+    """The default `warn`: what the user should act on, on stderr also under --quiet."""
+    print(f"warning: {line}", file=sys.stderr, flush=True)
 
 
 def split_off_dev(sentences: Sequence[Sentence], fraction: float) -> tuple[list[Sentence], list[Sentence]]:
@@ -83,11 +89,7 @@ def train(
     group = distributed.current()  # data-parallel training (--nproc): rank 0 alone scores, logs and writes
     leads = group is None or group.leader
     log = (log or (lambda line: console.print(line, highlight=False))) if leads else (lambda _: None)
-
-    def on_console(line: str) -> None:  # not read as markup: a warning may quote the user's text
-        console.print(f"warning: {line}", highlight=False, markup=False)
-
-    warn = (warn or on_console) if leads else (lambda _: None)
+    warn = (warn or warn_on_stderr) if leads else (lambda _: None)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     out = Path(out) if out is not None else None
