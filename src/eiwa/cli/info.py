@@ -48,10 +48,9 @@ def info(model, as_json):
                 f"{training.get('best_dev_f1', 0):.4f} at epoch {training.get('best_epoch')} of "
                 f"{training.get('epochs')}"
             )
-        click.echo("(--json for the meta data and config)")
-    if not as_json:
-        for warning in (tagger.meta.get("training") or {}).get("warnings", []):
+        for warning in training.get("warnings", []):
             click.echo(f"warning: {warning}")
+        click.echo("(--json for the meta data and config)")
 
 
 @cli.command()
