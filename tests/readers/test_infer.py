@@ -101,7 +101,7 @@ def test_settle_takes_the_language_of_a_fixed_corpus():
 def test_train_without_format_or_lang_on_japanese_doccano_says_what_it_inferred(runner, tmp_path):
     train = jsonl(tmp_path, "mine.jsonl", [JA_RECORD] * 20)
     args = ["train", "--train", str(train), "--out", str(tmp_path / "m"), "--config", "small-data"]
-    result = runner.invoke(cli, [*args, "--features", "char,word", "--set", "max_epochs=1", "--quiet"])
+    result = runner.invoke(cli, [*args, "--features", "char,word", "--set", "max_epochs=1"])
     assert result.exit_code == 0, result.output
     assert "as doccano (inferred" in result.stderr and "language: ja" in result.stderr
     assert json.loads((tmp_path / "m" / "config.json").read_text())["lang"] == "ja"

@@ -530,7 +530,7 @@ def test_cli_report_only_rewrites_the_report_without_training(runner, copy_of, m
     assert result.exit_code == 0, result.output
     assert (copy_of.out / "RESULTS.md").read_text(encoding="utf-8") == original
     assert (copy_of.out / "curve.png").exists() and (copy_of.out / "results.json").exists()
-    assert str(copy_of.out / "RESULTS.md") in result.stderr
+    assert str(copy_of.out / "RESULTS.md") in result.stdout
 
 
 def test_cli_report_only_before_any_run(runner, tmp_path, tiny_model_dir):

@@ -20,7 +20,7 @@ from eiwa.training.checkpoint import CHECKPOINT
 EIWA = [sys.executable, "-m", "eiwa"]
 
 
-def _train(data: Path, dev: Path, out: Path, *extra: str, env=None) -> subprocess.CompletedProcess:
+def _train(data: Path, dev: Path, out: Path, *extra: str, env=None, quiet=False) -> subprocess.CompletedProcess:
     command = [
         *EIWA,
         "train",
@@ -30,7 +30,7 @@ def _train(data: Path, dev: Path, out: Path, *extra: str, env=None) -> subproces
         str(dev),
         "--out",
         str(out),
-        "--quiet",
+        *(["--quiet"] if quiet else []),
         *TINY_SET,
         "--set",
         "threads=1",
@@ -94,8 +94,11 @@ def test_under_torchrun_training_equals_nproc(data, tmp_path):
     alone writes) trains exactly the weights of `eiwa train --nproc 2`."""
     train, dev = data
     settings = ("--set", "max_epochs=3", "--set", "patience=3")
-    spawned = _train(train, dev, tmp_path / "spawned", *settings, "--nproc", "2")
+    spawned = _train(train, dev, tmp_path / "spawned", *settings, "--nproc", "2", quiet=True)
     assert spawned.returncode == 0, spawned.stderr
+    # --quiet reaches the spawned processes: the result line alone, and the max_epochs warning
+    assert spawned.stdout.startswith("best dev F1 ") and len(spawned.stdout.splitlines()) == 1
+    assert "epoch   1 " not in spawned.stderr and "warning: training stopped at max_epochs 3" in spawned.stderr
     command = [
         sys.executable,
         "-m",
@@ -112,7 +115,6 @@ def test_under_torchrun_training_equals_nproc(data, tmp_path):
         str(dev),
         "--out",
         str(tmp_path / "torchrun"),
-        "--quiet",
         *TINY_SET,
         "--set",
         "threads=1",

@@ -10,6 +10,7 @@ import click
 from eiwa.build import Start
 from eiwa.cli import cli
 from eiwa.cli.options import (
+    QUIET_HELP,
     config_for,
     console,
     data_options,
@@ -23,6 +24,7 @@ from eiwa.errors import EiwaError
 from eiwa.persist.atomic import check_writable, write_atomic
 from eiwa.study.cv import cross_validate_files
 from eiwa.training.run import Data, settle
+from eiwa.training.train import silent
 
 
 @cli.command()
@@ -34,6 +36,7 @@ from eiwa.training.run import Data, settle
 @click.option("--seeds", default="1,2,3", show_default=True, help="Comma-separated seeds.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with f1_mean, f1_std and per-seed scores.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON result to this file.")
+@click.option("--quiet", is_flag=True, help=QUIET_HELP)
 @device_option
 def cv(
     lang,
@@ -55,6 +58,7 @@ def cv(
     seeds,
     as_json,
     out,
+    quiet,
     device,
 ):
     """k-fold cross-validation over seeds: pooled P/R/F1 per seed, mean ± std of F1.
@@ -74,9 +78,10 @@ def cv(
         check_writable(out, "the cross-validation result")  # before the work, not after it
     if config_path:
         resolve_config(config_path)
-    data, lang = settle(Data(data_path, None, fmt, columns, token_prefix), lang, console.print)
+    log = silent if quiet else console.print
+    data, lang = settle(Data(data_path, None, fmt, columns, token_prefix), lang, log)
     config = load_config(
-        config_for(config_path, lang),
+        config_for(config_path, lang, log),
         list(overrides),
         lang=lang,
         word_input=word_input,
@@ -94,7 +99,7 @@ def cv(
         folds,
         seed_list,
         start,
-        log=console.print,
+        log=log,
         device=device,
     )
     if out:

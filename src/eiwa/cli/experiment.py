@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from eiwa.cli import cli
-from eiwa.cli.options import console, device_option
+from eiwa.cli.options import QUIET_HELP, console, device_option
 from eiwa.errors import EiwaError
 
 
@@ -52,9 +52,10 @@ from eiwa.errors import EiwaError
     help="Run every (cell, seed) as a Ray task: --ray alone starts Ray on this machine, --ray auto joins "
     "this machine's cluster, --ray HOST:PORT another (pip install 'eiwa[ray]'; docs/SCALING.md).",
 )
+@click.option("--quiet", is_flag=True, help=QUIET_HELP)
 @device_option
 def experiment(
-    config_file, report_only, grids, module_sets, sizes, feature_sets, overrides, workers, ray_address, device
+    config_file, report_only, grids, module_sets, sizes, feature_sets, overrides, workers, ray_address, quiet, device
 ):
     """Run a transfer study from a TOML file: module grid, input grid, data-size curves.
 
@@ -76,6 +77,7 @@ def experiment(
     from eiwa.study.report import write_report
     from eiwa.study.runner import read_finished, run_experiment
     from eiwa.study.spec import load_experiment
+    from eiwa.training.train import silent
 
     spec = load_experiment(config_file)
     if report_only:
@@ -91,6 +93,6 @@ def experiment(
         if ray_address is not None and workers > 1:
             raise EiwaError("--ray and --workers: choose one (Ray places the runs itself)")
         out = run_experiment(
-            spec, log=lambda line: console.print(line), cells=cells, workers=workers, ray_address=ray_address
+            spec, log=silent if quiet else console.print, cells=cells, workers=workers, ray_address=ray_address
         )
-    console.print(f"report: {out / 'RESULTS.md'}")
+    click.echo(f"report: {out / 'RESULTS.md'}")  # the result, on stdout

@@ -48,8 +48,11 @@ def info(model, as_json, recipes):
         if training:
             click.echo(
                 f"trained on {training.get('train_sentences')} sentences, best dev F1 "
-                f"{training.get('best_dev_f1', 0):.4f}"
+                f"{training.get('best_dev_f1', 0):.4f} at epoch {training.get('best_epoch')} of "
+                f"{training.get('epochs')}"
             )
+        for warning in training.get("warnings", []):
+            click.echo(f"warning: {warning}")
         click.echo("(--json for the meta data and config)")
 
 

@@ -14,6 +14,7 @@ from eiwa.scoring import Scores
 from eiwa.tagger import resolve_device
 
 console = Console(stderr=True, soft_wrap=True, highlight=False)
+QUIET_HELP = "Print only the result (no settings, epochs or progress bar); warnings and errors still go to stderr."
 
 
 def _apply(function, options):
@@ -63,12 +64,12 @@ def settled_format(fmt: str | None, path) -> str:
     return fmt
 
 
-def config_for(config_path: str | None, lang: str) -> str | None:
+def config_for(config_path: str | None, lang: str, log=console.print) -> str | None:
     """The --config given, or the language's default recipe (said on stderr). A --config is checked by
     the callers before they read the data (resolve_config), so that its error comes first."""
     if config_path or not (recipe := default_recipe(lang)):
         return config_path
-    console.print(f"recipe: {recipe}, the default for {lang} data (--config to choose another)")
+    log(f"recipe: {recipe}, the default for {lang} data (--config to choose another)")
     return recipe
 
 
@@ -193,7 +194,7 @@ def training_options(function):
             click.option("--out", required=True, type=click.Path(file_okay=False), help="Model directory to write."),
             click.option("--resume", is_flag=True, help="Continue an interrupted run from the checkpoint in --out."),
             click.option("--force", is_flag=True, help="Overwrite a model already in --out."),
-            click.option("--quiet", is_flag=True, help="No progress bar."),
+            click.option("--quiet", is_flag=True, help=QUIET_HELP),
             click.option(
                 "--nproc",
                 type=click.IntRange(min=1),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import click
+
 from eiwa.build import Start
 from eiwa.cli import cli
 from eiwa.cli.options import (
@@ -17,6 +19,7 @@ from eiwa.config import DEFAULT_SOURCES, asked_settings, load_config, resolve_co
 from eiwa.errors import EiwaError
 from eiwa.training import distributed
 from eiwa.training.run import Data, Output, settle, train_files
+from eiwa.training.train import silent
 
 
 @cli.command()
@@ -61,9 +64,10 @@ def train(
     """
     if config_path:
         resolve_config(config_path)
-    data, lang = settle(Data(train_path, dev_path, fmt, columns, token_prefix), lang, console.print)
+    log = silent if quiet else console.print
+    data, lang = settle(Data(train_path, dev_path, fmt, columns, token_prefix), lang, log)
     flags = dict(lang=lang, word_input=word_input, char_input=char_input, seed=seed, features=features)
-    config = load_config(config_for(config_path, lang), list(overrides), **flags)
+    config = load_config(config_for(config_path, lang, log), list(overrides), **flags)
     output = Output(out, resume, force, asked_settings(config_path, overrides, **flags))
     _run(config, data, output, Start(), device, nproc, quiet)
 
@@ -120,17 +124,18 @@ def transfer(
         raise EiwaError("--resume continues one model: it cannot be combined with --modules auto")
     if config_path:
         resolve_config(config_path)
-    data, target_lang = settle(Data(train_path, dev_path, fmt, columns, token_prefix), lang, console.print, "ja")
+    log = silent if quiet else console.print
+    data, target_lang = settle(Data(train_path, dev_path, fmt, columns, token_prefix), lang, log, "ja")
     if not resume and not source:
         if not (source := DEFAULT_SOURCES.get(target_lang)):
             raise EiwaError(f"transfer to {target_lang} data needs --source (a model directory or built-in name)")
-        console.print(f"source: {source}, the default for {target_lang} data (--source to choose another)")
+        log(f"source: {source}, the default for {target_lang} data (--source to choose another)")
     if not resume and not modules:
         raise EiwaError("transfer needs --modules")
     flags = dict(
         lang=lang, word_input=word_input, char_input=char_input, seed=seed, fine_tune=fine_tune, features=features
     )
-    config = load_config(config_for(config_path, target_lang), list(overrides), **{**flags, "lang": target_lang})
+    config = load_config(config_for(config_path, target_lang, log), list(overrides), **{**flags, "lang": target_lang})
     output = Output(out, resume, force, asked_settings(config_path, overrides, **flags))
     start = Start() if resume else Start.from_names(source, modules, label_map)
     _run(config, data, output, start, device, nproc, quiet)
@@ -139,9 +144,12 @@ def transfer(
 def _run(config, data, output, start, device, nproc, quiet) -> None:
     if distributed.launched_by_torchrun() and not distributed.leads_torchrun():
         console.quiet = True  # every process runs this command; rank 0 alone speaks
-    result = train_files(config, data, output, start, device, nproc, progress=not quiet, log=console.print)
+    # --quiet: no log lines and no bar; warnings (train's own channel) and errors still reach stderr.
+    log = silent if quiet else console.print
+    result = train_files(config, data, output, start, device, nproc, progress=not quiet, log=log)
     processes = f", {nproc} processes" if nproc > 1 else ""
-    console.print(
-        f"best dev F1 {result.best_dev_f1:.4f} at epoch {result.best_epoch} of {result.epochs} "
-        f"({result.seconds:.0f} s{processes}); model saved to {output.directory}"
-    )
+    if not console.quiet:  # the result, on stdout
+        click.echo(
+            f"best dev F1 {result.best_dev_f1:.4f} at epoch {result.best_epoch} of {result.epochs} "
+            f"({result.seconds:.0f} s{processes}); model saved to {output.directory}"
+        )

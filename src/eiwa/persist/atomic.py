@@ -7,7 +7,8 @@
   path holds the complete old model or the complete new one. Where the exchange is missing
   (other systems, some file systems) it falls back to two renames, and `recover` undoes a crash
   between them on the next read or write.
-* `lock`: an advisory lock beside an output path; a second writer fails at once.
+* `lock`: an advisory lock beside an output path (`.<name>.lock`, there only while held); a second
+  writer fails at once.
 
 Temporary names start with `.<target name>.` and end in `.tmp`, `.new` or `.old`; leftovers of a
 killed process are removed by the next write to the same place (`clean_leftovers`). They live
@@ -274,36 +275,62 @@ def replace_directory(target: str | Path, fill: Callable[[Path], None], replacea
 
 @contextlib.contextmanager
 def lock(target: str | Path) -> Iterator[None]:
-    """Hold an advisory lock on `target` (a file `.<name>.lock` beside it) while writing it."""
+    """Hold an advisory lock on `target` while writing it; a second writer fails at once.
+
+    The lock is `flock` on the file `.<name>.lock` beside `target`, which exists only while it is
+    held: it is removed on the way out, after success, an error or an interruption (Ctrl-C,
+    SIGTERM). The kernel drops a flock when its holder dies, so the file a killed (SIGKILL) run
+    leaves behind blocks no one, and the next writer removes it."""
     target = Path(target)
     try:
         import fcntl
     except ImportError:  # no flock (Windows): one writer at a time is then the user's to keep
         yield
         return
+    path = target.parent / f".{target.name}.lock"
+    handle = _take_lock(target, path, fcntl)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(target.parent / f".{target.name}.lock", "a+", encoding="utf-8")
-    except OSError as error:
-        raise EiwaError(f"{target}: cannot write: {error.strerror}") from None
-    with handle:
+        yield
+    finally:
+        # Removed while still held: a writer that opened the file before sees it gone and starts over.
+        path.unlink(missing_ok=True)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def _take_lock(target: Path, path: Path, fcntl) -> TextIO:
+    """The open, flocked lock file `path`, holding this process's id; an error if another holds it."""
+    while True:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a+", encoding="utf-8")
+        except OSError as error:
+            raise EiwaError(f"{target}: cannot write: {error.strerror}") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
+            handle.close()
             raise EiwaError(
                 f"{target}: another eiwa process ({holder}) is writing it; wait for it or choose another --out"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.truncate(0)
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        if _same_file(handle, path):
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}")
+            handle.flush()
+            return handle
+        handle.close()  # its holder finished and removed it between our open and flock: try the new one
+
+
+def _same_file(handle: TextIO, path: Path) -> bool:
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(handle.fileno())
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
 
 
 def check_writable(path: str | Path, what: str = "output") -> None:

@@ -25,6 +25,7 @@ from eiwa.study.report import write_report
 from eiwa.study.spec import ExperimentSpec
 from eiwa.study.stats import sentence_counts
 from eiwa.tagger import Tagger
+from eiwa.training.train import silent
 
 RECORDS = "cells.jsonl"
 RAY_HINT = "pip install 'eiwa[ray]'"
@@ -213,6 +214,7 @@ def _end_with_newline(path: Path) -> None:
 
 
 _WORKER_STUDY: Study | None = None  # per worker process: the study is loaded once, not per run
+_WORKER_QUIET = False  # the command's --quiet, in each worker process
 
 
 def _run_in_processes(
@@ -230,20 +232,23 @@ def _run_in_processes(
     log(f"{len(pending)} runs on {min(workers, len(pending))} worker processes")
     # spawn, not fork: a forked copy of a process that has used torch's thread pools can hang.
     with concurrent.futures.ProcessPoolExecutor(
-        min(workers, len(pending)), multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=(spec,)
+        min(workers, len(pending)),
+        multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(spec, log is silent),
     ) as pool:
         running = {pool.submit(_work, cell, seed): (cell, seed) for cell, seed in pending}
         for future in concurrent.futures.as_completed(running):
             done(*running[future], future.result())
 
 
-def _start_worker(spec: ExperimentSpec) -> None:
-    global _WORKER_STUDY
-    _WORKER_STUDY = Study(spec)
+def _start_worker(spec: ExperimentSpec, quiet: bool = False) -> None:
+    global _WORKER_STUDY, _WORKER_QUIET
+    _WORKER_STUDY, _WORKER_QUIET = Study(spec), quiet
 
 
 def _work(cell: Cell, seed: int) -> dict:
-    return _WORKER_STUDY.run(cell, seed, lambda line: print(line, flush=True))
+    return _WORKER_STUDY.run(cell, seed, silent if _WORKER_QUIET else lambda line: print(line, flush=True))
 
 
 # ----------------------------------------------------------------------------- Ray

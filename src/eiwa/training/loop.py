@@ -103,6 +103,18 @@ def train_while_improving(
         yield Epoch(epoch, loss, dev_f1, improved, speed, seconds, stop=not _goes_on(state, config))
 
 
+def cap_warning(state: dict, config: Config) -> str | None:
+    """What to tell the user when `max_epochs`, not early stopping, ended the run: dev F1 last improved
+    fewer than `patience` epochs before the cap, so more epochs may still improve the model."""
+    if state["epoch"] < config.max_epochs or state["bad_epochs"] >= config.patience:
+        return None
+    return (
+        f"training stopped at max_epochs {config.max_epochs} before early stopping could end it: dev F1 last "
+        f"improved at epoch {state['best_epoch']}, and early stopping waits {config.patience} epochs without "
+        f"improvement; the model may still improve: train longer, e.g. --set max_epochs={2 * config.max_epochs}"
+    )
+
+
 def _goes_on(state: dict, config: Config) -> bool:
     return state["epoch"] < config.max_epochs and (
         state["bad_epochs"] < config.patience or state["updates"] < config.min_updates

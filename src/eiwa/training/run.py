@@ -27,7 +27,7 @@ from eiwa.tagger import Tagger
 from eiwa.tokenize.script import JAPANESE_SHARE, japanese_share, language_of
 from eiwa.training import distributed
 from eiwa.training.checkpoint import CHECKPOINT, checkpoint_config
-from eiwa.training.train import TrainResult, split_off_dev, train
+from eiwa.training.train import TrainResult, silent, split_off_dev, train, warn_on_stderr
 
 Log = Callable[[str], None]
 
@@ -154,6 +154,8 @@ def _train_locked(
             tagger=tagger,
             progress=progress,
             device=str(device),
+            # A spawned process logs to its own stderr (this console cannot travel), or not at all.
+            log=silent if log is silent else None,
         )
         return _saved_result(directory)
     return train(
@@ -208,13 +210,16 @@ def _check_resumable(directory: Path, config: Config, asked: frozenset[str]) -> 
         )
 
 
-def training_data(config: Config, data: Data, log: Log = print) -> tuple[list[Sentence], list[Sentence]]:
-    """The training and dev sentences: dev from its own file, else every k-th training sentence."""
+def training_data(
+    config: Config, data: Data, log: Log = print, warn: Log = warn_on_stderr
+) -> tuple[list[Sentence], list[Sentence]]:
+    """The training and dev sentences: dev from its own file, else every k-th training sentence; what
+    the data loses (overlapping entities) is a warning."""
     corpus = data.read(data.train, config.lang, split_tokens=True)
     if corpus.token_splits:
         log(f"split {corpus.token_splits} tokens at entity boundaries so that no training entity is lost")
     if overlapping := corpus.overlapping_entities():
-        log(
+        warn(
             f"{overlapping} gold entities overlap an earlier one and are left out of training "
             "(flat tags cannot hold nested entities)"
         )
@@ -271,4 +276,11 @@ def train_best(
 def _saved_result(directory: Path) -> TrainResult:
     tagger = Tagger.load(directory)
     summary = tagger.meta["training"]
-    return TrainResult(tagger, summary["best_dev_f1"], summary["best_epoch"], summary["epochs"], summary["seconds"])
+    return TrainResult(
+        tagger,
+        summary["best_dev_f1"],
+        summary["best_epoch"],
+        summary["epochs"],
+        summary["seconds"],
+        warnings=summary.get("warnings", []),
+    )

@@ -8,6 +8,7 @@ improves and a checkpoint (checkpoint.py) after every epoch. In a data-parallel 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from eiwa.persist.atomic import write_atomic
 from eiwa.tagger import Tagger
 from eiwa.training import distributed
 from eiwa.training.checkpoint import CHECKPOINT, read_checkpoint, write_checkpoint
-from eiwa.training.loop import Epoch, new_state, train_while_improving
+from eiwa.training.loop import Epoch, cap_warning, new_state, train_while_improving
 from eiwa.training.optim import make_optimizer
 from eiwa.training.progress import EpochBar
 
@@ -38,6 +39,17 @@ class TrainResult:
     epochs: int
     seconds: float
     history: list[dict] = field(default_factory=list)
+    # What the user should know about how the run ended (max_epochs cut it short): also in meta["training"].
+    warnings: list[str] = field(default_factory=list)
+
+
+def silent(_line: str) -> None:
+    """A `log` that says nothing (--quiet); a module function, so that spawned processes can take it."""
+
+
+def warn_on_stderr(line: str) -> None:
+    """The default `warn`: what the user should act on, on stderr also under --quiet."""
+    print(f"warning: {line}", file=sys.stderr, flush=True)
 
 
 def split_off_dev(sentences: Sequence[Sentence], fraction: float) -> tuple[list[Sentence], list[Sentence]]:
@@ -60,6 +72,7 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     device: str = "cpu",
+    warn: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train (or fine-tune `tagger`) with early stopping on dev F1, on `device` (cpu, cuda, auto).
 
@@ -67,11 +80,16 @@ def train(
     every epoch; with `resume`, training continues from that checkpoint. On the CPU a run is
     repeatable bit for bit; on a GPU, cuDNN's LSTM kernels are not deterministic, so two runs
     agree only to within rounding (and a resumed run likewise).
+
+    `log` gets the progress lines, `warn` what the user should act on (default: both on stderr);
+    a run that `max_epochs` ended while dev F1 was still improving is warned about and keeps the
+    warning in its result and its meta.
     """
     console = Console(stderr=True, soft_wrap=True)
     group = distributed.current()  # data-parallel training (--nproc): rank 0 alone scores, logs and writes
     leads = group is None or group.leader
     log = (log or (lambda line: console.print(line, highlight=False))) if leads else (lambda _: None)
+    warn = (warn or warn_on_stderr) if leads else (lambda _: None)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     out = Path(out) if out is not None else None
@@ -94,10 +112,13 @@ def train(
                 writer.after_epoch(epoch.improved)
     tagger.model.load_state_dict(best_weights)
     tagger.model.eval()  # the result tags; training mode is set again by each epoch
+    warnings = [note] if (note := cap_warning(state, tagger.config)) else []
+    for line in warnings:
+        warn(line)
     if writer is not None:
-        writer.finish()
+        writer.finish(warnings)
     return TrainResult(
-        tagger, state["best_dev_f1"], state["best_epoch"], state["epoch"], state["seconds"], state["history"]
+        tagger, state["best_dev_f1"], state["best_epoch"], state["epoch"], state["seconds"], state["history"], warnings
     )
 
 
@@ -172,8 +193,8 @@ class _ModelWriter:
         else:
             write_atomic(self.out / CHECKPOINT, self._checkpoint)
 
-    def finish(self) -> None:
-        self.tagger.save(self.out, training=self._summary())
+    def finish(self, warnings: list[str]) -> None:
+        self.tagger.save(self.out, training={**self._summary(), "warnings": warnings})
 
     def _checkpoint(self, path) -> None:
         write_checkpoint(Path(path), self.tagger, self.optimizer, self.state)
