@@ -150,6 +150,40 @@ class Gazetteer:
         table = NameTable(keys, bitmasks, min(lengths, default=0), max(lengths, default=0), meta, names=masks)
         return cls(table, max_tokens)
 
+    @classmethod
+    def from_arrays(
+        cls,
+        keys: np.ndarray,
+        masks: np.ndarray,
+        min_length: int,
+        max_length: int,
+        meta: dict | None = None,
+        *,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+    ) -> Gazetteer:
+        """The gazetteer of a table kept elsewhere (a model's weights): sorted unique ``keys`` (uint64,
+        or int64 holding the same bits), their group ``masks`` and the stored names' length range."""
+        keys = np.asarray(keys)
+        if keys.dtype == np.int64:
+            keys = keys.view(np.uint64)
+        masks = np.asarray(masks, dtype=np.uint8)
+        if keys.dtype != np.uint64 or keys.ndim != 1 or keys.shape != masks.shape:
+            raise EiwaError(f"gazetteer: a table needs keys and masks of one length, not {keys.shape}, {masks.shape}")
+        if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
+            raise EiwaError("gazetteer: the table's keys are not sorted")
+        table = NameTable(keys, masks, int(min_length), int(max_length), dict(meta or {}))
+        return cls(table, max_tokens)
+
+    @property
+    def length_range(self) -> tuple[int, int]:
+        """The shortest and longest stored name, in characters."""
+        return self._table.min_length, self._table.max_length
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, masks): the lookup as ``from_arrays`` takes it (read-only)."""
+        return self._table.keys, self._table.masks
+
     # -- facts
 
     @property
@@ -173,12 +207,15 @@ class Gazetteer:
         return groups_of_mask(self._lookup([_nfkc(name)])[0]) if name else ()
 
     def names(self) -> Iterator[tuple[str, tuple[str, ...]]]:
-        """Every stored name with its groups, sorted by name (reads the cache file again)."""
+        """Every stored name with its groups, sorted by name (reads the cache file again); a table
+        made ``from_arrays`` holds keys only and has no names to give."""
         table = self._table
         if table.names is not None:
             for name in sorted(table.names):
                 yield name, groups_of_mask(table.names[name])
             return
+        if table.path is None:
+            raise EiwaError("gazetteer: this table holds the names' keys only, not their spellings")
         with np.load(table.path, allow_pickle=False) as archive:
             text = archive["names_tsv"].tobytes().decode()
         for line in text.splitlines():

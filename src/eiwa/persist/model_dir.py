@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from eiwa import __version__
 from eiwa.errors import ModelError
-from eiwa.persist.atomic import is_dir, read_json, recover
+from eiwa.persist.atomic import dump_json, fault_point, is_dir, read_json, recover, replace_directory
 from eiwa.persist.migrations import READS_VERSIONS, recorded_checksums
 
 FORMAT = "eiwa-model"
@@ -59,6 +61,37 @@ def read_meta(directory: Path) -> dict:
         )
     verify(directory, recorded_checksums(meta))
     return meta
+
+
+def rewrite_model(directory: Path, change: Callable[[dict, dict, dict], bool]) -> bool:
+    """Change a saved model's weights and vocab.json in place, as one atomic swap of the directory.
+
+    ``change(weights, vocab, config)`` edits the weights (name -> tensor) and vocab.json's content
+    and says whether it changed anything; if so the directory is rebuilt beside itself with every
+    other file copied and meta.json's checksums recomputed, then swapped in whole. Returns that."""
+    from safetensors.torch import load_file, save_file
+
+    directory = Path(directory)
+    meta = read_meta(directory)
+    weights = load_file(directory / "model.safetensors")
+    vocab, config = read_json(directory / "vocab.json"), read_json(directory / "config.json")
+    if not change(weights, vocab, config):
+        return False
+
+    def fill(staging: Path) -> None:
+        for path in directory.iterdir():
+            if path.name not in ("model.safetensors", "vocab.json", "meta.json") and path.is_file():
+                shutil.copy2(path, staging / path.name)
+        fault_point("write model.safetensors")
+        save_file({name: tensor.contiguous() for name, tensor in weights.items()}, staging / "model.safetensors")
+        fault_point("write vocab.json")
+        dump_json(staging / "vocab.json", vocab)
+        files = checksums(staging, list(_MODEL_FILES))
+        fault_point("write meta.json")
+        dump_json(staging / "meta.json", {**meta, "files": files})
+
+    replace_directory(directory, fill, replaceable=is_model_directory)
+    return True
 
 
 def is_model_directory(path: Path) -> bool:
