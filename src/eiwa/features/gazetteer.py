@@ -137,23 +137,18 @@ def _table_state(gazetteer) -> dict:
 
 
 def _from_module(module, state: dict, max_tokens: int):
-    """The lookup kept in a loaded module's buffers, checked against the fingerprint it was saved with."""
+    """The lookup kept in a loaded module's buffers (the weights file's checksum covers them)."""
     from eiwa.gazetteer.matcher import Gazetteer
 
-    gazetteer = Gazetteer.from_arrays(
+    return Gazetteer.from_arrays(
         module.keys.detach().cpu().numpy(),
         module.masks.detach().cpu().numpy(),
         state["min_length"],
         state["max_length"],
         state.get("dictionary"),
         max_tokens=max_tokens,
+        fingerprint=state.get("fingerprint"),
     )
-    if gazetteer.fingerprint() != state.get("fingerprint"):
-        raise EiwaError(
-            f"gazetteer: the dictionary in the weights ({gazetteer.fingerprint()}) is not the one the model "
-            f"records ({state.get('fingerprint')})"
-        )
-    return gazetteer
 
 
 def _matchable_words(sentences: Sequence[Sentence]) -> list[list[str]]:
@@ -172,9 +167,9 @@ class GazetteerModule(nn.Module):
         super().__init__()
         self.embedding = nn.Embedding(1 + groups * tags, dim, padding_idx=0)
         self.register_buffer("offsets", 1 + tags * torch.arange(groups), persistent=False)
-        if names:
-            self.register_buffer("keys", torch.zeros(names, dtype=torch.int64))
-            self.register_buffer("masks", torch.zeros(names, dtype=torch.uint8))
+        if names:  # filled by the feature or by loading, so left uninitialised: no memory until then
+            self.register_buffer("keys", torch.empty(names, dtype=torch.int64))
+            self.register_buffer("masks", torch.empty(names, dtype=torch.uint8))
         self.output_dim = groups * dim
 
     def forward(self, inputs: dict) -> torch.Tensor:

@@ -141,13 +141,16 @@ class VectorsModule(nn.Module):
 
     def __init__(self, rows: int, dim: int, output_dim: int, trainable: bool, keys: int = 0):
         super().__init__()
+        # The rows, keys and key rows are filled by the feature or by loading, so they are left
+        # uninitialised (no memory until then); only the last row's zeros are written.
         if trainable:
             self.table = nn.Parameter(torch.zeros(rows, dim))
         else:
-            self.register_buffer("table", torch.zeros(rows, dim, dtype=torch.float16))
+            self.register_buffer("table", torch.empty(rows, dim, dtype=torch.float16))
+            self.table[-1] = 0
         if keys:
-            self.register_buffer("keys", torch.zeros(keys, dtype=torch.int64))
-            self.register_buffer("key_rows", torch.zeros(keys, dtype=torch.int32))
+            self.register_buffer("keys", torch.empty(keys, dtype=torch.int64))
+            self.register_buffer("key_rows", torch.empty(keys, dtype=torch.int32))
         self.projection = nn.Linear(dim, output_dim)
         self.output_dim = output_dim
 

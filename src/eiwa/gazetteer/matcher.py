@@ -160,9 +160,11 @@ class Gazetteer:
         meta: dict | None = None,
         *,
         max_tokens: int = DEFAULT_MAX_TOKENS,
+        fingerprint: str | None = None,
     ) -> Gazetteer:
         """The gazetteer of a table kept elsewhere (a model's weights): sorted unique ``keys`` (uint64,
-        or int64 holding the same bits), their group ``masks`` and the stored names' length range."""
+        or int64 holding the same bits), their group ``masks`` and the stored names' length range.
+        ``fingerprint``: the table's, known already (a checksummed file recorded it), so not computed."""
         keys = np.asarray(keys)
         if keys.dtype == np.int64:
             keys = keys.view(np.uint64)
@@ -172,6 +174,7 @@ class Gazetteer:
         if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
             raise EiwaError("gazetteer: the table's keys are not sorted")
         table = NameTable(keys, masks, int(min_length), int(max_length), dict(meta or {}))
+        table._fingerprint = fingerprint
         return cls(table, max_tokens)
 
     @property
