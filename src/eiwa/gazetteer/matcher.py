@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from eiwa.errors import EiwaError
-from eiwa.gazetteer.build import build_cache, cached_files
+from eiwa.gazetteer.build import CacheNotWritable, build_cache, cached_files, compile_names
 from eiwa.gazetteer.hashing import FORMAT, HASH, NameTable, keys_and_masks, span_keys
 from eiwa.gazetteer.names import DEFAULT_MAX_TOKENS, GROUP_BIT, GROUPS, groups_of_mask, noise
 
@@ -69,6 +69,16 @@ def _read_table(path: Path) -> NameTable:
     return NameTable(keys, masks, min_length, max_length, meta, path=path)
 
 
+def _compiled_in_memory(language: str, log: Callable[[str], None]) -> NameTable:
+    key = ("memory", language, 0)
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            names, meta = compile_names(language, log=log)
+            keys, masks = keys_and_masks(names)
+            _LOADED[key] = NameTable(keys, masks, meta["min_length"], meta["max_length"], meta)
+        return _LOADED[key]
+
+
 def _group_pairs(names: Mapping[str, Iterable[str]] | Iterable[tuple[str, str]]) -> Iterable[tuple[str, str]]:
     """``(name, group)`` pairs of ``{name: {group, ...}}``, ``{name: group}`` or the pairs themselves."""
     if not isinstance(names, Mapping):
@@ -106,11 +116,15 @@ class Gazetteer:
 
         Loaded files are kept for the life of the process (keyed by path, size and modification
         time), so loading again, for example once per cross-validation fold, costs nothing.
-        Without jamdict-data an existing cache file (the newest) is still used.
+        Without jamdict-data an existing cache file (the newest) is still used; where the cache
+        cannot be written, the dictionary is compiled into memory for this process.
         """
         if path is None:
             try:
                 path = build_cache(log=log, language=language)
+            except CacheNotWritable as error:
+                log(f"{error}; compiling it into memory for this process")
+                return cls(_compiled_in_memory(language, log), max_tokens)
             except EiwaError as error:
                 existing = cached_files(language)
                 if not existing:
