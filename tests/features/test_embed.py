@@ -37,7 +37,7 @@ def vocab_folder(folder):
 
 
 def as_saved_by_eiwa_03(directory) -> None:
-    """Rewrite a model as eiwa 0.3 saved it: vector key strings in vocab.json, no tables in the weights."""
+    """Rewrite a model as older eiwa saved it: vector key strings in vocab.json, no tables in the weights."""
 
     def change(weights, vocab, config):
         for name in ("vectors.keys", "vectors.key_rows", "gazetteer.keys", "gazetteer.masks"):

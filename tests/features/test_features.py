@@ -250,7 +250,7 @@ def test_gazetteer_model_keeps_its_dictionary_and_an_older_one_refuses_another(
 
     config = ja_config(features="char,word,gazetteer", max_epochs=1)
     train(config, ja_sentences[:20], ja_sentences[20:25], out=tmp_path / "m", progress=False, log=lambda _: None)
-    with monkeypatch.context() as older:  # a model as eiwa 0.3 saved it: the dictionary's fingerprint only
+    with monkeypatch.context() as older:  # a model as older eiwa saved it: the dictionary's fingerprint only
         older.setattr(eiwa.features.gazetteer, "_table_state", lambda gazetteer: {})
         train(config, ja_sentences[:20], ja_sentences[20:25], out=tmp_path / "old", progress=False, log=lambda _: None)
     other = Gazetteer.from_names({"大阪": {"place"}})

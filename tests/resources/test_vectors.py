@@ -1,5 +1,5 @@
 """The chiVe vector table: reading a spaCy vocab folder without spaCy, spaCy's string keys, lookup
-order, saving with a model (this format and eiwa 0.3's), errors."""
+order, saving with a model (this format and the older one), errors."""
 
 from __future__ import annotations
 
@@ -158,7 +158,7 @@ def test_saved_table_round_trip(tiny):
 
 
 def test_older_models_key_strings_still_load(tiny):
-    """eiwa 0.3 saved the key strings in row order, `counts[i]` on row i, with a fingerprint over them."""
+    """Older models saved the key strings in row order, `counts[i]` on row i, with a fingerprint over them."""
     by_row = sorted(KEYS, key=lambda k: (KEYS[k], k))
     data = tiny_data()[[0, 1, 2, 3, 4, 6]].astype(np.float16)
     counts = [sum(KEYS[k] == row for k in KEYS) for row in (0, 1, 2, 3, 4, 6)]

@@ -1,6 +1,6 @@
 """Giving a saved model the resources its features read, so that it tags with nothing else installed.
 
-Models saved since eiwa 0.4 carry them: the gazetteer's lookup and the vectors' key index live in
+Models saved today carry them: the gazetteer's lookup and the vectors' key index live in
 the weights. :func:`embed_resources` brings an older model directory to the same state, in place
 and atomically (the directory is rebuilt beside itself and swapped in whole); its predictions do
 not change. It needs what the model needed before: the compiled JMnedict of the version the model

@@ -2,9 +2,10 @@
 
 A model keeps the lookup it was trained with in its weights (``gazetteer.keys``: the names' 64-bit
 keys, sorted, stored as int64; ``gazetteer.masks``: their type groups; about 9 bytes a name, no
-strings), so that it tags without jamdict-data or a compiled cache. Models of eiwa 0.3 and before
-hold only the dictionary's fingerprint and read the compiled cache (eiwa.gazetteer.build), which
-must hold the same dictionary; :func:`embed_dictionary` gives such a model its table.
+strings), so that it tags without jamdict-data or a compiled cache. Older models (saved before the
+lookup moved into the weights) hold only the dictionary's fingerprint and read the compiled cache
+(eiwa.gazetteer.build), which must hold the same dictionary; :func:`embed_dictionary` gives such a
+model its table.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """The `vectors` feature: pretrained word vectors (a key -> row table kept with the model) -> projection.
 
-The model keeps the whole table: the rows as a float16 buffer (``table``) and, since eiwa 0.4, the
-key index beside them as two more buffers (``keys``: spaCy's 64-bit string keys, sorted, stored as
+The model keeps the whole table: the rows as a float16 buffer (``table``) and the key index
+beside them as two more buffers (``keys``: spaCy's 64-bit string keys, sorted, stored as
 int64; ``key_rows``: the row of each), so that loading a model parses no strings and the weights
-file can be memory-mapped. Models of eiwa 0.3 and before keep the key strings in vocab.json;
-they load as they are.
+file can be memory-mapped. Older models keep the key strings in vocab.json; they load as
+they are.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ class VectorsFeature(Feature):
 
 
 def embed_key_index(weights: dict, state: dict, config: dict) -> bool:
-    """Move a saved model's key index (eiwa 0.3: the key strings in vocab.json) into its weights:
+    """Move a saved model's key index (older models: the key strings in vocab.json) into its weights:
     add the ``keys`` and ``key_rows`` buffers to ``weights`` and keep only the table's record in the
     feature's ``state``. False if the index is there already."""
     from eiwa.resources.chive import VectorTable

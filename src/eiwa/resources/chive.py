@@ -198,8 +198,8 @@ class VectorTable:
         key_rows: np.ndarray | None = None,
         check: bool = True,
     ) -> VectorTable:
-        """The table a model saved: ``to_json``'s record and the arrays kept with the weights, or (models
-        of eiwa 0.3 and before) the key strings in the record. Arrays from the weights are checked for
+        """The table a model saved: ``to_json``'s record and the arrays kept with the weights, or (older
+        models) the key strings in the record. Arrays from the weights are checked for
         their shapes only (the weights file's checksum covers their content), so that loading reads
         none of them; key strings are checked against the record's fingerprint unless ``check`` is
         False (the rows were fine-tuned)."""
@@ -222,7 +222,7 @@ class VectorTable:
 
     @classmethod
     def _from_string_index(cls, data: dict, rows: np.ndarray, check: bool) -> VectorTable:
-        """The key strings in row order with ``counts[i]`` keys on row ``i`` (models of eiwa 0.3 and before)."""
+        """The key strings in row order with ``counts[i]`` keys on row ``i`` (older models)."""
         try:
             keys, counts = list(data["keys"]), [int(c) for c in data["counts"]]
             shape_ok = rows.ndim == 2 and rows.shape == (int(data["n_rows"]), int(data["dim"]))
@@ -306,7 +306,7 @@ class VectorTable:
 
 
 def _string_fingerprint(keys: list[str], counts: list[int], rows: np.ndarray) -> str:
-    """The fingerprint that models of eiwa 0.3 and before saved with their key strings."""
+    """The fingerprint that older models saved with their key strings."""
     digest = hashlib.sha256()
     digest.update("\n".join(keys).encode("utf-8"))
     digest.update(np.asarray(counts, dtype="<i8").tobytes())
