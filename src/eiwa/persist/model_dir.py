@@ -1,4 +1,5 @@
-"""The model directory: what marks one, where the built-in ones are, and the checks that it is whole.
+"""The model directory: what marks one, where the built-in ones are, the checks that it is whole, and
+rewriting its weights in place (`rewrite_model`).
 
 A model is a directory holding meta.json (format name and version, eiwa version, entity types, and
 the sha256 of each other file), config.json, vocab.json and model.safetensors. The checksums are
