@@ -268,7 +268,9 @@ class Tagger:
                 if keys
             ]
             raise ModelError(f"{path}: weights do not match config and vocabularies ({'; '.join(problems)})")
-        self.model.load_state_dict(weights)
+        # The loaded tensors become the weights: they are mapped from the file (copy-on-write), so
+        # only the pages a run reads take memory, and the initial weights are freed.
+        self.model.load_state_dict(weights, assign=True)
         self.attach_features()
 
     def attach_features(self) -> None:

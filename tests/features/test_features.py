@@ -242,15 +242,23 @@ def test_gazetteer_feature_marks_longest_matches_per_group(tiny_gazetteer):
     assert tagger.encoder.features["gazetteer"].state["fingerprint"] == tiny_gazetteer.fingerprint()
 
 
-def test_gazetteer_model_refuses_another_dictionary(tiny_gazetteer, ja_sentences, tmp_path, monkeypatch):
+def test_gazetteer_model_keeps_its_dictionary_and_an_older_one_refuses_another(
+    tiny_gazetteer, ja_sentences, tmp_path, monkeypatch
+):
+    import eiwa.features.gazetteer
     from eiwa.gazetteer.matcher import Gazetteer
 
     config = ja_config(features="char,word,gazetteer", max_epochs=1)
     train(config, ja_sentences[:20], ja_sentences[20:25], out=tmp_path / "m", progress=False, log=lambda _: None)
+    with monkeypatch.context() as older:  # a model as older eiwa saved it: the dictionary's fingerprint only
+        older.setattr(eiwa.features.gazetteer, "_table_state", lambda gazetteer: {})
+        train(config, ja_sentences[:20], ja_sentences[20:25], out=tmp_path / "old", progress=False, log=lambda _: None)
     other = Gazetteer.from_names({"大阪": {"place"}})
     monkeypatch.setattr(Gazetteer, "load", classmethod(lambda cls, path=None, **kwargs: other))
+    feature = Tagger.load(tmp_path / "m").encoder.features["gazetteer"]
+    assert feature.gazetteer.fingerprint() == tiny_gazetteer.fingerprint() != other.fingerprint()
     with pytest.raises(EiwaError, match="eiwa gazetteer build --force"):
-        Tagger.load(tmp_path / "m").predict(["大阪に行く。"])
+        Tagger.load(tmp_path / "old").predict(["大阪に行く。"])
 
 
 # ----------------------------------------------------------------------------- transfer with features

@@ -500,6 +500,26 @@ def test_without_jamdict_data(cache, fake_db, monkeypatch):
     assert Gazetteer.load()._table.path == built  # an existing cache is used
 
 
+def test_a_cache_that_cannot_be_written_is_compiled_into_memory(fake_db, tmp_path, monkeypatch):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("EIWA_CACHE_DIR", str(blocked / "cache"))  # under a file: cannot be made
+    package = types.ModuleType("jamdict_data")
+    package.__version__, package.JAMDICT_DB_PATH = "9.9", str(fake_db)
+    monkeypatch.setitem(sys.modules, "jamdict_data", package)
+    monkeypatch.setattr(matcher, "_LOADED", {})
+    with pytest.raises(EiwaError, match="cannot create the cache directory"):
+        build_cache()
+    lines: list[str] = []
+    gaz = Gazetteer.load(log=lines.append)
+    assert gaz.groups_of("トヨタ") == ("organization",) and gaz.meta["source"] == "jamdict-data 9.9"
+    assert any("into memory" in line for line in lines)
+    assert Gazetteer.load()._table is gaz._table  # once per process
+    assert blocked.read_text() == ""
+    monkeypatch.setenv("EIWA_CACHE_DIR", str(tmp_path / "writable"))
+    assert Gazetteer.load(build_cache()).fingerprint() == gaz.fingerprint()  # the same table as a cache file
+
+
 def test_damaged_or_missing_cache_files(cache, tmp_path):
     with pytest.raises(EiwaError, match="no such cache file"):
         Gazetteer.load(tmp_path / "absent.npz")

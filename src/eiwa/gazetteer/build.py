@@ -223,7 +223,7 @@ def _write(target: Path, names: Mapping[str, int], meta: dict) -> None:
     try:
         write_atomic(target, save)
     except OSError as error:
-        raise EiwaError(f"gazetteer: cannot write {target}: {error}") from None
+        raise CacheNotWritable(f"gazetteer: cannot write {target}: {error}") from None
 
 
 def _log_summary(log: Callable[[str], None], meta: dict) -> None:
@@ -243,6 +243,33 @@ def _log_summary(log: Callable[[str], None], meta: dict) -> None:
         log(f"gazetteer:   {group:<12} {meta['group_counts'][group]:>9,} names  (types: {types or 'none'})")
 
 
+class CacheNotWritable(EiwaError):
+    """The cache directory cannot be made or written (a read-only home, a full disk)."""
+
+
+def compile_names(
+    language: str = "ja", database: Path | None = None, log: Callable[[str], None] = lambda line: None
+) -> tuple[dict[str, int], dict]:
+    """JMnedict's names (name -> group bitmask) and what the cache file records about them, compiled
+    from jamdict-data's database (or ``database``) without writing anything but a scratch copy of an
+    xz-compressed database in the temporary directory."""
+    _check_language(language)
+    source, version = _source(database)
+    return _compile(source, version, database is not None, language, Path(tempfile.gettempdir()), log)
+
+
+def _compile(
+    source: Path, version: str, given: bool, language: str, scratch: Path, log: Callable[[str], None]
+) -> tuple[dict[str, int], dict]:
+    log(f"gazetteer: compiling {source} ({LICENCE}){'' if language == 'ja' else ', ' + language + ' glosses'}")
+    with _connect(source, scratch, log) as connection:
+        try:
+            names, summary = (_read_jmnedict if language == "ja" else _read_jmnedict_english)(connection)
+        except sqlite3.Error as error:
+            raise EiwaError(f"gazetteer: {source} has no readable JMnedict tables: {error}") from None
+    return names, _meta(names, summary, language, str(source) if given else f"jamdict-data {version}")
+
+
 def build_cache(
     force: bool = False,
     log: Callable[[str], None] = lambda line: None,
@@ -255,6 +282,7 @@ def build_cache(
 
     ``database`` replaces jamdict-data's database (a ``.db`` or ``.db.xz`` with jamdict's JMnedict
     tables); its cache file is named by a digest of its path, size and modification time.
+    A cache directory that cannot be written is a ``CacheNotWritable`` error.
     """
     _check_language(language)
     source, version = _source(database)
@@ -265,15 +293,9 @@ def build_cache(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise EiwaError(f"gazetteer: cannot create the cache directory {target.parent}: {error}") from None
+        raise CacheNotWritable(f"gazetteer: cannot create the cache directory {target.parent}: {error}") from None
     started = time.perf_counter()
-    log(f"gazetteer: compiling {source} ({LICENCE}){'' if language == 'ja' else ', ' + language + ' glosses'}")
-    with _connect(source, target.parent, log) as connection:
-        try:
-            names, summary = (_read_jmnedict if language == "ja" else _read_jmnedict_english)(connection)
-        except sqlite3.Error as error:
-            raise EiwaError(f"gazetteer: {source} has no readable JMnedict tables: {error}") from None
-    meta = _meta(names, summary, language, f"jamdict-data {version}" if database is None else str(source))
+    names, meta = _compile(source, version, database is not None, language, target.parent, log)
     _write(target, names, meta)
     _log_summary(log, meta)
     log(f"gazetteer: wrote {target} ({target.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s")

@@ -35,6 +35,7 @@ HASH = {"p1": _P1, "p2": _P2, "b1": _B1, "b2": _B2}
 
 _PRIMES = np.array([[_P1], [_P2]], dtype=np.uint64)  # column: broadcasts over the (2, n) arrays below
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key * _GOLDEN mix all bits
+_BLOOM_CHUNK = 1 << 16  # keys whose Bloom bits are set at once
 
 
 class _Powers:
@@ -147,9 +148,10 @@ class NameTable:
         self.keys, self.masks = keys, masks
         bits = max(6, (8 * len(keys)).bit_length())
         self.bloom_shift = np.uint64(64 - bits)
-        present = np.zeros(1 << bits, dtype=bool)
-        present[(keys * _GOLDEN) >> self.bloom_shift] = True  # uint64 products wrap, as they should
-        self.bloom = np.packbits(present, bitorder="little")
+        self.bloom = np.zeros(1 << (bits - 3), dtype=np.uint8)
+        for start in range(0, len(keys), _BLOOM_CHUNK):  # in chunks: a few temporary MB at most
+            slot = (keys[start : start + _BLOOM_CHUNK] * _GOLDEN) >> self.bloom_shift  # uint64 products wrap
+            np.bitwise_or.at(self.bloom, slot >> np.uint64(3), np.uint8(1) << (slot & np.uint64(7)).astype(np.uint8))
         for array in (self.keys, self.masks, self.bloom):
             array.flags.writeable = False
         self.min_length, self.max_length = min_length, max_length

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from eiwa.errors import EiwaError
-from eiwa.gazetteer.build import build_cache, cached_files
+from eiwa.gazetteer.build import CacheNotWritable, build_cache, cached_files, compile_names
 from eiwa.gazetteer.hashing import FORMAT, HASH, NameTable, keys_and_masks, span_keys
 from eiwa.gazetteer.names import DEFAULT_MAX_TOKENS, GROUP_BIT, GROUPS, groups_of_mask, noise
 
@@ -69,6 +69,16 @@ def _read_table(path: Path) -> NameTable:
     return NameTable(keys, masks, min_length, max_length, meta, path=path)
 
 
+def _compiled_in_memory(language: str, log: Callable[[str], None]) -> NameTable:
+    key = ("memory", language, 0)
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            names, meta = compile_names(language, log=log)
+            keys, masks = keys_and_masks(names)
+            _LOADED[key] = NameTable(keys, masks, meta["min_length"], meta["max_length"], meta)
+        return _LOADED[key]
+
+
 def _group_pairs(names: Mapping[str, Iterable[str]] | Iterable[tuple[str, str]]) -> Iterable[tuple[str, str]]:
     """``(name, group)`` pairs of ``{name: {group, ...}}``, ``{name: group}`` or the pairs themselves."""
     if not isinstance(names, Mapping):
@@ -106,11 +116,15 @@ class Gazetteer:
 
         Loaded files are kept for the life of the process (keyed by path, size and modification
         time), so loading again, for example once per cross-validation fold, costs nothing.
-        Without jamdict-data an existing cache file (the newest) is still used.
+        Without jamdict-data an existing cache file (the newest) is still used; where the cache
+        cannot be written, the dictionary is compiled into memory for this process.
         """
         if path is None:
             try:
                 path = build_cache(log=log, language=language)
+            except CacheNotWritable as error:
+                log(f"{error}; compiling it into memory for this process")
+                return cls(_compiled_in_memory(language, log), max_tokens)
             except EiwaError as error:
                 existing = cached_files(language)
                 if not existing:
@@ -150,6 +164,43 @@ class Gazetteer:
         table = NameTable(keys, bitmasks, min(lengths, default=0), max(lengths, default=0), meta, names=masks)
         return cls(table, max_tokens)
 
+    @classmethod
+    def from_arrays(
+        cls,
+        keys: np.ndarray,
+        masks: np.ndarray,
+        min_length: int,
+        max_length: int,
+        meta: dict | None = None,
+        *,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        fingerprint: str | None = None,
+    ) -> Gazetteer:
+        """The gazetteer of a table kept elsewhere (a model's weights): sorted unique ``keys`` (uint64,
+        or int64 holding the same bits), their group ``masks`` and the stored names' length range.
+        ``fingerprint``: the table's, known already (a checksummed file recorded it), so not computed."""
+        keys = np.asarray(keys)
+        if keys.dtype == np.int64:
+            keys = keys.view(np.uint64)
+        masks = np.asarray(masks, dtype=np.uint8)
+        if keys.dtype != np.uint64 or keys.ndim != 1 or keys.shape != masks.shape:
+            raise EiwaError(f"gazetteer: a table needs keys and masks of one length, not {keys.shape}, {masks.shape}")
+        if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
+            raise EiwaError("gazetteer: the table's keys are not sorted")
+        table = NameTable(keys, masks, int(min_length), int(max_length), dict(meta or {}))
+        table._fingerprint = fingerprint
+        return cls(table, max_tokens)
+
+    @property
+    def length_range(self) -> tuple[int, int]:
+        """The shortest and longest stored name, in characters."""
+        return self._table.min_length, self._table.max_length
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, masks): the lookup as ``from_arrays`` takes it (read-only)."""
+        return self._table.keys, self._table.masks
+
     # -- facts
 
     @property
@@ -173,12 +224,15 @@ class Gazetteer:
         return groups_of_mask(self._lookup([_nfkc(name)])[0]) if name else ()
 
     def names(self) -> Iterator[tuple[str, tuple[str, ...]]]:
-        """Every stored name with its groups, sorted by name (reads the cache file again)."""
+        """Every stored name with its groups, sorted by name (reads the cache file again); a table
+        made ``from_arrays`` holds keys only and has no names to give."""
         table = self._table
         if table.names is not None:
             for name in sorted(table.names):
                 yield name, groups_of_mask(table.names[name])
             return
+        if table.path is None:
+            raise EiwaError("gazetteer: this table holds the names' keys only, not their spellings")
         with np.load(table.path, allow_pickle=False) as archive:
             text = archive["names_tsv"].tobytes().decode()
         for line in text.splitlines():

@@ -1,4 +1,5 @@
-"""The model directory: what marks one, where the built-in ones are, and the checks that it is whole.
+"""The model directory: what marks one, where the built-in ones are, the checks that it is whole, and
+rewriting its weights in place (`rewrite_model`).
 
 A model is a directory holding meta.json (format name and version, eiwa version, entity types, and
 the sha256 of each other file), config.json, vocab.json and model.safetensors. The checksums are
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from eiwa import __version__
 from eiwa.errors import ModelError
-from eiwa.persist.atomic import is_dir, read_json, recover
+from eiwa.persist.atomic import dump_json, fault_point, is_dir, read_json, recover, replace_directory
 from eiwa.persist.migrations import READS_VERSIONS, recorded_checksums
 
 FORMAT = "eiwa-model"
@@ -59,6 +62,37 @@ def read_meta(directory: Path) -> dict:
         )
     verify(directory, recorded_checksums(meta))
     return meta
+
+
+def rewrite_model(directory: Path, change: Callable[[dict, dict, dict], bool]) -> bool:
+    """Change a saved model's weights and vocab.json in place, as one atomic swap of the directory.
+
+    ``change(weights, vocab, config)`` edits the weights (name -> tensor) and vocab.json's content
+    and says whether it changed anything; if so the directory is rebuilt beside itself with every
+    other file copied and meta.json's checksums recomputed, then swapped in whole. Returns that."""
+    from safetensors.torch import load_file, save_file
+
+    directory = Path(directory)
+    meta = read_meta(directory)
+    weights = load_file(directory / "model.safetensors")
+    vocab, config = read_json(directory / "vocab.json"), read_json(directory / "config.json")
+    if not change(weights, vocab, config):
+        return False
+
+    def fill(staging: Path) -> None:
+        for path in directory.iterdir():
+            if path.name not in ("model.safetensors", "vocab.json", "meta.json") and path.is_file():
+                shutil.copy2(path, staging / path.name)
+        fault_point("write model.safetensors")
+        save_file({name: tensor.contiguous() for name, tensor in weights.items()}, staging / "model.safetensors")
+        fault_point("write vocab.json")
+        dump_json(staging / "vocab.json", vocab)
+        files = checksums(staging, list(_MODEL_FILES))
+        fault_point("write meta.json")
+        dump_json(staging / "meta.json", {**meta, "files": files})
+
+    replace_directory(directory, fill, replaceable=is_model_directory)
+    return True
 
 
 def is_model_directory(path: Path) -> bool:
