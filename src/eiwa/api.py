@@ -45,15 +45,17 @@ def train(
     settings: Mapping | None = None,
     columns: Sequence[str] | None = None,
     token_prefix: str | None = None,
+    labels: str | Path | Mapping[str, str] | None = None,
     resume: bool = False,
     force: bool = False,
     device: str = "cpu",
     log: Log = print,
 ) -> TrainResult:
-    """Train a tagger from scratch on a data file (None: the installed Hironsan corpus) into `out`."""
+    """Train a tagger from scratch on a data file (None: the installed Hironsan corpus) into `out`.
+    `labels`: what each type means ({"PER": "person"} or a labels file), recorded in the model."""
     return train_files(
         make_config(config, lang, settings),
-        Data(train, dev, format, columns, token_prefix),
+        Data(train, dev, format, columns, token_prefix, labels),
         Output(out, resume, force),
         Start(),
         device,
@@ -76,6 +78,7 @@ def transfer(
     settings: Mapping | None = None,
     columns: Sequence[str] | None = None,
     token_prefix: str | None = None,
+    labels: str | Path | Mapping[str, str] | None = None,
     force: bool = False,
     device: str = "cpu",
     log: Log = print,
@@ -83,10 +86,11 @@ def transfer(
     """Start a model from `source` (a model directory or built-in name) and fine-tune it on the data.
 
     `modules`: `shared` (every module the source can hand over), `auto` (chosen on dev), `none`, or a
-    comma-separated subset; `label_map`: `PER=PSN,...`, a file, or None/`auto` (proposed from the data)."""
+    comma-separated subset; `label_map`: `PER=PSN,...`, a file, or None/`auto` (proposed from the data);
+    `labels`: what each target type means, as for `train`."""
     return train_files(
         make_config(config, lang, settings),
-        Data(train, dev, format, columns, token_prefix),
+        Data(train, dev, format, columns, token_prefix, labels),
         Output(out, force=force),
         Start.from_names(str(source), modules, label_map),
         device,

@@ -63,6 +63,12 @@ class Tagger:
         return self.encoder.tags.entity_types()
 
     @property
+    def label_meanings(self) -> dict[str, str]:
+        """What each entity type means (type -> one line), as recorded in meta.json "labels"; for a model
+        saved before labels were recorded, its card's; {} when nothing says."""
+        return dict(self.meta.get("labels") or (self.meta.get("card") or {}).get("labels") or {})
+
+    @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 

@@ -30,6 +30,7 @@ def train(
     train_path,
     dev_path,
     out,
+    labels_path,
     resume,
     force,
     quiet,
@@ -44,13 +45,15 @@ def train(
                  --dev ../shared/data/conll2003/valid.txt --out models/conll03
       eiwa train --lang ja --format spans --train ner.json --char-input romaji --out models/ja
       eiwa train --lang ja --format hironsan --config small-data --out models/hironsan
+      eiwa train --lang ja --format doccano --train mine.jsonl --labels labels.toml --out models/mine
       eiwa train ... --out models/conll03 --resume      # after an interruption
       eiwa train ... --out models/conll03 --nproc 2 --set threads=1   # two processes, gradients averaged
     """
     flags = dict(lang=lang, word_input=word_input, char_input=char_input, seed=seed, features=features)
     config = load_config(config_path, list(overrides), **flags)
     output = Output(out, resume, force, asked_settings(config_path, overrides, **flags))
-    _run(config, Data(train_path, dev_path, fmt, columns, token_prefix), output, Start(), device, nproc, quiet)
+    data = Data(train_path, dev_path, fmt, columns, token_prefix, labels_path)
+    _run(config, data, output, Start(), device, nproc, quiet)
 
 
 @cli.command()
@@ -77,6 +80,7 @@ def transfer(
     train_path,
     dev_path,
     out,
+    labels_path,
     resume,
     force,
     quiet,
@@ -107,7 +111,8 @@ def transfer(
     config = load_config(config_path, list(overrides), **{**flags, "lang": lang or "ja"})
     output = Output(out, resume, force, asked_settings(config_path, overrides, **flags))
     start = Start() if resume else Start.from_names(source, modules, label_map)
-    _run(config, Data(train_path, dev_path, fmt, columns, token_prefix), output, start, device, nproc, quiet)
+    data = Data(train_path, dev_path, fmt, columns, token_prefix, labels_path)
+    _run(config, data, output, start, device, nproc, quiet)
 
 
 def _run(config, data, output, start, device, nproc, quiet) -> None:

@@ -9,7 +9,7 @@ entities as character spans (`eiwa.doc`). Each reader module registers its forma
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,16 +39,20 @@ class Reader:
     raw_text: bool
     help: str
     needs_path: bool = True
+    labels: Mapping[str, str] | None = None  # what its labels mean, for a format that is one corpus
 
 
 READERS: dict[str, Reader] = {}
 
 
-def reader(name: str, help: str, raw_text: bool = False, needs_path: bool = True):
-    """Registers the decorated `(path, lang, options) -> Corpus` as the reader of format `name`."""
+def reader(
+    name: str, help: str, raw_text: bool = False, needs_path: bool = True, labels: Mapping[str, str] | None = None
+):
+    """Registers the decorated `(path, lang, options) -> Corpus` as the reader of format `name`;
+    `labels`: type -> meaning, from the documentation of the one corpus the format reads."""
 
     def register(function):
-        READERS[name] = Reader(name, function, raw_text, help, needs_path)
+        READERS[name] = Reader(name, function, raw_text, help, needs_path, labels)
         return function
 
     return register
@@ -77,6 +81,23 @@ def read_gold(path: str | Path | None, format: str = "conll", lang: str = "en", 
 def raw_text(format: str) -> bool:
     """Whether `format` is raw text with character spans, to be scored on its own tokenized view."""
     return reader_of(format).raw_text
+
+
+def label_meanings(
+    format: str, types: Sequence[str], given: str | Path | Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """What the data's labels (`types`) mean: those `given` (a labels file or a mapping, checked:
+    readers/labels.py) over the data's documentation (the format's own corpus, or a known corpus with
+    exactly these labels). Types nobody explains are left out."""
+    from eiwa.readers.labels import documented_meanings, read_label_meanings
+
+    declared = reader_of(format).labels
+    if declared:
+        documented = {name: declared[name] for name in types if name in declared}
+    else:
+        documented = documented_meanings(types, [r.labels for r in READERS.values() if r.labels])
+    meanings = {**documented, **(read_label_meanings(given, types) if given is not None else {})}
+    return {name: meanings[name] for name in sorted(types) if name in meanings}
 
 
 def reader_of(format: str) -> Reader:
