@@ -4,6 +4,7 @@ followed by one, outside them, with offsets, tokens and the rest of the sentence
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -91,3 +92,9 @@ def test_training_data_adds_them_to_training_sentences_only(tmp_path):
 def test_the_setting_is_checked(values, message):
     with pytest.raises(EiwaError, match=message):
         Config(**values).validate()
+
+
+def test_data_with_its_own_part_of_speech_reads_the_added_honorific_as_unknown(sentences):
+    with_column = [replace(s, tokens=[replace(t, corpus_pos=("名詞",)) for t in s.tokens]) for s in sentences]
+    added = add_honorifics(with_column, 1.0, seed=1)[1].tokens[1]
+    assert added.text in HONORIFICS and added.corpus_pos == ()

@@ -81,6 +81,8 @@ def _inserted(sentence: Sentence, at: int, honorific: Token) -> Sentence:
     index = sum(t.end <= at for t in sentence.tokens)
     moved = [replace(t, start=t.start + width, end=t.end + width) for t in sentence.tokens[index:]]
     new_token = replace(honorific, start=at, end=at + width)
+    if any(t.corpus_pos is not None for t in sentence.tokens):  # the data's own POS column has no row for it
+        new_token = replace(new_token, corpus_pos=())  # (): the unknown part of speech
     entities = [e if e.end <= at else replace(e, start=e.start + width, end=e.end + width) for e in sentence.entities]
     text = sentence.text[:at] + honorific.text + sentence.text[at:]
     return Sentence(text, [*sentence.tokens[:index], new_token, *moved], entities, sentence.origin)
