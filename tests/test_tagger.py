@@ -336,6 +336,7 @@ def test_end_to_end_cli_on_the_hironsan_corpus(tmp_path):
     assert result.exit_code == 0, result.output
     assert "best dev F1" in result.stdout
     assert {p.name for p in out.iterdir()} == MODEL_FILES
+    assert json.loads((out / "meta.json").read_text())["labels"]["PER"].startswith("percent")  # the corpus's own
     config = json.loads((out / "config.json").read_text())
     assert (config["lang"], config["char_input"], config["word_input"], config["max_epochs"]) == (
         "ja",

@@ -53,14 +53,16 @@ def train(
     settings: Mapping | None = None,
     columns: Sequence[str] | None = None,
     token_prefix: str | None = None,
+    labels: str | Path | Mapping[str, str] | None = None,
     resume: bool = False,
     force: bool = False,
     device: str = "cpu",
     log: Log = print,
 ) -> TrainResult:
     """Train a tagger from scratch on a data file (None with format hironsan: the installed Hironsan
-    corpus) into `out`."""
-    data, config = _settled(Data(train, dev, format, columns, token_prefix), lang, config, settings, log)
+    corpus) into `out`. `labels`: what each type means ({"PER": "person"} or a labels file),
+    recorded in the model."""
+    data, config = _settled(Data(train, dev, format, columns, token_prefix, labels), lang, config, settings, log)
     return train_files(
         config,
         data,
@@ -86,6 +88,7 @@ def transfer(
     settings: Mapping | None = None,
     columns: Sequence[str] | None = None,
     token_prefix: str | None = None,
+    labels: str | Path | Mapping[str, str] | None = None,
     force: bool = False,
     device: str = "cpu",
     log: Log = print,
@@ -94,8 +97,9 @@ def transfer(
     the data's language, conll03-en-shared for Japanese) and fine-tune it on the data.
 
     `modules`: `shared` (every module the source can hand over), `auto` (chosen on dev), `none`, or a
-    comma-separated subset; `label_map`: `PER=PSN,...`, a file, or None/`auto` (proposed from the data)."""
-    data, config = _settled(Data(train, dev, format, columns, token_prefix), lang, config, settings, log, "ja")
+    comma-separated subset; `label_map`: `PER=PSN,...`, a file, or None/`auto` (proposed from the data);
+    `labels`: what each target type means, as for `train`."""
+    data, config = _settled(Data(train, dev, format, columns, token_prefix, labels), lang, config, settings, log, "ja")
     if source is None and not (source := DEFAULT_SOURCES.get(config.lang)):
         raise EiwaError(f"transfer to {config.lang} data needs a source model")
     return train_files(

@@ -71,6 +71,9 @@ class _ModelSettings:
     clip: float = 5.0
     seed: int = 1
     dev_fraction: float = 0.1  # held out from training data when no dev set is given
+    # Japanese: the probability that a training entity of a type the data shows followed by an honorific
+    # (さん, 氏...) gets one appended, outside it (training/honorifics.py); 0 leaves the data as it is.
+    honorifics: float = 0.0
     threads: int = 0  # torch intra-op threads; 0 = leave PyTorch's default
 
 
@@ -111,6 +114,10 @@ class _ConfigMethods:
         for name in ("dropout", "dev_fraction"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise EiwaError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if not 0.0 <= self.honorifics <= 1.0:
+            raise EiwaError(f"honorifics must be in [0, 1], got {self.honorifics}")
+        if self.honorifics and self.lang != "ja":
+            raise EiwaError("honorifics adds Japanese honorifics to training data: it needs lang ja")
         for name in ("hidden_dim", "batch_size", "max_epochs"):
             if getattr(self, name) < 1:
                 raise EiwaError(f"{name} must be at least 1, got {getattr(self, name)}")

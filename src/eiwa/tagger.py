@@ -65,8 +65,9 @@ class Tagger:
 
     @property
     def label_meanings(self) -> dict[str, str]:
-        """Each entity type's one-line meaning, from meta.json's "labels" (empty when the model has none)."""
-        return dict(self.meta.get("labels") or {})
+        """What each entity type means (type -> one line), as recorded in meta.json "labels"; for a model
+        saved before labels were recorded, its card's; {} when nothing says."""
+        return dict(self.meta.get("labels") or (self.meta.get("card") or {}).get("labels") or {})
 
     @property
     def device(self) -> torch.device:

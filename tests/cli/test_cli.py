@@ -321,6 +321,7 @@ def test_quickstart_compares_transfer_with_scratch_and_saves_the_model(runner, t
     assert meta["transfer"]["modules"] == ["char", "word", "classifier"]
     assert "--modules char,word,classifier --label-map PER=PSN,LOC=LOC,ORG=ORG (and without" in result.stderr
     assert meta["transfer"]["bridge"]["variant"] == "jmdict"  # ja-small's word bridge
+    assert meta["labels"]["PER"].startswith("percent")  # Hironsan's, not the English source's person
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert config["features"] == "char,word,pos,vectors,gazetteer"  # the ja-small recipe
     assert config["new_rows"] == "unknown" and config["word_bridge"] == "jmdict"

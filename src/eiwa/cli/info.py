@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 import click
@@ -36,15 +37,18 @@ def info(model, as_json, recipes):
         return
     tagger = Tagger.load(model)
     if as_json:
-        click.echo(json.dumps({"meta": tagger.meta, "config": tagger.config.to_dict()}, ensure_ascii=False, indent=1))
+        shown = {"meta": tagger.meta, "config": tagger.config.to_dict(), "labels": tagger.label_meanings}
+        click.echo(json.dumps(shown, ensure_ascii=False, indent=1))
     elif tagger.meta.get("card"):
         click.echo(render(tagger.meta["card"], tagger.meta))
     else:
         training = tagger.meta.get("training") or {}
         click.echo(
             f"{model}: an eiwa {tagger.meta.get('eiwa_version')} model ({tagger.config.lang}), no model card\n"
-            f"labels: {', '.join(tagger.entity_types)}\nfeatures: {', '.join(tagger.config.feature_names())}"
+            f"labels: {', '.join(tagger.entity_types)}"
         )
+        click.echo(label_table(tagger.entity_types, tagger.label_meanings))
+        click.echo(f"features: {', '.join(tagger.config.feature_names())}")
         if training:
             click.echo(
                 f"trained on {training.get('train_sentences')} sentences, best dev F1 "
@@ -73,6 +77,18 @@ def _list_builtins(as_json: bool, with_settings: bool) -> None:
         if with_settings:
             settings = ", ".join(f"{key}={value}" for key, value in read_config_values(name).items())
             click.echo(f"      {settings}")
+
+
+def label_table(types: list[str], meanings: dict[str, str]) -> str:
+    """One line per entity type with its meaning, aligned; a type nobody explained says how to."""
+    width = max((_columns(name) for name in types), default=0)
+    missing = "(no meaning recorded: train with --labels FILE)"
+    return "\n".join(f"  {name}{' ' * (width - _columns(name))}  {meanings.get(name, missing)}" for name in types)
+
+
+def _columns(text: str) -> int:
+    """Terminal columns: wide (CJK) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 @cli.command()

@@ -192,6 +192,13 @@ def training_options(function):
                 help="Dev data for early stopping (default: every 10th training sentence).",
             ),
             click.option("--out", required=True, type=click.Path(file_okay=False), help="Model directory to write."),
+            click.option(
+                "--labels",
+                "labels_path",
+                type=click.Path(dir_okay=False),
+                help='What each type means, recorded in the model: a TOML file of TYPE = "meaning" lines '
+                '(quote non-ASCII types: "人名" = "person"); default: from the data\'s documentation where known.',
+            ),
             click.option("--resume", is_flag=True, help="Continue an interrupted run from the checkpoint in --out."),
             click.option("--force", is_flag=True, help="Overwrite a model already in --out."),
             click.option("--quiet", is_flag=True, help=QUIET_HELP),

@@ -41,6 +41,7 @@ def train(
     train_path,
     dev_path,
     out,
+    labels_path,
     resume,
     force,
     quiet,
@@ -59,13 +60,14 @@ def train(
                  --dev ../shared/data/conll2003/valid.txt --out models/conll03
       eiwa train --lang ja --format spans --train ner.json --char-input romaji --out models/ja
       eiwa train --lang ja --format hironsan --config small-data --out models/hironsan
+      eiwa train --lang ja --format doccano --train mine.jsonl --labels labels.toml --out models/mine
       eiwa train ... --out models/conll03 --resume      # after an interruption
       eiwa train ... --out models/conll03 --nproc 2 --set threads=1   # two processes, gradients averaged
     """
     if config_path:
         resolve_config(config_path)
     log = silent if quiet else console.print
-    data, lang = settle(Data(train_path, dev_path, fmt, columns, token_prefix), lang, log)
+    data, lang = settle(Data(train_path, dev_path, fmt, columns, token_prefix, labels_path), lang, log)
     flags = dict(lang=lang, word_input=word_input, char_input=char_input, seed=seed, features=features)
     config = load_config(config_for(config_path, lang, log), list(overrides), **flags)
     output = Output(out, resume, force, asked_settings(config_path, overrides, **flags))
@@ -96,6 +98,7 @@ def transfer(
     train_path,
     dev_path,
     out,
+    labels_path,
     resume,
     force,
     quiet,
@@ -125,7 +128,7 @@ def transfer(
     if config_path:
         resolve_config(config_path)
     log = silent if quiet else console.print
-    data, target_lang = settle(Data(train_path, dev_path, fmt, columns, token_prefix), lang, log, "ja")
+    data, target_lang = settle(Data(train_path, dev_path, fmt, columns, token_prefix, labels_path), lang, log, "ja")
     if not resume and not source:
         if not (source := DEFAULT_SOURCES.get(target_lang)):
             raise EiwaError(f"transfer to {target_lang} data needs --source (a model directory or built-in name)")

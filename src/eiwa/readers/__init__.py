@@ -10,7 +10,7 @@ registers a `detect` test of a file's first record or lines).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,7 @@ class Reader:
     detect: Callable[[Sample], bool] | None = None  # whether a file's first record or lines are this format
     lang: str | None = None  # the language of a fixed corpus (the installed Hironsan corpus: ja)
     holds_text: bool = True  # False: the file lists other files (parts), its own text tells nothing
+    labels: Mapping[str, str] | None = None  # what its labels mean, for a format that is one corpus
 
 
 READERS: dict[str, Reader] = {}
@@ -57,11 +58,13 @@ def reader(
     detect: Callable[[Sample], bool] | None = None,
     lang: str | None = None,
     holds_text: bool = True,
+    labels: Mapping[str, str] | None = None,
 ):
-    """Registers the decorated `(path, lang, options) -> Corpus` as the reader of format `name`."""
+    """Registers the decorated `(path, lang, options) -> Corpus` as the reader of format `name`;
+    `labels`: type -> meaning, from the documentation of the one corpus the format reads."""
 
     def register(function):
-        READERS[name] = Reader(name, function, raw_text, help, needs_path, detect, lang, holds_text)
+        READERS[name] = Reader(name, function, raw_text, help, needs_path, detect, lang, holds_text, labels)
         return function
 
     return register
@@ -115,6 +118,23 @@ def sample_text(path: str | Path | None, format: str) -> str | None:
     if path is None or found.lang or not found.holds_text:
         return None
     return "".join(sample(path).texts()) or None
+
+
+def label_meanings(
+    format: str, types: Sequence[str], given: str | Path | Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """What the data's labels (`types`) mean: those `given` (a labels file or a mapping, checked:
+    readers/labels.py) over the data's documentation (the format's own corpus, or a known corpus with
+    exactly these labels). Types nobody explains are left out."""
+    from eiwa.readers.labels import documented_meanings, read_label_meanings
+
+    declared = reader_of(format).labels
+    if declared:
+        documented = {name: declared[name] for name in types if name in declared}
+    else:
+        documented = documented_meanings(types, [r.labels for r in READERS.values() if r.labels])
+    meanings = {**documented, **(read_label_meanings(given, types) if given is not None else {})}
+    return {name: meanings[name] for name in sorted(types) if name in meanings}
 
 
 def reader_of(format: str) -> Reader:

@@ -9,8 +9,20 @@ from eiwa.doc import Corpus, Sentence, sentence_from_tags
 from eiwa.errors import DataError, EiwaError
 from eiwa.readers import Options, reader
 
+# The IREX categories, as the Hironsan corpus uses them: PER is a percentage, not a person.
+LABELS = {
+    "PSN": "person: people's names",
+    "LOC": "location: countries, regions, cities, natural features and other places",
+    "ORG": "organization: companies, governments, international bodies and other groups",
+    "ART": "artifact: named works, products, prizes, laws and lists",
+    "DAT": "date: dates, days, months and years",
+    "TIM": "time: times of day",
+    "MON": "money: amounts of money",
+    "PER": "percent: percentages and ratios (people are PSN)",
+}
 
-@reader("hironsan", help="the installed Hironsan corpus (no path needed)", needs_path=False, lang="ja")
+
+@reader("hironsan", help="the installed Hironsan corpus (no path needed)", needs_path=False, lang="ja", labels=LABELS)
 def _read(path: Path | None, lang: str, options: Options) -> Corpus:
     if lang != "ja":
         raise EiwaError("--format hironsan is Japanese: use --lang ja")

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from eiwa import __version__
 from eiwa.errors import EiwaError
-from eiwa.persist.atomic import atomic_text, read_json, write_json
+from eiwa.persist.atomic import atomic_text, lock, read_json, write_json
+from eiwa.persist.model_dir import read_meta, resolve_model
 
 CARD_FILE = "MODEL_CARD.md"
 _TEXT_FIELDS = ("summary", "licence")
@@ -87,12 +88,31 @@ def make_card(source: dict, scores: dict[str, dict]) -> dict:
 
 
 def write_card(directory: str | Path, card: dict) -> None:
-    """Put `card` into the model's meta.json and MODEL_CARD.md (each file replaced whole)."""
+    """Put `card` into the model's meta.json and MODEL_CARD.md (each file replaced whole); the card's
+    label meanings become the model's ("labels")."""
     directory = Path(directory)
-    meta = read_json(directory / "meta.json")
+    meta = {**read_json(directory / "meta.json"), "labels": dict(card["labels"])}
     with atomic_text(directory / CARD_FILE) as stream:
         stream.write(render(card, meta))
     write_json(directory / "meta.json", {**meta, "card": card})
+
+
+def write_label_meanings(directory: str | Path, meanings: dict[str, str] | str | Path) -> dict[str, str]:
+    """Record what a saved model's labels mean (`meanings`: type -> meaning, or a labels file): only
+    meta.json's "labels" changes (meta.json is not among the checksummed files). Returns the meanings.
+
+        python -c "from eiwa.serving.card import write_label_meanings as w; w('src/eiwa/models/X', 'labels.toml')"
+    """
+    from eiwa.readers.labels import read_label_meanings
+    from eiwa.tagger import Tagger
+
+    directory = resolve_model(directory)
+    with lock(directory):
+        meta = read_meta(directory)
+        types = meta.get("entity_types") or Tagger.load(directory).entity_types  # format 1 may lack them
+        checked = read_label_meanings(meanings, types)
+        write_json(directory / "meta.json", {**meta, "labels": checked})
+    return checked
 
 
 def _percent(value: float) -> str:
@@ -103,7 +123,9 @@ def render(card: dict, meta: dict) -> str:
     """The card as Markdown (what MODEL_CARD.md holds and `eiwa info` prints)."""
     name = card.get("name") or "eiwa model"
     lines = [f"# {name}", "", card["summary"].strip(), "", "## Labels", "", "| label | meaning |", "|---|---|"]
-    lines += [f"| {label} | {meaning} |" for label, meaning in card["labels"].items()]
+    # The model's own record wins: meanings set after the card was written (write_label_meanings).
+    labels = meta.get("labels") or card["labels"]
+    lines += [f"| {label} | {meaning} |" for label, meaning in labels.items()]
     data = card["data"]
     lines += [
         "",
@@ -155,4 +177,4 @@ def render(card: dict, meta: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CARD_FILE", "read_card_source", "make_card", "write_card", "render"]
+__all__ = ["CARD_FILE", "read_card_source", "make_card", "write_card", "write_label_meanings", "render"]

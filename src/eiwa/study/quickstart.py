@@ -16,7 +16,7 @@ from eiwa.config import Config
 from eiwa.crosslingual.label_map import parse_label_map
 from eiwa.crosslingual.starts import shared_modules
 from eiwa.doc import entity_types
-from eiwa.readers import read
+from eiwa.readers import label_meanings, read
 from eiwa.scoring import Scores
 from eiwa.study.folds import kfold_splits
 from eiwa.tagger import Tagger
@@ -76,6 +76,7 @@ def run_quickstart(
         + ", fine-tuning"
     )
     start, report = build(config, train_part, source, modules, mapping)
+    start.meta["labels"] = label_meanings("hironsan", entity_types(corpus))  # saved with it: PER is a percentage
     for line in report.lines():
         log(line)
     transferred = train(config, train_part, dev, tagger=start, out=out, progress=progress, log=log)

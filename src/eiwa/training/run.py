@@ -12,21 +12,22 @@ trains: one model, the best of several candidates (`--modules auto`), or one mod
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from eiwa.build import Start, describe_start, starts
 from eiwa.config import Config
-from eiwa.doc import Sentence
+from eiwa.doc import Sentence, entity_types
 from eiwa.errors import EiwaError
-from eiwa.persist.atomic import check_writable, lock
+from eiwa.persist.atomic import check_writable, lock, read_json, write_json
 from eiwa.persist.migrations import check_resumable
-from eiwa.readers import infer_format, read, reader_of, sample_text
+from eiwa.readers import infer_format, label_meanings, read, reader_of, sample_text
 from eiwa.tagger import Tagger
 from eiwa.tokenize.script import JAPANESE_SHARE, japanese_share, language_of
 from eiwa.training import distributed
 from eiwa.training.checkpoint import CHECKPOINT, checkpoint_config
+from eiwa.training.honorifics import add_honorifics
 from eiwa.training.train import TrainResult, silent, split_off_dev, train, warn_on_stderr
 
 Log = Callable[[str], None]
@@ -41,6 +42,7 @@ class Data:
     format: str | None = None  # None: inferred from the training file's content (`settle`)
     columns: Sequence[str] | None = None
     token_prefix: str | None = None
+    labels: str | Path | Mapping[str, str] | None = None  # what its types mean: a labels file or a mapping
 
     def read(self, path: str | Path | None, lang: str, split_tokens: bool):
         if self.format is None:
@@ -115,12 +117,17 @@ def train_files(
                 check_writable(directory, "the model")
             leader_log = log if group.leader else (lambda _: None)
             with lock(directory) if group.leader else contextlib.nullcontext():
-                return _train_locked(
+                result = _train_locked(
                     config, data, output, start, local_device, 1, progress and group.leader, leader_log
                 )
+                if group.leader:
+                    record_label_meanings(directory, result.tagger)
+                return result
     check_writable(directory, "the model")
     with lock(directory):
-        return _train_locked(config, data, output, start, device, nproc, progress, log)
+        result = _train_locked(config, data, output, start, device, nproc, progress, log)
+        record_label_meanings(directory, result.tagger)
+        return result
 
 
 def _train_locked(
@@ -129,6 +136,17 @@ def _train_locked(
     directory = Path(output.directory)
     check_output(directory, config, output)
     sentences, dev = training_data(config, data, log)
+    meanings = data_label_meanings(data, sentences, log)  # before training: a bad labels file fails at once
+    result = _train_on(config, sentences, dev, output, start, device, nproc, progress, log)
+    if known := {name: meanings[name] for name in result.tagger.entity_types if name in meanings}:
+        result.tagger.meta["labels"] = known
+    return result
+
+
+def _train_on(
+    config, sentences, dev, output: Output, start: Start, device, nproc: int, progress: bool, log: Log
+) -> TrainResult:
+    directory = Path(output.directory)
     log(f"training on {len(sentences)} sentences, dev {len(dev)}; writing {directory}")
     candidates = [] if output.resume or not start.sources else starts(start, config, sentences, log)
     if not output.resume:
@@ -169,6 +187,24 @@ def _train_locked(
         log=log,
         device=device,
     )
+
+
+def data_label_meanings(data: Data, sentences: Sequence[Sentence], log: Log) -> dict[str, str]:
+    """What the training data's types mean: the data's labels file over its documentation (readers/labels.py)."""
+    types = entity_types(sentences)
+    meanings = label_meanings(data.format, types, data.labels)
+    if unexplained := [name for name in types if name not in meanings]:
+        log(f"labels: no meaning known for {', '.join(unexplained)} (--labels FILE records what they mean)")
+    else:
+        log(f"labels: the meanings of all {len(types)} types go into the model (eiwa info shows them)")
+    return meanings
+
+
+def record_label_meanings(directory: Path, tagger: Tagger) -> None:
+    """Put the tagger's label meanings into the saved model's meta.json (not covered by its checksums)."""
+    if tagger.meta.get("labels"):
+        meta = read_json(directory / "meta.json")
+        write_json(directory / "meta.json", {**meta, "labels": tagger.meta["labels"]})
 
 
 def check_output(directory: Path, config: Config, output: Output) -> None:
@@ -233,6 +269,8 @@ def training_data(
         raise EiwaError("no dev data for early stopping: give --dev or keep dev_fraction above 0")
     if not any(s.entities for s in sentences):
         raise EiwaError("the training data has no entities: is the tag column right (see --columns)?")
+    if config.honorifics:  # after the dev split: dev stays as the data has it
+        sentences = add_honorifics(sentences, config.honorifics, config.seed, log)
     return sentences, dev
 
 
