@@ -19,6 +19,7 @@ from pathlib import Path
 
 from eiwa.build import Start
 from eiwa.config import Config, load_config
+from eiwa.crosslingual.starts import DEFAULT_MODULES
 from eiwa.training.run import Data, Output, train_files
 from eiwa.training.train import TrainResult
 
@@ -67,7 +68,7 @@ def transfer(
     train: str | Path | None = None,
     *,
     out: str | Path,
-    modules: str = "shared",
+    modules: str = DEFAULT_MODULES,
     label_map: str | None = None,
     dev: str | Path | None = None,
     format: str = "conll",
@@ -82,8 +83,10 @@ def transfer(
 ) -> TrainResult:
     """Start a model from `source` (a model directory or built-in name) and fine-tune it on the data.
 
-    `modules`: `shared` (every module the source can hand over), `auto` (chosen on dev), `none`, or a
-    comma-separated subset; `label_map`: `PER=PSN,...`, a file, or None/`auto` (proposed from the data)."""
+    `modules`: `shared` (the default: every module the source can hand over), `auto` (chosen on dev),
+    `none`, or a comma-separated subset; `label_map`: `PER=PSN,...`, a file, or None/`auto` (proposed
+    from the data; the evidence goes to `log`, and `eiwa.crosslingual.label_map.propose_label_map`
+    returns it)."""
     return train_files(
         make_config(config, lang, settings),
         Data(train, dev, format, columns, token_prefix),
@@ -105,7 +108,7 @@ def cross_validate(
     config: Config | str | Path | None = None,
     settings: Mapping | None = None,
     source: str | Path | None = None,
-    modules: str = "shared",
+    modules: str = DEFAULT_MODULES,
     label_map: str | None = None,
     columns: Sequence[str] | None = None,
     token_prefix: str | None = None,

@@ -86,8 +86,9 @@ def transfer(
     """Start a model from a source model, module by module, and fine-tune it.
 
     Transferred modules keep the source weights; their embedding tables cover the source's items
-    plus the target's new ones. The output layer and CRF follow --label-map. --modules none trains
-    from scratch through the same code path.
+    plus the target's new ones. The output layer and CRF follow --label-map (default auto: proposed
+    from the training data, with its evidence). --modules shared (the default) copies every module
+    the source shares with the target; --modules none trains from scratch through the same code path.
 
     \b
     Examples:
@@ -97,8 +98,8 @@ def transfer(
       eiwa transfer --source models/conll03 --lang ja --format spans --train ner.json \\
                     --modules classifier --label-map auto --fine-tune lower-lr --out models/ja
     """
-    if not resume and (not source or not modules):
-        raise EiwaError("transfer needs --source and --modules")
+    if not resume and not source:
+        raise EiwaError("transfer needs --source (a model directory or built-in name, e.g. conll03-en-shared)")
     if resume and modules == "auto":
         raise EiwaError("--resume continues one model: it cannot be combined with --modules auto")
     flags = dict(
