@@ -17,11 +17,13 @@ Arms, each a separate `eiwa` process with --set threads=1 (at most --workers at 
 * transfer: eiwa transfer --source conll03-en-shared --lang ja --format doccano --config ja-small
             --train train.jsonl --dev dev.jsonl      (default --modules and --label-map)
 
-with --seed N --set threads=1 --out WORK/<arm>-<seed>. A finished model is not trained again, so an
-interrupted benchmark continues where it stopped. Each model is then scored on test.jsonl (entity-level
-exact match on character spans). The report (printed as Markdown and saved as WORK/report.json): test
-F1 per seed, mean ± sample std, the paired difference of means with the study's approximate-randomization
-p over all seeds' test sentences pooled (eiwa.study.stats), and the label map the transfer chose.
+with --seed N --set threads=1 --out WORK/<arm>-<seed>. `--variant NAME="ARGS"` adds a transfer arm
+with ARGS appended (e.g. --variant lower-lr="--fine-tune lower-lr"), for trying changes on dev. A
+finished model is not trained again, so an interrupted benchmark continues where it stopped. Each
+model is then scored on test.jsonl (entity-level exact match on character spans). The report (printed
+as Markdown and saved as WORK/report.json), per arm: best dev F1 and test F1 per seed, mean ± sample
+std; for each transfer arm the paired difference from scratch with the study's approximate-randomization
+p over all seeds' test sentences pooled (eiwa.study.stats), and the label map it chose.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -56,6 +59,7 @@ ARMS = {
     "scratch": ["train", *COMMON],
     "transfer": ["transfer", "--source", SOURCE, *COMMON],
 }
+SCRATCH = "scratch"
 
 
 def doccano_line(record: dict) -> str:
@@ -73,7 +77,9 @@ def prepare(data: Path, work: Path) -> dict[str, Path]:
     paths = {}
     for name, indices in parts.items():
         paths[name] = work / f"{name}.jsonl"
-        paths[name].write_text("".join(doccano_line(records[i]) + "\n" for i in indices), encoding="utf-8")
+        text = "".join(doccano_line(records[i]) + "\n" for i in indices)
+        if not paths[name].exists() or paths[name].read_text(encoding="utf-8") != text:  # runs may be reading it
+            paths[name].write_text(text, encoding="utf-8")
         print(f"{paths[name]}: {len(indices):,} sentences")
     return paths
 
@@ -86,17 +92,15 @@ def command(arm: str, seed: int, paths: dict[str, Path], out: Path) -> list[str]
     ]  # fmt: skip
 
 
-def train(arm: str, seed: int, paths: dict[str, Path], work: Path) -> float:
-    """One training in its own process (its console output in WORK/<arm>-<seed>.log); seconds taken."""
+def train(arm: str, seed: int, paths: dict[str, Path], work: Path) -> None:
+    """One training in its own process (its console output in WORK/<arm>-<seed>.log)."""
     out = work / f"{arm}-{seed}"
     if (out / "meta.json").exists():
-        return 0.0
-    started = time.perf_counter()
+        return
     with open(work / f"{arm}-{seed}.log", "w", encoding="utf-8") as log:
         done = subprocess.run(command(arm, seed, paths, out), stdout=log, stderr=subprocess.STDOUT, env=os.environ)
     if done.returncode:
         raise SystemExit(f"{arm} seed {seed} failed (exit {done.returncode}): see {work / f'{arm}-{seed}.log'}")
-    return time.perf_counter() - started
 
 
 def score_model(model: Path, test) -> dict:
@@ -121,45 +125,55 @@ def score_model(model: Path, test) -> dict:
     }
 
 
-def report(scores: dict[str, dict[int, dict]], seeds: list[int], seconds: dict) -> dict:
+def report(scores: dict[str, dict[int, dict]], seeds: list[int]) -> dict:
+    """Per arm: dev and test F1 per seed, mean ± std, best epochs; for transfer arms, against scratch."""
     from eiwa.study.stats import approximate_randomization, mean_std
 
-    summary = {}
-    for arm in ARMS:
-        f1s = [scores[arm][seed]["f1"] for seed in seeds]
-        mean, std = mean_std(f1s)
-        summary[arm] = {"f1_per_seed": f1s, "f1_mean": mean, "f1_std": std}
-    pooled = {arm: np.concatenate([np.asarray(scores[arm][seed]["counts"]) for seed in seeds]) for arm in ARMS}
-    transfer_meta = {seed: scores["transfer"][seed]["meta"].get("transfer", {}) for seed in seeds}
-    return {
-        "seeds": seeds,
-        **summary,
-        "difference": summary["transfer"]["f1_mean"] - summary["scratch"]["f1_mean"],
-        "p_value": approximate_randomization(pooled["transfer"], pooled["scratch"]),
-        "differences_per_seed": [scores["transfer"][s]["f1"] - scores["scratch"][s]["f1"] for s in seeds],
-        "label_map": {seed: meta.get("label_map") for seed, meta in transfer_meta.items()},
-        "modules": {seed: meta.get("modules") for seed, meta in transfer_meta.items()},
-        "best_epochs": {
-            arm: {seed: scores[arm][seed]["meta"].get("training", {}).get("best_epoch") for seed in seeds}
-            for arm in ARMS
-        },
-        "train_seconds": seconds,
-    }
+    pooled = {arm: np.concatenate([np.asarray(scores[arm][s]["counts"]) for s in seeds]) for arm in scores}
+    result = {"seeds": seeds, "arms": {}}
+    for arm, by_seed in scores.items():
+        metas = [by_seed[s]["meta"] for s in seeds]
+        f1s, dev_f1s = [by_seed[s]["f1"] for s in seeds], [m["training"]["best_dev_f1"] for m in metas]
+        entry = {
+            "f1_per_seed": f1s,
+            "f1_mean_std": mean_std(f1s),
+            "dev_f1_per_seed": dev_f1s,
+            "dev_f1_mean_std": mean_std(dev_f1s),
+            "best_epochs": [f"{m['training']['best_epoch']}/{m['training']['epochs']}" for m in metas],
+        }
+        if arm != SCRATCH:
+            entry["difference"] = entry["f1_mean_std"][0] - statistics.fmean(scores[SCRATCH][s]["f1"] for s in seeds)
+            entry["differences_per_seed"] = [f - scores[SCRATCH][s]["f1"] for f, s in zip(f1s, seeds)]
+            entry["p_value"] = approximate_randomization(pooled[arm], pooled[SCRATCH])
+            entry["label_maps"] = [_pairs(m.get("transfer", {}).get("label_map", {})) for m in metas]
+            entry["modules"] = [",".join(m.get("transfer", {}).get("modules", [])) for m in metas]
+        result["arms"][arm] = entry
+    return result
+
+
+def _pairs(label_map: dict) -> str:
+    return ",".join(f"{s}={t}" for s, targets in sorted(label_map.items()) for t in targets)
 
 
 def markdown(result: dict) -> str:
-    seeds = result["seeds"]
-    lines = ["| arm | test F1 (mean ± std) | per seed |", "|---|---|---|"]
-    for arm in ARMS:
-        per_seed = ", ".join(f"{f1:.4f}" for f1 in result[arm]["f1_per_seed"])
-        lines.append(f"| {arm} | {result[arm]['f1_mean']:.4f} ± {result[arm]['f1_std']:.4f} | {per_seed} |")
-    per_seed = ", ".join(f"{d:+.4f}" for d in result["differences_per_seed"])
-    lines.append(f"\ntransfer − scratch: {result['difference']:+.4f} (per seed {per_seed}; paired p = "
-                 f"{result['p_value']:.4f}, {len(seeds)} seeds' test sentences pooled)")  # fmt: skip
-    for seed in seeds:
-        label_map = result["label_map"][seed] or {}
-        pairs = ",".join(f"{s}={t}" for s, targets in sorted(label_map.items()) for t in targets)
-        lines.append(f"seed {seed}: modules {','.join(result['modules'][seed] or [])}; label map {pairs}")
+    lines = [
+        "| arm | test F1 (mean ± std) | per seed | Δ vs scratch (per seed) | p | dev F1 (mean) | best epochs |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for arm, entry in result["arms"].items():
+        mean, std = entry["f1_mean_std"]
+        per_seed = ", ".join(f"{f1:.4f}" for f1 in entry["f1_per_seed"])
+        difference, p = "", ""
+        if "difference" in entry:
+            differences = ", ".join(f"{d:+.4f}" for d in entry["differences_per_seed"])
+            difference, p = f"{entry['difference']:+.4f} ({differences})", f"{entry['p_value']:.4f}"
+        lines.append(
+            f"| {arm} | {mean:.4f} ± {std:.4f} | {per_seed} | {difference} | {p} | "
+            f"{entry['dev_f1_mean_std'][0]:.4f} | {', '.join(entry['best_epochs'])} |"
+        )
+    for arm, entry in result["arms"].items():
+        for seed, modules, pairs in zip(result["seeds"], entry.get("modules", []), entry.get("label_maps", [])):
+            lines.append(f"{arm} seed {seed}: modules {modules}; --label-map {pairs}")
     return "\n".join(lines)
 
 
@@ -169,18 +183,22 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "eiwa-newcomer")
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--workers", type=int, default=2, help="trainings at once (one thread each)")
+    parser.add_argument("--variant", action="append", default=[], metavar='NAME="ARGS"', help="another transfer arm")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
+    for variant in args.variant:
+        name, _, extra = variant.partition("=")
+        ARMS[f"transfer-{name}"] = [*ARMS["transfer"], *shlex.split(extra)]
     args.work.mkdir(parents=True, exist_ok=True)
     paths = prepare(args.data.resolve(), args.work)
     runs = [(arm, seed) for seed in seeds for arm in ARMS]
     with ThreadPoolExecutor(max(1, args.workers)) as pool:
-        seconds = dict(zip(runs, pool.map(lambda run: train(*run, paths, args.work), runs)))
+        list(pool.map(lambda run: train(*run, paths, args.work), runs))
     from eiwa.readers import read
 
     test = read(paths["test"], "doccano", "ja", split_tokens=False).sentences
     scores = {arm: {seed: score_model(args.work / f"{arm}-{seed}", test) for seed in seeds} for arm in ARMS}
-    result = report(scores, seeds, {f"{arm}-{seed}": round(s, 1) for (arm, seed), s in seconds.items()})
+    result = report(scores, seeds)
     (args.work / "report.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     print(markdown(result))
 
