@@ -216,7 +216,10 @@ def starts(
         for modules in _auto_order(source, config)
     ]
     candidates.append(build(config, sentences).tagger)
-    log(f"--modules auto: {len(candidates)} candidates: " + "; ".join(describe_start(c) for c in candidates))
+    log(
+        f"--modules auto: {len(candidates)} candidates, the first the default, which another replaces only if "
+        "better on dev beyond chance: " + "; ".join(describe_start(c) for c in candidates)
+    )
     return candidates
 
 
