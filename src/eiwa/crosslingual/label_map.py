@@ -173,7 +173,7 @@ class TypeEvidence:
     entities: int  # gold entities of the type in the training data
     predicted: Counter  # source type (NOTHING: none) -> entities the source mostly tags as it
     names: Counter  # JMnedict group -> entities whose whole text is a name of it
-    scores: dict[str, float] = field(default_factory=dict)  # source type -> summed association
+    scores: dict[str, float] = field(default_factory=dict)  # "predicted:ORG", "names:ORG" -> association
     chosen: str | None = None
 
     def line(self, rates: dict[str, dict[str, float]], group_types: dict[str, str]) -> str:
