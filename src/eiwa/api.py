@@ -20,6 +20,7 @@ from pathlib import Path
 
 from eiwa.build import Start
 from eiwa.config import DEFAULT_SOURCES, Config, default_recipe, load_config
+from eiwa.crosslingual.starts import DEFAULT_MODULES
 from eiwa.errors import EiwaError
 from eiwa.training.run import Data, Output, settle, train_files
 from eiwa.training.train import TrainResult
@@ -79,7 +80,7 @@ def transfer(
     train: str | Path | None = None,
     *,
     out: str | Path,
-    modules: str = "shared",
+    modules: str = DEFAULT_MODULES,
     label_map: str | None = None,
     dev: str | Path | None = None,
     format: str | None = None,
@@ -96,9 +97,10 @@ def transfer(
     """Start a model from `source` (a model directory or built-in name; None: the default source for
     the data's language, conll03-en-shared for Japanese) and fine-tune it on the data.
 
-    `modules`: `shared` (every module the source can hand over), `auto` (chosen on dev), `none`, or a
-    comma-separated subset; `label_map`: `PER=PSN,...`, a file, or None/`auto` (proposed from the data);
-    `labels`: what each target type means, as for `train`."""
+    `modules`: `shared` (the default: every module the source can hand over), `auto` (chosen on dev),
+    `none`, or a comma-separated subset; `label_map`: `PER=PSN,...`, a file, or None/`auto` (proposed
+    from the data; the evidence goes to `log`, and `eiwa.crosslingual.label_map.propose_label_map`
+    returns it); `labels`: what each target type means, as for `train`."""
     data, config = _settled(Data(train, dev, format, columns, token_prefix, labels), lang, config, settings, log, "ja")
     if source is None and not (source := DEFAULT_SOURCES.get(config.lang)):
         raise EiwaError(f"transfer to {config.lang} data needs a source model")
@@ -123,7 +125,7 @@ def cross_validate(
     config: Config | str | Path | None = None,
     settings: Mapping | None = None,
     source: str | Path | None = None,
-    modules: str = "shared",
+    modules: str = DEFAULT_MODULES,
     label_map: str | None = None,
     columns: Sequence[str] | None = None,
     token_prefix: str | None = None,

@@ -22,12 +22,35 @@ import torch
 
 from eiwa.config import Config
 from eiwa.crosslingual.bridge import BridgeReport
-from eiwa.crosslingual.label_map import LabelMap, format_label_map, resolve_label_map
-from eiwa.crosslingual.starts import AUTO, SHARED, auto_candidates, check_modules, shared_modules, target_config
+from eiwa.crosslingual.label_map import LabelMap, format_label_map, label_map_and_evidence
+from eiwa.crosslingual.starts import (
+    AUTO,
+    DEFAULT_MODULES,
+    SHARED,
+    auto_candidates,
+    check_modules,
+    parse_start_modules,
+    shared_modules,
+    target_config,
+)
 from eiwa.crosslingual.weights import bridge_words, bridges, copy_modules, inherit_tags, inherit_vocabularies
 from eiwa.doc import Sentence
 from eiwa.features.encoder import Encoder
 from eiwa.tagger import Tagger
+
+# What the items of each transferable vocabulary are, for the report's lines.
+ITEMS = {
+    "bigrams": "character bigrams",
+    "words": "words",
+    "upos": "universal part-of-speech tags",
+    "levels": "UniDic part-of-speech levels",
+}
+LANGUAGE_NAMES = {"en": "English", "ja": "Japanese"}
+# Why few items of a vocabulary match across languages, where that is the rule rather than a problem.
+WHY_FEW = {
+    "words": "word_bridge=jmdict gives Japanese words rows through their English glosses",
+    "levels": "UniDic levels are Japanese, an English source has none",
+}
 
 
 @dataclass
@@ -40,16 +63,18 @@ class TransferReport:
     mapped_tags: tuple[int, int]  # (target tags given source rows, target tags)
     fresh_inputs: list[str] = field(default_factory=list)  # classifier input blocks of features the source lacks
     bridge: BridgeReport | None = None  # the word bridge's coverage (bridge.py), when one ran
+    languages: tuple[str, str] = ("", "")  # (source, target), for saying what coverage to expect
+    new_rows: str = "random"  # how rows of items the source lacks start (the target's `new_rows`)
+    fresh_types: list[str] = field(default_factory=list)  # target types without a source type in the map
 
     def lines(self) -> list[str]:
         lines = [f"transferred modules: {', '.join(self.modules) or 'none (training from scratch)'}"]
-        for table, (known, total) in self.copied.items():
-            share = known / total if total else 0.0
-            lines.append(f"  {table}: {known} of {total} target training items ({share:.1%}) have source rows")
+        lines += [f"  {self._coverage(table, known, total)}" for table, (known, total) in self.copied.items()]
         if "classifier" in self.modules:
+            fresh = f"; the tags of {', '.join(self.fresh_types)} start fresh" if self.fresh_types else ""
             lines.append(
-                f"  label map {format_label_map(self.label_map)}: {self.mapped_tags[0]} of "
-                f"{self.mapped_tags[1]} target tags start from source rows"
+                f"  output and CRF rows: {self.mapped_tags[0]} of {self.mapped_tags[1]} target tags start from "
+                f"their source type's rows (label map {format_label_map(self.label_map)}){fresh}"
             )
             if self.fresh_inputs:
                 lines.append(
@@ -58,6 +83,25 @@ class TransferReport:
         if self.bridge is not None:
             lines += self.bridge.lines()
         return lines
+
+    def _coverage(self, table: str, known: int, total: int) -> str:
+        """'words: 67 of 2,998 in the training data (2.2%) are the source's too ...', with what to expect."""
+        share = known / total if total else 0.0
+        items = ITEMS.get(table, table)
+        source, target = (LANGUAGE_NAMES.get(lang, lang) for lang in self.languages)
+        line = f"{items}: {known:,} of {total:,} in the training data ({share:.1%}) are the source's too"
+        if table == "words" and self.bridge is not None:
+            return f"{line} (expected from {source} to {target}: the others come through the word bridge, below)"
+        if known:
+            line += f" and start from its rows; the others start {self._new_rows()}"
+        else:
+            line += f": all start {self._new_rows()}"
+        if source != target and table in WHY_FEW:
+            line += f" (expected from {source} to {target}: {WHY_FEW[table]})"
+        return line
+
+    def _new_rows(self) -> str:
+        return "as the source's unknown row" if self.new_rows == "unknown" else "fresh"
 
     def to_dict(self) -> dict:
         return {
@@ -102,7 +146,18 @@ def build(
     bridge = bridge_words(source, target, sentences) if "word" in modules and bridges(source.config, config) else None
     if bridge is not None:
         bridge.added_headwords = headwords
-    report = TransferReport(modules, label_map, copied, (len(tag_rows[0]), len(encoder.tags)), fresh_inputs, bridge)
+    mapped_types = {kind for kinds in label_map.values() for kind in kinds}
+    report = TransferReport(
+        modules,
+        label_map,
+        copied,
+        (len(tag_rows[0]), len(encoder.tags)),
+        fresh_inputs,
+        bridge,
+        (source.config.lang, config.lang),
+        config.new_rows,
+        [kind for kind in encoder.tags.entity_types() if kind not in mapped_types],
+    )
     target.meta["transfer"] = {"source": source.origin, **report.to_dict()}
     return Built(target, report)
 
@@ -119,12 +174,13 @@ def _initialised(config: Config, encoder: Encoder) -> Tagger:
 @dataclass(frozen=True)
 class Start:
     """What the model(s) to train start from, before the target data is at hand: scratch (no
-    sources), `modules` of the first source, or with `modules = AUTO` scratch and every source's
-    `auto_candidates`. A transferred classifier's label map is `label_map`: explicit, a file, or
-    auto (proposed on the training data), checked against `target_types` (default: the training data's)."""
+    sources), `modules` of the first source (by default SHARED: every module it shares with the
+    target), or with `modules = AUTO` every source's `auto_candidates` and scratch. A transferred
+    classifier's label map is `label_map`: explicit, a file, or auto (proposed on the training data),
+    checked against `target_types` (default: the training data's)."""
 
     sources: Sequence[Tagger] = ()
-    modules: Sequence[str] | str = ()  # or AUTO
+    modules: Sequence[str] | str = DEFAULT_MODULES  # SHARED, AUTO, or module names
     label_map: str | None = None
     target_types: Sequence[str] | None = None
 
@@ -133,41 +189,60 @@ class Start:
         return self.modules == AUTO
 
     @classmethod
-    def from_names(cls, source: str, modules: str, label_map: str | None = None) -> Start:
+    def from_names(cls, source: str, modules: str | None = None, label_map: str | None = None) -> Start:
         """From the command line's words: a source name (with `auto`, several, comma-separated), a module
-        list (`shared`, `none`, `auto` or names) and a label map spec."""
-        from eiwa.crosslingual.starts import parse_modules
-
-        auto = modules.strip() == AUTO
-        names = [name.strip() for name in (source.split(",") if auto else [source]) if name.strip()]
-        sources = [Tagger.load(name) for name in names]
-        if modules.strip() == SHARED:
-            return cls(sources, SHARED, label_map)
-        return cls(sources, AUTO if auto else parse_modules(modules), label_map)
+        list (`shared`, `auto`, `none` or names; None: the default, `shared`) and a label map spec."""
+        parsed = parse_start_modules(modules)
+        names = [name.strip() for name in (source.split(",") if parsed == AUTO else [source]) if name.strip()]
+        return cls([Tagger.load(name) for name in names], parsed, label_map)
 
 
 def starts(
     start: Start, config: Config, sentences: Sequence[Sentence], log: Callable[[str], None] = lambda line: None
 ) -> list[Tagger]:
     """The start model(s) of `start` for `config` and these training sentences: one, or with
-    `auto` the candidates, scratch first (exactly as `eiwa train` makes it)."""
-    source = start.sources[0] if start.sources else None
-    if start.modules == SHARED:
-        return [_from_source(start, source, shared_modules(source, config), config, sentences, log)]
+    `auto` the candidates, the default (`shared` of the first source) first and scratch last
+    (exactly as `eiwa train` makes it). The label map is resolved once per source."""
+    if not start.sources:
+        return [build(config, sentences).tagger]
+    maps = _LabelMaps(start, config, sentences, log)
+    source = start.sources[0]
     if not start.auto:
-        return [_from_source(start, source, start.modules, config, sentences, log)]
-    candidates = [build(config, sentences).tagger]
-    for source in start.sources:
-        candidates += [
-            _from_source(start, source, modules, config, sentences, log)
-            for modules in auto_candidates(source, config)
-            if modules
-        ]
+        modules = shared_modules(source, config) if start.modules == SHARED else start.modules
+        return [_from_source(source, modules, config, sentences, maps, log)]
+    candidates = [
+        _from_source(source, modules, config, sentences, maps, log)
+        for source in start.sources
+        for modules in _auto_order(source, config)
+    ]
+    candidates.append(build(config, sentences).tagger)
     log(
-        f"--modules auto: {len(candidates)} candidates, chosen by dev F1: "
-        + "; ".join(describe_start(c) for c in candidates)
+        f"--modules auto: {len(candidates)} candidates, the first the default, which another replaces only if "
+        "better on dev beyond chance: " + "; ".join(describe_start(c) for c in candidates)
     )
     return candidates
+
+
+def _auto_order(source: Tagger, config: Config) -> list[list[str]]:
+    """The source's non-empty auto candidates, the default (every shared module) first."""
+    default = shared_modules(source, config)
+    return [default] + [m for m in auto_candidates(source, config) if m and m != default]
+
+
+class _LabelMaps:
+    """Each source's label map and, for `auto`, its evidence: resolved (and logged) once, however many
+    candidates use it."""
+
+    def __init__(self, start: Start, config: Config, sentences: Sequence[Sentence], log: Callable[[str], None]):
+        self.start, self.config, self.sentences, self.log = start, config, sentences, log
+        self.resolved: dict[int, tuple[LabelMap, dict | None]] = {}
+
+    def of(self, source: Tagger) -> tuple[LabelMap, dict | None]:
+        if id(source) not in self.resolved:
+            self.resolved[id(source)] = label_map_and_evidence(
+                self.start.label_map, source, self.config, self.sentences, self.log, self.start.target_types
+            )
+        return self.resolved[id(source)]
 
 
 def describe_start(tagger: Tagger) -> str:
@@ -178,17 +253,17 @@ def describe_start(tagger: Tagger) -> str:
 
 
 def _from_source(
-    start: Start,
-    source: Tagger | None,
+    source: Tagger,
     modules: Sequence[str],
     config: Config,
     sentences: Sequence[Sentence],
+    maps: _LabelMaps,
     log: Callable[[str], None],
 ) -> Tagger:
-    label_map = {}
-    if source is not None and "classifier" in modules:
-        label_map = resolve_label_map(start.label_map, source, config, sentences, log, start.target_types)
+    label_map, evidence = maps.of(source) if "classifier" in modules else ({}, None)
     tagger, report = build(config, sentences, source, modules, label_map)
+    if evidence is not None:  # kept with the model, so that `eiwa info --json` shows why the map is as it is
+        tagger.meta["transfer"]["label_map_evidence"] = {kind: entry["line"] for kind, entry in evidence.items()}
     if report is not None:
         for line in report.lines():
             log(line)

@@ -10,6 +10,7 @@ that need a source that can actually tag use the session's tiny trained English 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 
 import pytest
@@ -17,10 +18,20 @@ import torch
 from click.testing import CliRunner
 from helpers import TINY_SET, synthetic_sentences, synthetic_tagged, tiny_config, write_conll
 
-from eiwa.build import build
+import eiwa.crosslingual.label_map as label_map_module
+from eiwa.build import Start, TransferReport, build
 from eiwa.cli import cli
-from eiwa.crosslingual.label_map import parse_label_map, propose_label_map, resolve_label_map
-from eiwa.crosslingual.starts import ARCHITECTURE, parse_modules
+from eiwa.crosslingual.label_map import (
+    MIN_ENTITIES,
+    NOTHING,
+    _decide,
+    _evidence,
+    association,
+    parse_label_map,
+    propose_label_map,
+    resolve_label_map,
+)
+from eiwa.crosslingual.starts import ARCHITECTURE, DEFAULT_MODULES, parse_modules, parse_start_modules
 from eiwa.crosslingual.weights import tags_from_scheme
 from eiwa.doc import sentence_from_tags
 from eiwa.errors import EiwaError
@@ -142,10 +153,19 @@ def test_parse_modules(text, expected):
     assert parse_modules(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", " , ", "chars", "char,lstm", "none,char", "Char"])
+@pytest.mark.parametrize("text", ["", " , ", "chars", "char,lstm", "none,char", "Char", "shared,char"])
 def test_parse_modules_rejects_unknown_or_empty(text):
-    with pytest.raises(EiwaError, match="--modules"):
+    with pytest.raises(EiwaError, match="--modules: expected shared .*, auto .*, none, or a comma-separated"):
         parse_modules(text)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [(None, "shared"), ("shared", "shared"), (" auto ", "auto"), ("none", []), ("word,char", ["char", "word"])],
+)
+def test_parse_start_modules_knows_shared_and_auto_and_defaults_to_shared(text, expected):
+    assert parse_start_modules(text) == expected
+    assert DEFAULT_MODULES == "shared"
 
 
 # ----------------------------------------------------------------------------- parse_label_map
@@ -356,9 +376,11 @@ def test_transfer_report_shares_counted_by_hand(source):
     assert {"O", "B-PER", "I-PER", "E-PER", "S-PER"} <= set(source.encoder.tags.ids)
     assert report.mapped_tags == (5, 6)
     lines = "\n".join(report.lines())
-    assert "bigrams: 17 of 20 target training items (85.0%)" in lines
-    assert "words: 4 of 5 target training items (80.0%)" in lines
-    assert "PER=PSN: 5 of 6 target tags" in lines
+    assert "character bigrams: 17 of 20 in the training data (85.0%) are the source's too and start from" in lines
+    assert "words: 4 of 5 in the training data (80.0%) are the source's too" in lines
+    assert "expected" not in lines  # English to English: no mismatch to explain
+    assert "output and CRF rows: 5 of 6 target tags start from their source type's rows (label map PER=PSN)" in lines
+    assert "the tags of PLACE start fresh" in lines
     assert target.meta["transfer"]["copied"] == {
         "bigrams": {"known": 17, "total": 20},
         "words": {"known": 4, "total": 5},
@@ -552,25 +574,85 @@ def renamed_sentences():
     return sentences
 
 
-def test_auto_label_map_proposes_the_renaming(trained_source):
+@pytest.fixture
+def no_jmnedict(monkeypatch):
+    """--label-map auto without the dictionary: the source's tags decide alone."""
+    monkeypatch.setattr(label_map_module, "_jmnedict", lambda lang, log: None)
+
+
+def test_auto_label_map_proposes_the_renaming(trained_source, no_jmnedict):
     sentences = renamed_sentences()
     label_map, evidence = propose_label_map(trained_source, tiny_config(), sentences)
     # The source never calls 'Monday' anything, so MISC gets no source type.
     assert label_map == {"PER": ["PSN"], "LOC": ["PLACE"], "ORG": ["ORG"]}
-    gold_tokens = {}
+    entities = {}
     for sentence in sentences:
-        for start, end, kind in sentence.token_spans():
-            gold_tokens[kind] = gold_tokens.get(kind, 0) + end - start
-    assert {k: v["gold_tokens"] for k, v in evidence.items()} == gold_tokens
-    assert gold_tokens["MISC"] > 0 and evidence["MISC"]["predicted_as"] == {}
+        for _, _, kind in sentence.token_spans():
+            entities[kind] = entities.get(kind, 0) + 1
+    assert {k: v["entities"] for k, v in evidence.items()} == entities  # counted per entity, not per token
+    assert evidence["MISC"]["predicted_as"] == {"nothing": entities["MISC"]} and evidence["MISC"]["chosen"] is None
     assert max(evidence["PSN"]["predicted_as"], key=evidence["PSN"]["predicted_as"].get) == "PER"
-    assert sum(evidence["PSN"]["predicted_as"].values()) <= gold_tokens["PSN"]
+    assert all(sum(e["predicted_as"].values()) == e["entities"] for e in evidence.values())
+    assert evidence["PSN"]["jmnedict_groups"] == {}
 
     lines = []
     assert resolve_label_map("auto", trained_source, tiny_config(), sentences, lines.append) == label_map
-    assert lines[0] == "label map (auto): LOC=PLACE,ORG=ORG,PER=PSN"
-    assert any(line.strip().startswith("MISC:") and "source predicts nothing" in line for line in lines)
+    assert lines[-1] == "label map (auto): --label-map LOC=PLACE,ORG=ORG,PER=PSN"  # ready to copy
+    assert lines[0].startswith("label map (auto), from the source's tags and JMnedict names on ")
+    assert any(line.startswith("  PSN -> PER (") and "by the source's tags)" in line for line in lines)
+    assert any(line.startswith("  MISC: no source type, its tags start fresh") for line in lines)
     assert resolve_label_map(None, trained_source, tiny_config(), sentences) == label_map  # auto is the default
+
+
+def test_auto_label_map_reads_jmnedict_groups_and_discounts_what_the_source_says_everywhere():
+    """The source tags PER on most entities of every type: no more on COMPANY than on average, so
+    the names JMnedict knows as organizations decide COMPANY, and places PLACE (LOC on two of them
+    is below MIN_ENTITIES); GADGET is seen as MISC on two entities only and starts fresh."""
+    rows = (
+        [("PERSON", "PER", None)] * 8
+        + [("COMPANY", "PER", "organization")] * 3
+        + [("COMPANY", NOTHING, "organization")]
+        + [("COMPANY", NOTHING, None)] * 2
+        + [("PLACE", "PER", "place")] * 4
+        + [("PLACE", "LOC", "place")] * 2
+        + [("GADGET", "MISC", None)] * 2
+        + [("GADGET", NOTHING, None)] * 3
+    )
+    gold = [[(0, 1, target)] for target, _, _ in rows]
+    evidence = _evidence(
+        gold,
+        {(i, 0): predicted for i, (_, predicted, _) in enumerate(rows)},
+        {(i, 0): [group] if group else [] for i, (_, _, group) in enumerate(rows)},
+    )
+    group_types = {"person": "PER", "place": "LOC", "organization": "ORG", "product": "MISC"}
+    for entry in evidence.values():
+        _decide(entry, evidence, group_types)
+    chosen = {target: entry.chosen for target, entry in evidence.items()}
+    assert chosen == {"COMPANY": "ORG", "GADGET": None, "PERSON": "PER", "PLACE": "LOC"}
+    assert evidence["COMPANY"].scores["predicted:PER"] == 0.0  # less often than on the average entity
+    assert evidence["COMPANY"].scores["names:ORG"] > 0
+    assert evidence["PLACE"].scores["predicted:LOC"] == 0.0 < evidence["PLACE"].scores["predicted:PER"]
+    assert evidence["PLACE"].scores["names:LOC"] > evidence["PLACE"].scores["predicted:PER"]
+
+
+def test_association_counts_only_what_is_above_the_average_and_seen_often_enough():
+    assert association(MIN_ENTITIES - 1, 10, 2, 100) == 0.0  # too few to be a rate
+    assert association(10, 10, 100, 100) == 0.0  # on every entity: no more here than anywhere
+    assert association(5, 10, 50, 100) == 0.0  # at the average rate
+    assert association(6, 10, 20, 100) == pytest.approx(6 * math.log(3))  # 3 times the average rate
+    assert association(20, 40, 20, 100) > association(5, 10, 5, 100)  # the same rate seen on more entities
+
+
+def test_auto_label_map_with_a_dictionary_names_the_groups(trained_source):
+    from eiwa.gazetteer.matcher import Gazetteer
+
+    sentences = renamed_sentences()
+    dictionary = Gazetteer.from_names({"Paris": "place", "Berlin": "place", "Tokyo": "place", "Sony": "organization"})
+    label_map, evidence = propose_label_map(trained_source, tiny_config(), sentences, dictionary=dictionary)
+    assert label_map == {"PER": ["PSN"], "LOC": ["PLACE"], "ORG": ["ORG"]}
+    assert set(evidence["PLACE"]["jmnedict_groups"]) == {"place"} and evidence["PLACE"]["jmnedict_groups"]["place"] > 0
+    assert "by the source's tags and JMnedict" in evidence["PLACE"]["line"]
+    assert "place (LOC) on" in evidence["PLACE"]["line"]
 
 
 def test_resolve_label_map_explicit_is_checked_against_the_target_data(trained_source):
@@ -695,40 +777,70 @@ def test_cli_transfer_modules_auto_saves_the_candidate_best_on_dev(runner, tiny_
         ],
     )
     assert result.exit_code == 0, result.output
-    # scratch, then char,classifier, char,word,classifier and word,classifier per source
+    # per source the default (char,word,classifier), then char,classifier and word,classifier; scratch last
     assert "--modules auto: 7 candidates" in result.stderr
     meta = json.loads(runner.invoke(cli, ["info", str(out), "--json"]).stdout)["meta"]
     tried = meta["candidates"]
-    assert len(tried) == 7 and tried[0]["start"] == "none"
-    best = max(c["dev_f1"] for c in tried)
-    assert meta["chosen"] == next(c["start"] for c in tried if c["dev_f1"] == best)
-    assert f"chose {meta['chosen']}" in result.stderr
+    assert len(tried) == 7 and tried[-1]["start"] == "none"
+    assert tried[0]["start"] == meta["auto"]["default"] == f"char,word,classifier from {tiny_model_dir}"
+    assert meta["auto"]["dev_sentences"] > 0 and meta["auto"]["seconds"] >= sum(c["seconds"] for c in tried) - 1
+    level = meta["auto"]["significance"] / 6
+    beating = [c for c in tried[1:] if c["difference"] > 0 and c["p"] < level]
+    assert meta["chosen"] == (max(beating, key=lambda c: c["dev_f1"])["start"] if beating else tried[0]["start"])
+    assert f"chose {meta['chosen']}" in result.stderr and "7 candidates trained in" in result.stderr
+    assert f"{meta['auto']['dev_sentences']} dev sentences" in result.stderr
     resumed = runner.invoke(
         cli, ["transfer", "--resume", "--modules", "auto", "--lang", "ja", "--format", "hironsan", "--out", str(out)]
     )
     assert resumed.exit_code == 2 and "cannot be combined with --modules auto" in resumed.stderr
 
 
-@pytest.mark.parametrize("drop", ["--source", "--modules"])
-def test_cli_transfer_needs_source_and_modules(runner, tiny_model_dir, tmp_path, drop):
-    arguments = {"--source": str(tiny_model_dir), "--modules": "char"}
-    del arguments[drop]
-    result = runner.invoke(
-        cli,
-        [
-            "transfer",
-            "--lang",
-            "ja",
-            "--format",
-            "hironsan",
-            *[x for kv in arguments.items() for x in kv],
-            "--out",
-            str(tmp_path / "m"),
-        ],
-    )
+def test_cli_transfer_needs_a_source_where_the_language_has_no_default(runner, tmp_path):
+    data = write_conll(tmp_path / "en.conll", synthetic_tagged(20))
+    result = runner.invoke(cli, ["transfer", "--lang", "en", "--train", str(data), "--out", str(tmp_path / "m")])
     assert result.exit_code == 2, result.output
-    assert "transfer needs --source and --modules" in result.stderr
+    assert "transfer to en data needs --source" in result.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_cli_transfer_defaults_to_every_shared_module_and_the_auto_label_map(runner, tiny_model_dir, tmp_path):
+    common = ["--lang", "ja", "--format", "hironsan", "--char-input", "romaji"]
+    settings = [*TINY_SET, "--set", "max_epochs=1", "--set", "threads=1"]
+    result = runner.invoke(
+        cli, ["transfer", "--source", str(tiny_model_dir), *common, *settings, "--out", str(tmp_path / "m")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "transferred modules: char, word, classifier" in result.stderr  # all the tiny source has
+    assert "label map (auto): --label-map " in result.stderr
+    evidence = json.loads((tmp_path / "m" / "meta.json").read_text())["transfer"]["label_map_evidence"]
+    assert {"PSN", "LOC", "ORG"} <= set(evidence) and all(line.startswith(kind) for kind, line in evidence.items())
+    wrong = runner.invoke(
+        cli, ["transfer", "--source", str(tiny_model_dir), "--modules", "al", *common, "--out", str(tmp_path / "x")]
+    )
+    assert wrong.exit_code == 2 and all(word in wrong.stderr for word in ("shared", "auto", "none", "classifier"))
+
+
+def test_transfer_report_says_which_low_coverage_is_expected_across_languages():
+    report = TransferReport(
+        ["char", "pos", "classifier"],
+        {"PER": ["PERSON"]},
+        {"bigrams": (50, 100), "levels": (0, 54)},
+        (5, 9),
+        languages=("en", "ja"),
+        new_rows="unknown",
+        fresh_types=["EVENT"],
+    )
+    lines = report.lines()
+    assert lines[1] == (
+        "  character bigrams: 50 of 100 in the training data (50.0%) are the source's too and start from its "
+        "rows; the others start as the source's unknown row"
+    )
+    assert lines[2] == (
+        "  UniDic part-of-speech levels: 0 of 54 in the training data (0.0%) are the source's too: all start as "
+        "the source's unknown row (expected from English to Japanese: UniDic levels are Japanese, an English "
+        "source has none)"
+    )
+    assert lines[3].endswith("(label map PER=PERSON); the tags of EVENT start fresh")
 
 
 def test_cli_transfer_rejects_a_label_map_naming_types_the_source_lacks(runner, tiny_model_dir, tmp_path):
@@ -785,8 +897,14 @@ def test_cli_cv_with_modules_none_equals_plain_cv(runner, tiny_model_dir, tmp_pa
     assert source_result["f1_mean"] > 0  # something was learned, so the equality is not that of two blanks
 
 
-def test_cli_cv_source_without_modules_exits_2(runner, tiny_model_dir, tmp_path):
+def test_cli_cv_modules_without_a_source_exits_2(runner, tmp_path):
     data = write_conll(tmp_path / "data.conll", synthetic_tagged(10))
-    result = runner.invoke(cli, ["cv", "--data", str(data), "--source", str(tiny_model_dir)])
+    result = runner.invoke(cli, ["cv", "--data", str(data), "--modules", "shared"])
     assert result.exit_code == 2, result.output
-    assert "--source and --modules" in result.stderr
+    assert "give --source too" in result.stderr
+
+
+def test_start_from_names_defaults_to_the_shared_modules(tiny_model_dir):
+    assert Start.from_names(str(tiny_model_dir)).modules == "shared"
+    assert Start.from_names(str(tiny_model_dir), "none").modules == []
+    assert Start().modules == "shared" and Start().sources == ()

@@ -382,24 +382,57 @@ def test_modules_auto_keeps_the_candidate_best_on_dev(tmp_path, tiny_model_dir):
     assert all(", chose " in line for line in log if " fold " in line)
 
 
-def test_train_best_keeps_the_best_dev_f1_and_says_which(monkeypatch):
-    import eiwa.training.run
+def _tried(name, hits, sentences=200):
+    """A trained candidate whose dev predictions are right on the first `hits` of `sentences` one-entity sentences."""
+    from eiwa.training.run import _Tried
+
+    counts = np.array([[1, 1, 1]] * hits + [[0, 1, 1]] * (sentences - hits))
+    return _Tried(SimpleNamespace(seconds=1.0), name, counts, micro_f1(counts))
+
+
+def test_modules_auto_keeps_the_default_unless_another_beats_it_beyond_chance():
+    from eiwa.training.run import SIGNIFICANCE, _choose
+
+    lines = []
+    default, close, far = _tried("shared", 120), _tried("close", 126), _tried("far", 170)
+    chosen, tests = _choose([default, close, _tried("worse", 100)], lines.append)
+    assert chosen is default and tests[0] == {} and tests[1]["difference"] == pytest.approx(0.03)
+    assert tests[1]["p"] > SIGNIFICANCE / 2  # six sentences of two hundred: within chance
+    assert "keeps the default shared" in lines[-1] and "200 dev sentences, 200 entities" in lines[-1]
+    chosen, tests = _choose([default, close, far], lines.append)
+    assert chosen is far and tests[2]["p"] < SIGNIFICANCE / 2
+    assert lines[-1].startswith("--modules auto chose far: dev F1 0.8500 against the default's 0.6000")
+
+
+def test_train_best_reports_every_candidate_and_the_whole_run(monkeypatch):
     from eiwa.training.train import TrainResult
 
     class Start:
-        def __init__(self, name, f1):
+        def __init__(self, name):
             self.config = SimpleNamespace(transferred=name)
             self.meta = {"transfer": {"source": "src"}} if name else {}
-            self.f1 = f1
 
+    hits = {"char,word,classifier": 120, "char,classifier": 126, "": 100}
     monkeypatch.setattr(
-        eiwa.training.run, "train", lambda config, train, dev, tagger, **kw: TrainResult(tagger, tagger.f1, 1, 2, 0.0)
+        eiwa.training.run, "train", lambda config, train, dev, tagger, **kw: TrainResult(tagger, 0.5, 1, 2, 3.0)
     )
-    starts = [Start("", 0.5), Start("char,classifier", 0.7), Start("char,word,classifier", 0.7)]
+    monkeypatch.setattr(
+        eiwa.training.run,
+        "_dev_counts",
+        lambda result, name, dev: replace(_tried(name, hits[result.tagger.config.transferred]), result=result),
+    )
+    starts = [Start(name) for name in hits]
     result = eiwa.training.run.train_best(None, [], [], starts)
-    assert result.tagger is starts[1]  # the first of two equal scores
-    assert result.tagger.meta["chosen"] == "char,classifier from src"
-    assert [c["dev_f1"] for c in result.tagger.meta["candidates"]] == [0.5, 0.7, 0.7]
+    assert result.tagger is starts[0]  # +0.03 on 200 sentences is a tie: the default stays
+    meta = result.tagger.meta
+    assert meta["chosen"] == "char,word,classifier from src"
+    assert [c["start"] for c in meta["candidates"]] == [
+        "char,word,classifier from src",
+        "char,classifier from src",
+        "none",
+    ]
+    assert meta["auto"]["default"] == "char,word,classifier from src" and meta["auto"]["dev_entities"] == 200
+    assert result.seconds >= 0 and all(c["seconds"] == 3.0 for c in meta["candidates"])
 
 
 def test_modules_auto_is_not_for_zero_shot(tmp_path, tiny_model_dir):

@@ -90,8 +90,8 @@ def cv(
         fine_tune=fine_tune,
         features=features,
     )
-    if bool(source) != bool(modules):
-        raise EiwaError("cv with transfer needs both --source and --modules")
+    if modules and not source:
+        raise EiwaError("--modules transfers from a source model: give --source too")
     start = Start.from_names(source, modules, label_map) if source else Start()
     result = cross_validate_files(
         config,

@@ -161,9 +161,9 @@ def transfer_options(function):
             click.option(
                 "--modules",
                 default=None,
-                help=f"Modules to copy from the source: a comma-separated subset of {','.join(module_names())} "
-                "(those the source and the target both have), shared (all of those), none, or auto "
-                "(chosen on dev data).",
+                help="Modules to copy from the source: shared (default: every module the source and the target "
+                "both have), auto (chosen on dev data), none, or a comma-separated subset of "
+                f"{','.join(module_names())}.",
             ),
             click.option(
                 "--label-map", help="Source types to target types: PER=PSN,LOC=LOC,... , a file, or auto (default)."

@@ -108,8 +108,9 @@ def transfer(
     """Start a model from a source model, module by module, and fine-tune it.
 
     Transferred modules keep the source weights; their embedding tables cover the source's items
-    plus the target's new ones. The output layer and CRF follow --label-map. --modules none trains
-    from scratch through the same code path.
+    plus the target's new ones. The output layer and CRF follow --label-map (default auto: proposed
+    from the training data, with its evidence). --modules shared (the default) copies every module
+    the source shares with the target; --modules none trains from scratch through the same code path.
 
     For Japanese data the source defaults to the built-in conll03-en-shared (English with the inputs
     both languages share); format, language and recipe are inferred as for `eiwa train`.
@@ -133,8 +134,6 @@ def transfer(
         if not (source := DEFAULT_SOURCES.get(target_lang)):
             raise EiwaError(f"transfer to {target_lang} data needs --source (a model directory or built-in name)")
         log(f"source: {source}, the default for {target_lang} data (--source to choose another)")
-    if not resume and not modules:
-        raise EiwaError("transfer needs --modules")
     flags = dict(
         lang=lang, word_input=word_input, char_input=char_input, seed=seed, fine_tune=fine_tune, features=features
     )

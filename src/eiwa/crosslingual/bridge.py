@@ -80,15 +80,17 @@ class BridgeReport:
     def lines(self) -> list[str]:
         covered = (self.known_tokens + self.bridged_tokens) / self.tokens if self.tokens else 0.0
         line = (
-            f"  word bridge ({self.variant}): {self.by_dictionary:,} of {self.new_words:,} new target words "
-            f"(training words and {self.added_headwords:,} common JMdict headwords) start from dictionary glosses"
+            f"  word bridge ({self.variant}): {self.by_dictionary:,} of the {self.new_words:,} words the source "
+            f"lacks (training words and {self.added_headwords:,} common JMdict headwords added for words first "
+            "seen later) start from the source's rows of their English glosses"
         )
         if self.variant == "jmdict+map":
             line += f", {self.by_map:,} from the vector map (fitted on {self.map_fit_pairs:,} pairs)"
         return [
             line,
-            f"  word rows in the source's space: {covered:.1%} of target training tokens "
-            f"({self.known_tokens:,} known to the source, {self.bridged_tokens:,} bridged, of {self.tokens:,})",
+            f"  so {covered:.1%} of the {self.tokens:,} training tokens read a word row the source understands "
+            f"({self.known_tokens:,} spelled as source words, {self.bridged_tokens:,} bridged); the rest start as "
+            "new rows",
         ]
 
     def to_dict(self) -> dict:

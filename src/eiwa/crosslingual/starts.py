@@ -19,17 +19,30 @@ ARCHITECTURE = {
 }
 AUTO = "auto"  # --modules auto: the subset (and source) chosen on the target's dev data
 SHARED = "shared"  # --modules shared: every module the source can hand to the target
+NONE = "none"  # --modules none: training from scratch, through the transfer code path
+# The default of `eiwa transfer` and `eiwa.transfer`: the subset best on dev in the transfer studies
+# (docs/RESULTS.md, section 1) is every shared module; `auto` costs several trainings.
+DEFAULT_MODULES = SHARED
 
 
 def parse_modules(text: str) -> list[str]:
     """'char,classifier' -> ['char', 'classifier']; 'none' -> [] (training from scratch)."""
     names = [n.strip() for n in text.split(",") if n.strip()]
-    if names == ["none"]:
+    if names == [NONE]:
         return []
     unknown = [n for n in names if n not in MODULES]
     if unknown or not names:
-        raise EiwaError(f"--modules: expected a comma-separated subset of {','.join(MODULES)} or 'none', got {text!r}")
+        raise EiwaError(
+            f"--modules: expected {SHARED} (every module the source shares with the target), {AUTO} (chosen "
+            f"on dev), {NONE}, or a comma-separated subset of {','.join(MODULES)}; got {text!r}"
+        )
     return [m for m in MODULES if m in names]
+
+
+def parse_start_modules(text: str | None) -> list[str] | str:
+    """What a module option asks for: SHARED, AUTO, or a list of modules ([] for none); None is the default."""
+    text = DEFAULT_MODULES if text is None else text.strip()
+    return text if text in (SHARED, AUTO) else parse_modules(text)
 
 
 def shared_modules(source: Tagger, config: Config) -> list[str]:

@@ -62,9 +62,9 @@ class Study:
 
     def check(self, cell: Cell) -> None:
         """Errors of a cell's setting, raised before any training starts."""
-        from eiwa.crosslingual.starts import AUTO, parse_modules
+        from eiwa.crosslingual.starts import AUTO, parse_start_modules
 
-        if (cell.modules == AUTO or parse_modules(cell.modules)) and self.source is None:
+        if parse_start_modules(cell.modules) and self.source is None:
             raise EiwaError(f"cell {cell.key} transfers modules but the experiment has no [source]")
         if cell.size == 0 and self.label_spec == "auto":
             raise EiwaError("size 0 (zero-shot) needs an explicit [source] label_map, not auto")
@@ -113,9 +113,9 @@ class Study:
         """What each split trains from: None (scratch), the source's modules, or for `auto` the
         candidate start models (each is trained, and the best on dev kept)."""
         from eiwa.build import Start
-        from eiwa.crosslingual.starts import AUTO, parse_modules
+        from eiwa.crosslingual.starts import parse_start_modules
 
-        modules = AUTO if cell_modules == AUTO else parse_modules(cell_modules)
+        modules = parse_start_modules(cell_modules)
         if not modules:
             return None
         return factory(Start([self.source], modules, self.label_spec, self.all_types))

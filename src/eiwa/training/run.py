@@ -12,9 +12,12 @@ trains: one model, the best of several candidates (`--modules auto`), or one mod
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
 
 from eiwa.build import Start, describe_start, starts
 from eiwa.config import Config
@@ -157,7 +160,10 @@ def _train_on(
         result = train_best(
             config, sentences, dev, candidates, out=directory, progress=progress, log=log, device=device
         )
-        log(f"chose {result.tagger.meta['chosen']} (dev F1 {result.best_dev_f1:.4f})")
+        log(
+            f"chose {result.tagger.meta['chosen']} (dev F1 {result.best_dev_f1:.4f}); {len(candidates)} "
+            f"candidates trained in {result.seconds:.0f} s"
+        )
         return result
     tagger = candidates[0] if candidates else None
     if nproc > 1:  # data-parallel over nproc processes; rank 0 writes the model, which is read back here
@@ -274,6 +280,22 @@ def training_data(
     return sentences, dev
 
 
+# `--modules auto` keeps its first candidate (the default start) unless another beats it on dev by more
+# than chance: a paired approximate-randomization test over the dev sentences, each of the k other
+# candidates at SIGNIFICANCE / k (Bonferroni), so that noise replaces the default at most 5% of the
+# time. On a hundred dev sentences, dev F1 differences of a point or two are within what another
+# draw of the sentences would give, and choosing on them picks noise.
+SIGNIFICANCE = 0.05
+
+
+@dataclass
+class _Tried:
+    result: TrainResult
+    name: str
+    counts: np.ndarray  # [dev sentences, 3]: true positives, predicted, gold
+    f1: float
+
+
 def train_best(
     config: Config,
     train_part: Sequence[Sentence],
@@ -284,20 +306,33 @@ def train_best(
     log=lambda _: None,
     device: str = "cpu",
 ):
-    """Train `start` (None: a fresh tagger); a list of candidates: train each and keep the one with
-    the best dev F1 (earlier candidates win ties), recording the choice in its meta ("chosen")."""
+    """Train `start` (None: a fresh tagger); a list of candidates (the first is the default): train
+    each and keep the default unless another is better on dev beyond chance (`SIGNIFICANCE`), recording
+    the choice, every candidate's dev F1 and the test in the model's meta ("chosen", "candidates",
+    "auto"). The result's `seconds` is then the whole run's, every candidate's training included."""
     if not isinstance(start, list):
         return train(config, train_part, dev_part, tagger=start, out=out, progress=progress, log=log, device=device)
-    best, tried = None, []
+    started = time.perf_counter()
+    tried = []
     for candidate in start:
         result = train(config, train_part, dev_part, tagger=candidate, progress=progress, log=log, device=device)
-        name = describe_start(candidate)
-        tried.append({"start": name, "dev_f1": result.best_dev_f1})
-        log(f"candidate {name}: dev F1 {result.best_dev_f1:.4f}")
-        if best is None or result.best_dev_f1 > best.best_dev_f1:
-            best = result
-    best.tagger.meta["chosen"] = describe_start(best.tagger)
-    best.tagger.meta["candidates"] = tried
+        tried.append(_dev_counts(result, describe_start(candidate), dev_part))
+        log(f"candidate {tried[-1].name}: dev F1 {tried[-1].f1:.4f} ({result.seconds:.0f} s)")
+    chosen, tests = _choose(tried, log)
+    best = chosen.result
+    seconds = time.perf_counter() - started
+    best.tagger.meta["chosen"] = chosen.name
+    best.tagger.meta["candidates"] = [
+        {"start": t.name, "dev_f1": t.f1, "seconds": round(t.result.seconds, 1), **test}
+        for t, test in zip(tried, tests)
+    ]
+    best.tagger.meta["auto"] = {
+        "default": tried[0].name,
+        "dev_sentences": len(dev_part),
+        "dev_entities": int(tried[0].counts[:, 2].sum()),
+        "significance": SIGNIFICANCE,
+        "seconds": round(seconds, 1),
+    }
     if out is not None:
         best.tagger.save(
             out,
@@ -308,7 +343,49 @@ def train_best(
                 "seconds": best.seconds,
             },
         )
-    return best
+    return replace(best, seconds=seconds)
+
+
+def _dev_counts(result: TrainResult, name: str, dev_part: Sequence[Sentence]) -> _Tried:
+    from eiwa.study.stats import micro_f1, sentence_counts  # plain numpy: the statistics the study reports
+
+    predicted = result.tagger.tag_sentences(dev_part)
+    counts = np.array(
+        [
+            sentence_counts((e.as_tuple() for e in s.entities), (e.as_tuple() for e in p))
+            for s, p in zip(dev_part, predicted)
+        ],
+        dtype=np.int64,
+    ).reshape(-1, 3)
+    return _Tried(result, name, counts, micro_f1(counts) if len(counts) else 0.0)
+
+
+def _choose(tried: list[_Tried], log) -> tuple[_Tried, list[dict]]:
+    """The default (first) candidate, or the best on dev of those beating it beyond chance; per
+    candidate, its dev F1 difference from the default and p (none for the default itself)."""
+    from eiwa.study.stats import approximate_randomization
+
+    default, others = tried[0], tried[1:]
+    level = SIGNIFICANCE / max(1, len(others))
+    tests, winners = [{}], []
+    for other in others:
+        p = approximate_randomization(other.counts, default.counts) if len(default.counts) else 1.0
+        tests.append({"difference": round(other.f1 - default.f1, 4), "p": round(p, 4)})
+        if other.f1 > default.f1 and p < level:
+            winners.append((other, p))
+    dev = f"{len(default.counts)} dev sentences, {int(default.counts[:, 2].sum()):,} entities"
+    if not winners:
+        log(
+            f"--modules auto keeps the default {default.name}: no other candidate beats its dev F1 "
+            f"{default.f1:.4f} beyond chance ({dev}; paired approximate randomization, p < {level:.4f} needed)"
+        )
+        return default, tests
+    best, p = max(winners, key=lambda pair: pair[0].f1)
+    log(
+        f"--modules auto chose {best.name}: dev F1 {best.f1:.4f} against the default's {default.f1:.4f} "
+        f"(paired approximate randomization p = {p:.4f} < {level:.4f}; {dev})"
+    )
+    return best, tests
 
 
 def _saved_result(directory: Path) -> TrainResult:
