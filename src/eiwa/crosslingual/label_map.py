@@ -178,11 +178,12 @@ class TypeEvidence:
 
     def line(self, rates: dict[str, dict[str, float]], group_types: dict[str, str]) -> str:
         """One line in words: the decision, then each evidence's counts with their rate against the average."""
+        count = f"{self.entities:,} {'entity' if self.entities == 1 else 'entities'}"
         if self.chosen:
-            head = f"{self.target} -> {self.chosen} ({self.entities:,} entities; by {self._by()})"
+            head = f"{self.target} -> {self.chosen} ({count}; by {self._by()})"
         else:
             head = (
-                f"{self.target}: no source type, its tags start fresh ({self.entities:,} entities; neither evidence "
+                f"{self.target}: no source type, its tags start fresh ({count}; neither evidence "
                 f"shows one on at least {MIN_ENTITIES} of them more often than on the average entity)"
             )
         tags = _counts_in_words(self.predicted, self.entities, rates["predicted"], {})
