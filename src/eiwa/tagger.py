@@ -35,7 +35,7 @@ from eiwa.persist.model_dir import FORMAT, FORMAT_VERSION, checksums, is_model_d
 from eiwa.scoring import Scores, score
 from eiwa.serving.results import Entity, Prediction
 from eiwa.tokenize import tokenizer_for
-from eiwa.tokenize.sentences import sentence_spans, whole_text
+from eiwa.tokenize.sentences import document_spans
 
 
 class Tagger:
@@ -160,8 +160,7 @@ class Tagger:
         if sentences is not None and len(sentences) != len(texts):
             raise EiwaError(f"sentences must list the spans of each text: {len(sentences)} for {len(texts)} texts")
         if sentences is None:
-            lang = self.config.lang
-            sentences = [sentence_spans(t, lang) if split_sentences else whole_text(t) for t in texts]
+            sentences = [document_spans(t, self.config.lang, split_sentences) for t in texts]
         tokenizer = tokenizer_for(self.config.lang)
         tokenized = [
             tokenizer.sentence(text[start:end]) for text, spans in zip(texts, sentences) for start, end in spans

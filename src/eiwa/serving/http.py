@@ -30,7 +30,7 @@ from eiwa.net import free_port
 from eiwa.serving.results import Prediction, to_json
 from eiwa.serving.writers import highlight, legend, page_head
 from eiwa.tagger import Tagger
-from eiwa.tokenize.sentences import sentence_spans, whole_text
+from eiwa.tokenize.sentences import document_spans
 
 DOCS_ASSETS = "/docs-assets"  # where /docs and /redoc find Swagger UI's and ReDoc's files
 
@@ -102,7 +102,7 @@ def tag_requests(tagger: Tagger, requests: list[tuple[list[str], bool, object]])
     in one call (all their sentences in shared batches); results in order."""
     lang = tagger.config.lang
     texts = [text for texts, _, _ in requests for text in texts]
-    spans = [sentence_spans(t, lang) if split else whole_text(t) for texts, split, _ in requests for t in texts]
+    spans = [document_spans(t, lang, split) for texts, split, _ in requests for t in texts]
     return [record for record, _ in tagger.tag_documents(texts, spans)]
 
 

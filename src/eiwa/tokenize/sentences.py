@@ -89,6 +89,11 @@ def sentence_spans(text: str, lang: str) -> list[tuple[int, int]]:
     return spans
 
 
+def document_spans(text: str, lang: str, split: bool = True) -> list[tuple[int, int]]:
+    """The spans a text is tagged as: its sentences, or with `split` false the whole text as one."""
+    return sentence_spans(text, lang) if split else whole_text(text)
+
+
 def whole_text(text: str) -> list[tuple[int, int]]:
     """`text` as one sentence, whitespace at its edges left out (none when it is blank)."""
     return stripped(text, 0, len(text))
