@@ -100,10 +100,11 @@ def raw_text(format: str) -> bool:
     return reader_of(format).raw_text
 
 
-def infer_format(path: str | Path) -> str:
+def infer_format(path: str | Path, seen: Sample | None = None) -> str:
     """The format a data file's content shows (JSON record shapes, TOML parts, CoNLL columns): the
-    first registered reader whose `detect` accepts the file's first record or lines."""
-    seen = sample(path)
+    first registered reader whose `detect` accepts the file's first record or lines (`seen`, when
+    the caller has read them already)."""
+    seen = seen or sample(path)
     for found in READERS.values():
         if found.detect is not None and found.detect(seen):
             return found.name
@@ -111,13 +112,13 @@ def infer_format(path: str | Path) -> str:
     raise DataError(path, seen.line, f"cannot tell the format ({detectable}): give --format")
 
 
-def sample_text(path: str | Path | None, format: str) -> str | None:
-    """The start of a data file's texts, to tell its language by; None where there is none of its
-    own (a fixed corpus, a parts file)."""
+def sample_text(path: str | Path | None, format: str, seen: Sample | None = None) -> str | None:
+    """The start of a data file's texts (from `seen`, when the caller has read it), to tell its
+    language by; None where there is none of its own (a fixed corpus, a parts file)."""
     found = reader_of(format)
     if path is None or found.lang or not found.holds_text:
         return None
-    return "".join(sample(path).texts()) or None
+    return "".join((seen or sample(path)).texts()) or None
 
 
 def label_meanings(

@@ -26,6 +26,7 @@ from eiwa.errors import EiwaError
 from eiwa.persist.atomic import check_writable, lock, read_json, write_json
 from eiwa.persist.migrations import check_resumable
 from eiwa.readers import infer_format, label_meanings, read, reader_of, sample_text
+from eiwa.readers.files import sample
 from eiwa.tagger import Tagger
 from eiwa.tokenize.script import JAPANESE_SHARE, japanese_share, language_of
 from eiwa.training import distributed
@@ -58,13 +59,14 @@ class Data:
 def settle(data: Data, lang: str | None, log: Log = print, fallback: str = "en") -> tuple[Data, str]:
     """`data` with its format, and the language, where the caller left them out: inferred from the
     training file's content and said in the log (`fallback` where the file holds no text of its own).
-    A given language the text contradicts is refused."""
+    A given language the text contradicts is refused. The file's start is read once for both."""
+    seen = sample(data.train) if data.train is not None else None
     if data.format is None:
         if data.train is None:
             raise EiwaError("no training data: give --train FILE (--format hironsan: the installed Hironsan corpus)")
-        data = replace(data, format=infer_format(data.train))
+        data = replace(data, format=infer_format(data.train, seen))
         log(f"reading {data.train} as {data.format} (inferred from its content; --format to choose)")
-    text = sample_text(data.train, data.format)
+    text = sample_text(data.train, data.format, seen)
     if lang is None:
         lang = reader_of(data.format).lang or (language_of(text) if text else fallback)
         if text:
