@@ -7,8 +7,10 @@ data (CoNLL) and raw-text data (Stockmark) alike; tags are derived only where th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 from eiwa.tags import spans_from_tags
 
@@ -34,6 +36,51 @@ class Token:
     corpus_pos: tuple[str, ...] | None = None
 
 
+class TokenColumns(Sequence[Token]):
+    """A sentence's tokens kept as columns, one list or array per attribute, as the tokenizer makes
+    them: features read whole columns, and a `Token` is only made when a caller asks for one.
+
+    texts, readings, lemmas   lists, as the `Token` fields
+    starts, ends              int64 arrays
+    pos                       each token's POS levels as one string, "pos1,pos2,pos3,pos4" (a
+                              missing level empty or "*"), or None: strings, not tuples, since a
+                              tuple per token is what costs (the garbage collector tracks them)
+    """
+
+    __slots__ = ("texts", "starts", "ends", "readings", "pos", "lemmas")
+
+    def __init__(self, texts: list[str], starts: np.ndarray, ends: np.ndarray, readings: list, pos: list, lemmas: list):
+        self.texts, self.starts, self.ends = texts, starts, ends
+        self.readings, self.pos, self.lemmas = readings, pos, lemmas
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("token index out of range")
+        start, end = int(self.starts[index]), int(self.ends[index])
+        return Token(self.texts[index], start, end, self.readings[index], self.levels(index), self.lemmas[index])
+
+    def levels(self, index: int) -> tuple[str, ...] | None:
+        """Token `index`'s POS levels as `Token.pos` holds them ("*" for a missing level)."""
+        pos = self.pos[index]
+        return None if pos is None else tuple(level or "*" for level in pos.split(","))
+
+    def __iter__(self) -> Iterator[Token]:
+        return map(self.__getitem__, range(len(self)))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"TokenColumns({list(self)!r})"
+
+
 @dataclass(frozen=True)
 class Span:
     """An entity as character offsets into its sentence's text (end exclusive)."""
@@ -54,7 +101,7 @@ class Sentence:
     """A sentence's text, its tokens (with offsets, readings and part of speech) and its gold entities."""
 
     text: str
-    tokens: list[Token]
+    tokens: Sequence[Token]  # a list, or the tokenizer's TokenColumns
     entities: list[Span] = field(default_factory=list)
     # Where the sentence came from, for error messages ("file:line").
     origin: str | None = None
@@ -64,17 +111,28 @@ class Sentence:
 
     @property
     def words(self) -> list[str]:
-        return [t.text for t in self.tokens]
+        return self.tokens.texts if isinstance(self.tokens, TokenColumns) else [t.text for t in self.tokens]
 
     @property
     def offsets(self) -> list[tuple[int, int]]:
+        if isinstance(self.tokens, TokenColumns):
+            return list(zip(self.tokens.starts.tolist(), self.tokens.ends.tolist()))
         return [(t.start, t.end) for t in self.tokens]
 
     @property
     def readings(self) -> list[str | None] | None:
         """Per-token readings, or None when no token has one (English)."""
-        readings = [t.reading for t in self.tokens]
+        readings = self.token_readings
         return readings if any(r is not None for r in readings) else None
+
+    @property
+    def token_readings(self) -> list[str | None]:
+        """Each token's reading (None where unknown)."""
+        return self.tokens.readings if isinstance(self.tokens, TokenColumns) else [t.reading for t in self.tokens]
+
+    @property
+    def lemmas(self) -> list[str | None]:
+        return self.tokens.lemmas if isinstance(self.tokens, TokenColumns) else [t.lemma for t in self.tokens]
 
     def token_spans(self) -> list[tuple[int, int, str]]:
         """Gold entities as token-index spans, for tagging.

@@ -162,9 +162,9 @@ class Tagger:
         if sentences is None:
             sentences = [document_spans(t, self.config.lang, split_sentences) for t in texts]
         tokenizer = tokenizer_for(self.config.lang)
-        tokenized = [
-            tokenizer.sentence(text[start:end]) for text, spans in zip(texts, sentences) for start, end in spans
-        ]
+        tokenized = tokenizer.sentences(
+            [text[start:end] for text, spans in zip(texts, sentences) for start, end in spans]
+        )
         tagged = self.tag_sentences(tokenized, batch_size, confidence=True) if tokenized else []
         results, first = [], 0
         for text, spans in zip(texts, sentences):

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from eiwa.features.base import Feature, Setting, register
-from eiwa.features.encoder import FeatureData, FormChunk, form_chunks, pad
+from eiwa.features.encoder import FeatureData, FormChunk, factorize, form_chunks, pad, per_sentence
 from eiwa.features.vocab import Vocab, bigrams
 from eiwa.model import BiLSTM
 
@@ -42,14 +42,12 @@ class CharFeature(Feature):
         return cls(config, {"bigrams": Vocab.by_frequency(counts)})
 
     def encode(self, sentences, inputs):
-        form_index: dict[str, int] = {}
-        form_ids = []
-        for sentence in sentences:
-            forms = inputs.char_forms(sentence)
-            ids = (form_index.setdefault(f, len(form_index)) for f in forms)
-            form_ids.append(np.fromiter(ids, np.int64, len(forms)))
-        table, lengths = self._bigram_table(list(form_index))
-        return FeatureData({"form_ids": form_ids}, {"form_bigrams": table, "form_lengths": lengths})
+        views, codes = inputs.distinct_char_forms(sentences)
+        forms, form_of_view = factorize(views)  # two surfaces may share a romaji form
+        table, lengths = self._bigram_table(forms)
+        return FeatureData(
+            {"form_ids": per_sentence(form_of_view[codes], sentences)}, {"form_bigrams": table, "form_lengths": lengths}
+        )
 
     def _bigram_table(self, forms: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """[forms, longest] bigram ids (right-padded) and [forms] lengths, filled in one NumPy step."""

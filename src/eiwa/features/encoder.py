@@ -12,8 +12,9 @@ forms go through it in chunks of similar length, since padding costs an LSTM as 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,12 +31,50 @@ if TYPE_CHECKING:
     from eiwa.doc import Sentence
 
 
+def factorize(values: Sequence[Hashable]) -> tuple[list, np.ndarray]:
+    """The distinct values in first-seen order, and each value's index among them (int64). Both are
+    C loops (dict.fromkeys, a mapped dict lookup): the per-token work of encoding is done once per
+    distinct value and gathered back with NumPy."""
+    distinct = list(dict.fromkeys(values))
+    position = dict(zip(distinct, range(len(distinct))))
+    return distinct, np.fromiter(map(position.__getitem__, values), np.int64, len(values))
+
+
+def per_sentence(flat: np.ndarray, sentences: Sequence[Sentence]) -> list[np.ndarray]:
+    """A corpus-long array cut into one array per sentence."""
+    if not len(sentences):
+        return []
+    return np.split(flat, np.cumsum(np.fromiter(map(len, sentences), np.int64, len(sentences)))[:-1])
+
+
+def tokens_of(sentences: Sequence[Sentence], column: str) -> list:
+    """One attribute of every token of the corpus, in order: "words", "token_readings" or "lemmas"."""
+    return list(chain.from_iterable(getattr(sentence, column) for sentence in sentences))
+
+
 class Inputs:
     """The string each module sees for a token: native script or romaji, as the config says."""
 
     def __init__(self, config: Config):
         self.config = config
         self._romanizer = None
+
+    def distinct_words(self, sentences: Sequence[Sentence]) -> tuple[list[str], np.ndarray]:
+        """The corpus's distinct tokens as the word module sees them, and each token's index among them."""
+        return self._distinct_view(self.config.word_input, sentences)
+
+    def distinct_char_forms(self, sentences: Sequence[Sentence]) -> tuple[list[str], np.ndarray]:
+        """The same for the character module (lowercased when the config says)."""
+        forms, codes = self._distinct_view(self.config.char_input, sentences)
+        return ([f.lower() for f in forms] if self.config.char_lowercase else forms), codes
+
+    def _distinct_view(self, choice: str, sentences: Sequence[Sentence]) -> tuple[list[str], np.ndarray]:
+        words = tokens_of(sentences, "words")
+        if choice == "native" or self.config.lang != "ja":
+            return factorize(words)
+        # Romaji is a function of the surface and its reading: romanized once per distinct pair.
+        pairs, codes = factorize(list(zip(words, tokens_of(sentences, "token_readings"))))
+        return [self._romaji(word, reading) for word, reading in pairs], codes
 
     def _romaji(self, token: str, reading: str | None) -> str:
         if self._romanizer is None:

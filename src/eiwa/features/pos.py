@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from eiwa.doc import Sentence
+from eiwa.doc import Sentence, TokenColumns
 from eiwa.errors import EiwaError
 from eiwa.features.base import Feature, Setting, register
-from eiwa.features.encoder import FeatureData
+from eiwa.features.encoder import FeatureData, factorize, per_sentence
 from eiwa.features.vocab import Vocab
 
 
@@ -41,32 +42,44 @@ class PosFeature(Feature):
     legacy_init_rank = 2
     DEPTH = 3
 
-    def _tags(self, sentence: Sentence) -> list[tuple[str, ...]]:
-        """Each token's POS as the model reads it: the tokenizer's levels or the corpus column."""
+    def _tags(self, sentences: Sequence[Sentence]) -> list[tuple[str, ...] | str]:
+        """Each token's POS as the model reads it, corpus-long: the tokenizer's levels (a tuple, or
+        from `TokenColumns` one comma-joined string) or the corpus column."""
         own = self.config.pos_source == "tokenizer" and self.config.lang == "ja"
-        tags = [t.pos if own else t.corpus_pos for t in sentence.tokens]  # () from a part without POS: unknown
-        if own:  # a character MeCab could not analyse (a NUL) has no POS: unknown, as () is
-            tags = [() if tag is None else tag for tag in tags]
-        if None in tags:
-            where = sentence.origin or f"the input {sentence.text[:30]!r}"
-            if self.config.lang == "en":
-                raise EiwaError(
-                    f"{where}: this model uses part of speech (the pos feature), which raw English text "
-                    "does not have: give CoNLL input with a POS column "
-                    "(--format conll --columns token,pos,...)"
-                )
-            raise EiwaError(
-                f"{where}: this model reads part of speech from the data's own POS column "
-                "(pos_source = corpus), and this input has none"
-            )
+        tags: list = []
+        for sentence in sentences:
+            if own and isinstance(sentence.tokens, TokenColumns):
+                these = sentence.tokens.pos
+            else:  # () from a part without POS: unknown
+                these = [t.pos if own else t.corpus_pos for t in sentence.tokens]
+            if None in these:
+                if not own:
+                    raise self._missing(sentence)
+                these = [() if tag is None else tag for tag in these]  # a NUL has no analysis: unknown
+            tags += these
         return tags
 
-    def _parts(self, tag: tuple[str, ...]) -> tuple[str, tuple[str | None, ...]]:
+    def _missing(self, sentence: Sentence) -> EiwaError:
+        where = sentence.origin or f"the input {sentence.text[:30]!r}"
+        if self.config.lang == "en":
+            return EiwaError(
+                f"{where}: this model uses part of speech (the pos feature), which raw English text "
+                "does not have: give CoNLL input with a POS column "
+                "(--format conll --columns token,pos,...)"
+            )
+        return EiwaError(
+            f"{where}: this model reads part of speech from the data's own POS column "
+            "(pos_source = corpus), and this input has none"
+        )
+
+    def _parts(self, tag: tuple[str, ...] | str) -> tuple[str, tuple[str | None, ...]]:
         """(UPOS, the language's own levels as cumulative names). English has no levels: None, read
         as the unknown level (id 1), so that its row and the classifier's weights for it are trained
         and mean "no level known" to a Japanese model that inherits them (see transfer's new_rows)."""
         from eiwa.resources.upos import level_names, upos_japanese, upos_ptb
 
+        if isinstance(tag, str):  # TokenColumns' "pos1,pos2,pos3,pos4"
+            tag = tuple(level or "*" for level in tag.split(","))
         if not tag:  # a token of a corpus part without POS (pos = "missing"): all unknown
             return None, (None,) * self.DEPTH
         if self.config.lang == "en":
@@ -77,18 +90,18 @@ class PosFeature(Feature):
     def fit(cls, config, sentences, inputs):
         feature = cls(config)
         upos, levels = Counter(), Counter()
-        for sentence in sentences:
-            for tag in feature._tags(sentence):
-                universal, names = feature._parts(tag)
-                if universal is not None:
-                    upos[universal] += 1
-                levels.update(name for name in names if name)
+        for tag, count in Counter(feature._tags(sentences)).items():  # in first-seen order
+            universal, names = feature._parts(tag)
+            if universal is not None:
+                upos[universal] += count
+            for name in names:
+                if name:
+                    levels[name] += count
         feature.vocabs = {"upos": Vocab.by_frequency(upos), "levels": Vocab.by_frequency(levels)}
         return feature
 
     def encode(self, sentences, inputs):
         upos_index, level_index = self.vocabs["upos"].index, self.vocabs["levels"].ids
-        ids_of: dict[tuple[str, ...], tuple[int, ...]] = {}  # a few hundred distinct tags: look each up once
 
         def ids(tag):
             universal, names = self._parts(tag)
@@ -96,11 +109,11 @@ class PosFeature(Feature):
             levels = (1 if n is None else level_index.get(n, 1) if n else 0 for n in names)
             return (1 if universal is None else upos_index(universal), *levels)
 
-        columns = []
-        for sentence in sentences:
-            rows = [ids_of.get(tag) or ids_of.setdefault(tag, ids(tag)) for tag in self._tags(sentence)]
-            columns.append(np.asarray(rows, np.int64).reshape(len(rows), 1 + self.DEPTH))
-        return FeatureData({"upos": [c[:, 0] for c in columns], "levels": [c[:, 1:] for c in columns]})
+        distinct, codes = factorize(self._tags(sentences))  # a few hundred distinct tags: each looked up once
+        rows = np.array([ids(tag) for tag in distinct], np.int64).reshape(len(distinct), 1 + self.DEPTH)[codes]
+        return FeatureData(
+            {"upos": per_sentence(rows[:, 0], sentences), "levels": per_sentence(rows[:, 1:], sentences)}
+        )
 
     def module(self):
         c = self.config

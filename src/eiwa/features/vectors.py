@@ -17,7 +17,7 @@ from torch import nn
 
 from eiwa.doc import Sentence
 from eiwa.features.base import Feature, Setting, register
-from eiwa.features.encoder import FeatureData
+from eiwa.features.encoder import FeatureData, factorize, per_sentence, tokens_of
 
 
 @register
@@ -80,18 +80,13 @@ class VectorsFeature(Feature):
         )
 
     def encode(self, sentences, inputs):
-        missing = self.state["rows"]  # the extra zero row
-        words = [w for sentence in sentences for w in sentence.words]
-        lemmas = [t.lemma for sentence in sentences for t in sentence.tokens]
-        found = self.table.lookup(words, lemmas)
-        found[found < 0] = missing
-        lengths = np.cumsum([len(sentence.words) for sentence in sentences])[:-1]
-        return FeatureData({"rows": np.split(found, lengths) if len(sentences) else []})
+        pairs, codes = factorize(list(zip(tokens_of(sentences, "words"), tokens_of(sentences, "lemmas"))))
+        found = self.table.lookup([word for word, _ in pairs], [lemma for _, lemma in pairs])[codes]
+        found[found < 0] = self.state["rows"]  # the extra zero row
+        return FeatureData({"rows": per_sentence(found, sentences)})
 
     def coverage(self, sentences: Sequence[Sentence]) -> dict:
-        words = [w for s in sentences for w in s.words]
-        lemmas = [t.lemma for s in sentences for t in s.tokens]
-        return self.table.coverage(words, lemmas)
+        return self.table.coverage(tokens_of(sentences, "words"), tokens_of(sentences, "lemmas"))
 
     def module(self):
         c = self.config

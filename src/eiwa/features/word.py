@@ -10,7 +10,7 @@ from torch import nn
 
 from eiwa.errors import EiwaError
 from eiwa.features.base import Feature, Setting, register
-from eiwa.features.encoder import FeatureData
+from eiwa.features.encoder import FeatureData, per_sentence
 from eiwa.features.vocab import CASES, Vocab, casing, normalize_word
 
 
@@ -58,12 +58,12 @@ class WordFeature(Feature):
 
     def encode(self, sentences, inputs):
         index, lowercase = self.vocabs["words"].index, self.config.word_lowercase
-        word_ids, case_ids = [], []
-        for sentence in sentences:
-            words = inputs.words(sentence)
-            word_ids.append(np.fromiter((index(normalize_word(w, lowercase)) for w in words), np.int64, len(words)))
-            case_ids.append(np.fromiter((casing(w) for w in words), np.int64, len(words)))
-        return FeatureData({"word_ids": word_ids, "case_ids": case_ids})
+        words, codes = inputs.distinct_words(sentences)
+        word_ids = np.fromiter((index(normalize_word(w, lowercase)) for w in words), np.int64, len(words))[codes]
+        case_ids = np.fromiter(map(casing, words), np.int64, len(words))[codes]
+        return FeatureData(
+            {"word_ids": per_sentence(word_ids, sentences), "case_ids": per_sentence(case_ids, sentences)}
+        )
 
     def batch(self, data, indices, lengths):
         tensors = super().batch(data, indices, lengths)

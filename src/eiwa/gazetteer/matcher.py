@@ -21,6 +21,7 @@ import threading
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -287,7 +288,9 @@ class Gazetteer:
         n = sum(counts)
         out = np.zeros((n, len(GROUPS)), dtype=np.int64)
         if n and len(self._table.keys):
-            tokens = [_nfkc(word) for words in sentences for word in words]
+            words = list(chain.from_iterable(sentences))
+            normal = {word: _nfkc(word) for word in dict.fromkeys(words)}  # once per distinct word
+            tokens = list(map(normal.__getitem__, words))
             self._mark(out, self._longest_names(tokens, counts, _nfkc(separator)))
         if len(sentences) == 1:
             return [out]

@@ -4,6 +4,7 @@ Japanese: MeCab with offsets, readings and part of speech), and romaji for Japan
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import replace
 
 from eiwa.doc import Sentence, Span, split_at_boundaries
@@ -26,11 +27,18 @@ class RawTextTokenizer:
         """Tokens of `text` with offsets into `text` itself. Decomposed text (NFD: an accent or a
         dakuten as its own combining character) is tokenized in its composed form (NFC), which both
         tokenizers expect, and each token's offsets are mapped back to the caller's characters."""
-        if unicodedata.is_normalized("NFC", text):
+        if _composed(text):
             return Sentence(text, self.tokenizer.tokenize(text), entities or [], origin)
         composed, starts, ends = composed_with_offsets(text)
         tokens = [replace(t, start=starts[t.start], end=ends[t.end - 1]) for t in self.tokenizer.tokenize(composed)]
         return Sentence(text, tokens, entities or [], origin)
+
+    def sentences(self, texts: Sequence[str]) -> list[Sentence]:
+        """`sentence(text)` for each text; Japanese texts in composed form are tokenized in bulk."""
+        bulk = getattr(self.tokenizer, "tokenize_many", None)
+        if bulk is None or not all(map(_composed, texts)):
+            return [self.sentence(text) for text in texts]
+        return [Sentence(text, tokens) for text, tokens in zip(texts, bulk(texts))]
 
     def split_for_entities(self, sentence: Sentence) -> tuple[Sentence, int]:
         """Split tokens at entity boundaries that fall inside them; returns the new sentence and the split count."""
@@ -39,6 +47,10 @@ class RawTextTokenizer:
         boundaries = {e.start for e in sentence.entities} | {e.end for e in sentence.entities}
         pieces, splits = split_at_boundaries(sentence.tokens, boundaries, self.tokenizer.piece)
         return replace(sentence, tokens=pieces), splits
+
+
+def _composed(text: str) -> bool:
+    return unicodedata.is_normalized("NFC", text)
 
 
 def composed_with_offsets(text: str) -> tuple[str, list[int], list[int]]:

@@ -5,12 +5,14 @@ each token its part of speech (UniDic pos1-pos4) and dictionary form (orthBase).
 MeCab is fast enough for bulk tagging and unidic-lite is a small wheel, which
 is why we use it rather than Sudachi.
 
-MeCab reports surfaces but not offsets, and it skips some whitespace silently
-(``word.white_space``) while returning other whitespace (``\\r``, U+3000,
-U+00A0...) as tokens of its own. Offsets are therefore recovered by walking a
-cursor through the original text, and whitespace is removed from the result,
-so that for every token ``text[token.start:token.end] == token.text`` and no
-token contains whitespace.
+MeCab reports surfaces but not offsets, and it skips some whitespace silently while returning
+other whitespace (``\\r``, U+3000, U+00A0...) as tokens of its own. A text is analysed in one
+MeCab call whose output format (``COLUMNS_ARGS``) gives each token's surface with the whitespace
+skipped before it, its surface, POS levels, dictionary form and reading, separated by one control
+character; the output is split once, each field read as a column by slicing, and offsets are
+cumulative lengths (NumPy). Whitespace is removed from the result, so that for every token
+``text[token.start:token.end] == token.text`` and no token contains whitespace. Tokens stay
+columns (`eiwa.doc.TokenColumns`) until a caller asks for `Token` objects.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ import functools
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 import fugashi
 import numpy as np
 import unidic_lite
 
-from eiwa.doc import Token
+from eiwa.doc import Token, TokenColumns
 
 _CACHE_SIZE = 100_000
 _NON_SPACE = re.compile(r"\S+")
@@ -40,6 +42,11 @@ def encodable(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
+def _parseable(text: str) -> str:
+    """`text` as MeCab's column output can take it, one character for one."""
+    return _UNSAFE.sub("\ufffd", text)
+
+
 # unidic-lite's feature columns: pos1-pos4 are the first four, orthBase the 11th, the kana reading the 18th.
 _POS_FIELDS = 4
 _BASE_FIELD = 10
@@ -51,9 +58,26 @@ _KANA_FIELD = 17
 MECAB_ARGS = f'-d "{unidic_lite.DICDIR}" -r "{os.path.join(unidic_lite.DICDIR, "mecabrc")}"'
 
 
+# The output format of `Tagger.parse`: per token, 5 fields each followed by _SEPARATOR (a control
+# character that Python's strip, which fugashi applies, leaves alone; a text's own is read as
+# U+FFFD): the surface with the whitespace MeCab skipped before it (%M), the surface, pos1-pos4
+# joined by commas, orthBase and the kana reading. MeCab writes "" for a "*" field. The output
+# starts with one _SEPARATOR (BOS), so that whitespace at the start of the text is not stripped.
+_SEPARATOR = "\x07"
+_FIELDS = 5
+_POS = "%f[0],%f[1],%f[2],%f[3]"
+_NODE = _SEPARATOR.join(["%M", "%m", _POS, "%f[10]", "%f[17]"]) + _SEPARATOR
+_UNKNOWN = _SEPARATOR.join(["%M", "%m", _POS, "*", "*"]) + _SEPARATOR
+COLUMNS_ARGS = (
+    f"--output-format-type= --node-format={_NODE} --unk-format={_UNKNOWN} --bos-format={_SEPARATOR} --eos-format="
+)
+_UNSAFE = re.compile(f"[\ud800-\udfff{_SEPARATOR}]")
+
+
 def new_tagger() -> fugashi.Tagger:
-    """A fugashi Tagger using unidic-lite (see ``MECAB_ARGS``)."""
-    return fugashi.Tagger(MECAB_ARGS)
+    """A fugashi Tagger using unidic-lite (see ``MECAB_ARGS``), whose `parse` writes columns
+    (``COLUMNS_ARGS``); iterating over it gives fugashi's nodes as usual."""
+    return fugashi.Tagger(f"{MECAB_ARGS} {COLUMNS_ARGS}")
 
 
 def thread_tagger(local: threading.local) -> fugashi.Tagger:
@@ -82,14 +106,79 @@ def _kana_of(word) -> str | None:
     return _analysis(word)[0]
 
 
-def _skip_space(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos].isspace():
-        pos += 1
-    return pos
+def _columns(
+    outputs: list[str], texts: Sequence[str], leads: Sequence[int], as_given: Sequence[bool]
+) -> list[TokenColumns]:
+    """Tokens of each text from MeCab's column output for it (see COLUMNS_ARGS): the outputs are
+    joined and split once, offsets are cumulative lengths, and each text takes its slice of every
+    column. MeCab saw text i from `leads[i]` on (after its leading whitespace); `as_given[i]`:
+    whether it saw text i's characters unchanged (so that its surfaces are the text's own)."""
+    counts = np.fromiter((output.count(_SEPARATOR) - 1 for output in outputs), np.int64, len(outputs)) // _FIELDS
+    joined = "".join(output[1:] for output in outputs)  # without each output's leading separator
+    twice = _SEPARATOR * 2
+    joined = joined.replace(twice, f"{_SEPARATOR}*{_SEPARATOR}").replace(twice, f"{_SEPARATOR}*{_SEPARATOR}")
+    fields = joined.split(_SEPARATOR)[:-1]  # an empty field ("*" once written by MeCab) is now "*"
+    spaced, surfaces = fields[0::_FIELDS], fields[1::_FIELDS]
+    total = len(surfaces)
+    ends = np.cumsum(np.fromiter(map(len, spaced), np.int64, total))
+    first = np.cumsum(counts) - counts  # each text's first token
+    ends += np.repeat(np.asarray(leads, np.int64) - np.concatenate([[0], ends])[first], counts)  # within each text
+    starts = ends - np.fromiter(map(len, surfaces), np.int64, total)
+    pos = fields[2::_FIELDS]
+    lemmas, readings = fields[3::_FIELDS], fields[4::_FIELDS]
+    # "*" (no value) -> None, by a C-level map: dict.get(field, field)
+    lemmas, readings = list(map(_NONE.get, lemmas, lemmas)), list(map(_NONE.get, readings, readings))
+    result = []
+    for text, given, begin, end in zip(texts, as_given, first.tolist(), (first + counts).tolist()):
+        tokens = TokenColumns(
+            surfaces[begin:end],
+            starts[begin:end],
+            ends[begin:end],
+            readings[begin:end],
+            pos[begin:end],
+            lemmas[begin:end],
+        )
+        if not given:
+            tokens.texts = [text[s:e] for s, e in zip(tokens.starts.tolist(), tokens.ends.tolist())]
+        if _SPACE.search(text) and any(map(_SPACE.search, tokens.texts)):
+            tokens = _without_whitespace(text, tokens)
+        result.append(tokens)
+    return result
+
+
+_NONE = {"*": None}
+
+
+def _without_whitespace(text: str, tokens: TokenColumns) -> TokenColumns:
+    """`tokens` with whitespace dropped: a whitespace token goes, and a token with whitespace inside
+    becomes its pieces (without reading or lemma: those were the whole token's)."""
+    kept: list[Token] = []
+    for token in tokens:
+        start = token.start + len(token.text) - len(token.text.lstrip())
+        end = start + len(token.text.strip())
+        if start >= end:
+            continue
+        if not _SPACE.search(text, start, end):
+            kept.append(replace(token, text=text[start:end], start=start, end=end))
+            continue
+        kept += [Token(p.group(), p.start(), p.end(), None, token.pos) for p in _NON_SPACE.finditer(text, start, end)]
+    return _from_tokens(kept)
+
+
+def _from_tokens(tokens: Sequence[Token]) -> TokenColumns:
+    return TokenColumns(
+        [t.text for t in tokens],
+        np.fromiter((t.start for t in tokens), np.int64, len(tokens)),
+        np.fromiter((t.end for t in tokens), np.int64, len(tokens)),
+        [t.reading for t in tokens],
+        [None if t.pos is None else ",".join(t.pos) for t in tokens],
+        [t.lemma for t in tokens],
+    )
 
 
 class JapaneseTokenizer:
-    """Tokenizes Japanese text into :class:`Token` objects with readings.
+    """Tokenizes Japanese text into tokens with readings, part of speech and dictionary forms, kept
+    as columns (`TokenColumns`: a sequence of `Token`).
 
     The underlying Tagger is public as ``tagger`` so that other components
     (for example :class:`eiwa.tokenize.romaji.Romanizer`) can share it.
@@ -97,9 +186,8 @@ class JapaneseTokenizer:
 
     def __init__(self):
         self._local = threading.local()
-        # Per-instance caches: an lru_cache on the methods themselves would be
-        # shared by all instances and keep them alive.
-        self._tokenize_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(self._tokenize_uncached)
+        # A per-instance cache: an lru_cache on the method itself would be shared by all instances
+        # and keep them alive. Readings are asked for per distinct surface, so it stays small.
         self._reading_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(self._reading_uncached)
 
     @property
@@ -107,13 +195,34 @@ class JapaneseTokenizer:
         """This thread's MeCab tagger (unidic-lite)."""
         return thread_tagger(self._local)
 
-    def tokenize(self, text: str) -> list[Token]:
+    def tokenize(self, text: str) -> TokenColumns:
         """Tokens of ``text`` in order; whitespace never becomes a token."""
-        safe = encodable(text)
-        tokens = self._tokenize_cached(safe)
-        if safe == text:
-            return list(tokens)
-        return [replace(t, text=text[t.start : t.end]) for t in tokens]
+        return self.tokenize_many([text])[0]
+
+    def tokenize_many(self, texts: Sequence[str]) -> list[TokenColumns]:
+        """The tokens of each text: one MeCab call per text, the rest in bulk (`_columns`)."""
+        safe = [_parseable(text) for text in texts]
+        if any("\0" in text for text in texts):
+            return [self._around_nul(text) if "\0" in text else self.tokenize(text) for text in texts]
+        # Leading whitespace is left out of MeCab's input: what it makes of a text's first word
+        # depends on what comes before (U+00A0 then ア: a noun; ア alone: a symbol).
+        leads = [len(text) - len(text.lstrip()) for text in safe]
+        parse = self.tagger.parse
+        outputs = [parse(text[lead:]) for text, lead in zip(safe, leads)]
+        return _columns(outputs, texts, leads, [a == b for a, b in zip(safe, texts)])
+
+    def _around_nul(self, text: str) -> TokenColumns:
+        """MeCab stops at a NUL character: each stretch between NULs is tagged on its own, and a
+        NUL is a token of its own with no analysis."""
+        tokens: list[Token] = []
+        offset = 0
+        for part in text.split("\0"):
+            tokens += [replace(t, start=t.start + offset, end=t.end + offset) for t in self.tokenize(part)]
+            offset += len(part)
+            if offset < len(text):
+                tokens.append(Token(text[offset], offset, offset + 1))
+                offset += 1
+        return _from_tokens(tokens)
 
     def reading(self, surface: str) -> str | None:
         """Katakana reading of an arbitrary string: the morpheme readings concatenated.
@@ -126,9 +235,9 @@ class JapaneseTokenizer:
     def piece(self, text: str, start: int, end: int) -> Token:
         """A piece of a token split at an entity boundary, analysed on its own: its reading, and
         the part of speech of its first morpheme."""
-        first = next((w for w in self.tagger(encodable(text)) if not w.surface.isspace()), None)
-        _, pos, lemma = _analysis(first) if first is not None else (None, None, None)
-        lemma = lemma if first is not None and first.surface == text else None
+        first = self.tokenize(text)[:1]
+        pos = first[0].pos if first else None
+        lemma = first[0].lemma if first and first[0].text == text else None
         return Token(text, start, end, self.reading(text), pos, lemma)
 
     def analyse(self, text: str, tokens: Sequence[Token]) -> list[Token]:
@@ -136,14 +245,16 @@ class JapaneseTokenizer:
         tokenizer: each token takes the POS of the MeCab token covering its first character, and its
         lemma only when MeCab has exactly the same token. Readings and corpus POS stay as given."""
         analysed = self.tokenize(text)
-        starts = np.fromiter((t.start for t in analysed), np.int64, len(analysed))
-        exact = {(t.start, t.end): t for t in analysed}
-        result = []
-        for token in tokens:
-            cover = analysed[max(0, int(np.searchsorted(starts, token.start, side="right")) - 1)] if analysed else None
-            same = exact.get((token.start, token.end))
-            result.append(replace(token, pos=cover.pos if cover else None, lemma=same.lemma if same else None))
-        return result
+        if not len(analysed):
+            return [replace(token, pos=None, lemma=None) for token in tokens]
+        starts = np.fromiter((t.start for t in tokens), np.int64, len(tokens))
+        ends = np.fromiter((t.end for t in tokens), np.int64, len(tokens))
+        cover = np.maximum(np.searchsorted(analysed.starts, starts, side="right") - 1, 0)
+        same = (analysed.starts[cover] == starts) & (analysed.ends[cover] == ends)
+        return [
+            replace(token, pos=analysed.levels(c), lemma=analysed.lemmas[c] if s else None)
+            for token, c, s in zip(tokens, cover.tolist(), same.tolist())
+        ]
 
     def _reading_uncached(self, surface: str) -> str | None:
         parts = []
@@ -157,51 +268,3 @@ class JapaneseTokenizer:
                 kana = word.surface
             parts.append(kana)
         return "".join(parts) or None
-
-    def _tokenize_uncached(self, text: str) -> tuple[Token, ...]:
-        tokens: list[Token] = []
-        cursor = _skip_space(text, 0)
-        while cursor < len(text):
-            # MeCab stops at a NUL character, so one pass may leave text behind:
-            # tag the rest again, and step over a character it cannot take.
-            before = len(tokens)
-            cursor = self._walk(text, cursor, tokens)
-            cursor = _skip_space(text, cursor)
-            if len(tokens) == before and cursor < len(text):
-                tokens.append(Token(text[cursor], cursor, cursor + 1, None))
-                cursor = _skip_space(text, cursor + 1)
-        return tuple(tokens)
-
-    def _walk(self, text: str, cursor: int, tokens: list[Token]) -> int:
-        """Tag ``text[cursor:]``, append its tokens and return the offset after the last."""
-        for word in self.tagger(text[cursor:]):
-            surface = word.surface.strip()
-            if not surface:
-                continue
-            start = _skip_space(text, cursor)
-            if start >= len(text):
-                break
-            reading, pos, lemma = _analysis(word)
-            if text.startswith(surface, start):
-                end = start + len(surface)
-            else:
-                # MeCab changed the surface: take as many characters as it reported
-                # so that later tokens stay aligned; the reading may not fit them.
-                end = min(len(text), start + len(surface))
-                reading = None
-            tokens.extend(_without_space(text, start, end, reading, pos, lemma))
-            cursor = end
-        return cursor
-
-
-def _without_space(text: str, start: int, end: int, reading: str | None, pos, lemma) -> Iterator[Token]:
-    """The span as one token, or as several when it contains whitespace (pieces get no reading or lemma)."""
-    if not _SPACE.search(text, start, end):
-        yield Token(text[start:end], start, end, reading, pos, lemma)
-        return
-    pieces = list(_NON_SPACE.finditer(text, start, end))
-    if len(pieces) == 1 and pieces[0].span() == (start, end):
-        yield Token(text[start:end], start, end, reading, pos, lemma)
-        return
-    for piece in pieces:
-        yield Token(piece.group(), piece.start(), piece.end(), None, pos, None)
