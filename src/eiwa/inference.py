@@ -81,7 +81,7 @@ def tag_encoded(
     precomputed = encoder.precompute(model, encoded, lambda f, items: run(_in_inference_mode(f), items), device)
     tag = _in_inference_mode(functools.partial(_tag_batch, model, encoder.tags.items, precomputed, device, confidence))
     results: list[list[tuple]] = [[] for _ in range(len(encoded))]
-    batches = encoder.batches(encoded, batch_size)
+    batches = encoder.batches(encoded, batch_size, inference=True)
     window_size = 4 * threads if pool else 1  # bounded memory; pool.map submits a window at once
     while window := list(itertools.islice(batches, window_size)):
         for batch, spans_of in run(tag, window):

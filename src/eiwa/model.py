@@ -139,29 +139,37 @@ class CRF(nn.Module):
         return torch.logsumexp(alpha + self.end, dim=1)
 
     def path_scores(self, emissions: torch.Tensor, mask: torch.Tensor, tags: torch.Tensor) -> PathScores:
-        """Forward and backward log-scores read along `tags` (see PathScores); two passes over time."""
+        """Forward and backward log-scores read along `tags` (see PathScores); two passes over time.
+
+        The passes run on probabilities rescaled at every step (the scaled forward-backward of
+        hidden Markov models), in float64: a step is a [batch, tags] x [tags, tags] product instead
+        of a log-sum-exp over [batch, tags, tags]; each step's log scale is kept to undo the rescaling."""
         batch, steps, _ = emissions.shape
-        alphas = [self.start + emissions[:, 0]]
+        e = emissions.double()
+        top = e.max(dim=2, keepdim=True).values
+        weights = torch.exp(e - top)  # [batch, time, tags]
+        move_top = self.transitions.max().double()
+        move = torch.exp(self.transitions.double() - move_top)
+        start, end = self.start.double(), self.end.double()
+        alpha, alpha_log = _scaled(torch.exp(start - start.max()) * weights[:, 0], start.max() + top[:, 0, 0])
+        alphas, alpha_logs = [alpha], [alpha_log]
         for t in range(1, steps):
-            alphas.append(torch.logsumexp(alphas[-1].unsqueeze(2) + self.transitions, dim=1) + emissions[:, t])
-        alpha = torch.stack(alphas, dim=1)  # [batch, time, tags]; past a sentence's end unused
+            alpha, step_log = _scaled((alphas[-1] @ move) * weights[:, t], move_top + top[:, t, 0])
+            alphas.append(alpha)
+            alpha_logs.append(alpha_logs[-1] + step_log)
         lengths = mask.sum(1)
-        log_partition = torch.logsumexp(alpha[torch.arange(batch, device=alpha.device), lengths - 1] + self.end, dim=1)
-        betas = [self.end.expand(batch, -1)]
-        for t in range(steps - 2, -1, -1):
-            step = torch.logsumexp(self.transitions + (emissions[:, t + 1] + betas[-1]).unsqueeze(1), dim=2)
-            betas.append(torch.where(mask[:, t + 1].unsqueeze(1), step, self.end.expand(batch, -1)))
-        beta = torch.stack(betas[::-1], dim=1)
+        rows = torch.arange(batch, device=emissions.device)
+        last = torch.stack(alphas, dim=1)[rows, lengths - 1]
+        log_partition = torch.stack(alpha_logs, dim=1)[rows, lengths - 1] + torch.log(last @ torch.exp(end - end.max()))
+        log_partition += end.max()
+        betas, beta_logs = _backward(weights, move, move_top, top, end, mask)
         on_path = tags.unsqueeze(2)
         steps_along = emissions.gather(2, on_path).squeeze(2)
         steps_along[:, 1:] += self.transitions[tags[:, :-1], tags[:, 1:]]
         steps_along[:, 0] = 0  # the first token's emission is in at_start
-        return PathScores(
-            alpha.gather(2, on_path).squeeze(2),
-            steps_along.cumsum(1),
-            beta.gather(2, on_path).squeeze(2),
-            log_partition,
-        )
+        at_start = torch.log(torch.stack(alphas, dim=1).gather(2, on_path).squeeze(2)) + torch.stack(alpha_logs, dim=1)
+        at_end = torch.log(betas.gather(2, on_path).squeeze(2)) + beta_logs
+        return PathScores(at_start.float(), steps_along.cumsum(1), at_end.float(), log_partition.float())
 
     def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         best = self.start + emissions[:, 0]
@@ -181,6 +189,27 @@ class CRF(nn.Module):
             path.append(tag)
         path.reverse()
         return torch.stack(path, dim=1).masked_fill(~mask, 0)
+
+
+def _scaled(values: torch.Tensor, log_scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows rescaled to sum to one, and the log of what was taken out (plus `log_scale`)."""
+    total = values.sum(dim=1)
+    return values / total.unsqueeze(1), torch.log(total) + log_scale
+
+
+def _backward(weights, move, move_top, top, end, mask) -> tuple[torch.Tensor, torch.Tensor]:
+    """The scaled backward pass: beta [batch, time, tags] (rows summing to one) and their log scales
+    [batch, time]. Past a sentence's end, and at its last token, beta is the end score."""
+    batch, steps, _ = weights.shape
+    at_end, end_log = _scaled(torch.exp(end - end.max()).expand(batch, -1), end.max().expand(batch))
+    betas, logs = [at_end], [end_log]
+    for t in range(steps - 2, -1, -1):
+        beta, step_log = _scaled((weights[:, t + 1] * betas[-1]) @ move.T, move_top + top[:, t + 1, 0])
+        step_log = step_log + logs[-1]
+        real = mask[:, t + 1]
+        betas.append(torch.where(real.unsqueeze(1), beta, at_end))
+        logs.append(torch.where(real, step_log, end_log))
+    return torch.stack(betas[::-1], dim=1), torch.stack(logs[::-1], dim=1)
 
 
 class NERModel(nn.Module):

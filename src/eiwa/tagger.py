@@ -110,10 +110,7 @@ class Tagger:
         if encoded is None:
             encoded = self.encoder.encode(sentences, with_tags=False)
         token_spans = self.tag_encoded(encoded, batch_size, confidence)
-        return [
-            [Span(s.tokens[span[0]].start, s.tokens[span[1] - 1].end, span[2], *span[3:]) for span in spans]
-            for s, spans in zip(sentences, token_spans)
-        ]
+        return [_character_spans(s, spans) if spans else [] for s, spans in zip(sentences, token_spans)]
 
     def predict(
         self, texts: str | Iterable[str], batch_size: int = 64, split_sentences: bool = True
@@ -277,6 +274,12 @@ class Tagger:
         """Let each feature take back what lives in its loaded weights (a vectors table's rows)."""
         for name, feature in self.encoder.features.items():
             feature.attach(getattr(self.model, name))
+
+
+def _character_spans(sentence: Sentence, spans: Sequence[tuple]) -> list[Span]:
+    """Token-index spans `(start, end, type[, confidence])` as character spans into the sentence's text."""
+    starts, ends = zip(*sentence.offsets)
+    return [Span(starts[span[0]], ends[span[1] - 1], span[2], *span[3:]) for span in spans]
 
 
 def as_json(text: str, spans: Sequence[Span], sentences: Sequence[tuple[int, int]] | None = None) -> Prediction:

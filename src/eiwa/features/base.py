@@ -115,6 +115,10 @@ class Feature:
         """The batch's tensors: by default every column padded to [batch, time, ...]."""
         return data.padded(indices, lengths)
 
+    def inference_batch(self, data: FeatureData, indices: np.ndarray, lengths: np.ndarray) -> dict:
+        """The batch's tensors at inference, where the module also reads `precompute`'s: by default `batch`'s."""
+        return self.batch(data, indices, lengths)
+
     def module(self) -> nn.Module:
         raise NotImplementedError
 

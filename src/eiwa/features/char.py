@@ -13,6 +13,8 @@ from eiwa.features.encoder import FeatureData, FormChunk, factorize, form_chunks
 from eiwa.features.vocab import Vocab, bigrams
 from eiwa.model import BiLSTM
 
+_KEPT_FORMS = 200_000  # about 25 MB of bigram ids
+
 
 @register
 class CharFeature(Feature):
@@ -51,10 +53,22 @@ class CharFeature(Feature):
 
     def _bigram_table(self, forms: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """[forms, longest] bigram ids (right-padded) and [forms] lengths, filled in one NumPy step."""
-        index = self.vocabs["bigrams"].index
-        rows = [[index(b) for b in bigrams(form)] for form in forms] or [[0]]
+        rows = self._bigram_rows(forms) or [np.zeros(1, np.int64)]
         lengths = np.fromiter(map(len, rows), np.int64, len(rows))
-        return torch.from_numpy(pad([np.asarray(r, np.int64) for r in rows], lengths)), torch.from_numpy(lengths)
+        return torch.from_numpy(pad(rows, lengths)), torch.from_numpy(lengths)
+
+    def _bigram_rows(self, forms: list[str]) -> list[np.ndarray]:
+        """Each form's bigram ids, kept across calls for up to `_KEPT_FORMS` forms: the forms of a
+        stream of texts recur (few are new after the first thousand texts)."""
+        kept = self.__dict__.setdefault("_kept_rows", {})
+        new = [form for form in forms if form not in kept]
+        if len(kept) + len(new) > _KEPT_FORMS:
+            kept.clear()
+        index = self.vocabs["bigrams"].index
+        for form in new:
+            ids = bigrams(form)
+            kept[form] = np.fromiter(map(index, ids), np.int64, len(ids))
+        return [kept[form] for form in forms]
 
     def batch(self, data, indices, lengths):
         forms = pad([data.columns["form_ids"][i] for i in indices], lengths)
@@ -65,6 +79,9 @@ class CharFeature(Feature):
         grid = np.zeros(forms.shape, np.int64)
         grid[mask] = chunk_row[token_forms]
         return {"form_ids": torch.from_numpy(forms), "token_forms": torch.from_numpy(grid), "form_chunks": chunks}
+
+    def inference_batch(self, data, indices, lengths):
+        return {"form_ids": torch.from_numpy(pad([data.columns["form_ids"][i] for i in indices], lengths))}
 
     def precompute(self, module, data, run, device):
         """The vector of every distinct form of the corpus, in chunks of similar length."""

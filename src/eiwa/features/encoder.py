@@ -274,11 +274,14 @@ class Encoder:
             for name, feature in self.features.items()
         }
 
-    def batch(self, encoded: Encoded, indices: np.ndarray) -> Batch:
+    def batch(self, encoded: Encoded, indices: np.ndarray, inference: bool = False) -> Batch:
+        """The sentences at `indices` as one batch; at `inference`, each feature gives only what its
+        module reads beside its precomputed tensors (Feature.inference_batch)."""
         lengths = encoded.lengths[indices]
         mask = np.arange(int(lengths.max()))[None, :] < lengths[:, None]
         inputs = {
-            name: feature.batch(encoded.features[name], indices, lengths) for name, feature in self.features.items()
+            name: (feature.inference_batch if inference else feature.batch)(encoded.features[name], indices, lengths)
+            for name, feature in self.features.items()
         }
         tags = None
         if encoded.tag_ids is not None:
@@ -286,7 +289,12 @@ class Encoder:
         return Batch(inputs, torch.from_numpy(lengths), torch.from_numpy(mask), tags, np.asarray(indices))
 
     def batches(
-        self, encoded: Encoded, batch_size: int, shuffle_seed: int | None = None, shard: tuple[int, int] | None = None
+        self,
+        encoded: Encoded,
+        batch_size: int,
+        shuffle_seed: int | None = None,
+        shard: tuple[int, int] | None = None,
+        inference: bool = False,
     ):
         """Length-bucketed batches: similar lengths together waste little padding.
 
@@ -317,4 +325,4 @@ class Encoder:
                     continue
                 chunk = chunk[shard[0] :: shard[1]]
             if len(chunk):
-                yield self.batch(encoded, chunk)
+                yield self.batch(encoded, chunk, inference)
