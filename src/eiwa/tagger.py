@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -129,14 +131,23 @@ class Tagger:
     def pipe(
         self, texts: Iterable[str], batch_size: int = 64, chunk_size: int = 1000, split_sentences: bool = True
     ) -> Iterator[Prediction]:
-        """Results one by one, reading `texts` lazily `chunk_size` at a time (memory stays bounded
-        for a stream of any length)."""
+        """Results one by one, reading `texts` lazily `chunk_size` at a time, one chunk ahead of the
+        results (memory stays bounded for a stream of any length)."""
         if isinstance(texts, str):
             raise EiwaError("pipe takes an iterable of texts; for one text use predict(text)")
         iterator = iter(texts)
-        while chunk := list(itertools.islice(iterator, chunk_size)):
-            for record, _ in self.tag_documents(chunk, batch_size=batch_size, split_sentences=split_sentences):
-                yield record
+        chunks = iter(lambda: list(itertools.islice(iterator, chunk_size)), [])
+        # While the model tags one chunk (torch, off the GIL), the next is tokenized and encoded
+        # (Python): the two take turns on the cores instead of one waiting for the other.
+        with ThreadPoolExecutor(1, "eiwa-pipe") as tagging:
+            pending = None
+            for chunk in chunks:
+                documents = self._documents(chunk, None, split_sentences)
+                if pending is not None:
+                    yield from (record for record, _ in pending.result())
+                pending = tagging.submit(self._tag_documents, documents, batch_size)
+            if pending is not None:
+                yield from (record for record, _ in pending.result())
 
     def tag_documents(
         self,
@@ -151,6 +162,10 @@ class Tagger:
         The sentences of all texts are tagged together, `batch_size` at a time. Returns, per text and
         in order, its result (entity and sentence offsets into the text) and its tokenized sentences
         (token offsets into each sentence's own text)."""
+        return self._tag_documents(self._documents(texts, sentences, split_sentences), batch_size)
+
+    def _documents(self, texts, sentences, split_sentences: bool) -> _Documents:
+        """Texts checked, split into sentences, tokenized and encoded: all that comes before the model."""
         for text in texts:
             if not isinstance(text, str):
                 raise EiwaError(f"texts must be strings, got {type(text).__name__}")
@@ -158,13 +173,16 @@ class Tagger:
             raise EiwaError(f"sentences must list the spans of each text: {len(sentences)} for {len(texts)} texts")
         if sentences is None:
             sentences = [document_spans(t, self.config.lang, split_sentences) for t in texts]
-        tokenizer = tokenizer_for(self.config.lang)
-        tokenized = tokenizer.sentences(
-            [text[start:end] for text, spans in zip(texts, sentences) for start, end in spans]
-        )
-        tagged = self.tag_sentences(tokenized, batch_size, confidence=True) if tokenized else []
+        pieces = [text[start:end] for text, spans in zip(texts, sentences) for start, end in spans]
+        tokenized = tokenizer_for(self.config.lang).sentences(pieces)
+        encoded = self.encoder.encode(tokenized, with_tags=False)
+        return _Documents(texts, sentences, tokenized, encoded)
+
+    def _tag_documents(self, documents: _Documents, batch_size: int) -> list[tuple[Prediction, list[Sentence]]]:
+        tokenized = documents.tokenized
+        tagged = self.tag_sentences(tokenized, batch_size, documents.encoded, confidence=True) if tokenized else []
         results, first = [], 0
-        for text, spans in zip(texts, sentences):
+        for text, spans in zip(documents.texts, documents.sentences):
             entities = [
                 Span(span.start + start, span.end + start, span.type, span.confidence)
                 for (start, _), found in zip(spans, tagged[first : first + len(spans)])
@@ -274,6 +292,16 @@ class Tagger:
         """Let each feature take back what lives in its loaded weights (a vectors table's rows)."""
         for name, feature in self.encoder.features.items():
             feature.attach(getattr(self.model, name))
+
+
+@dataclass
+class _Documents:
+    """Texts made ready for the model: their sentence spans, tokenized sentences and encoding."""
+
+    texts: Sequence[str]
+    sentences: Sequence[Sequence[tuple[int, int]]]
+    tokenized: list[Sentence]
+    encoded: Encoded
 
 
 def _character_spans(sentence: Sentence, spans: Sequence[tuple]) -> list[Span]:
