@@ -23,6 +23,7 @@ from eiwa.model import NERModel
 from eiwa.tags import spans_from_tag_ids
 
 _MIN_POOLED_BATCH = 16  # below this many sentences one batch on one thread is fastest
+_WINDOW = 8  # batches whose distinct tokens are found together: more share more tokens, and hold more memory
 _POOLS: dict[int, ThreadPoolExecutor] = {}  # tagging threads by size, shared by every tagger and call
 _POOLS_LOCK = threading.Lock()
 os.register_at_fork(after_in_child=_POOLS.clear)  # a forked child has none of the parent's threads
@@ -70,7 +71,10 @@ def tag_encoded(
 ) -> list[list[tuple]]:
     """Token-index entity spans `(start, end, type)` for every encoded sentence; with `confidence`,
     `(start, end, type, probability)`: the CRF marginal probability of the entity's tags
-    (forward-backward; for a softmax decoder, the product of its tokens'). The model is in eval mode."""
+    (forward-backward; for a softmax decoder, the product of its tokens'). The model is in eval mode.
+
+    Batches go in windows (bounded memory). When every feature is token-local, the feature modules
+    and the BiLSTM's input projection run once per distinct token of a window (`window_gates`)."""
     device = next(model.parameters()).device
     threads = torch.get_num_threads()
     pool = tagging_pool(threads) if device.type == "cpu" else None
@@ -79,24 +83,89 @@ def tag_encoded(
         batch_size = min(batch_size, max(_MIN_POOLED_BATCH, -(-len(encoded) // (2 * threads))))
     run = pool.map if pool else map
     precomputed = encoder.precompute(model, encoded, lambda f, items: run(_in_inference_mode(f), items), device)
-    tag = _in_inference_mode(functools.partial(_tag_batch, model, encoder.tags.items, precomputed, device, confidence))
+    tag = _in_inference_mode(functools.partial(_tag_batch, model, encoder.tags.items, confidence))
+    by_token = all(feature.token_local for feature in encoder.features.values())
     results: list[list[tuple]] = [[] for _ in range(len(encoded))]
     batches = encoder.batches(encoded, batch_size, inference=True)
-    window_size = 4 * threads if pool else 1  # bounded memory; pool.map submits a window at once
-    while window := list(itertools.islice(batches, window_size)):
-        for batch, spans_of in run(tag, window):
+    while window := [b.to(device).with_inputs(precomputed) for b in itertools.islice(batches, _WINDOW)]:
+        with torch.inference_mode():
+            gates = window_gates(model, window) if by_token else [None] * len(window)
+        for batch, spans_of in run(tag, zip(window, gates)):
             for index, spans in zip(batch.indices, spans_of):
                 results[index] = spans
     return results
 
 
-def _tag_batch(model: NERModel, tag_names, precomputed: dict, device, confidence: bool, batch: Batch):
-    lengths = batch.lengths.numpy()
-    batch = batch.to(device).with_inputs(precomputed)
-    if not confidence:
-        return batch, spans_from_tag_ids(model.decode(batch).cpu().numpy(), lengths, tag_names)
-    best, scores = model.decode_with_scores(batch)
+def window_gates(model: NERModel, window: list[Batch]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """For each batch: a table of the classifier BiLSTM's input gates [2, tokens, 4 * hidden] and each
+    position's row in it [batch, time]. The feature modules and the input projection run once per
+    distinct token of the window (one table for all its batches): a token is its integer inputs (every
+    [batch, time, ...] tensor of its features'), which decide its vector."""
+    keyed = [_token_keys(batch) for batch in window]
+    layout, token_rows = keyed[0][0], [rows for _, rows in keyed]
+    distinct, inverse = distinct_rows(torch.cat(token_rows))
+    inputs: dict[str, dict] = {name: dict(tensors) for name, tensors in window[0].inputs.items()}
+    column = 0
+    for name, key, shape, dtype in layout:
+        width = int(np.prod(shape, dtype=np.int64))
+        inputs[name][key] = distinct[:, column : column + width].reshape(1, len(distinct), *shape).to(dtype)
+        column += width
+    gates = model.classifier.lstm.input_gates(model.token_vectors(inputs)[0])
+    result, first = [], 0
+    for batch, rows in zip(window, token_rows):
+        grid = torch.zeros(batch.mask.shape, dtype=torch.int64, device=gates.device)
+        grid[batch.mask] = inverse[first : first + len(rows)]
+        first += len(rows)
+        result.append((gates, grid))
+    return result
+
+
+def distinct_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`torch.unique(rows, dim=0, return_inverse=True)` (in another order) for non-negative int64 rows,
+    some ten times faster: the columns are packed into one int64 number per row, mixed radix, the
+    numbers so far replaced by their rank among the distinct ones whenever the next column would
+    overflow, and the distinct numbers found by a one-dimensional unique."""
+    if not len(rows) or bool((rows < 0).any()):
+        return torch.unique(rows, dim=0, return_inverse=True)
+    numbers, size = torch.zeros(len(rows), dtype=torch.int64, device=rows.device), 1
+    for column in rows.T:
+        span = int(column.max()) + 1
+        if size * span >= 1 << 62:
+            distinct, numbers = torch.unique(numbers, return_inverse=True)
+            size = len(distinct)
+        numbers, size = numbers * span + column, size * span
+    distinct, inverse = torch.unique(numbers, return_inverse=True)
+    first = torch.empty(len(distinct), dtype=torch.int64, device=rows.device)
+    first.scatter_(0, inverse, torch.arange(len(rows), device=rows.device))  # any row of each: they are equal
+    return rows[first], inverse
+
+
+def _token_keys(batch: Batch) -> tuple[list[tuple], torch.Tensor]:
+    """Where each token-aligned integer input of the batch sits (feature, key, trailing shape, dtype),
+    and those inputs of every real token side by side [tokens, columns]."""
+    aligned = [
+        (name, key, value)
+        for name, tensors in batch.inputs.items()
+        for key, value in tensors.items()
+        if isinstance(value, torch.Tensor) and value.shape[:2] == batch.mask.shape and not value.is_floating_point()
+    ]
+    layout = [(name, key, tuple(value.shape[2:]), value.dtype) for name, key, value in aligned]
+    columns = [value.reshape(*batch.mask.shape, -1).long() for _, _, value in aligned]
+    return layout, torch.cat(columns, dim=2)[batch.mask]
+
+
+def _tag_batch(model: NERModel, tag_names, confidence: bool, batch_and_gates: tuple[Batch, tuple | None]):
+    batch, gates = batch_and_gates
+    lengths = batch.lengths.cpu().numpy()
+    if gates is None:
+        emissions = model.emissions(batch)
+    else:
+        emissions = model.classifier.emissions_from_gates(*gates, batch.lengths)
+    best = model.classifier.decode(emissions, batch.mask)
     spans_of = spans_from_tag_ids(best.cpu().numpy(), lengths, tag_names)
+    if not confidence:
+        return batch, spans_of
+    scores = model.classifier.path_log_probabilities(emissions, batch.mask, best)
     where = np.array(
         [(row, start, end) for row, spans in enumerate(spans_of) for start, end, _ in spans], dtype=np.int64
     ).reshape(-1, 3)

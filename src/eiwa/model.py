@@ -50,6 +50,47 @@ class BiLSTM(nn.Module):
         final = torch.cat([forward_out[rows, last], backward_reversed[rows, last]], dim=-1)
         return torch.cat([forward_out, backward_out], dim=-1), final
 
+    def input_gates(self, inputs: torch.Tensor) -> torch.Tensor:
+        """[..., dim] -> [2, ..., 4 * hidden]: each direction's input projection with both its biases,
+        what its recurrence adds to at every step (`from_gates`)."""
+        return torch.stack(
+            [
+                nn.functional.linear(inputs, lstm.weight_ih_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0)
+                for lstm in (self.forward_lstm, self.backward_lstm)
+            ]
+        )
+
+    def from_gates(self, gates: torch.Tensor, rows: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The outputs of `forward` from a table of input gates [2, tokens, 4 * hidden] (`input_gates`
+        of distinct tokens, for inference) and each position's row in it [batch, time]: the two
+        directions' recurrences run together, one batched product per step."""
+        steps = torch.arange(rows.shape[1], device=rows.device)
+        reverse = lengths.unsqueeze(1) - 1 - steps
+        reverse = torch.where(reverse >= 0, reverse, steps)
+        index = torch.stack([rows, rows.gather(1, reverse) + gates.shape[1]])  # rows of the flattened table
+        recurrent = torch.stack([self.forward_lstm.weight_hh_l0, self.backward_lstm.weight_hh_l0]).transpose(1, 2)
+        forward_out, backward_reversed = _recurrence(gates.reshape(-1, gates.shape[2]), index, recurrent)
+        backward_out = backward_reversed.gather(1, reverse.unsqueeze(2).expand(-1, -1, backward_reversed.shape[2]))
+        return torch.cat([forward_out, backward_out], dim=-1)
+
+
+def _recurrence(gates: torch.Tensor, index: torch.Tensor, recurrent: torch.Tensor) -> torch.Tensor:
+    """LSTM steps for several independent LSTMs at once: input gates are rows of `gates`
+    [rows, 4 * hidden] chosen by `index` [lstms, batch, time]; recurrent weights [lstms, hidden,
+    4 * hidden] -> hidden states [lstms, batch, time, hidden]. Gates in PyTorch's order: input,
+    forget, cell, output."""
+    lstms, batch, steps = index.shape
+    hidden = recurrent.shape[1]
+    h = gates.new_zeros(lstms, batch, hidden)
+    c = gates.new_zeros(lstms, batch, hidden)
+    outputs = gates.new_empty(lstms, batch, steps, hidden)
+    for t in range(steps):
+        i, f, cell, o = torch.baddbmm(gates[index[:, :, t]], h, recurrent).chunk(4, dim=2)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(cell)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        outputs[:, :, t] = h
+    return outputs
+
 
 class ClassifierModule(nn.Module):
     """Token vectors -> dropout -> word-level BiLSTM -> dropout -> tag scores -> CRF (or softmax)."""
@@ -66,6 +107,11 @@ class ClassifierModule(nn.Module):
     def emissions(self, token_vectors: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         hidden, _ = self.lstm(self.dropout(token_vectors), lengths)
         return self.output(self.dropout(hidden))
+
+    def emissions_from_gates(self, gates: torch.Tensor, rows: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """`emissions` in eval mode (no dropout) from a table of the BiLSTM's input gates and each
+        position's row in it (BiLSTM.from_gates)."""
+        return self.output(self.lstm.from_gates(gates, rows, lengths))
 
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean negative log-likelihood per sentence."""
@@ -164,12 +210,13 @@ class CRF(nn.Module):
         log_partition += end.max()
         betas, beta_logs = _backward(weights, move, move_top, top, end, mask)
         on_path = tags.unsqueeze(2)
-        steps_along = emissions.gather(2, on_path).squeeze(2)
-        steps_along[:, 1:] += self.transitions[tags[:, :-1], tags[:, 1:]]
+        # float64 throughout: the terms are sums over whole sentences, and a probability is their difference
+        steps_along = e.gather(2, on_path).squeeze(2)
+        steps_along[:, 1:] += self.transitions.double()[tags[:, :-1], tags[:, 1:]]
         steps_along[:, 0] = 0  # the first token's emission is in at_start
         at_start = torch.log(torch.stack(alphas, dim=1).gather(2, on_path).squeeze(2)) + torch.stack(alpha_logs, dim=1)
         at_end = torch.log(betas.gather(2, on_path).squeeze(2)) + beta_logs
-        return PathScores(at_start.float(), steps_along.cumsum(1), at_end.float(), log_partition.float())
+        return PathScores(at_start, steps_along.cumsum(1), at_end, log_partition)
 
     def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         best = self.start + emissions[:, 0]
@@ -238,10 +285,13 @@ class NERModel(nn.Module):
         """(feature, width) of each block of the classifier's input, in order."""
         return [(name, getattr(self, name).output_dim) for name in self.feature_names]
 
+    def token_vectors(self, inputs: dict[str, dict]) -> torch.Tensor:
+        """Every feature module's output for the tokens, concatenated in the classifier's order."""
+        return torch.cat([getattr(self, name)(inputs[name]) for name in self.feature_names], dim=-1)
+
     def emissions(self, batch: Batch) -> torch.Tensor:
         """Tag scores [batch, time, tags]."""
-        vectors = [getattr(self, name)(batch.inputs[name]) for name in self.feature_names]
-        return self.classifier.emissions(torch.cat(vectors, dim=-1), batch.lengths)
+        return self.classifier.emissions(self.token_vectors(batch.inputs), batch.lengths)
 
     def loss(self, batch: Batch) -> torch.Tensor:
         return self.classifier.loss(self.emissions(batch), batch.tag_ids, batch.mask)

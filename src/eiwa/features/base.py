@@ -92,6 +92,10 @@ class Feature:
     # The classifier reads these features' outputs before the others' (word, then char: the layout of
     # format-1 models); saved models depend on this order.
     classifier_first: ClassVar[bool] = False
+    # In eval mode the module's output for a token depends on that token's own inputs alone (each
+    # tensor of `inference_batch` shaped [batch, time, ...]): tagging then runs it once per distinct
+    # token (inference.window_gates). A module that looks at neighbouring tokens sets this False.
+    token_local: ClassVar[bool] = True
 
     def __init__(self, config: Config, vocabs: dict[str, Vocab] | None = None, state: dict | None = None):
         self.config = config
