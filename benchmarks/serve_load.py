@@ -208,7 +208,7 @@ def main() -> None:
     args = arguments()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian, Ubuntu: apt-get install wrk)")
-    version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False).stdout.splitlines()[0]
+    version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False).stdout.split(" Copyright")[0]
     texts = texts_of(args.texts)
     from eiwa.serving.http import launch
 
