@@ -61,13 +61,16 @@ class Batcher:
         await self.queue.put((texts, split_sentences, future))
         return await future
 
-    async def run(self) -> None:
+    async def gather(self) -> list[tuple[list[str], bool, asyncio.Future]]:
+        """The next call's requests: the first to come, then whatever else arrives within
+        `max_wait_ms`, up to `max_batch` texts. Requests already queued are taken at once (under load
+        they are most of a call; waiting on the queue costs a task each)."""
         loop = asyncio.get_running_loop()
-        while True:
-            waiting = [await self.queue.get()]
-            size = len(waiting[0][0])
-            deadline = loop.time() + self.limits.max_wait_ms / 1000
-            while size < self.limits.max_batch:
+        waiting = [await self.queue.get()]
+        size = len(waiting[0][0])
+        deadline = loop.time() + self.limits.max_wait_ms / 1000
+        while size < self.limits.max_batch:
+            if self.queue.empty():
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
@@ -75,8 +78,16 @@ class Batcher:
                     item = await asyncio.wait_for(self.queue.get(), remaining)
                 except TimeoutError:
                     break
-                waiting.append(item)
-                size += len(item[0])
+            else:
+                item = self.queue.get_nowait()
+            waiting.append(item)
+            size += len(item[0])
+        return waiting
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            waiting = await self.gather()
             live = [item for item in waiting if not item[2].done()]  # timed-out requests drop out
             if not live:
                 continue
@@ -220,7 +231,8 @@ def create_app(tagger: Tagger, limits: Limits | None = None):
 
     async def tag(texts: list[str], split_sentences: bool = True) -> list[dict] | JSONResponse:
         try:
-            return await asyncio.wait_for(app.state.batcher.tag(texts, split_sentences), limits.timeout_s)
+            async with asyncio.timeout(limits.timeout_s):  # unlike wait_for, no task a request
+                return await app.state.batcher.tag(texts, split_sentences)
         except TimeoutError:
             return error(504, f"the request took longer than {limits.timeout_s:g} s")
 
