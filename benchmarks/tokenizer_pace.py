@@ -9,6 +9,7 @@ difference of the two wall times is the *marginal* time, so start-up and model l
 out of the rate (they are reported on their own, as "one text"). Passes:
 
     mecab      fugashi + unidic-lite alone: every token's surface and pos1 read in Python
+    tokenizer  eiwa's Japanese tokenizer alone (`tokenizer_for("ja").sentences`, 1,000 texts a call)
     MODEL      `eiwa predict MODEL --input texts.txt` (JSON lines to standard output, discarded)
 
 Peak RSS is each process's own (wait4). `--memory N,...` runs `eiwa predict` of the first model
@@ -37,6 +38,16 @@ n = 0
 for line in open(sys.argv[1], encoding="utf-8"):
     for word in tagger(line.rstrip("\\n")):
         n += len(word.surface) + len(word.feature.pos1 or "")
+print(n)
+"""
+
+TOKENIZER_ALONE = """
+import sys, itertools
+from eiwa.tokenize import tokenizer_for
+tokenizer, lines = tokenizer_for("ja"), (line.rstrip("\\n") for line in open(sys.argv[1], encoding="utf-8"))
+n = 0
+while chunk := list(itertools.islice(lines, 1000)):
+    n += sum(map(len, tokenizer.sentences(chunk)))
 print(n)
 """
 
@@ -99,9 +110,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         all_path, one_path = write_texts(folder, "all.txt", texts), write_texts(folder, "one.txt", texts[:1])
-        script = folder / "mecab.py"
-        script.write_text(MECAB_ALONE)
-        passes = {"mecab": lambda path: [sys.executable, str(script), str(path)]}
+        mecab, tokenizer = folder / "mecab.py", folder / "tokenizer.py"
+        mecab.write_text(MECAB_ALONE)
+        tokenizer.write_text(TOKENIZER_ALONE)
+        passes = {
+            "mecab": lambda path: [sys.executable, str(mecab), str(path)],
+            "tokenizer": lambda path: [sys.executable, str(tokenizer), str(path)],
+        }
         passes.update({model: predict_command(model) for model in args.model})
         for name, command_for in passes.items():
             results["passes"][name] = marginal(command_for, all_path, one_path, len(texts), args.repeats)
@@ -116,8 +131,10 @@ def main() -> None:
     print(f"\n{len(texts)} unique texts; marginal texts/s, and the share of MeCab's own rate:")
     for name, result in results["passes"].items():
         rate = result["texts_per_second"]
-        print(f"  {name:30} {rate:9,.0f}/s  {rate / mecab:6.1%}  one text {result['seconds_one']:.2f} s  "
-              f"peak RSS {result['peak_rss_mb']:,.0f} MB")
+        print(
+            f"  {name:30} {rate:9,.0f}/s  {rate / mecab:6.1%}  one text {result['seconds_one']:.2f} s  "
+            f"peak RSS {result['peak_rss_mb']:,.0f} MB"
+        )
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
 
 

@@ -10,26 +10,10 @@ from collections.abc import Iterator
 import fugashi
 
 from eiwa.doc import Token
-from eiwa.tokenize.japanese import MECAB_ARGS, encodable
+from eiwa.tokenize.japanese import MECAB_ARGS, _analysis, encodable
 
 _NON_SPACE = re.compile(r"\S+")
 _SPACE = re.compile(r"\s")
-_POS_FIELDS = 4
-_BASE_FIELD = 10
-_KANA_FIELD = 17
-
-
-def _analysis(word) -> tuple[str | None, tuple[str, ...], str | None]:
-    """A MeCab node's kana reading, POS levels and dictionary form; unidic gives None, "" or "*"
-    for a missing value, and unknown words have fewer fields."""
-    # Splitting the raw feature string is 3x cheaper than fugashi's named tuple; a quoted field
-    # (a comma inside a value) needs the real CSV parse.
-    raw = word.feature_raw
-    fields = list(word.feature) if '"' in raw else raw.split(",")
-    pos = tuple(fields[:_POS_FIELDS]) + ("*",) * max(0, _POS_FIELDS - len(fields))
-    kana = fields[_KANA_FIELD] if len(fields) > _KANA_FIELD else None
-    base = fields[_BASE_FIELD] if len(fields) > _BASE_FIELD else None
-    return (None if not kana or kana == "*" else kana), pos, (None if not base or base == "*" else base)
 
 
 def _skip_space(text: str, pos: int) -> int:
