@@ -10,7 +10,6 @@ Where torch's thread count is process-wide (no OpenMP), batches run in the calle
 from __future__ import annotations
 
 import functools
-import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -73,8 +72,9 @@ def tag_encoded(
     `(start, end, type, probability)`: the CRF marginal probability of the entity's tags
     (forward-backward; for a softmax decoder, the product of its tokens'). The model is in eval mode.
 
-    Batches go in windows (bounded memory). When every feature is token-local, the feature modules
-    and the BiLSTM's input projection run once per distinct token of a window (`window_gates`)."""
+    Batches go in windows of up to `_WINDOW`, each a task for one tagging thread. When every feature
+    is token-local, the feature modules and the BiLSTM's input projection run once per distinct token
+    of a window (`window_gates`)."""
     device = next(model.parameters()).device
     threads = torch.get_num_threads()
     pool = tagging_pool(threads) if device.type == "cpu" else None
@@ -83,17 +83,27 @@ def tag_encoded(
         batch_size = min(batch_size, max(_MIN_POOLED_BATCH, -(-len(encoded) // (2 * threads))))
     run = pool.map if pool else map
     precomputed = encoder.precompute(model, encoded, lambda f, items: run(_in_inference_mode(f), items), device)
-    tag = _in_inference_mode(functools.partial(_tag_batch, model, encoder.tags.items, confidence))
     by_token = all(feature.token_local for feature in encoder.features.values())
+    tag = functools.partial(_tag_window, model, encoder.tags.items, precomputed, device, confidence, by_token)
     results: list[list[tuple]] = [[] for _ in range(len(encoded))]
-    batches = encoder.batches(encoded, batch_size, inference=True)
-    while window := [b.to(device).with_inputs(precomputed) for b in itertools.islice(batches, _WINDOW)]:
-        with torch.inference_mode():
-            gates = window_gates(model, window) if by_token else [None] * len(window)
-        for batch, spans_of in run(tag, zip(window, gates)):
+    batches = list(encoder.batches(encoded, batch_size, inference=True))
+    # A window is one task for a tagging thread (one torch thread: no OpenMP team to wake per
+    # operation), and there are enough windows to keep every thread busy.
+    per_window = max(1, min(_WINDOW, -(-len(batches) // threads)))
+    windows = [batches[i : i + per_window] for i in range(0, len(batches), per_window)]
+    for tagged in run(_in_inference_mode(tag), windows):
+        for batch, spans_of in tagged:
             for index, spans in zip(batch.indices, spans_of):
                 results[index] = spans
     return results
+
+
+def _tag_window(model: NERModel, tag_names, precomputed: dict, device, confidence: bool, by_token: bool, window):
+    """Each batch of the window with its token-index spans (see tag_encoded); with `by_token`, the
+    feature modules and input projection run once per distinct token of the window."""
+    window = [batch.to(device).with_inputs(precomputed) for batch in window]
+    gates = window_gates(model, window) if by_token else [None] * len(window)
+    return [_tag_batch(model, tag_names, confidence, item) for item in zip(window, gates)]
 
 
 def window_gates(model: NERModel, window: list[Batch]) -> list[tuple[torch.Tensor, torch.Tensor]]:
