@@ -18,7 +18,6 @@ import click
 from eiwa import __version__
 from eiwa.errors import EiwaError
 
-
 # Each command's module, imported when the command is asked for (so that `eiwa predict` does not pay
 # for the imports of training, studies and the server); importing a module adds its command(s) to `cli`.
 COMMAND_MODULES = {

@@ -14,7 +14,6 @@ from eiwa.scoring import Scores
 from eiwa.tagger import resolve_device
 
 
-
 @functools.cache
 def get_console():
     """rich's Console on stderr, the one every command prints through (also `options.console`). It
@@ -29,6 +28,7 @@ def __getattr__(name: str):
     if name == "console":
         return get_console()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 QUIET_HELP = "Print only the result (no settings, epochs or progress bar); warnings and errors still go to stderr."
 

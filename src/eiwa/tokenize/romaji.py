@@ -139,8 +139,9 @@ class _KanaConverter(cutlet.Cutlet):
     """cutlet's Hepburn kana mapping with the fixes this module documents.
 
     Only cutlet's kana table is used (``map_kana``), so ``Cutlet.__init__`` is not called: it opens
-    a MeCab tagger of its own, one more mapping of the dictionary (about 60 MB of resident pages
-    once warm). Without a tagger the converter holds no state that changes: one serves every thread.
+    a MeCab tagger of its own, one more mapping of the dictionary whose pages count again in the
+    process's resident memory. Without a tagger the converter holds no state that changes: one
+    serves every thread.
     """
 
     def __init__(self):
