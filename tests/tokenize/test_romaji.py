@@ -6,8 +6,9 @@ import random
 
 import pytest
 
+from eiwa.tokenize import tokenizer_for
 from eiwa.tokenize.japanese import JapaneseTokenizer
-from eiwa.tokenize.romaji import Romanizer, romanize
+from eiwa.tokenize.romaji import CACHE_SIZE, Romanizer, romanize
 
 try:
     from hypothesis import given, settings
@@ -248,3 +249,20 @@ else:
     @given(st.text(alphabet=st.sampled_from(_MIXED), min_size=1, max_size=12))
     def test_any_text_gives_nonempty_deterministic_output(text):
         _check_mixed(text)
+
+
+def test_cache_keeps_at_most_its_bound():
+    bounded, reference = Romanizer(cache_size=50), Romanizer()
+    texts = _random_texts(_KANA, count=400, seed=2)
+    assert [bounded.romanize(text) for text in texts] == [reference.romanize(text) for text in texts]
+    assert bounded.cache_info().currsize == 50
+    assert Romanizer().cache_info().maxsize == CACHE_SIZE <= 100_000  # bounded by default, too
+
+
+def test_no_mecab_of_its_own():
+    """The romanizer reads with the shared tokenizer's tagger, and the kana converter has none: one
+    MeCab dictionary mapped per thread, not one per component."""
+    romanizer = Romanizer()
+    assert romanizer.romanize("ＡＢＣ株式会社") == "abckabushikikaisha"  # read by MeCab
+    assert romanizer._reading_tagger is tokenizer_for("ja").tokenizer.tagger
+    assert romanizer._kana.tagger is None

@@ -3,9 +3,9 @@ features, recipes, modules), so that a new format or feature appears in every co
 
 from __future__ import annotations
 
+import functools
+
 import click
-from rich.console import Console
-from rich.table import Table
 
 from eiwa.config import DEFAULT_RECIPES, INPUTS, default_recipe, recipe_summaries
 from eiwa.errors import EiwaError
@@ -13,7 +13,23 @@ from eiwa.readers import READERS, infer_format
 from eiwa.scoring import Scores
 from eiwa.tagger import resolve_device
 
-console = Console(stderr=True, soft_wrap=True, highlight=False)
+
+@functools.cache
+def get_console():
+    """rich's Console on stderr, the one every command prints through (also `options.console`). It
+    is made on first use: rich takes a tenth of a second to import, which a command that prints
+    nothing of its own (predict to standard output) need not pay."""
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def __getattr__(name: str):
+    if name == "console":
+        return get_console()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 QUIET_HELP = "Print only the result (no settings, epochs or progress bar); warnings and errors still go to stderr."
 
 
@@ -60,16 +76,16 @@ def settled_format(fmt: str | None, path) -> str:
     if path is None:
         raise EiwaError("give a data file (or --format hironsan for the installed Hironsan corpus)")
     fmt = infer_format(path)
-    console.print(f"reading {path} as {fmt} (inferred from its content; --format to choose)")
+    get_console().print(f"reading {path} as {fmt} (inferred from its content; --format to choose)")
     return fmt
 
 
-def config_for(config_path: str | None, lang: str, log=console.print) -> str | None:
+def config_for(config_path: str | None, lang: str, log=None) -> str | None:
     """The --config given, or the language's default recipe (said on stderr). A --config is checked by
     the callers before they read the data (resolve_config), so that its error comes first."""
     if config_path or not (recipe := default_recipe(lang)):
         return config_path
-    log(f"recipe: {recipe}, the default for {lang} data (--config to choose another)")
+    (log or get_console().print)(f"recipe: {recipe}, the default for {lang} data (--config to choose another)")
     return recipe
 
 
@@ -227,6 +243,9 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def print_scores(title: str, scores: Scores) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=title)
     for column in ("type", "precision", "recall", "F1", "gold", "predicted"):
         table.add_column(column, justify="left" if column == "type" else "right")

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from eiwa.cli import cli
-from eiwa.cli.options import console, device_option, split_columns
+from eiwa.cli import cli, lasting_objects
+from eiwa.cli.options import device_option, get_console, split_columns
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import atomic_text, check_writable
 from eiwa.serving.predict import input_formats, predict_file, predict_items
@@ -102,7 +102,8 @@ def predict(
         raise EiwaError("give either TEXT arguments or --input, not both")
     if input_path is None and not texts:
         raise EiwaError("nothing to tag: give TEXT arguments or --input PATH")
-    tagger = Tagger.load(model).to(device)
+    with lasting_objects():
+        tagger = Tagger.load(model).to(device)
     if to_file:
         destination = atomic_text(output)
     else:
@@ -126,4 +127,4 @@ def predict(
                 split_sentences,
             )
     if to_file:
-        console.print(f"wrote {count} results to {output}")
+        get_console().print(f"wrote {count} results to {output}")

@@ -41,7 +41,11 @@ _LOADED: dict[tuple[str, int, int], NameTable] = {}
 _LOAD_LOCK = threading.Lock()
 
 
-@functools.lru_cache(maxsize=200_000)
+# The most recent distinct tokens' NFKC forms (about 200 bytes each: at most ~13 MB, however much is tagged).
+NFKC_CACHE_SIZE = 65_536
+
+
+@functools.lru_cache(maxsize=NFKC_CACHE_SIZE)
 def _nfkc(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFKC", text)
 

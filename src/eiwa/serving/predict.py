@@ -12,17 +12,18 @@ from __future__ import annotations
 import contextlib
 import itertools
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from eiwa.doc import Sentence
+import numpy as np
+
+from eiwa.doc import Sentence, TokenColumns
 from eiwa.errors import DataError
 from eiwa.readers import raw_text, read
 from eiwa.readers.files import text_records
 from eiwa.serving.results import Prediction
-from eiwa.serving.writers import WRITERS
+from eiwa.serving.writers import WRITERS, TokenOffsets
 from eiwa.tagger import Tagger, as_json
 
 # txt: a text a line; jsonl: records with "text" (their "id" and "meta" pass through); any reader's format:
@@ -63,26 +64,27 @@ def predict_items(
     split_sentences: bool = True,
 ) -> int:
     """Tag `items` a chunk at a time and write each record to `stream` as it is made; returns the count.
-    A text is split into sentences unless `split_sentences` is false; a pre-tokenized sentence is one."""
+    A text is split into sentences unless `split_sentences` is false; a pre-tokenized sentence is one.
+    Nothing outlives its chunk: memory stays flat however many items there are."""
     writer = WRITERS[output_format](stream, tagger.entity_types, tagger.label_meanings, tagger.config.lang)
     items, count = iter(items), 0
     while chunk := list(itertools.islice(items, CHUNK)):
-        for (_, extra), (record, sentence) in zip(
-            chunk, tag_items(tagger, [item for item, _ in chunk], batch_size, split_sentences)
-        ):
+        tagged = tag_items(tagger, [item for item, _ in chunk], batch_size, split_sentences, writer.needs_tokens)
+        for (_, extra), (record, tokens) in zip(chunk, tagged):
             kept = [e for e in record["entities"] if e["confidence"] >= min_confidence]
-            writer.write({**extra, **record, "entities": kept}, sentence)
+            writer.write({**extra, **record, "entities": kept}, tokens)
         stream.flush()
         count += len(chunk)
+        del chunk, tagged  # not kept while the next chunk is read and tagged
     writer.close()
     return count
 
 
 def tag_items(
-    tagger: Tagger, items: list[str | Sentence], batch_size: int, split_sentences: bool
-) -> list[tuple[Prediction, Sentence]]:
-    """Each item's record and its tokens as one Sentence (offsets into the record's text, for
-    writers that need tokens): texts through `Tagger.tag_documents`, pre-tokenized sentences as given."""
+    tagger: Tagger, items: list[str | Sentence], batch_size: int, split_sentences: bool, with_tokens: bool = True
+) -> list[tuple[Prediction, TokenOffsets | None]]:
+    """Each item's record and, `with_tokens`, its tokens' offsets into the record's text (for writers
+    that need tokens): texts through `Tagger.tag_documents`, pre-tokenized sentences as given."""
     texts = [item for item in items if isinstance(item, str)]
     given = [item for item in items if not isinstance(item, str)]
     documents = iter(tagger.tag_documents(texts, batch_size=batch_size, split_sentences=split_sentences))
@@ -91,24 +93,28 @@ def tag_items(
     for item in items:
         if isinstance(item, str):
             record, sentences = next(documents)
-            results.append((record, document_sentence(record, sentences)))
+            shifts = [s["start"] for s in record["sentences"]]
         else:
             whole = [(item.tokens[0].start, item.tokens[-1].end)] if item.tokens else []
-            results.append((as_json(item.text, next(tagged), whole), item))
+            record, sentences, shifts = as_json(item.text, next(tagged), whole), [item], [0]
+        results.append((record, token_offsets(sentences, shifts) if with_tokens else None))
     return results
 
 
-def document_sentence(record: Prediction, sentences: list[Sentence]) -> Sentence:
-    """A document's tokenized sentences as one Sentence over its whole text."""
-    starts = [s["start"] for s in record["sentences"]]
-    if len(sentences) == 1 and starts[0] == 0:
-        return Sentence(record["text"], sentences[0].tokens)
-    tokens = [
-        replace(token, start=token.start + start, end=token.end + start)
-        for start, sentence in zip(starts, sentences)
-        for token in sentence.tokens
-    ]
-    return Sentence(record["text"], tokens)
+def token_offsets(sentences: Sequence[Sentence], shifts: Sequence[int]) -> TokenOffsets:
+    """The tokens of a record's sentences as offsets into the record's text: each sentence's own
+    offsets moved by where the sentence starts."""
+    starts, ends = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for sentence, shift in zip(sentences, shifts):
+        tokens = sentence.tokens
+        if isinstance(tokens, TokenColumns):
+            starts.append(tokens.starts + shift)
+            ends.append(tokens.ends + shift)
+        else:
+            offsets = np.asarray(sentence.offsets, np.int64).reshape(-1, 2) + shift
+            starts.append(offsets[:, 0])
+            ends.append(offsets[:, 1])
+    return TokenOffsets(np.concatenate(starts), np.concatenate(ends))
 
 
 def predict_file(

@@ -3,29 +3,40 @@ columns (token and BIO tag) or one standalone HTML page with the entities highli
 
 A writer is made with the output stream, the model's entity types, their meanings and the
 model's language (the last three for the HTML page's legend and fonts), then takes (record,
-sentence) pairs: the JSON-ready record (`results.Prediction`, with any `id`/`meta` of the input
-passed through) and the tokenized sentence it came from.
+tokens) pairs: the JSON-ready record (`results.Prediction`, with any `id`/`meta` of the input
+passed through) and, for a writer that `needs_tokens`, its tokens as offsets into the record's
+text (`TokenOffsets`; None for the others). A writer keeps nothing of a record once written.
 """
 
 from __future__ import annotations
 
 import html
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
-from eiwa.doc import Sentence
+import numpy as np
+
 from eiwa.serving.colours import label_style
 from eiwa.serving.results import Prediction, to_json
 
 OUTPUT_FORMATS = ("jsonl", "conll", "html")
 
 
+class TokenOffsets(NamedTuple):
+    """A record's tokens, all its sentences' in order, as character offsets into its text (int64)."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+
+
 class JsonlWriter:
+    needs_tokens = False
+
     def __init__(
         self, stream: TextIO, labels: list[str], meanings: dict[str, str] | None = None, lang: str | None = None
     ):
         self.stream = stream
 
-    def write(self, record: Prediction, sentence: Sentence) -> None:
+    def write(self, record: Prediction, tokens: TokenOffsets | None = None) -> None:
         self.stream.write(to_json(record) + "\n")
 
     def close(self) -> None:
@@ -37,26 +48,37 @@ class ConllWriter:
     line after each sentence (of a text's sentences too). A token only partly inside an entity takes
     the entity's tag."""
 
+    needs_tokens = True
+
     def __init__(
         self, stream: TextIO, labels: list[str], meanings: dict[str, str] | None = None, lang: str | None = None
     ):
         self.stream = stream
 
-    def write(self, record: Prediction, sentence: Sentence) -> None:
-        tags = ["O"] * len(sentence.tokens)
-        for entity in record["entities"]:
-            inside = [i for i, t in enumerate(sentence.tokens) if t.start < entity["end"] and t.end > entity["start"]]
-            for position, index in enumerate(inside):
-                tags[index] = ("B-" if position == 0 else "I-") + entity["type"]
-        breaks = {s["start"] for s in record.get("sentences", [])[1:]}  # a blank line before each later sentence
-        lines = [
-            ("\n" if t.start in breaks else "") + f"{sentence.text[t.start : t.end]}\t{tag}"
-            for t, tag in zip(sentence.tokens, tags)
-        ]
+    def write(self, record: Prediction, tokens: TokenOffsets | None) -> None:
+        text, (starts, ends) = record["text"], tokens
+        words = map(text.__getitem__, map(slice, starts.tolist(), ends.tolist()))
+        lines = list(map("\t".join, zip(words, iob_tags(starts, ends, record["entities"]))))
+        # A blank line before the first token of each later sentence.
+        breaks = [s["start"] for s in record.get("sentences", [])[1:]]
+        for index in np.flatnonzero(np.isin(starts, breaks)).tolist():
+            lines[index] = "\n" + lines[index]
         self.stream.write("\n".join(lines) + "\n\n")
 
     def close(self) -> None:
         pass
+
+
+def iob_tags(starts: np.ndarray, ends: np.ndarray, entities) -> list[str]:
+    """Each token's IOB2 tag: the tokens an entity overlaps (found by binary search over the sorted,
+    non-overlapping token offsets) take B- then I- and its type."""
+    tags = ["O"] * len(starts)
+    for entity in entities:
+        first = int(np.searchsorted(ends, entity["start"], side="right"))  # the first token ending after its start
+        last = int(np.searchsorted(starts, entity["end"], side="left"))  # after the last token starting before its end
+        if first < last:
+            tags[first:last] = ["B-" + entity["type"]] + ["I-" + entity["type"]] * (last - first - 1)
+    return tags
 
 
 def highlight(record: Prediction) -> str:
@@ -119,13 +141,15 @@ def page_head(title: str, lang: str | None, extra_style: str = "") -> str:
 class HtmlWriter:
     """A standalone page: a legend of the model's labels, then each text with its entities."""
 
+    needs_tokens = False
+
     def __init__(
         self, stream: TextIO, labels: list[str], meanings: dict[str, str] | None = None, lang: str | None = None
     ):
         self.stream = stream
         stream.write(page_head("eiwa entities", lang) + f"\n{legend(labels, meanings)}\n")
 
-    def write(self, record: Prediction, sentence: Sentence) -> None:
+    def write(self, record: Prediction, tokens: TokenOffsets | None = None) -> None:
         self.stream.write(f'<p class="text">{highlight(record)}</p>\n')
 
     def close(self) -> None:

@@ -42,9 +42,11 @@ import cutlet
 import fugashi
 import jaconv
 
-from eiwa.tokenize.japanese import MECAB_ARGS, encodable, thread_tagger
+from eiwa.tokenize.japanese import encodable
 
-_CACHE_SIZE = 500_000
+# Romaji kept for the most recent distinct (surface, reading) pairs: about 300 bytes each, so at
+# most ~20 MB, while holding the whole vocabulary of a corpus of tens of thousands of sentences.
+CACHE_SIZE = 65_536
 
 # Punctuation that NFKC leaves non-ASCII; full-width ！？（）：, ～ and the like
 # are already ASCII after NFKC.
@@ -134,10 +136,21 @@ _KANA_BLOCKS = ((0x3041, 0x30FF), (0x31F0, 0x31FF), (0x1B000, 0x1B16F))
 
 
 class _KanaConverter(cutlet.Cutlet):
-    """cutlet's Hepburn kana mapping with the fixes this module documents."""
+    """cutlet's Hepburn kana mapping with the fixes this module documents.
+
+    Only cutlet's kana table is used (``map_kana``), so ``Cutlet.__init__`` is not called: it opens
+    a MeCab tagger of its own, one more mapping of the dictionary whose pages count again in the
+    process's resident memory. Without a tagger the converter holds no state that changes: one
+    serves every thread.
+    """
 
     def __init__(self):
-        super().__init__(system="hepburn", mecab_args=MECAB_ARGS)
+        self.system = "hepburn"
+        self.table = dict(cutlet.cutlet.SYSTEMS["hepburn"])
+        # The Hepburn settings Cutlet.__init__ makes; map_kana reads use_tch.
+        self.use_tch, self.use_wa, self.use_he, self.use_wo = True, True, False, True
+        self.use_foreign_spelling, self.ensure_ascii = True, True
+        self.tagger = None
         for key, value in _DIGRAPH_FIXES.items():
             self.update_mapping(key, value)
         # Characters map_kana can take: the kana its table spells, and the small
@@ -203,37 +216,42 @@ def _voiced(kana: str) -> str:
 
 
 class Romanizer:
-    """Romanizes tokens; results are cached by (surface, reading).
+    """Romanizes tokens; results are cached by (surface, reading), the most recent ``cache_size``.
 
-    ``tagger`` is a fugashi Tagger used only to find readings for surfaces that
-    have none and are not kana; pass one (e.g. ``JapaneseTokenizer().tagger``)
-    or let one be created on first need. MeCab state is not shared between
-    threads: a given tagger serves the thread that made the Romanizer, and every
-    other thread gets a tagger (and a cutlet converter) of its own.
+    A MeCab tagger is used only to find readings for surfaces that have none and are not kana.
+    ``tagger`` serves the thread that made the Romanizer; otherwise (and in every other thread)
+    the shared Japanese tokenizer's tagger of the calling thread is used, so that a process maps
+    MeCab's dictionary once per thread rather than once per component. MeCab state is not shared
+    between threads.
     """
 
-    def __init__(self, tagger: fugashi.Tagger | None = None):
+    def __init__(self, tagger: fugashi.Tagger | None = None, cache_size: int = CACHE_SIZE):
         self._local = threading.local()
         if tagger is not None:
             self._local.tagger = tagger
-        self._cached = functools.lru_cache(maxsize=_CACHE_SIZE)(self._romanize_uncached)
+        self._cached = functools.lru_cache(maxsize=cache_size)(self._romanize_uncached)
 
     def romanize(self, surface: str, reading: str | None = None) -> str:
         """Lowercase ASCII romaji of ``surface``, from ``reading`` when that is kana."""
         return self._cached(surface, reading)
 
+    def cache_info(self) -> functools._CacheInfo:
+        """The cache's hits, misses, bound and size."""
+        return self._cached.cache_info()
+
     @property
     def _kana(self) -> _KanaConverter:
-        # Created on first need so that a Romanizer used only on ASCII is free.
-        converter = getattr(self._local, "converter", None)
-        if converter is None:
-            converter = self._local.converter = _KanaConverter()
-        return converter
+        return _kana_converter()
 
     @property
     def _reading_tagger(self) -> fugashi.Tagger:
-        """This thread's MeCab tagger (see japanese.thread_tagger)."""
-        return thread_tagger(self._local)
+        """The tagger given for this thread, else the shared Japanese tokenizer's for it."""
+        tagger = getattr(self._local, "tagger", None)
+        if tagger is None:
+            from eiwa.tokenize import tokenizer_for
+
+            tagger = self._local.tagger = tokenizer_for("ja").tokenizer.tagger
+        return tagger
 
     def _romanize_uncached(self, surface: str, reading: str | None) -> str:
         text = unicodedata.normalize("NFKC", surface)
@@ -281,6 +299,12 @@ class Romanizer:
                 flush()
         flush()
         return "".join(parts)
+
+
+@functools.cache
+def _kana_converter() -> _KanaConverter:
+    """The one converter (created on first need, so that a Romanizer used only on ASCII is free)."""
+    return _KanaConverter()
 
 
 @functools.cache
