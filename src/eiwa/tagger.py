@@ -15,6 +15,7 @@ half-written model, nor old and new files mixed.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -137,17 +138,10 @@ class Tagger:
             raise EiwaError("pipe takes an iterable of texts; for one text use predict(text)")
         iterator = iter(texts)
         chunks = iter(lambda: list(itertools.islice(iterator, chunk_size)), [])
-        # While the model tags one chunk (torch, off the GIL), the next is tokenized and encoded
-        # (Python): the two take turns on the cores instead of one waiting for the other.
-        with ThreadPoolExecutor(1, "eiwa-pipe") as tagging:
-            pending = None
-            for chunk in chunks:
-                documents = self._documents(chunk, None, split_sentences)
-                if pending is not None:
-                    yield from (record for record, _ in pending.result())
-                pending = tagging.submit(self._tag_documents, documents, batch_size)
-            if pending is not None:
-                yield from (record for record, _ in pending.result())
+        prepare = functools.partial(self.prepare_documents, sentences=None, split_sentences=split_sentences)
+        tag = functools.partial(self.tag_prepared, batch_size=batch_size)
+        for tagged in one_ahead(chunks, prepare, tag):
+            yield from (record for record, _ in tagged)
 
     def tag_documents(
         self,
@@ -162,10 +156,11 @@ class Tagger:
         The sentences of all texts are tagged together, `batch_size` at a time. Returns, per text and
         in order, its result (entity and sentence offsets into the text) and its tokenized sentences
         (token offsets into each sentence's own text)."""
-        return self._tag_documents(self._documents(texts, sentences, split_sentences), batch_size)
+        return self.tag_prepared(self.prepare_documents(texts, sentences, split_sentences), batch_size)
 
-    def _documents(self, texts, sentences, split_sentences: bool) -> _Documents:
-        """Texts checked, split into sentences, tokenized and encoded: all that comes before the model."""
+    def prepare_documents(self, texts, sentences=None, split_sentences: bool = True) -> Documents:
+        """`tag_documents`' first half: the texts checked, split into sentences, tokenized and encoded,
+        all that comes before the model (Python work, which `one_ahead` overlaps with the model's)."""
         for text in texts:
             if not isinstance(text, str):
                 raise EiwaError(f"texts must be strings, got {type(text).__name__}")
@@ -176,9 +171,10 @@ class Tagger:
         pieces = [text[start:end] for text, spans in zip(texts, sentences) for start, end in spans]
         tokenized = tokenizer_for(self.config.lang).sentences(pieces)
         encoded = self.encoder.encode(tokenized, with_tags=False)
-        return _Documents(texts, sentences, tokenized, encoded)
+        return Documents(texts, sentences, tokenized, encoded)
 
-    def _tag_documents(self, documents: _Documents, batch_size: int) -> list[tuple[Prediction, list[Sentence]]]:
+    def tag_prepared(self, documents: Documents, batch_size: int = 64) -> list[tuple[Prediction, list[Sentence]]]:
+        """`tag_documents`' second half: the model's tagging of prepared documents, and the results."""
         tokenized = documents.tokenized
         tagged = self.tag_sentences(tokenized, batch_size, documents.encoded, confidence=True) if tokenized else []
         results, first = [], 0
@@ -295,13 +291,29 @@ class Tagger:
 
 
 @dataclass
-class _Documents:
+class Documents:
     """Texts made ready for the model: their sentence spans, tokenized sentences and encoding."""
 
     texts: Sequence[str]
     sentences: Sequence[Sequence[tuple[int, int]]]
     tokenized: list[Sentence]
     encoded: Encoded
+
+
+def one_ahead(chunks: Iterable, prepare: Callable, finish: Callable) -> Iterator:
+    """`finish(prepare(chunk))` for each chunk in order, with the next chunk prepared in this thread
+    while a worker thread finishes the current one: the Python work of preparing (tokenizing,
+    encoding) and the model's (torch, which leaves the GIL) take turns on the cores instead of one
+    waiting for the other. One chunk is read ahead of the results."""
+    with ThreadPoolExecutor(1, "eiwa-ahead") as worker:
+        pending = None
+        for chunk in chunks:
+            prepared = prepare(chunk)
+            if pending is not None:
+                yield pending.result()
+            pending = worker.submit(finish, prepared)
+        if pending is not None:
+            yield pending.result()
 
 
 def _character_spans(sentence: Sentence, spans: Sequence[tuple]) -> list[Span]:

@@ -10,6 +10,7 @@ sentences unless `split_sentences=False`; a pre-tokenized CoNLL sentence stays o
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,7 +25,7 @@ from eiwa.readers import raw_text, read
 from eiwa.readers.files import text_records
 from eiwa.serving.results import Prediction
 from eiwa.serving.writers import WRITERS, TokenOffsets
-from eiwa.tagger import Tagger, as_json
+from eiwa.tagger import Documents, Tagger, as_json, one_ahead
 
 # txt: a text a line; jsonl: records with "text" (their "id" and "meta" pass through); any reader's format:
 # its texts (raw-text formats) or its tokens (conll), gold entities ignored.
@@ -68,37 +69,45 @@ def predict_items(
     Nothing outlives its chunk: memory stays flat however many items there are."""
     writer = WRITERS[output_format](stream, tagger.entity_types, tagger.label_meanings, tagger.config.lang)
     items, count = iter(items), 0
-    while chunk := list(itertools.islice(items, CHUNK)):
-        tagged = tag_items(tagger, [item for item, _ in chunk], batch_size, split_sentences, writer.needs_tokens)
+    chunks = iter(lambda: list(itertools.islice(items, CHUNK)), [])
+    prepare = functools.partial(_prepare_items, tagger, split_sentences=split_sentences)
+    tag = functools.partial(_tag_items, tagger, batch_size=batch_size, with_tokens=writer.needs_tokens)
+    for chunk, tagged in one_ahead(chunks, prepare, tag):
         for (_, extra), (record, tokens) in zip(chunk, tagged):
             kept = [e for e in record["entities"] if e["confidence"] >= min_confidence]
             writer.write({**extra, **record, "entities": kept}, tokens)
         stream.flush()
         count += len(chunk)
-        del chunk, tagged  # not kept while the next chunk is read and tagged
+        del chunk, tagged  # not kept while the next chunks are read and tagged
     writer.close()
     return count
 
 
-def tag_items(
-    tagger: Tagger, items: list[str | Sentence], batch_size: int, split_sentences: bool, with_tokens: bool = True
-) -> list[tuple[Prediction, TokenOffsets | None]]:
+def _prepare_items(tagger: Tagger, chunk: list[Item], split_sentences: bool) -> tuple[list[Item], Documents]:
+    """A chunk's texts made ready for the model (Tagger.prepare_documents); pre-tokenized sentences wait."""
+    texts = [item for item, _ in chunk if isinstance(item, str)]
+    return chunk, tagger.prepare_documents(texts, split_sentences=split_sentences)
+
+
+def _tag_items(
+    tagger: Tagger, prepared: tuple[list[Item], Documents], batch_size: int, with_tokens: bool
+) -> tuple[list[Item], list[tuple[Prediction, TokenOffsets | None]]]:
     """Each item's record and, `with_tokens`, its tokens' offsets into the record's text (for writers
-    that need tokens): texts through `Tagger.tag_documents`, pre-tokenized sentences as given."""
-    texts = [item for item in items if isinstance(item, str)]
-    given = [item for item in items if not isinstance(item, str)]
-    documents = iter(tagger.tag_documents(texts, batch_size=batch_size, split_sentences=split_sentences))
-    tagged = iter(tagger.tag_sentences(given, batch_size, confidence=True) if given else [])
+    that need tokens): texts from their prepared documents, pre-tokenized sentences as given."""
+    chunk, documents = prepared
+    given = [item for item, _ in chunk if not isinstance(item, str)]
+    tagged_texts = iter(tagger.tag_prepared(documents, batch_size))
+    tagged_given = iter(tagger.tag_sentences(given, batch_size, confidence=True) if given else [])
     results = []
-    for item in items:
+    for item, _ in chunk:
         if isinstance(item, str):
-            record, sentences = next(documents)
+            record, sentences = next(tagged_texts)
             shifts = [s["start"] for s in record["sentences"]]
         else:
             whole = [(item.tokens[0].start, item.tokens[-1].end)] if item.tokens else []
-            record, sentences, shifts = as_json(item.text, next(tagged), whole), [item], [0]
+            record, sentences, shifts = as_json(item.text, next(tagged_given), whole), [item], [0]
         results.append((record, token_offsets(sentences, shifts) if with_tokens else None))
-    return results
+    return chunk, results
 
 
 def token_offsets(sentences: Sequence[Sentence], shifts: Sequence[int]) -> TokenOffsets:
