@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import shutil
 import statistics
 
 import pytest
 from helpers import TINY_SET, assert_user_error, synthetic_tagged, write_conll
 
-from eiwa.cli import cli
+import eiwa.cli
+from eiwa.cli import COMMAND_MODULES, cli
 
 COMMANDS = ["train", "evaluate", "predict", "cv", "info", "quickstart"]
 
@@ -111,6 +114,15 @@ def test_help_of_each_command_shows_examples(runner, command):
     assert result.exit_code == 0, result.output
     assert "Examples" in result.stdout
     assert f"eiwa {command}" in result.stdout  # the examples are commands to copy
+
+
+def test_every_command_is_listed_with_its_module():
+    """Commands load on first use (COMMAND_MODULES): a command missing there could not be run."""
+    for module in pkgutil.iter_modules(eiwa.cli.__path__, "eiwa.cli."):
+        importlib.import_module(module.name)
+    assert sorted(cli.commands) == sorted(COMMAND_MODULES)
+    for name, command in cli.commands.items():
+        assert command.callback.__module__ == f"eiwa.cli.{COMMAND_MODULES[name]}"
 
 
 def test_help_of_info_and_quickstart_exits_0(runner):
