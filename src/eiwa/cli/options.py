@@ -62,7 +62,7 @@ def format_help() -> str:
 
 def recipes_help() -> str:
     defaults = ", ".join(f"{recipe} for {lang}" for lang, recipe in DEFAULT_RECIPES.items())
-    recipes = "; ".join(f"{name}: {summary}" for name, summary in recipe_summaries().items())
+    recipes = "; ".join(f"{name}: {summary.rstrip('.')}" for name, summary in recipe_summaries().items())
     return (
         f"Hyper-parameters: a recipe shipped with eiwa or a TOML/JSON file (default: the language's best "
         f"recipe, {defaults}; built-in defaults otherwise; `eiwa info --recipes` lists them). {recipes}."
