@@ -11,6 +11,9 @@ from functools import lru_cache
 
 PAD, UNK = "<pad>", "<unk>"
 BEGIN, END = "\x02", "\x03"  # word boundary markers for character bigrams
+# Words whose normal form and casing are kept: encoding asks once per distinct word of a chunk, so a
+# bound this size keeps the common words at about 20 MB for both caches.
+_CACHED_WORDS = 65_536
 CASES = ("<pad>", "lower", "upper_initial", "all_upper", "mixed", "numeric", "has_digit", "other")
 
 
@@ -70,7 +73,7 @@ class TagVocab:
         return sorted({tag[2:] for tag in self.items if tag != "O"})
 
 
-@lru_cache(maxsize=1_000_000)
+@lru_cache(maxsize=_CACHED_WORDS)
 def normalize_word(word: str, lowercase: bool) -> str:
     """NFKC (full-width -> ASCII), optional lowercasing, every digit -> 0."""
     word = unicodedata.normalize("NFKC", word)
@@ -79,7 +82,7 @@ def normalize_word(word: str, lowercase: bool) -> str:
     return re.sub(r"\d", "0", word)
 
 
-@lru_cache(maxsize=1_000_000)
+@lru_cache(maxsize=_CACHED_WORDS)
 def casing(word: str) -> int:
     """The word's casing class: its index in CASES."""
     if word.isdigit():
