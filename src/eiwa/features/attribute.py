@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from typing import ClassVar
 
@@ -11,7 +10,7 @@ import torch
 from torch import nn
 
 from eiwa.features.base import Feature
-from eiwa.features.encoder import FeatureData
+from eiwa.features.encoder import FeatureData, factorize, per_sentence, tokens_of
 from eiwa.features.vocab import Vocab
 
 
@@ -36,9 +35,10 @@ class AttributeFeature(Feature):
         return cls(config, {"values": Vocab.by_frequency(Counter(cls.value(w) for s in sentences for w in s.words))})
 
     def encode(self, sentences, inputs):
-        index, value = self.vocabs["values"].index, functools.lru_cache(maxsize=100_000)(self.value)
-        ids = [np.fromiter((index(value(w)) for w in s.words), np.int64, len(s)) for s in sentences]
-        return FeatureData({"ids": ids})
+        index = self.vocabs["values"].index
+        words, codes = factorize(tokens_of(sentences, "words"))  # each distinct word's value once
+        ids = np.fromiter((index(self.value(w)) for w in words), np.int64, len(words))[codes]
+        return FeatureData({"ids": per_sentence(ids, sentences)})
 
     def module(self):
         return AttributeModule(len(self.vocabs["values"]), getattr(self.config, self.dim_setting))
