@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -70,7 +71,27 @@ def tag_encoded(
 ) -> list[list[tuple]]:
     """Token-index entity spans `(start, end, type)` for every encoded sentence; with `confidence`,
     `(start, end, type, probability)`: the CRF marginal probability of the entity's tags
-    (forward-backward; for a softmax decoder, the product of its tokens'). The model is in eval mode.
+    (forward-backward; for a softmax decoder, the product of its tokens'). The model is in eval mode."""
+    results: list[list[tuple]] = [[] for _ in range(len(encoded))]
+    tag = functools.partial(_tag_batch, encoder.tags.items, confidence)
+    for batch, spans_of in _by_window(model, encoder, encoded, batch_size, tag):
+        for index, spans in zip(batch.indices, spans_of):
+            results[index] = spans
+    return results
+
+
+def token_marginals(model: NERModel, encoder: Encoder, encoded: Encoded, batch_size: int = 64) -> list[np.ndarray]:
+    """P(tag) of every token of every encoded sentence, [tokens, tags] float32 arrays in the order of
+    `encoder.tags.items` (the CRF's exact marginals). The model is in eval mode."""
+    results = [np.zeros((0, len(encoder.tags)), dtype=np.float32)] * len(encoded)
+    for batch, marginals in _by_window(model, encoder, encoded, batch_size, _batch_marginals):
+        for row, (index, length) in enumerate(zip(batch.indices, batch.lengths.tolist())):
+            results[index] = marginals[row, :length]
+    return results
+
+
+def _by_window(model: NERModel, encoder: Encoder, encoded: Encoded, batch_size: int, per_batch) -> Iterator[tuple]:
+    """(batch, per_batch(model, batch, emissions)) for every batch of `encoded`.
 
     Batches go in windows of up to `_WINDOW`, each a task for one tagging thread. When every feature
     is token-local, the feature modules and the BiLSTM's input projection run once per distinct token
@@ -84,26 +105,33 @@ def tag_encoded(
     run = pool.map if pool else map
     precomputed = encoder.precompute(model, encoded, lambda f, items: run(_in_inference_mode(f), items), device)
     by_token = all(feature.token_local for feature in encoder.features.values())
-    tag = functools.partial(_tag_window, model, encoder.tags.items, precomputed, device, confidence, by_token)
-    results: list[list[tuple]] = [[] for _ in range(len(encoded))]
+    window_task = functools.partial(_run_window, model, precomputed, device, by_token, per_batch)
     batches = list(encoder.batches(encoded, batch_size, inference=True))
     # A window is one task for a tagging thread (one torch thread: no OpenMP team to wake per
     # operation), and there are enough windows to keep every thread busy.
     per_window = max(1, min(_WINDOW, -(-len(batches) // threads)))
     windows = [batches[i : i + per_window] for i in range(0, len(batches), per_window)]
-    for tagged in run(_in_inference_mode(tag), windows):
-        for batch, spans_of in tagged:
-            for index, spans in zip(batch.indices, spans_of):
-                results[index] = spans
-    return results
+    for done in run(_in_inference_mode(window_task), windows):
+        yield from done
 
 
-def _tag_window(model: NERModel, tag_names, precomputed: dict, device, confidence: bool, by_token: bool, window):
-    """Each batch of the window with its token-index spans (see tag_encoded); with `by_token`, the
+def _run_window(model: NERModel, precomputed: dict, device, by_token: bool, per_batch, window):
+    """Each batch of the window with what `per_batch` makes of its emissions; with `by_token`, the
     feature modules and input projection run once per distinct token of the window."""
     window = [batch.to(device).with_inputs(precomputed) for batch in window]
     gates = window_gates(model, window) if by_token else [None] * len(window)
-    return [_tag_batch(model, tag_names, confidence, item) for item in zip(window, gates)]
+    done = []
+    for batch, batch_gates in zip(window, gates):
+        if batch_gates is None:
+            emissions = model.emissions(batch)
+        else:
+            emissions = model.classifier.emissions_from_gates(*batch_gates, batch.lengths)
+        done.append((batch, per_batch(model, batch, emissions)))
+    return done
+
+
+def _batch_marginals(model: NERModel, batch: Batch, emissions: torch.Tensor) -> np.ndarray:
+    return model.classifier.marginals(emissions, batch.mask).cpu().numpy()
 
 
 def window_gates(model: NERModel, window: list[Batch]) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -164,20 +192,15 @@ def _token_keys(batch: Batch) -> tuple[list[tuple], torch.Tensor]:
     return layout, torch.cat(columns, dim=2)[batch.mask]
 
 
-def _tag_batch(model: NERModel, tag_names, confidence: bool, batch_and_gates: tuple[Batch, tuple | None]):
-    batch, gates = batch_and_gates
+def _tag_batch(tag_names, confidence: bool, model: NERModel, batch: Batch, emissions: torch.Tensor):
     lengths = batch.lengths.cpu().numpy()
-    if gates is None:
-        emissions = model.emissions(batch)
-    else:
-        emissions = model.classifier.emissions_from_gates(*gates, batch.lengths)
     best = model.classifier.decode(emissions, batch.mask)
     spans_of = spans_from_tag_ids(best.cpu().numpy(), lengths, tag_names)
     if not confidence:
-        return batch, spans_of
+        return spans_of
     scores = model.classifier.path_log_probabilities(emissions, batch.mask, best)
     where = np.array(
         [(row, start, end) for row, spans in enumerate(spans_of) for start, end, _ in spans], dtype=np.int64
     ).reshape(-1, 3)
     probabilities = iter(scores.span_probabilities(*where.T).tolist())
-    return batch, [[(*span, next(probabilities)) for span in spans] for spans in spans_of]
+    return [[(*span, next(probabilities)) for span in spans] for spans in spans_of]

@@ -120,6 +120,19 @@ class ClassifierModule(nn.Module):
         token_loss = nn.functional.cross_entropy(emissions.transpose(1, 2), tags, reduction="none")
         return (token_loss * mask).sum() / emissions.shape[0]
 
+    def soft_loss(self, emissions: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy per sentence against target tag distributions per token [batch, time, tags]."""
+        if self.decoder == "crf":
+            return self.crf.soft_loss(emissions, targets, mask).mean()
+        token_loss = -(targets * torch.log_softmax(emissions, -1)).sum(-1)
+        return (token_loss * mask).sum() / emissions.shape[0]
+
+    def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """P(tag) of every token [batch, time, tags]: the CRF's exact marginals, or the softmax."""
+        if self.decoder == "crf":
+            return self.crf.marginals(emissions, mask)
+        return torch.softmax(emissions, -1) * mask.unsqueeze(2)
+
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Best tag ids [batch, time] (padding positions hold 0)."""
         if self.decoder == "crf":
@@ -159,6 +172,17 @@ class PathScores(NamedTuple):
         return np.minimum(np.exp(log_p.detach().cpu().numpy()), 1.0)
 
 
+class _Passes(NamedTuple):
+    """The scaled forward-backward: alphas and betas [batch, time, tags] with rows summing to one,
+    their log scales [batch, time], and log Z [batch]."""
+
+    alphas: torch.Tensor
+    alpha_logs: torch.Tensor
+    betas: torch.Tensor
+    beta_logs: torch.Tensor
+    log_partition: torch.Tensor
+
+
 class CRF(nn.Module):
     """Linear-chain CRF, vectorised over the batch: the only loop is over time steps."""
 
@@ -185,13 +209,32 @@ class CRF(nn.Module):
         return torch.logsumexp(alpha + self.end, dim=1)
 
     def path_scores(self, emissions: torch.Tensor, mask: torch.Tensor, tags: torch.Tensor) -> PathScores:
-        """Forward and backward log-scores read along `tags` (see PathScores); two passes over time.
-
-        The passes run on probabilities rescaled at every step (the scaled forward-backward of
-        hidden Markov models), in float64: a step is a [batch, tags] x [tags, tags] product instead
-        of a log-sum-exp over [batch, tags, tags]; each step's log scale is kept to undo the rescaling."""
-        batch, steps, _ = emissions.shape
+        """Forward and backward log-scores read along `tags` (see PathScores); two passes over time."""
         e = emissions.double()
+        passes = self._forward_backward(e, mask)
+        on_path = tags.unsqueeze(2)
+        # float64 throughout: the terms are sums over whole sentences, and a probability is their difference
+        steps_along = e.gather(2, on_path).squeeze(2)
+        steps_along[:, 1:] += self.transitions.double()[tags[:, :-1], tags[:, 1:]]
+        steps_along[:, 0] = 0  # the first token's emission is in at_start
+        at_start = torch.log(passes.alphas.gather(2, on_path).squeeze(2)) + passes.alpha_logs
+        at_end = torch.log(passes.betas.gather(2, on_path).squeeze(2)) + passes.beta_logs
+        return PathScores(at_start, steps_along.cumsum(1), at_end, passes.log_partition)
+
+    def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """P(y_t = k) for every token and tag [batch, time, tags] (float32; padding rows are zero)."""
+        passes = self._forward_backward(emissions.double(), mask)
+        both = passes.alphas * passes.betas  # each row's scales are constant over tags: normalising undoes them
+        marginals = both / both.sum(dim=2, keepdim=True)
+        return (marginals * mask.unsqueeze(2)).float()
+
+    def _forward_backward(self, e: torch.Tensor, mask: torch.Tensor) -> _Passes:
+        """The forward and backward passes over float64 emissions `e`.
+
+        They run on probabilities rescaled at every step (the scaled forward-backward of hidden
+        Markov models): a step is a [batch, tags] x [tags, tags] product instead of a log-sum-exp
+        over [batch, tags, tags]; each step's log scale is kept to undo the rescaling."""
+        batch, steps, _ = e.shape
         top = e.max(dim=2, keepdim=True).values
         weights = torch.exp(e - top)  # [batch, time, tags]
         move_top = self.transitions.max().double()
@@ -204,19 +247,24 @@ class CRF(nn.Module):
             alphas.append(alpha)
             alpha_logs.append(alpha_logs[-1] + step_log)
         lengths = mask.sum(1)
-        rows = torch.arange(batch, device=emissions.device)
-        last = torch.stack(alphas, dim=1)[rows, lengths - 1]
-        log_partition = torch.stack(alpha_logs, dim=1)[rows, lengths - 1] + torch.log(last @ torch.exp(end - end.max()))
-        log_partition += end.max()
+        rows = torch.arange(batch, device=e.device)
+        alphas, alpha_logs = torch.stack(alphas, dim=1), torch.stack(alpha_logs, dim=1)
+        last = alphas[rows, lengths - 1]
+        log_partition = alpha_logs[rows, lengths - 1] + torch.log(last @ torch.exp(end - end.max())) + end.max()
         betas, beta_logs = _backward(weights, move, move_top, top, end, mask)
-        on_path = tags.unsqueeze(2)
-        # float64 throughout: the terms are sums over whole sentences, and a probability is their difference
-        steps_along = e.gather(2, on_path).squeeze(2)
-        steps_along[:, 1:] += self.transitions.double()[tags[:, :-1], tags[:, 1:]]
-        steps_along[:, 0] = 0  # the first token's emission is in at_start
-        at_start = torch.log(torch.stack(alphas, dim=1).gather(2, on_path).squeeze(2)) + torch.stack(alpha_logs, dim=1)
-        at_end = torch.log(betas.gather(2, on_path).squeeze(2)) + beta_logs
-        return PathScores(at_start, steps_along.cumsum(1), at_end, log_partition)
+        return _Passes(alphas, alpha_logs, betas, beta_logs, log_partition)
+
+    def soft_loss(self, emissions: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy [batch] of this CRF's path distribution against target tag distributions per
+        token (a teacher's marginals): E_q[-log P(y)] under q(y) = prod_t q_t(y_t). With one-hot
+        targets it is the negative log-likelihood of that path; one forward pass, like `score`."""
+        maskf = mask.to(emissions.dtype).unsqueeze(2)
+        q = targets * maskf
+        emitted = (q * emissions).sum(dim=(1, 2))
+        moved = torch.einsum("bti,ij,btj->b", q[:, :-1], self.transitions, q[:, 1:])
+        last = q.gather(1, (mask.sum(1) - 1).view(-1, 1, 1).expand(-1, 1, q.shape[2])).squeeze(1)
+        expected_score = emitted + moved + q[:, 0] @ self.start + last @ self.end
+        return self.log_partition(emissions, mask) - expected_score
 
     def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         best = self.start + emissions[:, 0]
@@ -295,6 +343,13 @@ class NERModel(nn.Module):
 
     def loss(self, batch: Batch) -> torch.Tensor:
         return self.classifier.loss(self.emissions(batch), batch.tag_ids, batch.mask)
+
+    def soft_loss(self, batch: Batch, targets: torch.Tensor) -> torch.Tensor:
+        """The loss against a teacher's tag distributions per token [batch, time, tags]."""
+        return self.classifier.soft_loss(self.emissions(batch), targets, batch.mask)
+
+    def marginals(self, batch: Batch) -> torch.Tensor:
+        return self.classifier.marginals(self.emissions(batch), batch.mask)
 
     def decode(self, batch: Batch) -> torch.Tensor:
         return self.classifier.decode(self.emissions(batch), batch.mask)

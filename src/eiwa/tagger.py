@@ -31,7 +31,7 @@ from eiwa.config import Config
 from eiwa.doc import Sentence, Span
 from eiwa.errors import EiwaError, ModelError
 from eiwa.features.encoder import Encoded, Encoder
-from eiwa.inference import tag_encoded
+from eiwa.inference import tag_encoded, token_marginals
 from eiwa.model import NERModel
 from eiwa.persist.atomic import dump_json, fault_point, read_json, replace_directory
 from eiwa.persist.model_dir import FORMAT, FORMAT_VERSION, checksums, is_model_directory, read_meta, resolve_model
@@ -98,6 +98,18 @@ class Tagger:
         finally:
             if was_training:
                 self.model.train()
+
+    def marginals(self, sentences: Sequence[Sentence], batch_size: int = 64, encoded: Encoded | None = None):
+        """P(tag) of every token of each sentence: [tokens, tags] float32 arrays, the tags in the
+        order of `encoder.tags.items` (the CRF's exact marginals)."""
+        if encoded is None:
+            encoded = self.encoder.encode(sentences, with_tags=False)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return token_marginals(self.model, self.encoder, encoded, batch_size)
+        finally:
+            self.model.train(was_training)
 
     def tag_sentences(
         self,
