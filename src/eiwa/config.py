@@ -76,6 +76,14 @@ class _ModelSettings:
     honorifics: float = 0.0
     threads: int = 0  # torch intra-op threads; 0 = leave PyTorch's default
 
+    # Training with unlabelled text (--unlabelled; training/unlabelled.py): a teacher's tag
+    # distributions per token (soft) or its confident paths (hard) beside the gold sentences.
+    pseudo_labels: str = "soft"  # soft: the teacher's marginals; hard: its most likely tags, confident sentences only
+    pseudo_label_threshold: float = 0.9  # hard: keep a sentence when every token's top tag has at least this P
+    unlabelled_weight: float = 1.0  # the weight of an unlabelled sentence's loss against a gold sentence's
+    unlabelled_ratio: float = 1.0  # unlabelled sentences drawn per gold sentence each epoch (all, without gold)
+    self_training_rounds: int = 1  # rounds of teaching; each round after the first is taught by the last student
+
 
 class _ConfigMethods:
     """What `Config` does with its settings (the class itself is built below, from every setting)."""
@@ -111,6 +119,12 @@ class _ConfigMethods:
             raise EiwaError(f"word_bridge must be none, jmdict or jmdict+map, got {self.word_bridge!r}")
         if self.fine_tune not in ("all", "frozen", "lower-lr"):
             raise EiwaError(f"fine_tune must be all, frozen or lower-lr, got {self.fine_tune!r}")
+        if self.pseudo_labels not in ("soft", "hard"):
+            raise EiwaError(f"pseudo_labels must be soft or hard, got {self.pseudo_labels!r}")
+        if not 0.0 <= self.pseudo_label_threshold <= 1.0:
+            raise EiwaError(f"pseudo_label_threshold must be in [0, 1], got {self.pseudo_label_threshold}")
+        if self.self_training_rounds < 1:
+            raise EiwaError(f"self_training_rounds must be at least 1, got {self.self_training_rounds}")
         for name in ("dropout", "dev_fraction"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise EiwaError(f"{name} must be in [0, 1), got {getattr(self, name)}")
@@ -129,7 +143,7 @@ class _ConfigMethods:
         # `not x > 0` also refuses nan, which compares false with everything.
         if not (0 < self.lr < math.inf):
             raise EiwaError(f"lr must be a positive number, got {self.lr}")
-        for name in ("lr_decay", "clip", "transferred_lr_scale"):
+        for name in ("lr_decay", "clip", "transferred_lr_scale", "unlabelled_weight", "unlabelled_ratio"):
             if not (0 <= getattr(self, name) < math.inf):
                 raise EiwaError(f"{name} must be a number of at least 0, got {getattr(self, name)}")
 

@@ -230,6 +230,49 @@ def training_options(function):
     )
 
 
+def unlabelled_options(function):
+    from eiwa.serving.predict import input_formats
+
+    return _apply(
+        function,
+        [
+            click.option(
+                "--unlabelled",
+                "unlabelled_path",
+                type=click.Path(dir_okay=False, allow_dash=True),
+                help="Unlabelled text of your domain to learn from as well: a teacher tags it and the model "
+                "learns from its tag distributions (--set pseudo_labels=soft|hard, unlabelled_weight, "
+                "unlabelled_ratio, self_training_rounds).",
+            ),
+            click.option(
+                "--unlabelled-format",
+                type=click.Choice(input_formats()),
+                default="txt",
+                show_default=True,
+                help="Format of --unlabelled (as eiwa predict's --input-format; txt: one text a line).",
+            ),
+            click.option(
+                "--teacher",
+                "teachers",
+                multiple=True,
+                help="A model that tags --unlabelled (repeat for an ensemble, whose distributions are averaged); "
+                "default: the model trained on the gold data first (self-training).",
+            ),
+        ],
+    )
+
+
+def unlabelled_text(path, unlabelled_format, teachers):
+    """--unlabelled's value for train_files, or None; --teacher alone is refused."""
+    from eiwa.training.run import UnlabelledText
+
+    if path is None:
+        if teachers:
+            raise EiwaError("--teacher tags unlabelled text: give --unlabelled FILE too")
+        return None
+    return UnlabelledText(path, unlabelled_format, tuple(teachers))
+
+
 def parse_seeds(text: str) -> list[int]:
     try:
         seeds = [int(s) for s in text.split(",") if s.strip()]

@@ -14,6 +14,8 @@ from eiwa.cli.options import (
     model_options,
     training_options,
     transfer_options,
+    unlabelled_options,
+    unlabelled_text,
 )
 from eiwa.config import DEFAULT_SOURCES, asked_settings, load_config, resolve_config
 from eiwa.errors import EiwaError
@@ -26,6 +28,7 @@ from eiwa.training.train import silent
 @model_options
 @data_options
 @training_options
+@unlabelled_options
 @device_option
 def train(
     lang,
@@ -46,6 +49,9 @@ def train(
     force,
     quiet,
     nproc,
+    unlabelled_path,
+    unlabelled_format,
+    teachers,
     device,
 ):
     """Train a tagger from scratch.
@@ -63,6 +69,7 @@ def train(
       eiwa train --lang ja --format doccano --train mine.jsonl --labels labels.toml --out models/mine
       eiwa train ... --out models/conll03 --resume      # after an interruption
       eiwa train ... --out models/conll03 --nproc 2 --set threads=1   # two processes, gradients averaged
+      eiwa train --train mine.jsonl --unlabelled domain.txt --out models/mine   # self-training on your text
     """
     if config_path:
         resolve_config(config_path)
@@ -71,7 +78,8 @@ def train(
     flags = dict(lang=lang, word_input=word_input, char_input=char_input, seed=seed, features=features)
     config = load_config(config_for(config_path, lang, log), list(overrides), **flags)
     output = Output(out, resume, force, asked_settings(config_path, overrides, **flags))
-    _run(config, data, output, Start(), device, nproc, quiet)
+    unlabelled = unlabelled_text(unlabelled_path, unlabelled_format, teachers)
+    _run(config, data, output, Start(), device, nproc, quiet, unlabelled)
 
 
 @cli.command()
@@ -79,6 +87,7 @@ def train(
 @data_options
 @transfer_options
 @training_options
+@unlabelled_options
 @device_option
 def transfer(
     lang,
@@ -103,6 +112,9 @@ def transfer(
     force,
     quiet,
     nproc,
+    unlabelled_path,
+    unlabelled_format,
+    teachers,
     device,
 ):
     """Start a model from a source model, module by module, and fine-tune it.
@@ -140,15 +152,16 @@ def transfer(
     config = load_config(config_for(config_path, target_lang, log), list(overrides), **{**flags, "lang": target_lang})
     output = Output(out, resume, force, asked_settings(config_path, overrides, **flags))
     start = Start() if resume else Start.from_names(source, modules, label_map)
-    _run(config, data, output, start, device, nproc, quiet)
+    unlabelled = unlabelled_text(unlabelled_path, unlabelled_format, teachers)
+    _run(config, data, output, start, device, nproc, quiet, unlabelled)
 
 
-def _run(config, data, output, start, device, nproc, quiet) -> None:
+def _run(config, data, output, start, device, nproc, quiet, unlabelled=None) -> None:
     if distributed.launched_by_torchrun() and not distributed.leads_torchrun():
         console.quiet = True  # every process runs this command; rank 0 alone speaks
     # --quiet: no log lines and no bar; warnings (train's own channel) and errors still reach stderr.
     log = silent if quiet else console.print
-    result = train_files(config, data, output, start, device, nproc, progress=not quiet, log=log)
+    result = train_files(config, data, output, start, device, nproc, progress=not quiet, log=log, unlabelled=unlabelled)
     processes = f", {nproc} processes" if nproc > 1 else ""
     if not console.quiet:  # the result, on stdout
         click.echo(

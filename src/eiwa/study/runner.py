@@ -143,7 +143,7 @@ def run_experiment(
     pending = _pending_runs(study, cells_of(spec.grids) if cells is None else cells, records, finished, log)
 
     def done(cell: Cell, seed: int, record: dict) -> None:
-        _append(records, finished, record)
+        append_record(records, finished, record)
         log(f"{cell.key} seed {seed}: P {record['precision']:.4f} R {record['recall']:.4f} F1 {record['f1']:.4f}")
 
     if ray_address is not None and pending:
@@ -172,7 +172,7 @@ def _pending_runs(
                 continue  # done earlier, or in another grid of this run
             whole = f"{replace(cell, size=None).key}|{seed}"
             if cell.size is not None and cell.size >= study.largest_training_part and whole in finished:
-                _append(records, finished, {**finished[whole], "key": key, "cell": cell.key})
+                append_record(records, finished, {**finished[whole], "key": key, "cell": cell.key})
                 log(f"{cell.key} seed {seed}: the whole training set, as {whole}")
                 continue
             pending[key] = (cell, seed)
@@ -195,7 +195,7 @@ def read_finished(path: Path) -> dict[str, dict]:
     return finished
 
 
-def _append(path: Path, finished: dict[str, dict], record: dict) -> None:
+def append_record(path: Path, finished: dict[str, dict], record: dict) -> None:
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     finished[record["key"]] = record

@@ -25,6 +25,7 @@ from eiwa.features.encoder import Encoded, Encoder
 from eiwa.tagger import Tagger
 from eiwa.training.distributed import Group
 from eiwa.training.optim import set_learning_rate
+from eiwa.training.unlabelled import Unlabelled
 
 
 class BatchObserver(Protocol):
@@ -72,16 +73,18 @@ def train_while_improving(
     state: dict,
     group: Group | None = None,
     observer: BatchObserver | None = None,
+    unlabelled: Unlabelled | None = None,
 ) -> Iterator[Epoch]:
     """Train epoch after epoch until `max_epochs`, or until dev F1 has not improved for `patience`
-    epochs once `min_updates` optimizer steps are done; `state` is updated before each yield."""
+    epochs once `min_updates` optimizer steps are done; `state` is updated before each yield.
+    `unlabelled`: sentences with a teacher's targets, mixed into every epoch (unlabelled.py)."""
     config = tagger.config  # a transferred tagger carries its own (source architecture, transfer settings)
     started = time.perf_counter() - state["seconds"]
     while _goes_on(state, config):
         epoch = state["epoch"] + 1
         set_learning_rate(optimizer, config, epoch)
         loss, speed, seconds = run_epoch(
-            tagger.model, tagger.encoder, train_data, optimizer, config, epoch, state, group, observer
+            tagger.model, tagger.encoder, train_data, optimizer, config, epoch, state, group, observer, unlabelled
         )
         dev_f1 = _dev_f1(tagger, dev_sentences, dev_data, group)
         improved = dev_f1 > state["best_dev_f1"]
@@ -138,6 +141,7 @@ def run_epoch(
     state: dict,
     group: Group | None = None,
     observer: BatchObserver | None = None,
+    unlabelled: Unlabelled | None = None,
 ) -> tuple[float, float, float]:
     """One pass over the training data (in a group, this process's share of each batch): the mean
     loss per sentence, sentences per second and seconds, over every process."""
@@ -146,14 +150,17 @@ def run_epoch(
     torch.manual_seed(config.seed * 100_003 + epoch + 7_919 * rank)  # dropout and unknown-word dropout
     shuffle_seed = int(np.random.SeedSequence([config.seed, epoch]).generate_state(1)[0])
     if observer is not None:
-        observer.begin(epoch, len(data), state["best_dev_f1"])
+        observer.begin(epoch, len(data) + (unlabelled.per_epoch(len(data)) if unlabelled else 0), state["best_dev_f1"])
     total_loss, sentences, started = 0.0, 0, time.perf_counter()
     device = next(model.parameters()).device
     parameters = [p for p in model.parameters() if p.requires_grad]
     shard = (rank, world) if group is not None else None
-    for batch in encoder.batches(data, config.batch_size, shuffle_seed=shuffle_seed, shard=shard):
+    batches = _epoch_batches(encoder, data, config, shuffle_seed, shard, unlabelled)
+    for batch, targets in batches:
         size = len(batch.indices)
-        total_loss += _step(model, batch.to(device), optimizer, config, group, parameters) * size
+        if targets is not None:
+            targets = (targets.to(device), unlabelled.weight)
+        total_loss += _step(model, batch.to(device), optimizer, config, group, parameters, targets) * size
         sentences += size
         state["updates"] += 1
         if observer is not None:
@@ -166,6 +173,18 @@ def run_epoch(
     return total_loss / max(sentences, 1), sentences / max(seconds, 1e-9), seconds
 
 
+def _epoch_batches(encoder: Encoder, data: Encoded, config: Config, shuffle_seed: int, shard, unlabelled):
+    """(batch, None) for the gold batches of an epoch; with `unlabelled`, its draw of (batch, targets)
+    among them, in an order of their own seed (without, the gold batches go exactly as before)."""
+    gold = encoder.batches(data, config.batch_size, shuffle_seed=shuffle_seed, shard=shard)
+    if unlabelled is None:
+        return ((batch, None) for batch in gold)
+    rng = np.random.default_rng([shuffle_seed, 1])
+    mixed = [(batch, None) for batch in gold]
+    mixed += unlabelled.batches(encoder, len(data), config.batch_size, rng)
+    return (mixed[i] for i in rng.permutation(len(mixed)))
+
+
 def _step(
     model,
     batch,
@@ -173,10 +192,11 @@ def _step(
     config: Config,
     group: Group | None,
     parameters: list[torch.nn.Parameter],
+    targets: tuple[torch.Tensor, float] | None = None,
 ) -> float:
-    """One optimizer update on a batch; its loss."""
+    """One optimizer update on a batch (with `targets`, a teacher's and their weight); its loss."""
     optimizer.zero_grad(set_to_none=True)
-    loss = model.loss(batch)
+    loss = model.loss(batch) if targets is None else targets[1] * model.soft_loss(batch, targets[0])
     if group is None:
         loss.backward()
     else:  # the global batch's mean loss: each share weighted by its size

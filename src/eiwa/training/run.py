@@ -89,6 +89,32 @@ MIN_TEXT_TO_JUDGE = 200  # characters: below this a sample may lack kana by chan
 
 
 @dataclass(frozen=True)
+class UnlabelledText:
+    """Unlabelled text to learn from beside the gold data (training/self_training.py): a file of texts in
+    any input format of `eiwa predict` (txt: a text a line), and the models that teach it (none: the
+    model trained on the gold data, self-training)."""
+
+    path: str | Path
+    format: str = "txt"
+    teachers: Sequence[str | Path] = ()
+
+    def sentences(self, lang: str) -> list[Sentence]:
+        """The file's texts split into sentences and tokenized, as tagging would see them."""
+        from eiwa.serving.predict import read_items
+        from eiwa.tokenize import tokenizer_for
+        from eiwa.tokenize.sentences import document_spans
+
+        texts = [
+            text if isinstance(text, str) else text.text for text, _ in read_items(str(self.path), self.format, lang)
+        ]
+        pieces = [text[start:end] for text in texts for start, end in document_spans(text, lang)]
+        return tokenizer_for(lang).sentences(pieces)
+
+    def load_teachers(self) -> list[Tagger]:
+        return [Tagger.load(teacher) for teacher in self.teachers]
+
+
+@dataclass(frozen=True)
 class Output:
     """Where the model goes. `asked`: the settings the user named; with `resume` each must equal the
     checkpoint's, since the checkpoint's own settings are the ones that continue."""
@@ -108,9 +134,10 @@ def train_files(
     nproc: int = 1,
     progress: bool = True,
     log: Log = print,
+    unlabelled: UnlabelledText | None = None,
 ) -> TrainResult:
     """Read `data`, make the start model(s) (default: scratch) and train into `output`; returns the best
-    model and its history."""
+    model and its history. With `unlabelled`, also learn from that text (self_training.py)."""
     start = start or Start()
     data, _ = settle(data, config.lang, log)
     directory = Path(output.directory)
@@ -122,6 +149,8 @@ def train_files(
                 check_writable(directory, "the model")
             leader_log = log if group.leader else (lambda _: None)
             with lock(directory) if group.leader else contextlib.nullcontext():
+                if unlabelled is not None:
+                    raise EiwaError("--unlabelled trains in one process: not under torchrun")
                 result = _train_locked(
                     config, data, output, start, local_device, 1, progress and group.leader, leader_log
                 )
@@ -130,19 +159,22 @@ def train_files(
                 return result
     check_writable(directory, "the model")
     with lock(directory):
-        result = _train_locked(config, data, output, start, device, nproc, progress, log)
+        result = _train_locked(config, data, output, start, device, nproc, progress, log, unlabelled)
         record_label_meanings(directory, result.tagger)
         return result
 
 
 def _train_locked(
-    config, data: Data, output: Output, start: Start, device, nproc: int, progress: bool, log: Log
+    config, data: Data, output: Output, start: Start, device, nproc: int, progress: bool, log: Log, unlabelled=None
 ) -> TrainResult:
     directory = Path(output.directory)
     check_output(directory, config, output)
     sentences, dev = training_data(config, data, log)
     meanings = data_label_meanings(data, sentences, log)  # before training: a bad labels file fails at once
-    result = _train_on(config, sentences, dev, output, start, device, nproc, progress, log)
+    if unlabelled is not None:
+        result = _train_with_unlabelled(config, sentences, dev, output, start, device, nproc, progress, log, unlabelled)
+    else:
+        result = _train_on(config, sentences, dev, output, start, device, nproc, progress, log)
     if known := {name: meanings[name] for name in result.tagger.entity_types if name in meanings}:
         result.tagger.meta["labels"] = known
     return result
@@ -195,6 +227,40 @@ def _train_on(
         log=log,
         device=device,
     )
+
+
+def _train_with_unlabelled(
+    config, sentences, dev, output: Output, start: Start, device, nproc: int, progress: bool, log: Log, unlabelled
+) -> TrainResult:
+    from eiwa.training.self_training import train_with_unlabelled
+
+    if nproc > 1:
+        raise EiwaError("--unlabelled trains in one process: leave out --nproc")
+    unlabelled_sentences = unlabelled.sentences(config.lang)
+    teachers = unlabelled.load_teachers()
+    log(f"unlabelled: {len(unlabelled_sentences)} sentences from {unlabelled.path}")
+    vocabulary = [*sentences, *unlabelled_sentences]  # the transferred start's new rows cover the unlabelled words
+    candidates = [] if output.resume or not start.sources else starts(start, config, vocabulary, log)
+    if len(candidates) > 1:
+        raise EiwaError("--unlabelled trains one model: not with --modules auto")
+    if not output.resume:
+        log("config:\n" + (candidates[-1].config if candidates else config).describe())
+    result = train_with_unlabelled(
+        config,
+        sentences,
+        dev,
+        unlabelled_sentences,
+        teachers,
+        start=candidates[0] if candidates else None,
+        out=output.directory,
+        resume=output.resume,
+        progress=progress,
+        log=log,
+        device=device,
+    )
+    meta = read_json(Path(output.directory) / "meta.json")
+    write_json(Path(output.directory) / "meta.json", {**meta, "self_training": result.tagger.meta["self_training"]})
+    return result
 
 
 def data_label_meanings(data: Data, sentences: Sequence[Sentence], log: Log) -> dict[str, str]:

@@ -29,6 +29,7 @@ from eiwa.training.checkpoint import CHECKPOINT, read_checkpoint, write_checkpoi
 from eiwa.training.loop import Epoch, cap_warning, new_state, train_while_improving
 from eiwa.training.optim import make_optimizer
 from eiwa.training.progress import EpochBar
+from eiwa.training.unlabelled import Teaching
 
 
 @dataclass
@@ -73,6 +74,7 @@ def train(
     log: Callable[[str], None] | None = None,
     device: str = "cpu",
     warn: Callable[[str], None] | None = None,
+    unlabelled: Teaching | None = None,
 ) -> TrainResult:
     """Train (or fine-tune `tagger`) with early stopping on dev F1, on `device` (cpu, cuda, auto).
 
@@ -84,6 +86,9 @@ def train(
     `log` gets the progress lines, `warn` what the user should act on (default: both on stderr);
     a run that `max_epochs` ended while dev F1 was still improving is warned about and keeps the
     warning in its result and its meta.
+
+    `unlabelled`: what teachers said of unlabelled sentences (unlabelled.teach), learnt beside the
+    gold sentences; a new model's vocabularies then include the unlabelled sentences' words.
     """
     console = Console(stderr=True, soft_wrap=True)
     group = distributed.current()  # data-parallel training (--nproc): rank 0 alone scores, logs and writes
@@ -93,18 +98,21 @@ def train(
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     out = Path(out) if out is not None else None
-    tagger, optimizer, state = _begin(config, train_sentences, out, resume, tagger, log, device)
+    vocabulary_sentences = [*train_sentences, *(unlabelled.sentences if unlabelled else ())]
+    tagger, optimizer, state = _begin(config, vocabulary_sentences, out, resume, tagger, log, device)
     if not dev_sentences:
         raise EiwaError("no dev sentences for early stopping: give --dev or keep dev_fraction above 0")
     train_data = tagger.encoder.encode(train_sentences)
     dev_data = tagger.encoder.encode(dev_sentences, with_tags=False)  # once: it is scored every epoch
+    mixed = unlabelled.for_student(tagger, tagger.config) if unlabelled is not None else None
     best_weights = _best_so_far(tagger, out, resume)
     writer = None
     if out is not None and leads:
         writer = _ModelWriter(out, tagger, optimizer, state, len(train_sentences), len(dev_sentences))
     bar = EpochBar(console) if progress and leads and console.is_terminal else None
     with bar or nullcontext():
-        for epoch in train_while_improving(tagger, optimizer, train_data, dev_sentences, dev_data, state, group, bar):
+        epochs = train_while_improving(tagger, optimizer, train_data, dev_sentences, dev_data, state, group, bar, mixed)
+        for epoch in epochs:
             if epoch.improved:
                 best_weights = _copy_of_weights(tagger)
             log(_epoch_line(epoch, state))
