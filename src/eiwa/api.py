@@ -22,7 +22,7 @@ from eiwa.build import Start
 from eiwa.config import DEFAULT_SOURCES, Config, default_recipe, load_config
 from eiwa.crosslingual.starts import DEFAULT_MODULES
 from eiwa.errors import EiwaError
-from eiwa.training.run import Data, Output, settle, train_files
+from eiwa.training.run import Data, Output, UnlabelledText, settle, train_files
 from eiwa.training.train import TrainResult
 
 Log = Callable[[str], None]
@@ -59,10 +59,13 @@ def train(
     force: bool = False,
     device: str = "cpu",
     log: Log = print,
+    unlabelled: str | Path | UnlabelledText | None = None,
+    teachers: Sequence[str | Path] = (),
 ) -> TrainResult:
     """Train a tagger from scratch on a data file (None with format hironsan: the installed Hironsan
     corpus) into `out`. `labels`: what each type means ({"PER": "person"} or a labels file),
-    recorded in the model."""
+    recorded in the model. `unlabelled`: a file of texts (one a line) to learn from as well, taught
+    by `teachers` (model names or paths; none: the model trained on the gold data first)."""
     data, config = _settled(Data(train, dev, format, columns, token_prefix, labels), lang, config, settings, log)
     return train_files(
         config,
@@ -72,6 +75,7 @@ def train(
         device,
         progress=False,
         log=log,
+        unlabelled=_unlabelled(unlabelled, teachers),
     )
 
 
@@ -93,6 +97,8 @@ def transfer(
     force: bool = False,
     device: str = "cpu",
     log: Log = print,
+    unlabelled: str | Path | UnlabelledText | None = None,
+    teachers: Sequence[str | Path] = (),
 ) -> TrainResult:
     """Start a model from `source` (a model directory or built-in name; None: the default source for
     the data's language, conll03-en-shared for Japanese) and fine-tune it on the data.
@@ -100,7 +106,7 @@ def transfer(
     `modules`: `shared` (the default: every module the source can hand over), `auto` (chosen on dev),
     `none`, or a comma-separated subset; `label_map`: `PER=PSN,...`, a file, or None/`auto` (proposed
     from the data; the evidence goes to `log`, and `eiwa.crosslingual.label_map.propose_label_map`
-    returns it); `labels`: what each target type means, as for `train`."""
+    returns it); `labels`, `unlabelled`, `teachers`: as for `train`."""
     data, config = _settled(Data(train, dev, format, columns, token_prefix, labels), lang, config, settings, log, "ja")
     if source is None and not (source := DEFAULT_SOURCES.get(config.lang)):
         raise EiwaError(f"transfer to {config.lang} data needs a source model")
@@ -112,37 +118,11 @@ def transfer(
         device,
         progress=False,
         log=log,
+        unlabelled=_unlabelled(unlabelled, teachers),
     )
 
 
-def cross_validate(
-    data: str | Path | None = None,
-    *,
-    format: str | None = None,
-    folds: int = 5,
-    seeds: Sequence[int] = (1, 2, 3),
-    lang: str | None = None,
-    config: Config | str | Path | None = None,
-    settings: Mapping | None = None,
-    source: str | Path | None = None,
-    modules: str = DEFAULT_MODULES,
-    label_map: str | None = None,
-    columns: Sequence[str] | None = None,
-    token_prefix: str | None = None,
-    device: str = "cpu",
-    log: Log = print,
-) -> dict:
-    """k-fold cross-validation over seeds (the shared protocol): pooled scores per seed, F1 mean ± std."""
-    from eiwa.study.cv import cross_validate_files
-
-    start = Start.from_names(str(source), modules, label_map) if source else Start()
-    data, config = _settled(Data(data, None, format, columns, token_prefix), lang, config, settings, log)
-    return cross_validate_files(
-        config,
-        data,
-        folds,
-        list(seeds),
-        start,
-        log,
-        device,
-    )
+def _unlabelled(unlabelled, teachers) -> UnlabelledText | None:
+    if isinstance(unlabelled, UnlabelledText):
+        return unlabelled
+    return UnlabelledText.given(unlabelled, "txt", [teachers] if isinstance(teachers, (str, Path)) else teachers)

@@ -73,12 +73,17 @@ def experiment(
       eiwa experiment experiments/stockmark.toml --grid curve --modules none --modules char,classifier
       eiwa experiment experiments/stockmark.toml --report-only
     """
+    from eiwa.study.annotation import is_annotation_study
     from eiwa.study.grid import cells_of, select_cells
     from eiwa.study.report import write_report
     from eiwa.study.runner import read_finished, run_experiment
     from eiwa.study.spec import load_experiment
     from eiwa.training.train import silent
 
+    if is_annotation_study(config_file):
+        return _annotation_study(
+            config_file, report_only, workers, quiet, grids or module_sets or sizes or feature_sets
+        )
     spec = load_experiment(config_file)
     if report_only:
         out = Path(spec.out)
@@ -96,3 +101,18 @@ def experiment(
             spec, log=silent if quiet else console.print, cells=cells, workers=workers, ray_address=ray_address
         )
     click.echo(f"report: {out / 'RESULTS.md'}")  # the result, on stdout
+
+
+def _annotation_study(config_file, report_only: bool, workers: int, quiet: bool, filtered) -> None:
+    """An annotation study (study/annotation.py: a file with [arms]): its runs, then its report."""
+    from eiwa.study.annotation import AnnotationSpec, run_study, write_annotation_report
+    from eiwa.training.train import silent
+
+    if filtered:
+        raise EiwaError(
+            f"{config_file}: an annotation study runs whole (--grid, --modules, --size, --features are for grids)"
+        )
+    spec = AnnotationSpec.read(config_file)
+    log = silent if quiet else console.print
+    path = write_annotation_report(spec) if report_only else run_study(spec, workers, log)
+    click.echo(f"report: {path}")

@@ -262,17 +262,6 @@ def unlabelled_options(function):
     )
 
 
-def unlabelled_text(path, unlabelled_format, teachers):
-    """--unlabelled's value for train_files, or None; --teacher alone is refused."""
-    from eiwa.training.run import UnlabelledText
-
-    if path is None:
-        if teachers:
-            raise EiwaError("--teacher tags unlabelled text: give --unlabelled FILE too")
-        return None
-    return UnlabelledText(path, unlabelled_format, tuple(teachers))
-
-
 def parse_seeds(text: str) -> list[int]:
     try:
         seeds = [int(s) for s in text.split(",") if s.strip()]

@@ -15,12 +15,11 @@ from eiwa.cli.options import (
     training_options,
     transfer_options,
     unlabelled_options,
-    unlabelled_text,
 )
 from eiwa.config import DEFAULT_SOURCES, asked_settings, load_config, resolve_config
 from eiwa.errors import EiwaError
 from eiwa.training import distributed
-from eiwa.training.run import Data, Output, settle, train_files
+from eiwa.training.run import Data, Output, UnlabelledText, settle, train_files
 from eiwa.training.train import silent
 
 
@@ -78,7 +77,7 @@ def train(
     flags = dict(lang=lang, word_input=word_input, char_input=char_input, seed=seed, features=features)
     config = load_config(config_for(config_path, lang, log), list(overrides), **flags)
     output = Output(out, resume, force, asked_settings(config_path, overrides, **flags))
-    unlabelled = unlabelled_text(unlabelled_path, unlabelled_format, teachers)
+    unlabelled = UnlabelledText.given(unlabelled_path, unlabelled_format, teachers)
     _run(config, data, output, Start(), device, nproc, quiet, unlabelled)
 
 
@@ -152,7 +151,7 @@ def transfer(
     config = load_config(config_for(config_path, target_lang, log), list(overrides), **{**flags, "lang": target_lang})
     output = Output(out, resume, force, asked_settings(config_path, overrides, **flags))
     start = Start() if resume else Start.from_names(source, modules, label_map)
-    unlabelled = unlabelled_text(unlabelled_path, unlabelled_format, teachers)
+    unlabelled = UnlabelledText.given(unlabelled_path, unlabelled_format, teachers)
     _run(config, data, output, start, device, nproc, quiet, unlabelled)
 
 

@@ -94,6 +94,14 @@ class AnnotationSpec:
         )
 
 
+def is_annotation_study(path: str | Path) -> bool:
+    """Whether an experiment file describes an annotation study (it has [arms]) rather than grids."""
+    try:
+        return "arms" in tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False  # the grid reader says what is wrong with it
+
+
 class Pool:
     """The corpus, its shared split, and the sentences an arm sees."""
 

@@ -98,6 +98,15 @@ class UnlabelledText:
     format: str = "txt"
     teachers: Sequence[str | Path] = ()
 
+    @classmethod
+    def given(cls, path, format: str = "txt", teachers: Sequence = ()) -> UnlabelledText | None:
+        """From the options of the CLI and the API: None without a path; teachers alone are refused."""
+        if path is None:
+            if teachers:
+                raise EiwaError("a teacher tags unlabelled text: give the unlabelled text too (--unlabelled FILE)")
+            return None
+        return cls(path, format, tuple(teachers))
+
     def sentences(self, lang: str) -> list[Sentence]:
         """The file's texts split into sentences and tokenized, as tagging would see them."""
         from eiwa.serving.predict import read_items
