@@ -7,7 +7,7 @@ import pytest
 
 import eiwa
 from eiwa.errors import EiwaError
-from eiwa.selection import STRATEGIES, Pool, select, select_texts
+from eiwa.selection import STRATEGIES, Pool, select, select_texts, strategies
 from eiwa.selection.diversity import bigram_tfidf, diverse_order, similarities
 from eiwa.selection.uncertainty import unit_uncertainty
 from eiwa.tagger import Tagger
@@ -84,7 +84,9 @@ def test_pre_tokenized_sentences_are_ranked_the_same(tagger, pool_texts):
 def test_a_text_of_several_sentences_is_one_unit(tagger):
     texts = ["Mary lives in Osaka. " + AMBIGUOUS, "Nothing happened today."]
     pool = Pool.from_texts(tagger, texts)
-    assert pool.unit_sizes.tolist() == [2, 1] and len(pool) == 2
+    both = tokenizer_for("en").sentences(["Mary lives in Osaka.", AMBIGUOUS])
+    expected = unit_uncertainty(tagger.marginals(both), 0, np.array([2]))
+    assert len(pool) == 2 and pool.uncertainty[0] == pytest.approx(expected[0])
     assert select_texts(tagger, texts, 1) == [0]
 
 
@@ -123,3 +125,12 @@ def test_bad_requests_are_one_line_errors(tagger, n, strategy, texts, exclude, m
 
 def test_everything_excluded_leaves_nothing(tagger):
     assert select_texts(tagger, ["a", "b"], 3, exclude=[0, 1]) == []
+
+
+def test_scoring_a_chunk_at_a_time_changes_nothing(tagger, pool_texts, monkeypatch):
+    whole = Pool.from_texts(tagger, pool_texts).uncertainty
+    monkeypatch.setattr(strategies, "CHUNK", 3)
+    chunked = Pool.from_texts(tagger, pool_texts).uncertainty
+    np.testing.assert_allclose(chunked, whole, rtol=1e-6)
+    sentences = tokenizer_for("en").sentences(pool_texts)
+    np.testing.assert_allclose(Pool(tagger, sentences).uncertainty, whole, rtol=1e-6)

@@ -18,35 +18,41 @@ from eiwa.doc import Sentence
 from eiwa.errors import EiwaError
 from eiwa.selection.diversity import diverse_order
 from eiwa.selection.uncertainty import unit_uncertainty
+from eiwa.tagger import one_ahead
 from eiwa.tokenize import tokenizer_for
 from eiwa.tokenize.sentences import document_spans
 
-DIVERSITY = 1.0  # the default weight of likeness to what is already chosen (0: none): a copy of a chosen text goes last
+DIVERSITY = 1.0  # the default weight of likeness to what is already chosen (0: none)
 CANDIDATES_PER_PICK = 5  # diversity chooses among the 5n most uncertain units
+CHUNK = 4096  # units scored at a time
 
 
 class Pool:
-    """Units to choose from: each unit is one or more consecutive tokenized sentences (a text split
-    into sentences) and a text that stands for it (compared for diversity)."""
+    """Units to choose from, each with a text that stands for it (compared for diversity): raw texts
+    (`from_texts`: a unit is a text, split into sentences and tokenized as `eiwa predict` does) or
+    pre-tokenized sentences (a unit is a sentence). Units are scored a chunk at a time, the next
+    chunk tokenized while the model scores the current one, so memory stays bounded."""
 
-    def __init__(self, tagger, sentences: Sequence[Sentence], unit_sizes=None, texts=None, batch_size: int = 64):
+    def __init__(
+        self,
+        tagger,
+        sentences: Sequence[Sentence] | None = None,
+        texts: Sequence[str] | None = None,
+        split_sentences: bool = True,
+        batch_size: int = 64,
+    ):
         self.tagger = tagger
         self.sentences = sentences
-        self.unit_sizes = None if unit_sizes is None else np.asarray(unit_sizes, np.int64)
-        self.texts = list(texts) if texts is not None else [s.text for s in sentences]
+        self.texts = list(texts) if texts is not None else [s.text for s in sentences or []]
+        self.split_sentences = split_sentences
         self.batch_size = batch_size
 
     @classmethod
     def from_texts(cls, tagger, texts: Sequence[str], split_sentences: bool = True, batch_size: int = 64) -> Pool:
-        """Raw texts, one unit each: split into sentences and tokenized as `eiwa predict` does."""
         for text in texts:
             if not isinstance(text, str):
                 raise EiwaError(f"texts must be strings, got {type(text).__name__}")
-        lang = tagger.config.lang
-        spans = [document_spans(text, lang, split_sentences) for text in texts]
-        pieces = [text[start:end] for text, found in zip(texts, spans) for start, end in found]
-        sentences = tokenizer_for(lang).sentences(pieces)
-        return cls(tagger, sentences, list(map(len, spans)), texts, batch_size)
+        return cls(tagger, texts=texts, split_sentences=split_sentences, batch_size=batch_size)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -54,8 +60,26 @@ class Pool:
     @cached_property
     def uncertainty(self) -> np.ndarray:
         """Every unit's uncertainty (uncertainty.py; NaN for a unit with no tokens)."""
-        marginals = self.tagger.marginals(self.sentences, self.batch_size) if self.sentences else []
-        return unit_uncertainty(marginals, self.tagger.encoder.tags.ids["O"], self.unit_sizes)
+        starts = range(0, len(self), CHUNK)
+        scores = list(one_ahead(starts, self._prepare, self._score))
+        return np.concatenate(scores) if scores else np.zeros(0)
+
+    def _prepare(self, start: int) -> tuple[list[Sentence], list[int] | None, object]:
+        """A chunk's sentences, how many each unit holds (None: one each), and their encoding."""
+        if self.sentences is not None:
+            sentences, sizes = list(self.sentences[start : start + CHUNK]), None
+        else:
+            lang = self.tagger.config.lang
+            texts = self.texts[start : start + CHUNK]
+            spans = [document_spans(text, lang, self.split_sentences) for text in texts]
+            pieces = [text[a:b] for text, found in zip(texts, spans) for a, b in found]
+            sentences, sizes = tokenizer_for(lang).sentences(pieces), list(map(len, spans))
+        return sentences, sizes, self.tagger.encoder.encode(sentences, with_tags=False)
+
+    def _score(self, prepared) -> np.ndarray:
+        sentences, sizes, encoded = prepared
+        marginals = self.tagger.marginals(sentences, self.batch_size, encoded) if sentences else []
+        return unit_uncertainty(marginals, self.tagger.encoder.tags.ids["O"], sizes)
 
 
 @dataclass(frozen=True)
@@ -88,9 +112,25 @@ def _uncertainty(pool: Pool, available: np.ndarray, n: int, seed: int, diversity
     scored = ~np.isnan(scores)
     # Most uncertain first (ties: pool order); units without tokens come after all others.
     ranked = available[scored][np.argsort(-scores[scored], kind="stable")]
-    candidates = ranked[: n * CANDIDATES_PER_PICK] if diversity else ranked[:n]
+    if diversity:
+        # A second copy of a text is never worth annotating while another text is left.
+        first = _first_copies(ranked, pool.texts)
+        candidates, rest = ranked[first][: n * CANDIDATES_PER_PICK], ranked[~first]
+    else:
+        candidates, rest = ranked[:n], ranked[n:]
     picks = diverse_order(pool.uncertainty[candidates], [pool.texts[i] for i in candidates], n, diversity)
-    return [*candidates[picks].tolist(), *available[~scored][: n - len(picks)].tolist()]
+    return [*candidates[picks].tolist(), *rest.tolist(), *available[~scored].tolist()][:n]
+
+
+def _first_copies(indices: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """Whether each of `indices` is the first, in that order, to hold its text."""
+    seen: set[str] = set()
+    first = np.zeros(len(indices), dtype=bool)
+    for position, index in enumerate(indices.tolist()):
+        if texts[index] not in seen:
+            seen.add(texts[index])
+            first[position] = True
+    return first
 
 
 def choose(
