@@ -8,8 +8,9 @@
 confidence, length-normalised, with the closest entity/no-entity decision: uncertainty.py) and
 keeps the batch varied: among the 5n most uncertain distinct texts it picks greedily, each
 candidate's uncertainty less `diversity` times its likeness (cosine of character-bigram TF-IDF) to
-what is already picked (diversity.py); a second copy of a text comes after every other text. `random` is a seeded uniform sample, the baseline. Strategies are a
-registry (strategies.py): `STRATEGIES`.
+what is already picked (diversity.py); a second copy of a text comes after every other text.
+`random` is a seeded uniform sample, the baseline. Strategies are a registry (strategies.py):
+`STRATEGIES`.
 
 `eiwa select` does the same from a file and writes the chosen texts with the model's entities as
 Doccano or Label Studio pre-annotations (docs/ANNOTATION.md).
