@@ -7,6 +7,7 @@
     result = eiwa.transfer("conll03-en-shared", "mine.jsonl", format="doccano", out="models/ja")
     corpus = eiwa.read("ner.json", format="spans", lang="ja")
     scores = result.tagger.evaluate("test.jsonl", format="doccano")
+    chosen = eiwa.select_texts(tagger, unlabelled_texts, 100)  # what to annotate next
 
 The names are imported on first use, so that `import eiwa` stays quick.
 """
@@ -19,6 +20,8 @@ _EXPORTS = {
     "cross_validate": "eiwa.api",
     "make_config": "eiwa.api",
     "read": "eiwa.readers",
+    "select": "eiwa.selection",
+    "select_texts": "eiwa.selection",
     "Tagger": "eiwa.tagger",
     "Config": "eiwa.config",
 }

@@ -29,6 +29,7 @@ COMMAND_MODULES = {
     "info": "info",
     "predict": "predict",
     "quickstart": "quickstart",
+    "select": "select",
     "serve": "serve",
     "split": "split",
     "train": "train",
@@ -100,6 +101,7 @@ def cli():
     Start with:  eiwa quickstart
     Train:       eiwa train, eiwa transfer, eiwa cv, eiwa experiment
     Use:         eiwa predict, eiwa evaluate, eiwa serve, eiwa info, eiwa card
+    Annotate:    eiwa select
     Data:        eiwa split, eiwa gazetteer build
     Each command has --help with examples.
     """

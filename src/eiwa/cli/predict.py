@@ -55,7 +55,7 @@ ONEDNN_CACHE_CAPACITY = "32"
     default="jsonl",
     show_default=True,
     help="jsonl: one JSON record a line; conll: token and IOB2 tag a line; html: one page with the "
-    "entities highlighted.",
+    "entities highlighted; doccano, label-studio: pre-annotations to import and correct (docs/ANNOTATION.md).",
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option(

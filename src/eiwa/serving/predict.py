@@ -67,7 +67,8 @@ def predict_items(
     """Tag `items` a chunk at a time and write each record to `stream` as it is made; returns the count.
     A text is split into sentences unless `split_sentences` is false; a pre-tokenized sentence is one.
     Nothing outlives its chunk: memory stays flat however many items there are."""
-    writer = WRITERS[output_format](stream, tagger.entity_types, tagger.label_meanings, tagger.config.lang)
+    labels, meanings, lang = tagger.entity_types, tagger.label_meanings, tagger.config.lang
+    writer = WRITERS[output_format](stream, labels, meanings, lang, model=tagger.origin)
     items, count = iter(items), 0
     chunks = iter(lambda: list(itertools.islice(items, CHUNK)), [])
     prepare = functools.partial(_prepare_items, tagger, split_sentences=split_sentences)

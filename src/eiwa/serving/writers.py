@@ -1,8 +1,10 @@
 """`eiwa predict --output-format`: predictions written as they are made, as JSON Lines, CoNLL
-columns (token and BIO tag) or one standalone HTML page with the entities highlighted in place.
+columns (token and BIO tag), one standalone HTML page with the entities highlighted in place, or
+pre-annotations to correct in Doccano or Label Studio.
 
-A writer is made with the output stream, the model's entity types, their meanings and the
-model's language (the last three for the HTML page's legend and fonts), then takes (record,
+A writer is made with the output stream, the model's entity types, their meanings, the model's
+language (the last three for the HTML page's legend and fonts) and its name (Label Studio's
+`model_version`), then takes (record,
 tokens) pairs: the JSON-ready record (`results.Prediction`, with any `id`/`meta` of the input
 passed through) and, for a writer that `needs_tokens`, its tokens as offsets into the record's
 text (`TokenOffsets`; None for the others). A writer keeps nothing of a record once written.
@@ -15,10 +17,11 @@ from typing import NamedTuple, TextIO
 
 import numpy as np
 
+from eiwa.persist.atomic import json_text
 from eiwa.serving.colours import label_style
 from eiwa.serving.results import Prediction, to_json
 
-OUTPUT_FORMATS = ("jsonl", "conll", "html")
+OUTPUT_FORMATS = ("jsonl", "conll", "html", "doccano", "label-studio")
 
 
 class TokenOffsets(NamedTuple):
@@ -32,7 +35,12 @@ class JsonlWriter:
     needs_tokens = False
 
     def __init__(
-        self, stream: TextIO, labels: list[str], meanings: dict[str, str] | None = None, lang: str | None = None
+        self,
+        stream: TextIO,
+        labels: list[str],
+        meanings: dict[str, str] | None = None,
+        lang: str | None = None,
+        model: str | None = None,
     ):
         self.stream = stream
 
@@ -51,7 +59,12 @@ class ConllWriter:
     needs_tokens = True
 
     def __init__(
-        self, stream: TextIO, labels: list[str], meanings: dict[str, str] | None = None, lang: str | None = None
+        self,
+        stream: TextIO,
+        labels: list[str],
+        meanings: dict[str, str] | None = None,
+        lang: str | None = None,
+        model: str | None = None,
     ):
         self.stream = stream
 
@@ -144,7 +157,12 @@ class HtmlWriter:
     needs_tokens = False
 
     def __init__(
-        self, stream: TextIO, labels: list[str], meanings: dict[str, str] | None = None, lang: str | None = None
+        self,
+        stream: TextIO,
+        labels: list[str],
+        meanings: dict[str, str] | None = None,
+        lang: str | None = None,
+        model: str | None = None,
     ):
         self.stream = stream
         stream.write(page_head("eiwa entities", lang) + f"\n{legend(labels, meanings)}\n")
@@ -156,4 +174,88 @@ class HtmlWriter:
         self.stream.write("</body></html>\n")
 
 
-WRITERS = {"jsonl": JsonlWriter, "conll": ConllWriter, "html": HtmlWriter}
+class DoccanoWriter:
+    """Doccano's sequence-labelling import, JSON Lines: `{"text": ..., "label": [[start, end, "TYPE"]]}`
+    (character offsets, end exclusive), with the input's "id" and "meta" where it had them: what
+    eiwa's doccano reader reads back."""
+
+    needs_tokens = False
+
+    def __init__(
+        self,
+        stream: TextIO,
+        labels: list[str],
+        meanings: dict[str, str] | None = None,
+        lang: str | None = None,
+        model: str | None = None,
+    ):
+        self.stream = stream
+
+    def write(self, record: Prediction, tokens: TokenOffsets | None = None) -> None:
+        task = {k: record[k] for k in ("id", "meta") if k in record}
+        task["text"] = record["text"]
+        task["label"] = [[e["start"], e["end"], e["type"]] for e in record["entities"]]
+        self.stream.write(json_text(task) + "\n")
+
+    def close(self) -> None:
+        pass
+
+
+class LabelStudioWriter:
+    """A Label Studio task list (one JSON array, written an item at a time) with the entities as
+    `predictions`, which Label Studio shows for the annotator to correct
+    (https://labelstud.io/guide/predictions): per task `{"data": {"text"}, "predictions": [{"model_version",
+    "score", "result": [{"id", "from_name": "label", "to_name": "text", "type": "labels", "value":
+    {"start", "end", "text", "labels": [TYPE]}, "score"}]}]}`. A region's score is the entity's
+    confidence; the task's, the model's confidence in the whole text (1 - its uncertainty, where
+    `eiwa select` measured it; Label Studio shows the lowest first). The labelling config this fits:
+    `<Labels name="label" toName="text">` and `<Text name="text" value="$text"/>`."""
+
+    needs_tokens = False
+
+    def __init__(
+        self,
+        stream: TextIO,
+        labels: list[str],
+        meanings: dict[str, str] | None = None,
+        lang: str | None = None,
+        model: str | None = None,
+    ):
+        self.stream = stream
+        self.model = model or "eiwa"
+        self.count = 0
+        stream.write("[")
+
+    def write(self, record: Prediction, tokens: TokenOffsets | None = None) -> None:
+        self.stream.write((",\n" if self.count else "\n") + json_text(self.task(record, self.count)))
+        self.count += 1
+
+    def task(self, record: Prediction, number: int) -> dict:
+        results = [
+            {
+                "id": f"t{number}e{index}",
+                "from_name": "label",
+                "to_name": "text",
+                "type": "labels",
+                "value": {"start": e["start"], "end": e["end"], "text": e["text"], "labels": [e["type"]]},
+                **({"score": e["confidence"]} if "confidence" in e else {}),
+            }
+            for index, e in enumerate(record["entities"])
+        ]
+        prediction = {"model_version": self.model, "result": results}
+        if record.get("uncertainty") is not None:
+            prediction["score"] = round(1.0 - record["uncertainty"], 4)
+        data = {"text": record["text"], **({"id": record["id"]} if "id" in record else {})}
+        return {"data": data, **({"meta": record["meta"]} if "meta" in record else {}), "predictions": [prediction]}
+
+    def close(self) -> None:
+        self.stream.write("\n]\n" if self.count else "]\n")
+
+
+WRITERS = {
+    "jsonl": JsonlWriter,
+    "conll": ConllWriter,
+    "html": HtmlWriter,
+    "doccano": DoccanoWriter,
+    "label-studio": LabelStudioWriter,
+}
