@@ -22,7 +22,7 @@ from eiwa.build import Start
 from eiwa.config import DEFAULT_SOURCES, Config, default_recipe, load_config
 from eiwa.crosslingual.starts import DEFAULT_MODULES
 from eiwa.errors import EiwaError
-from eiwa.training.run import Data, Output, UnlabelledText, settle, train_files
+from eiwa.training.run import Data, Output, UnlabelledText, settle, settle_transfer, train_files, train_without_gold
 from eiwa.training.train import TrainResult
 
 Log = Callable[[str], None]
@@ -106,23 +106,54 @@ def transfer(
     `modules`: `shared` (the default: every module the source can hand over), `auto` (chosen on dev),
     `none`, or a comma-separated subset; `label_map`: `PER=PSN,...`, a file, or None/`auto` (proposed
     from the data; the evidence goes to `log`, and `eiwa.crosslingual.label_map.propose_label_map`
-    returns it); `labels`, `unlabelled`, `teachers`: as for `train`."""
-    data, config = _settled(Data(train, dev, format, columns, token_prefix, labels), lang, config, settings, log, "ja")
+    returns it); `labels`, `unlabelled`, `teachers`: as for `train`. Without `train` but with
+    `unlabelled`, `dev` and an explicit `label_map`, the source teaches the text alone (zero-shot with
+    unlabelled text: training.run.train_without_gold)."""
+    text = _unlabelled(unlabelled, teachers)
+    data, lang, zero_shot = settle_transfer(Data(train, dev, format, columns, token_prefix, labels), lang, text, log)
+    config = make_config(config if config is not None else default_recipe(lang), lang, settings)
     if source is None and not (source := DEFAULT_SOURCES.get(config.lang)):
         raise EiwaError(f"transfer to {config.lang} data needs a source model")
-    return train_files(
-        config,
-        data,
-        Output(out, force=force),
-        Start.from_names(str(source), modules, label_map),
-        device,
-        progress=False,
-        log=log,
-        unlabelled=_unlabelled(unlabelled, teachers),
-    )
+    start = Start.from_names(str(source), modules, label_map)
+    if zero_shot:
+        return train_without_gold(config, data, Output(out, force=force), start, text, device, progress=False, log=log)
+    return train_files(config, data, Output(out, force=force), start, device, progress=False, log=log, unlabelled=text)
 
 
 def _unlabelled(unlabelled, teachers) -> UnlabelledText | None:
     if isinstance(unlabelled, UnlabelledText):
         return unlabelled
     return UnlabelledText.given(unlabelled, "txt", [teachers] if isinstance(teachers, (str, Path)) else teachers)
+
+
+def cross_validate(
+    data: str | Path | None = None,
+    *,
+    format: str | None = None,
+    folds: int = 5,
+    seeds: Sequence[int] = (1, 2, 3),
+    lang: str | None = None,
+    config: Config | str | Path | None = None,
+    settings: Mapping | None = None,
+    source: str | Path | None = None,
+    modules: str = DEFAULT_MODULES,
+    label_map: str | None = None,
+    columns: Sequence[str] | None = None,
+    token_prefix: str | None = None,
+    device: str = "cpu",
+    log: Log = print,
+) -> dict:
+    """k-fold cross-validation over seeds (the shared protocol): pooled scores per seed, F1 mean ± std."""
+    from eiwa.study.cv import cross_validate_files
+
+    start = Start.from_names(str(source), modules, label_map) if source else Start()
+    data, config = _settled(Data(data, None, format, columns, token_prefix), lang, config, settings, log)
+    return cross_validate_files(
+        config,
+        data,
+        folds,
+        list(seeds),
+        start,
+        log,
+        device,
+    )

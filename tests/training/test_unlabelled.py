@@ -215,3 +215,49 @@ def test_cli_refuses_a_teacher_without_unlabelled_text(runner, tmp_path, tiny_mo
 def test_teach_needs_a_teacher():
     with pytest.raises(EiwaError, match="needs a teacher"):
         teach([], synthetic_sentences(2))
+
+
+def _mapped(examples, names):
+    return [(tokens, [tag[:2] + names[tag[2:]] if tag != "O" else tag for tag in tags]) for tokens, tags in examples]
+
+
+def test_transfer_without_gold_learns_from_what_the_source_says_of_the_text(runner, tmp_path, tiny_model_dir):
+    """Zero-shot with unlabelled text: the source, mapped to the dev data's types, teaches a student
+    that never trains on a gold sentence; the result tags those types."""
+    names = {"PER": "PERSON", "LOC": "PLACE", "ORG": "GROUP"}
+    dev_file = write_conll(tmp_path / "dev.conll", _mapped(synthetic_tagged(10, seed=4), names))
+    texts = tmp_path / "domain.txt"
+    texts.write_text("\n".join(" ".join(tokens) for tokens, _ in synthetic_tagged(40, seed=8)), encoding="utf-8")
+    out = tmp_path / "zero"
+    args = ["transfer", "--source", str(tiny_model_dir), "--lang", "en", "--dev", str(dev_file), "--out", str(out)]
+    label_map = ["--label-map", "PER=PERSON,LOC=PLACE,ORG=GROUP", "--modules", "char,word,classifier"]
+    result = runner.invoke(cli, [*args, *label_map, "--unlabelled", str(texts), "--set", "max_epochs=2", "--quiet"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    assert sorted(meta["entity_types"]) == ["GROUP", "PERSON", "PLACE"]
+    assert meta["self_training"][0] == {**meta["self_training"][0], "round": 1, "sentences": 40}
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [(["--label-map", "PER=PERSON"], "--dev"), (["--dev", "DEV"], "explicit --label-map")],
+)
+def test_transfer_without_gold_needs_dev_data_and_a_label_map(runner, tmp_path, tiny_model_dir, given, message):
+    dev_file = write_conll(
+        tmp_path / "dev.conll", _mapped(synthetic_tagged(5, seed=4), {"PER": "PERSON", "LOC": "PLACE", "ORG": "GROUP"})
+    )
+    texts = tmp_path / "domain.txt"
+    texts.write_text("John lives in Paris .\n", encoding="utf-8")
+    given = [str(dev_file) if item == "DEV" else item for item in given]
+    args = [
+        "transfer",
+        "--source",
+        str(tiny_model_dir),
+        "--lang",
+        "en",
+        "--out",
+        str(tmp_path / "z"),
+        "--unlabelled",
+        str(texts),
+    ]
+    assert_user_error(runner.invoke(cli, [*args, *given]), message)

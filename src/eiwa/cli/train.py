@@ -19,7 +19,15 @@ from eiwa.cli.options import (
 from eiwa.config import DEFAULT_SOURCES, asked_settings, load_config, resolve_config
 from eiwa.errors import EiwaError
 from eiwa.training import distributed
-from eiwa.training.run import Data, Output, UnlabelledText, settle, train_files
+from eiwa.training.run import (
+    Data,
+    Output,
+    UnlabelledText,
+    settle,
+    settle_transfer,
+    train_files,
+    train_without_gold,
+)
 from eiwa.training.train import silent
 
 
@@ -134,13 +142,17 @@ def transfer(
                     --config small-data --out models/hironsan-transfer
       eiwa transfer --source models/conll03 --lang ja --format spans --train ner.json \\
                     --modules classifier --label-map auto --fine-tune lower-lr --out models/ja
+      eiwa transfer --unlabelled domain.txt --dev dev.jsonl --label-map PER=人名,LOC=地名 --out models/zero
+                    # no gold sentences: the source teaches your text (zero-shot with unlabelled text)
     """
     if resume and modules == "auto":
         raise EiwaError("--resume continues one model: it cannot be combined with --modules auto")
     if config_path:
         resolve_config(config_path)
     log = silent if quiet else console.print
-    data, target_lang = settle(Data(train_path, dev_path, fmt, columns, token_prefix, labels_path), lang, log, "ja")
+    unlabelled = UnlabelledText.given(unlabelled_path, unlabelled_format, teachers)
+    given = Data(train_path, dev_path, fmt, columns, token_prefix, labels_path)
+    data, target_lang, zero_shot = settle_transfer(given, lang, unlabelled, log)
     if not resume and not source:
         if not (source := DEFAULT_SOURCES.get(target_lang)):
             raise EiwaError(f"transfer to {target_lang} data needs --source (a model directory or built-in name)")
@@ -150,8 +162,12 @@ def transfer(
     )
     config = load_config(config_for(config_path, target_lang, log), list(overrides), **{**flags, "lang": target_lang})
     output = Output(out, resume, force, asked_settings(config_path, overrides, **flags))
-    start = Start() if resume else Start.from_names(source, modules, label_map)
-    unlabelled = UnlabelledText.given(unlabelled_path, unlabelled_format, teachers)
+    start = Start() if resume and not zero_shot else Start.from_names(source, modules, label_map)
+    if zero_shot:
+        if nproc > 1:
+            raise EiwaError("--unlabelled trains in one process: leave out --nproc")
+        result = train_without_gold(config, data, output, start, unlabelled, device, progress=not quiet, log=log)
+        return _said(result, output, nproc)
     _run(config, data, output, start, device, nproc, quiet, unlabelled)
 
 
@@ -161,6 +177,10 @@ def _run(config, data, output, start, device, nproc, quiet, unlabelled=None) -> 
     # --quiet: no log lines and no bar; warnings (train's own channel) and errors still reach stderr.
     log = silent if quiet else console.print
     result = train_files(config, data, output, start, device, nproc, progress=not quiet, log=log, unlabelled=unlabelled)
+    _said(result, output, nproc)
+
+
+def _said(result, output, nproc: int) -> None:
     processes = f", {nproc} processes" if nproc > 1 else ""
     if not console.quiet:  # the result, on stdout
         click.echo(

@@ -12,6 +12,7 @@ trains: one model, the best of several candidates (`--modules auto`), or one mod
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -238,6 +239,72 @@ def _train_on(
     )
 
 
+NO_DEV_WITHOUT_GOLD = "without --train, give --dev: its types are the model's, and its F1 stops training"
+
+
+def settle_transfer(data: Data, lang: str | None, unlabelled, log: Log = print) -> tuple[Data, str, bool]:
+    """`settle` for a transfer, and whether it has no gold data but unlabelled text (zero-shot with
+    unlabelled text, `train_without_gold`): the dev file then tells the format and the language."""
+    zero_shot = data.train is None and unlabelled is not None and data.format != "hironsan"
+    if zero_shot and data.dev is None:
+        raise EiwaError(NO_DEV_WITHOUT_GOLD)
+    settled, lang = settle(replace(data, train=data.dev) if zero_shot else data, lang, log, "ja")
+    return replace(settled, train=data.train), lang, zero_shot
+
+
+def train_without_gold(
+    config: Config,
+    data: Data,
+    output: Output,
+    start: Start,
+    unlabelled: UnlabelledText,
+    device="cpu",
+    progress: bool = True,
+    log: Log = print,
+) -> TrainResult:
+    """Zero-shot with unlabelled text: the source, its classifier mapped to the target types by an
+    explicit label map, tags the text (or `unlabelled.teachers` do), and a student started from the
+    same transfer learns from that alone. Dev data (`data.dev`) names the types and stops training."""
+    from eiwa.training.self_training import train_with_unlabelled
+
+    if not start.sources or start.label_map in (None, "auto"):
+        raise EiwaError("without --train, transfer needs a source and an explicit --label-map (auto reads gold data)")
+    if data.dev is None:
+        raise EiwaError(NO_DEV_WITHOUT_GOLD)
+    dev_data, _ = settle(replace(data, train=data.dev), config.lang, log)
+    dev = dev_data.read(data.dev, config.lang, split_tokens=False).sentences
+    directory = Path(output.directory)
+    check_writable(directory, "the model")
+    with lock(directory):
+        check_output(directory, config, output)
+        sentences = unlabelled.sentences(config.lang)
+        log(f"unlabelled: {len(sentences)} sentences from {unlabelled.path}; no gold sentences (zero-shot)")
+        # Built on resume too: it is the default teacher, made the same way from the same seed.
+        begin = starts(replace(start, target_types=entity_types(dev)), config, sentences, log)[0]
+        teachers = unlabelled.load_teachers() or [copy.deepcopy(begin)]
+        result = train_with_unlabelled(
+            config,
+            [],
+            dev,
+            sentences,
+            teachers,
+            start=begin,
+            out=directory,
+            resume=output.resume,
+            progress=progress,
+            log=log,
+            device=device,
+        )
+        _record_rounds(directory, result)
+        return result
+
+
+def _record_rounds(directory: Path, result: TrainResult) -> None:
+    """Each round's figures into the saved model's meta.json (outside its checksums, as labels)."""
+    meta = read_json(directory / "meta.json")
+    write_json(directory / "meta.json", {**meta, "self_training": result.tagger.meta["self_training"]})
+
+
 def _train_with_unlabelled(
     config, sentences, dev, output: Output, start: Start, device, nproc: int, progress: bool, log: Log, unlabelled
 ) -> TrainResult:
@@ -267,8 +334,7 @@ def _train_with_unlabelled(
         log=log,
         device=device,
     )
-    meta = read_json(Path(output.directory) / "meta.json")
-    write_json(Path(output.directory) / "meta.json", {**meta, "self_training": result.tagger.meta["self_training"]})
+    _record_rounds(Path(output.directory), result)
     return result
 
 
