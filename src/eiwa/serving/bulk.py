@@ -15,7 +15,9 @@ one-line EiwaError; Ray runs a task again up to `RAY_RETRIES` times, then the sa
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
+import sys
 from collections.abc import Callable, Iterable, Iterator
 
 from eiwa.errors import EiwaError
@@ -39,7 +41,7 @@ def map_shards(
     """`task(context, shard)` for each shard, the results in the order of the shards, as they come.
 
     workers=1 and no `ray_address`: here, one after another. workers > 1: a pool of that many
-    processes (spawned, one torch thread each). `ray_address`: Ray tasks of one CPU each (and
+    processes (from a fork server, one torch thread each). `ray_address`: Ray tasks of one CPU each (and
     `gpus_per_shard` GPUs); "local" starts Ray on this machine, "auto" joins this machine's
     cluster, anything else is a cluster's HOST:PORT."""
     if workers < 1:
@@ -62,7 +64,7 @@ def _in_processes(task: Task, shards: Iterator[list], context: object, workers: 
     pending: collections.deque = collections.deque()  # [index, shard, future], oldest first
     indices = itertools.count()
     restarts = 0
-    pool = _pool(workers)
+    pool = _pool(task, workers)
     try:
         while True:
             while len(pending) < AHEAD * workers and (shard := next(shards, None)) is not None:
@@ -79,7 +81,7 @@ def _in_processes(task: Task, shards: Iterator[list], context: object, workers: 
                         f"shard {index + 1}: a worker process died {restarts} times (killed, out of memory?)"
                     ) from None
                 pool.shutdown(wait=True, cancel_futures=True)
-                pool = _pool(workers)
+                pool = _pool(task, workers)
                 for entry in pending:  # those that finished before the pool broke keep their result
                     if _lost(entry[2], BrokenProcessPool):
                         entry[2] = pool.submit(task, context, entry[1])
@@ -94,14 +96,19 @@ def _lost(future, broken: type) -> bool:
     return future.cancelled() or isinstance(future.exception(), broken)
 
 
-def _pool(workers: int):
+def _pool(task: Task, workers: int):
     import concurrent.futures
     import multiprocessing
 
-    # spawn, not fork: a forked copy of a process that has used torch's thread pools can hang.
-    return concurrent.futures.ProcessPoolExecutor(
-        workers, multiprocessing.get_context("spawn"), initializer=one_torch_thread
-    )
+    # Not fork: a forked copy of a process that has used torch's thread pools can hang. A fork
+    # server (a clean process that has imported torch and the task's module, and nothing more)
+    # starts workers in a moment, a fresh pool after a death too; spawn where there is none.
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("spawn")
+    else:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["torch", getattr(task, "func", task).__module__])
+    return concurrent.futures.ProcessPoolExecutor(workers, context, initializer=one_torch_thread)
 
 
 def one_torch_thread() -> None:
@@ -118,6 +125,12 @@ def _on_ray(task: Task, shards: Iterator[list], context: object, address: str, g
     """Shards as Ray tasks of one CPU, twice as many in flight as the cluster has CPUs; results
     taken in order. Ray runs the task of a worker that died again; a task's own error is raised."""
     ray = import_ray()
+    # Ray prints a worker's death on standard output, where the results may be going: stderr instead.
+    with contextlib.redirect_stdout(sys.stderr):
+        yield from _ray_results(ray, task, shards, context, address, gpus)
+
+
+def _ray_results(ray, task: Task, shards: Iterator[list], context: object, address: str, gpus: float) -> Iterator:
     started = not ray.is_initialized()
     if started:
         start_ray(ray, address)
