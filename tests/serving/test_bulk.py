@@ -83,10 +83,15 @@ def test_a_killed_worker_s_shard_is_done_again_once(tmp_path):
     assert list(map_shards(task, [[1], [2]], context=3)) == [[3], [6]]  # workers=1: here, no pool
 
 
-def test_a_worker_that_keeps_dying_is_a_one_line_error(monkeypatch):
+def test_a_worker_that_keeps_dying_is_a_one_line_error_and_no_output(runner, tiny_model_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(bulk, "RESTARTS", 1)
     with pytest.raises(EiwaError, match=r"^shard 1: a worker process died 2 times \(killed, out of memory\?\)$"):
         list(map_shards(_always_die, [[1], [2]], workers=2))
+    monkeypatch.setattr(serving_predict, "_tag_shard", _always_die)
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(cli, ["predict", str(tiny_model_dir), "a text", "--workers", "2", "--output", str(out)])
+    assert_user_error(result, "shard 1: a worker process died 2 times")
+    assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_workers_and_ray_options_are_checked(runner, tiny_model_dir, monkeypatch):
