@@ -12,6 +12,7 @@ from eiwa.cli import cli, lasting_objects
 from eiwa.cli.options import device_option, get_console, split_columns
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import atomic_text, check_writable
+from eiwa.serving.bulk import import_ray
 from eiwa.serving.predict import input_formats, predict_file, predict_items
 from eiwa.serving.writers import OUTPUT_FORMATS
 from eiwa.tagger import Tagger
@@ -72,6 +73,24 @@ ONEDNN_CACHE_CAPACITY = "32"
     help="Split each text into sentences (。！？ . ! ?, never inside quotes or brackets) and tag them "
     "together, offsets into the whole text; --no-split-sentences tags each text as one sentence.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Tag in this many worker processes (one torch thread each), a thousand texts a task; the output "
+    "is the same, in input order.",
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Tag a thousand texts a Ray task (one CPU each): --ray alone starts Ray on this machine, --ray auto "
+    "joins this machine's cluster, --ray HOST:PORT another (pip install 'eiwa[ray]'; docs/SCALING.md).",
+)
 @device_option
 def predict(
     model,
@@ -85,6 +104,8 @@ def predict(
     batch_size,
     min_confidence,
     split_sentences,
+    workers,
+    ray_address,
     device,
 ):
     """Tag raw text or a file; write JSONL lines {"text", "entities": [{"start", "end", "type",
@@ -102,6 +123,7 @@ def predict(
       cat sentences.txt | eiwa predict models/ja --input - --output-format conll
       eiwa predict models/ja --input docs.jsonl --input-format jsonl --output-format html --output entities.html
       eiwa predict models/conll03 --input test.txt --input-format conll
+      eiwa predict ja-wiki --input pool.txt --output tagged.jsonl --workers 2
     """
     to_file = output not in (None, "-")
     if to_file:
@@ -110,6 +132,10 @@ def predict(
         raise EiwaError("give either TEXT arguments or --input, not both")
     if input_path is None and not texts:
         raise EiwaError("nothing to tag: give TEXT arguments or --input PATH")
+    if ray_address is not None and workers > 1:
+        raise EiwaError("--ray and --workers: choose one (Ray places the tasks itself)")
+    if ray_address is not None:
+        import_ray()  # before the model loads: a missing Ray is told at once
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", ONEDNN_CACHE_CAPACITY)
     with lasting_objects():
         tagger = Tagger.load(model).to(device)
@@ -121,7 +147,9 @@ def predict(
     with destination as stream:
         if texts:
             items = ((text, {}) for text in texts)
-            count = predict_items(tagger, items, stream, output_format, batch_size, min_confidence, split_sentences)
+            count = predict_items(
+                tagger, items, stream, output_format, batch_size, min_confidence, split_sentences, workers, ray_address
+            )
         else:
             count = predict_file(
                 tagger,
@@ -134,6 +162,8 @@ def predict(
                 columns,
                 token_prefix,
                 split_sentences,
+                workers,
+                ray_address,
             )
     if to_file:
         get_console().print(f"wrote {count} results to {output}")

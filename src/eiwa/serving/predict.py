@@ -5,22 +5,26 @@ sentences unless `split_sentences=False`; a pre-tokenized CoNLL sentence stays o
 
     with open("tagged.jsonl", "w") as stream:
         predict_file(tagger, "sentences.txt", stream, input_format="txt", output_format="jsonl")
+
+`workers=N` or `ray_address=...` tags the chunks in worker processes or Ray tasks (serving/bulk.py);
+the output is the same, in the same order.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import itertools
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 import numpy as np
 
 from eiwa.doc import Sentence, TokenColumns
-from eiwa.errors import DataError
+from eiwa.errors import DataError, EiwaError
 from eiwa.readers import raw_text, read
 from eiwa.readers.files import text_records
 from eiwa.serving.results import Prediction
@@ -63,25 +67,99 @@ def predict_items(
     batch_size: int = 64,
     min_confidence: float = 0.0,
     split_sentences: bool = True,
+    workers: int = 1,
+    ray_address: str | None = None,
 ) -> int:
     """Tag `items` a chunk at a time and write each record to `stream` as it is made; returns the count.
     A text is split into sentences unless `split_sentences` is false; a pre-tokenized sentence is one.
-    Nothing outlives its chunk: memory stays flat however many items there are."""
+    Nothing outlives its chunk: memory stays flat however many items there are.
+
+    workers > 1: the chunks are tagged by that many worker processes; `ray_address` ("local", "auto"
+    or HOST:PORT): by Ray tasks (serving/bulk.py). Each worker loads the model from `tagger.origin`;
+    the records are written in input order, the same bytes as in one process."""
     labels, meanings, lang = tagger.entity_types, tagger.label_meanings, tagger.config.lang
     writer = WRITERS[output_format](stream, labels, meanings, lang, model=tagger.origin)
     items, count = iter(items), 0
     chunks = iter(lambda: list(itertools.islice(items, CHUNK)), [])
-    prepare = functools.partial(_prepare_items, tagger, split_sentences=split_sentences)
-    tag = functools.partial(_tag_items, tagger, batch_size=batch_size, with_tokens=writer.needs_tokens)
-    for chunk, tagged in one_ahead(chunks, prepare, tag):
-        for (_, extra), (record, tokens) in zip(chunk, tagged):
+    options = TagOptions(batch_size, split_sentences, writer.needs_tokens)
+    if workers == 1 and ray_address is None:
+        tagged_chunks = _tag_here(tagger, chunks, options)
+    else:
+        tagged_chunks = _tag_in_workers(tagger, chunks, options, workers, ray_address)
+    for extras, tagged in tagged_chunks:
+        for extra, (record, tokens) in zip(extras, tagged):
             kept = [e for e in record["entities"] if e["confidence"] >= min_confidence]
             writer.write({**extra, **record, "entities": kept}, tokens)
         stream.flush()
-        count += len(chunk)
-        del chunk, tagged  # not kept while the next chunks are read and tagged
+        count += len(extras)
+        del extras, tagged  # not kept while the next chunks are read and tagged
     writer.close()
     return count
+
+
+class TagOptions(NamedTuple):
+    batch_size: int
+    split_sentences: bool
+    with_tokens: bool
+
+
+class ShardContext(NamedTuple):
+    """What a worker process needs to tag shards: the model (an absolute path, or a built-in name)."""
+
+    model: str
+    device: str
+    options: TagOptions
+
+
+def _tag_here(tagger: Tagger, chunks: Iterator[list[Item]], options: TagOptions) -> Iterator:
+    """Each chunk's passed-through fields and results, tagged in this process, one chunk prepared ahead."""
+    prepare = functools.partial(_prepare_items, tagger, split_sentences=options.split_sentences)
+    tag = functools.partial(_tag_items, tagger, batch_size=options.batch_size, with_tokens=options.with_tokens)
+    for chunk, tagged in one_ahead(chunks, prepare, tag):
+        yield [extra for _, extra in chunk], tagged
+
+
+def _tag_in_workers(
+    tagger: Tagger, chunks: Iterator[list[Item]], options: TagOptions, workers: int, ray_address: str | None
+) -> Iterator:
+    """Each chunk's passed-through fields and results, the chunks tagged as shards by worker processes
+    or Ray tasks (serving/bulk.py), which load the tagger's model themselves; results in input order."""
+    from eiwa.serving.bulk import map_shards
+
+    context = ShardContext(_portable_origin(tagger), str(tagger.device), options)
+    extras: collections.deque = collections.deque()  # of the shards in flight, oldest first
+
+    def shards() -> Iterator[list]:
+        for chunk in chunks:
+            extras.append([extra for _, extra in chunk])
+            yield [item for item, _ in chunk]
+
+    gpus = 1 if context.device.startswith("cuda") else 0
+    for tagged in map_shards(_tag_shard, shards(), workers, ray_address, context, gpus_per_shard=gpus):
+        yield extras.popleft(), tagged
+
+
+def _portable_origin(tagger: Tagger) -> str:
+    """Where worker processes load the tagger from: its directory as an absolute path (a worker may
+    start in another folder), or its built-in name."""
+    if tagger.origin is None:
+        raise EiwaError("tagging in workers needs a tagger loaded by path or built-in name (Tagger.load)")
+    path = Path(tagger.origin)
+    return str(path.resolve()) if path.is_dir() else tagger.origin
+
+
+@functools.lru_cache(maxsize=1)
+def _worker_tagger(model: str, device: str) -> Tagger:
+    """A worker process's tagger, loaded once for all the shards it tags."""
+    return Tagger.load(model).to(device)
+
+
+def _tag_shard(context: ShardContext, shard: list[str | Sentence]) -> list[tuple[Prediction, TokenOffsets | None]]:
+    """A worker's task: the results of a shard of texts (or pre-tokenized sentences)."""
+    tagger = _worker_tagger(context.model, context.device)
+    chunk = [(item, {}) for item in shard]
+    prepared = _prepare_items(tagger, chunk, context.options.split_sentences)
+    return _tag_items(tagger, prepared, context.options.batch_size, context.options.with_tokens)[1]
 
 
 def _prepare_items(tagger: Tagger, chunk: list[Item], split_sentences: bool) -> tuple[list[Item], Documents]:
@@ -138,10 +216,15 @@ def predict_file(
     columns=None,
     token_prefix=None,
     split_sentences: bool = True,
+    workers: int = 1,
+    ray_address: str | None = None,
 ) -> int:
-    """Tag every input of `path` (or `-`) into `stream`; returns how many were written."""
+    """Tag every input of `path` (or `-`) into `stream`; returns how many were written (`workers`,
+    `ray_address`: as for predict_items)."""
     items = read_items(path, input_format, tagger.config.lang, columns, token_prefix)
-    return predict_items(tagger, items, stream, output_format, batch_size, min_confidence, split_sentences)
+    return predict_items(
+        tagger, items, stream, output_format, batch_size, min_confidence, split_sentences, workers, ray_address
+    )
 
 
 def readable(path: str) -> str:

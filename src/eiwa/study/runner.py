@@ -18,6 +18,7 @@ from eiwa.doc import entity_types
 from eiwa.errors import EiwaError
 from eiwa.readers import raw_text, read
 from eiwa.scoring import score
+from eiwa.serving.bulk import import_ray, start_ray
 from eiwa.study.cv import TaggerFactory, factory, run_splits
 from eiwa.study.folds import protocol_splits
 from eiwa.study.grid import Cell, cells_of
@@ -28,7 +29,6 @@ from eiwa.tagger import Tagger
 from eiwa.training.train import silent
 
 RECORDS = "cells.jsonl"
-RAY_HINT = "pip install 'eiwa[ray]'"
 
 Log = Callable[[str], None]
 Done = Callable[[Cell, int, dict], None]
@@ -271,14 +271,10 @@ def _run_on_ray(
             "--ray needs a fixed torch thread count per run, e.g. --set threads=1 "
             "(each task asks Ray for that many CPUs)"
         )
-    try:
-        import ray
-    except ImportError:
-        raise EiwaError(f"--ray needs Ray: {RAY_HINT}") from None
-
+    ray = import_ray()
     started = not ray.is_initialized()
     if started:
-        _start_ray(ray, address)
+        start_ray(ray, address)
     try:
         gpus = 1 if spec.device.startswith("cuda") else 0
         task = ray.remote(num_cpus=threads, num_gpus=gpus, max_retries=3, retry_exceptions=False)(_ray_cell)
@@ -295,20 +291,6 @@ def _run_on_ray(
             ray.shutdown()
 
 
-def _start_ray(ray, address: str) -> None:
-    if address not in ("local", "auto"):
-        _check_reachable(address)  # Ray itself would keep retrying for minutes
-    try:
-        ray.init(
-            address=None if address == "local" else address,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
-    except (ConnectionError, RuntimeError, ValueError) as error:
-        raise EiwaError(f"--ray {address}: cannot reach a Ray cluster ({error})") from None
-
-
 def _finish_one_ray_task(ray, running: dict, done: Done) -> None:
     """Wait for the next task to end, and record its run (or raise its error)."""
     ready, _ = ray.wait(list(running), num_returns=1)
@@ -320,18 +302,6 @@ def _finish_one_ray_task(ray, running: dict, done: Done) -> None:
     except ray.exceptions.WorkerCrashedError:
         raise EiwaError(f"{cell.key} seed {seed}: its worker died 4 times; run the study again to retry it") from None
     done(cell, seed, record)
-
-
-def _check_reachable(address: str) -> None:
-    import socket
-
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        raise EiwaError(f"--ray {address}: give HOST:PORT (or auto, or no value for a local instance)")
-    try:
-        socket.create_connection((host, int(port)), timeout=5).close()
-    except OSError as error:
-        raise EiwaError(f"--ray {address}: no Ray cluster answers there ({error.strerror or error})") from None
 
 
 def _portable(spec: ExperimentSpec) -> ExperimentSpec:
