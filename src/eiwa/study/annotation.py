@@ -37,7 +37,7 @@ from eiwa.config import Config, load_config
 from eiwa.crosslingual.starts import parse_start_modules
 from eiwa.doc import Sentence, entity_types
 from eiwa.errors import EiwaError
-from eiwa.persist.atomic import atomic_text
+from eiwa.persist.atomic import atomic_text, write_atomic
 from eiwa.readers import read
 from eiwa.scoring import score
 from eiwa.study.folds import shared_split
@@ -384,6 +384,8 @@ def write_annotation_report(spec: AnnotationSpec) -> Path:
             f"{r['seconds']:.0f} |"
         )
     lines += ["", *_against_double(rows, by)]
+    if rows:
+        lines += ["", f"![annotation curves]({_plot(spec, rows).name})"]
     path = spec.out / "RESULTS.md"
     with atomic_text(path) as stream:
         stream.write("\n".join(lines) + "\n")
@@ -400,3 +402,31 @@ def _against_double(rows: list[dict], by: dict) -> list[str]:
         delta, p = paired(r["runs"], double["runs"])
         lines.append(f"| {r['arm']} at {r['size']} | {double['f1']:.4f} at {2 * r['size']} | {delta:+.4f} | {p:.4f} |")
     return lines
+
+
+def _plot(spec: AnnotationSpec, rows: list[dict]) -> Path:
+    """Test F1 (mean ± std over seeds) against annotated sentences, a line per arm."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    from eiwa.study.report import size_axis
+
+    figure, axes = plt.subplots(figsize=(6.5, 4.2))
+    for arm in spec.arms:
+        points = sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["size"])
+        if points:
+            sizes, means, stds = zip(*((r["size"], r["f1"], r["f1_std"]) for r in points))
+            axes.errorbar(sizes, means, yerr=stds, marker="o", capsize=3, label=arm)
+    size_axis(axes, sorted({r["size"] for r in rows}))
+    axes.set_xlabel("annotated sentences")
+    axes.set_ylabel("test F1")
+    axes.set_title(spec.name)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+    path = spec.out / "curves.png"
+    figure.tight_layout()
+    write_atomic(path, lambda p: figure.savefig(p, format="png", dpi=120))
+    plt.close(figure)
+    return path

@@ -218,7 +218,7 @@ def _plot_curve(name: str, rows: list[dict], out: Path) -> Path:
             capsize=3,
             label=f"{modules} (word {word_input}, char {char_input})",
         )
-    _size_axis(axes, sorted({r["size"] for r in rows if r["size"] is not None}))
+    size_axis(axes, sorted({r["size"] for r in rows if r["size"] is not None}))
     axes.set_ylabel("test F1")
     axes.set_title(name)
     axes.grid(alpha=0.3)
@@ -230,7 +230,7 @@ def _plot_curve(name: str, rows: list[dict], out: Path) -> Path:
     return path
 
 
-def _size_axis(axes, sizes: list[int]) -> None:
+def size_axis(axes, sizes: list[int]) -> None:
     # Sizes usually grow geometrically: a log axis spaces them evenly; linear below the smallest
     # positive size, so that 0 (zero-shot) still has a place.
     positive = [size for size in sizes if size > 0]
