@@ -87,3 +87,14 @@ def test_the_report_compares_each_arm_with_scratch_at_n_and_at_2n(tmp_path):
     report = write_annotation_report(spec).read_text(encoding="utf-8")
     assert "| transfer-random | 100 | 1.0000 ± 0.0000 | 1.0000 | +0.5000 |" in report
     assert "| transfer-random at 100 | 1.0000 at 200 | +0.0000 |" in report
+
+
+def test_an_unlabelled_arm_may_name_a_variant_of_settings(tmp_path):
+    text = (
+        SPEC.replace("[arms]", '[variants]\nratio4 = ["unlabelled_ratio=4"]\n[arms]')
+        + '"transfer-active+unlabelled-ratio4" = [100]\n'
+    )
+    spec = _spec(tmp_path, text)
+    assert spec.variants["ratio4"] == ("unlabelled_ratio=4",) and "hard" in spec.variants
+    with pytest.raises(EiwaError, match="variants hard, ratio4"):
+        _spec(tmp_path, text + '"transfer-active+unlabelled-ratio5" = [100]\n')

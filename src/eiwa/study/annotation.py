@@ -11,7 +11,8 @@ Arms (names as in the report):
 - `transfer-active`: selection in rounds (`sizes` in order, the first drawn at random), each round's
   model choosing the next sentences by uncertainty (eiwa.selection);
 - `<arm>+unlabelled`: the arm's model teaches the rest of the pool, and a new student learns from
-  both (training/self_training.py); `+unlabelled-hard` with hard pseudo-labels;
+  both (training/self_training.py); `+unlabelled-<variant>` with a variant's settings (`[variants]`,
+  e.g. `hard = ["pseudo_labels=hard"]`: hard pseudo-labels);
 - `zero-shot`, `zero-shot+unlabelled`: the transferred model untrained, and a student taught by it
   on the whole pool without any gold sentence.
 
@@ -66,6 +67,7 @@ class AnnotationSpec:
     overrides: tuple[str, ...]
     arms: dict[str, tuple[int, ...]] = field(default_factory=dict)
     zero_shot: dict = field(default_factory=dict)  # config overrides of the zero-shot arms
+    variants: dict[str, tuple[str, ...]] = field(default_factory=dict)  # +unlabelled-<name>: its --set values
 
     @classmethod
     def read(cls, path: str | Path) -> AnnotationSpec:
@@ -74,11 +76,16 @@ class AnnotationSpec:
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise EiwaError(f"{path}: {error}") from None
         known = {"name", "out", "path", "seeds", "source", "label_map", "modules", "config", "set", "arms", "zero_shot"}
+        known.add("variants")
         if unknown := set(data) - known:
             raise EiwaError(f"{path}: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
-        unknown_arms = set(data.get("arms", {})) - set(ARMS)
+        variants = {"hard": ("pseudo_labels=hard",), **{k: tuple(v) for k, v in data.get("variants", {}).items()}}
+        unknown_arms = [arm for arm in data.get("arms", {}) if _runner_of(arm, variants) is None]
         if unknown_arms:
-            raise EiwaError(f"{path}: unknown arms {', '.join(sorted(unknown_arms))} (known: {', '.join(ARMS)})")
+            raise EiwaError(
+                f"{path}: unknown arms {', '.join(sorted(unknown_arms))} (known: {', '.join(ARMS)}, "
+                f"and <arm>+unlabelled-<variant> for the variants {', '.join(variants)})"
+            )
         return cls(
             data["name"],
             Path(data.get("out", f"results/{data['name']}")),
@@ -91,6 +98,7 @@ class AnnotationSpec:
             tuple(data.get("set", ())),
             {arm: tuple(sizes) for arm, sizes in data.get("arms", {}).items()},
             data.get("zero_shot", {}),
+            variants,
         )
 
 
@@ -190,11 +198,12 @@ def _supervised(study: Study, arm: str, size: int, seed: int) -> dict:
 
 
 def _with_unlabelled(study: Study, arm: str, size: int, seed: int) -> dict:
-    """<base>+unlabelled(-hard): the base arm's model teaches the rest of the pool to a new student."""
-    base = arm.split("+")[0]
-    hard = arm.endswith("-hard")
+    """<base>+unlabelled[-variant]: the base arm's model teaches the rest of the pool to a new student."""
+    base, _, variant = arm.partition("+unlabelled")
     chosen = _chosen(study, base, size, seed)
-    config = study.config_for(seed, pseudo_labels="hard" if hard else "soft")
+    config = study.config_for(seed)
+    if variant:
+        config = config.with_overrides(list(study.spec.variants[variant[1:]])).validate()
     labelled, unlabelled = study.pool.labelled(chosen), study.pool.unlabelled(chosen)
     started = time.perf_counter()
     start = study.start(config, [*labelled, *unlabelled], transfer=base.startswith("transfer"))
@@ -262,11 +271,18 @@ ARMS: dict[str, Callable[[Study, str, int, int], dict]] = {
     "transfer-active": _supervised,
     "scratch-random+unlabelled": _with_unlabelled,
     "transfer-random+unlabelled": _with_unlabelled,
-    "transfer-random+unlabelled-hard": _with_unlabelled,
     "transfer-active+unlabelled": _with_unlabelled,
     "zero-shot": _zero_shot,
     "zero-shot+unlabelled": _zero_shot,
 }
+
+
+def _runner_of(arm: str, variants: dict) -> Callable | None:
+    """The function that runs an arm: a named one, or a +unlabelled arm with one of the variants."""
+    if arm in ARMS:
+        return ARMS[arm]
+    base, unlabelled, variant = arm.partition("+unlabelled-")
+    return _with_unlabelled if unlabelled and f"{base}+unlabelled" in ARMS and variant in variants else None
 
 
 # -------------------------------------------------------------------------------------------- running
@@ -307,7 +323,7 @@ def _run_unit(spec: AnnotationSpec, unit: list[tuple[str, int, int]]) -> str:
     study = Study(spec)
     lines = []
     for arm, size, seed in unit:
-        record = ARMS[arm](study, arm, size, seed)
+        record = _runner_of(arm, spec.variants)(study, arm, size, seed)
         append_record(spec.out / RECORDS, {}, record)
         lines.append(f"{arm} N={size} seed {seed}: test F1 {record['f1']:.4f} ({record['seconds']:.0f} s)")
     return "\n".join(lines)
