@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from eiwa.cli import cli
-from eiwa.cli.options import QUIET_HELP, console, device_option
+from eiwa.cli.options import QUIET_HELP, console, device_option, ray_option
 from eiwa.errors import EiwaError
 
 
@@ -42,16 +42,7 @@ from eiwa.errors import EiwaError
     show_default=True,
     help="Run this many (cell, seed) trainings at once, each in its own process (records equal a serial run's).",
 )
-@click.option(
-    "--ray",
-    "ray_address",
-    is_flag=False,
-    flag_value="local",
-    default=None,
-    metavar="[ADDRESS]",
-    help="Run every (cell, seed) as a Ray task: --ray alone starts Ray on this machine, --ray auto joins "
-    "this machine's cluster, --ray HOST:PORT another (pip install 'eiwa[ray]'; docs/SCALING.md).",
-)
+@ray_option("Run every (cell, seed) as a Ray task")
 @click.option("--quiet", is_flag=True, help=QUIET_HELP)
 @device_option
 def experiment(

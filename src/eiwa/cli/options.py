@@ -230,6 +230,48 @@ def training_options(function):
     )
 
 
+def text_input_options(what: str):
+    """--input-format, --columns and --token-prefix: how a file of texts is read (eiwa predict's inputs)."""
+
+    def apply(function):
+        from eiwa.serving.predict import input_formats
+
+        return _apply(
+            function,
+            [
+                click.option(
+                    "--input-format",
+                    "--format",
+                    "input_format",
+                    type=click.Choice(input_formats()),
+                    default="txt",
+                    show_default=True,
+                    help=f'{what}: txt, one text a line (read as it comes); jsonl, objects with a "text" field '
+                    '(their "id" and "meta" are passed through); conll, tokens in the first column (or '
+                    "--columns); spans, doccano, label-studio: the texts of such a file (its entities are ignored).",
+                ),
+                click.option("--columns", callback=split_columns, help="Column names for --input-format conll."),
+                click.option("--token-prefix", help="Prefix to strip from CoNLL tokens."),
+            ],
+        )
+
+    return apply
+
+
+def ray_option(runs: str):
+    """--ray [ADDRESS]: `runs` (what each Ray task does) on Ray, as the study and predict take it."""
+    return click.option(
+        "--ray",
+        "ray_address",
+        is_flag=False,
+        flag_value="local",
+        default=None,
+        metavar="[ADDRESS]",
+        help=f"{runs}: --ray alone starts Ray on this machine, --ray auto joins this machine's cluster, "
+        "--ray HOST:PORT another (pip install 'eiwa[ray]'; docs/SCALING.md).",
+    )
+
+
 def unlabelled_options(function):
     from eiwa.serving.predict import input_formats
 

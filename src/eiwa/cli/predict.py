@@ -9,11 +9,11 @@ import sys
 import click
 
 from eiwa.cli import cli, lasting_objects
-from eiwa.cli.options import device_option, get_console, split_columns
+from eiwa.cli.options import device_option, get_console, ray_option, text_input_options
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import atomic_text, check_writable
 from eiwa.serving.bulk import import_ray
-from eiwa.serving.predict import input_formats, predict_file, predict_items
+from eiwa.serving.predict import predict_file, predict_items
 from eiwa.serving.writers import OUTPUT_FORMATS
 from eiwa.tagger import Tagger
 
@@ -34,19 +34,7 @@ ONEDNN_CACHE_CAPACITY = "32"
     type=click.Path(allow_dash=True),
     help="Read the inputs from this file (- for standard input) instead of TEXT arguments.",
 )
-@click.option(
-    "--input-format",
-    "--format",
-    "input_format",
-    type=click.Choice(input_formats()),
-    default="txt",
-    show_default=True,
-    help='txt: one text a line (read as it comes); jsonl: objects with a "text" field (their "id" and '
-    '"meta" are passed through); conll: tokens in the first column (or --columns); spans, doccano, '
-    "label-studio: the texts of such a file (its entities are ignored).",
-)
-@click.option("--columns", callback=split_columns, help="Column names for --input-format conll.")
-@click.option("--token-prefix", help="Prefix to strip from CoNLL tokens.")
+@text_input_options("The inputs' format")
 @click.option(
     "--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write here (default, or -: standard output)."
 )
@@ -81,16 +69,7 @@ ONEDNN_CACHE_CAPACITY = "32"
     help="Tag in this many worker processes (one torch thread each), a thousand texts a task; the output "
     "is the same, in input order.",
 )
-@click.option(
-    "--ray",
-    "ray_address",
-    is_flag=False,
-    flag_value="local",
-    default=None,
-    metavar="[ADDRESS]",
-    help="Tag a thousand texts a Ray task (one CPU each): --ray alone starts Ray on this machine, --ray auto "
-    "joins this machine's cluster, --ray HOST:PORT another (pip install 'eiwa[ray]'; docs/SCALING.md).",
-)
+@ray_option("Tag a thousand texts a Ray task (one CPU each)")
 @device_option
 def predict(
     model,

@@ -6,13 +6,13 @@ import click
 import numpy as np
 
 from eiwa.cli import cli, lasting_objects
-from eiwa.cli.options import device_option, get_console, split_columns
+from eiwa.cli.options import device_option, get_console, text_input_options
 from eiwa.doc import Sentence
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import atomic_text, check_writable
 from eiwa.readers import infer_format, raw_text
 from eiwa.selection import DIVERSITY, STRATEGIES, Pool, choose
-from eiwa.serving.predict import Item, input_formats, predict_items, read_items
+from eiwa.serving.predict import Item, predict_items, read_items
 from eiwa.tagger import Tagger
 
 SELECTION_FORMATS = ("label-studio", "doccano", "jsonl")
@@ -31,18 +31,7 @@ SELECTION_FORMATS = ("label-studio", "doccano", "jsonl")
 @click.option(
     "--out", required=True, type=click.Path(dir_okay=False), help="Write the chosen texts, pre-annotated, here."
 )
-@click.option(
-    "--input-format",
-    "--format",
-    "input_format",
-    type=click.Choice(input_formats()),
-    default="txt",
-    show_default=True,
-    help='The pool\'s format, as for eiwa predict: txt (one text a line), jsonl (records with "text"), conll, '
-    "spans, doccano, label-studio (their entities are ignored).",
-)
-@click.option("--columns", callback=split_columns, help="Column names for --input-format conll.")
-@click.option("--token-prefix", help="Prefix to strip from CoNLL tokens.")
+@text_input_options("The pool's format")
 @click.option(
     "--strategy",
     type=click.Choice(list(STRATEGIES)),

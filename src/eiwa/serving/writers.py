@@ -31,7 +31,9 @@ class TokenOffsets(NamedTuple):
     ends: np.ndarray
 
 
-class JsonlWriter:
+class LineWriter:
+    """What every writer takes; a line per record and nothing around them unless a writer adds it."""
+
     needs_tokens = False
 
     def __init__(
@@ -44,11 +46,13 @@ class JsonlWriter:
     ):
         self.stream = stream
 
-    def write(self, record: Prediction, tokens: TokenOffsets | None = None) -> None:
-        self.stream.write(to_json(record) + "\n")
-
     def close(self) -> None:
         pass
+
+
+class JsonlWriter(LineWriter):
+    def write(self, record: Prediction, tokens: TokenOffsets | None = None) -> None:
+        self.stream.write(to_json(record) + "\n")
 
 
 class ConllWriter:
@@ -174,22 +178,10 @@ class HtmlWriter:
         self.stream.write("</body></html>\n")
 
 
-class DoccanoWriter:
+class DoccanoWriter(LineWriter):
     """Doccano's sequence-labelling import, JSON Lines: `{"text": ..., "label": [[start, end, "TYPE"]]}`
     (character offsets, end exclusive), with the input's "id" and "meta" where it had them: what
     eiwa's doccano reader reads back."""
-
-    needs_tokens = False
-
-    def __init__(
-        self,
-        stream: TextIO,
-        labels: list[str],
-        meanings: dict[str, str] | None = None,
-        lang: str | None = None,
-        model: str | None = None,
-    ):
-        self.stream = stream
 
     def write(self, record: Prediction, tokens: TokenOffsets | None = None) -> None:
         task = {k: record[k] for k in ("id", "meta") if k in record}
@@ -197,11 +189,8 @@ class DoccanoWriter:
         task["label"] = [[e["start"], e["end"], e["type"]] for e in record["entities"]]
         self.stream.write(json_text(task) + "\n")
 
-    def close(self) -> None:
-        pass
 
-
-class LabelStudioWriter:
+class LabelStudioWriter(LineWriter):
     """A Label Studio task list (one JSON array, written an item at a time) with the entities as
     `predictions`, which Label Studio shows for the annotator to correct
     (https://labelstud.io/guide/predictions): per task `{"data": {"text"}, "predictions": [{"model_version",
@@ -211,17 +200,8 @@ class LabelStudioWriter:
     `eiwa select` measured it; Label Studio shows the lowest first). The labelling config this fits:
     `<Labels name="label" toName="text">` and `<Text name="text" value="$text"/>`."""
 
-    needs_tokens = False
-
-    def __init__(
-        self,
-        stream: TextIO,
-        labels: list[str],
-        meanings: dict[str, str] | None = None,
-        lang: str | None = None,
-        model: str | None = None,
-    ):
-        self.stream = stream
+    def __init__(self, stream: TextIO, labels: list[str], meanings=None, lang=None, model: str | None = None):
+        super().__init__(stream, labels)
         self.model = model or "eiwa"
         self.count = 0
         stream.write("[")
