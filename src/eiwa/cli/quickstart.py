@@ -130,5 +130,5 @@ def _advise(result: Quickstart, source: str, config_path: str) -> None:
         "With your own data: eiwa select MODEL --pool your-texts.txt --n 100 --out batch.json picks what to "
         "annotate next, pre-annotated for Label Studio or Doccano, and eiwa transfer --train yours.jsonl "
         "--unlabelled your-texts.txt --out MODEL learns from the texts you have not annotated too "
-        "(docs/ANNOTATION.md; what they gained on Stockmark: docs/RESULTS.md, \"Annotation curves\")."
+        '(docs/ANNOTATION.md; what they gained on Stockmark: docs/RESULTS.md, "Annotation curves").'
     )
