@@ -399,13 +399,28 @@ def write_annotation_report(spec: AnnotationSpec) -> Path:
             f"{'' if delta is None else format(delta, '+.4f')} | {'' if p is None else format(p, '.4f')} | "
             f"{r['seconds']:.0f} |"
         )
-    lines += ["", *_against_double(rows, by)]
+    lines += ["", *_against_double(rows, by), "", *_against_base(rows, by)]
     if rows:
         lines += ["", f"![annotation curves]({_plot(spec, rows).name})"]
     path = spec.out / "RESULTS.md"
     with atomic_text(path) as stream:
         stream.write("\n".join(lines) + "\n")
     return path
+
+
+def _against_base(rows: list[dict], by: dict) -> list[str]:
+    """What each lever adds at equal N: unlabelled text against its base arm, active against random
+    selection (same start)."""
+    lines = ["| arm | N | against | Δ | p |", "|---|---:|---|---:|---:|"]
+    for r in rows:
+        base = r["arm"].partition("+unlabelled")[0] if "+unlabelled" in r["arm"] else None
+        if base is None and r["arm"].endswith("-active"):
+            base = r["arm"].removesuffix("-active") + "-random"
+        if base is None or (base, r["size"]) not in by:
+            continue
+        delta, p = paired(r["runs"], by[(base, r["size"])]["runs"])
+        lines.append(f"| {r['arm']} | {r['size']} | {base} | {delta:+.4f} | {p:.4f} |")
+    return lines
 
 
 def _against_double(rows: list[dict], by: dict) -> list[str]:
