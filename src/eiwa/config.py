@@ -74,7 +74,6 @@ class _ModelSettings:
     # Japanese: the probability that a training entity of a type the data shows followed by an honorific
     # (さん, 氏...) gets one appended, outside it (training/honorifics.py); 0 leaves the data as it is.
     honorifics: float = 0.0
-    threads: int = 0  # torch intra-op threads; 0 = leave PyTorch's default
 
     # Training with unlabelled text (--unlabelled; training/unlabelled.py): a teacher's tag
     # distributions per token (soft) or its confident paths (hard) beside the gold sentences.
@@ -82,7 +81,8 @@ class _ModelSettings:
     pseudo_label_threshold: float = 0.9  # hard: keep a sentence when every token's top tag has at least this P
     unlabelled_weight: float = 1.0  # the weight of an unlabelled sentence's loss against a gold sentence's
     unlabelled_ratio: float = 1.0  # unlabelled sentences drawn per gold sentence each epoch (all, without gold)
-    self_training_rounds: int = 1  # rounds of teaching; each round after the first is taught by the last student
+    self_training_rounds: int = 2  # rounds of teaching; each round after the first is taught by the last student
+    threads: int = 0  # torch intra-op threads; 0 = leave PyTorch's default
 
 
 class _ConfigMethods:

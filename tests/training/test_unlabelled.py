@@ -118,7 +118,7 @@ def test_training_with_a_teacher_learns_from_the_unlabelled_text(tiny_trained):
     teacher = tiny_trained[0].tagger
     gold, dev = synthetic_sentences(10, seed=5), synthetic_sentences(30, seed=6)
     unlabelled = [replace(s, entities=[]) for s in synthetic_sentences(100, seed=7)]
-    config = tiny_config(max_epochs=6, unlabelled_ratio=10.0)
+    config = tiny_config(max_epochs=6, unlabelled_ratio=10.0, self_training_rounds=1)
     alone = train(config, gold, dev, progress=False, log=quiet, warn=quiet)
     taught = train_with_unlabelled(config, gold, dev, unlabelled, [teacher], progress=False, log=quiet, warn=quiet)
     assert taught.best_dev_f1 > alone.best_dev_f1
