@@ -55,22 +55,12 @@ class JsonlWriter(LineWriter):
         self.stream.write(to_json(record) + "\n")
 
 
-class ConllWriter:
+class ConllWriter(LineWriter):
     """One token a line (`token<TAB>tag`, IOB2: B- at an entity's first token, I- after), a blank
     line after each sentence (of a text's sentences too). A token only partly inside an entity takes
     the entity's tag."""
 
     needs_tokens = True
-
-    def __init__(
-        self,
-        stream: TextIO,
-        labels: list[str],
-        meanings: dict[str, str] | None = None,
-        lang: str | None = None,
-        model: str | None = None,
-    ):
-        self.stream = stream
 
     def write(self, record: Prediction, tokens: TokenOffsets | None) -> None:
         text, (starts, ends) = record["text"], tokens
@@ -81,9 +71,6 @@ class ConllWriter:
         for index in np.flatnonzero(np.isin(starts, breaks)).tolist():
             lines[index] = "\n" + lines[index]
         self.stream.write("\n".join(lines) + "\n\n")
-
-    def close(self) -> None:
-        pass
 
 
 def iob_tags(starts: np.ndarray, ends: np.ndarray, entities) -> list[str]:
@@ -155,20 +142,11 @@ def page_head(title: str, lang: str | None, extra_style: str = "") -> str:
     )
 
 
-class HtmlWriter:
+class HtmlWriter(LineWriter):
     """A standalone page: a legend of the model's labels, then each text with its entities."""
 
-    needs_tokens = False
-
-    def __init__(
-        self,
-        stream: TextIO,
-        labels: list[str],
-        meanings: dict[str, str] | None = None,
-        lang: str | None = None,
-        model: str | None = None,
-    ):
-        self.stream = stream
+    def __init__(self, stream: TextIO, labels: list[str], meanings=None, lang=None, model: str | None = None):
+        super().__init__(stream, labels)
         stream.write(page_head("eiwa entities", lang) + f"\n{legend(labels, meanings)}\n")
 
     def write(self, record: Prediction, tokens: TokenOffsets | None = None) -> None:
