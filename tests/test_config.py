@@ -120,6 +120,14 @@ def test_set_errors(assignment, match):
         (["char_hidden_dim=0"], "char_hidden_dim must be at least 1"),
         (["singleton_unk_rate=1.0"], r"singleton_unk_rate must be in \[0, 1\)"),
         (["pos_source=mecab"], "pos_source must be one of tokenizer, corpus"),
+        (["seed=1180591620717411303424"], r"seed must be in \[0, 2\^32\), got 1180591620717411303424"),
+        (["seed=-1"], r"seed must be in \[0, 2\^32\)"),
+        (["case_embedding_dim=-1"], "case_embedding_dim must be at least 0, got -1"),
+        (
+            ["hidden_dim=10000000000"],
+            r"hidden_dim=10000000000 is too large: .* would take [\d.e+]+ PiB \(at most 64 GiB\)",
+        ),
+        (["word_embedding_dim=1000000000"], r"word_embedding_dim=1000000000 is too large: .* 2.91 TiB"),
     ],
 )
 def test_validate_rejects_bad_values(overrides, match):
@@ -160,3 +168,8 @@ def test_eiwa_0_1_vectors_key_reads_as_word_vectors_and_unknown_keys_are_refused
         Config.from_dict({"vectors": "v.txt", "features": "char,word"})
     with pytest.raises(EiwaError, match=r"unknown setting\(s\) char_dim"):
         Config.from_dict({"char_dim": 3})
+
+
+def test_sizes_that_fit_in_memory_and_seeds_up_to_2_to_the_32_are_accepted():
+    config = load_config(None, ["hidden_dim=4000", "case_embedding_dim=0", f"seed={2**32 - 1}"])
+    assert (config.hidden_dim, config.case_embedding_dim, config.seed) == (4000, 0, 2**32 - 1)

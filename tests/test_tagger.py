@@ -3,6 +3,7 @@ end to end."""
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from dataclasses import replace
@@ -11,6 +12,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 from helpers import FIXTURES, TINY_SET, shared_file, synthetic_sentences, synthetic_tagged, tiny_config, write_conll
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 from seqeval.metrics import f1_score, precision_score, recall_score
 
@@ -636,3 +639,71 @@ def test_a_long_document_is_tagged_to_its_end(tiny_model_dir):
     [whole] = tagger.predict(document.replace(".", ","), split_sentences=False)
     assert whole["sentences"] == [{"start": 0, "end": len(document)}]
     assert whole["entities"] and whole["entities"][-1]["end"] > len(document) - 40
+
+
+# ----------------------------------------------------------------------------- arguments of the Python API
+
+
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda t: t.predict(None), "texts must be a string or an iterable of strings, got None"),
+        (lambda t: t.predict(b"John"), "got bytes"),
+        (lambda t: t.predict(42), "got 42 (int)"),
+        (lambda t: t.pipe(None), "got None"),
+        (lambda t: t.pipe(RAW_TEXTS, chunk_size=0), "chunk_size must be at least 1, got 0"),
+        (lambda t: t.pipe(RAW_TEXTS, chunk_size=-1), "chunk_size must be at least 1, got -1"),
+        (lambda t: t.predict(RAW_TEXTS, batch_size="64"), "batch_size must be an integer, got '64' (str)"),
+        (lambda t: t.predict(RAW_TEXTS, batch_size=2.5), "batch_size must be an integer, got 2.5 (float)"),
+        (lambda t: t.predict(RAW_TEXTS, batch_size=-1), "batch_size must be at least 1, got -1"),
+        (lambda t: t.predict(RAW_TEXTS, batch_size=0), "batch_size must be at least 1, got 0"),
+        (lambda t: t.tag_documents(RAW_TEXTS, batch_size=0), "batch_size must be at least 1, got 0"),
+    ],
+)
+def test_predict_and_pipe_refuse_bad_arguments_when_called(tiny_model_dir, call, fragment):
+    with pytest.raises(EiwaError) as raised:
+        call(Tagger.load(tiny_model_dir))  # pipe refuses at the call, before its first result is asked for
+    assert fragment in str(raised.value) and "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("name", [None, 123, "", 4.5])
+def test_load_refuses_what_is_no_model_name_or_path(name):
+    for load in (eiwa.load, Tagger.load):
+        with pytest.raises(EiwaError, match="^expected a model name or a model directory's path, got "):
+            load(name)
+
+
+TEXTS = st.one_of(st.text(max_size=3, alphabet="JohnSmi Pars."), st.integers(), st.binary(max_size=3), st.none())
+SIZES = st.one_of(st.integers(-2, 300), st.floats(allow_nan=True), st.text(max_size=3), st.none(), st.booleans())
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    texts=st.one_of(TEXTS, st.lists(TEXTS, max_size=4), st.tuples(TEXTS), st.dictionaries(st.text(max_size=2), TEXTS)),
+    batch_size=SIZES,
+    chunk_size=SIZES,
+    use_pipe=st.booleans(),
+)
+def test_predict_and_pipe_return_well_formed_results_or_raise_eiwa_error(
+    tiny_trained, texts, batch_size, chunk_size, use_pipe
+):
+    tagger = _loaded(tiny_trained[1])
+    try:
+        if use_pipe:
+            results = list(tagger.pipe(texts, batch_size=batch_size, chunk_size=chunk_size))
+        else:
+            results = tagger.predict(texts, batch_size=batch_size)
+    except EiwaError as error:
+        assert "\n" not in str(error)
+        return
+    given_texts = [texts] if isinstance(texts, str) and not use_pipe else list(texts)
+    assert [result["text"] for result in results] == given_texts
+    for result in results:
+        for entity in result["entities"]:
+            assert result["text"][entity["start"] : entity["end"]] == entity["text"]
+            assert 0 <= entity["confidence"] <= 1
+
+
+@functools.cache
+def _loaded(directory):
+    return Tagger.load(directory)

@@ -21,7 +21,7 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from eiwa import features
+from eiwa import arguments, features
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import is_file
 from eiwa.persist.migrations import config_values
@@ -104,7 +104,21 @@ class _ConfigMethods:
         for name, setting in features.all_settings().items():
             setting.check(name, getattr(self, name))
         self._validate_model_settings()
+        self._validate_sizes()
         return self
+
+    def _validate_sizes(self) -> None:
+        """Refuse sizes whose weights alone would not fit in memory, before anything is allocated: the
+        recurrent layers' weights (8 * hidden * (input + hidden) floats a BiLSTM) dominate; tables
+        have rows as many as their vocabularies, unknown here, so each counts as one row."""
+        dims = {n: getattr(self, n) for f in self.feature_names() for n in features.FEATURES[f].settings}
+        dims = {n: v for n, v in dims.items() if n.endswith("_dim") and v is not None}
+        char_hidden = dims.get("char_hidden_dim", 0)
+        token_dim = sum(dims.values()) + char_hidden  # the character BiLSTM gives 2 * hidden per token
+        floats = 8 * self.hidden_dim * (token_dim + self.hidden_dim) + token_dim
+        floats += 8 * char_hidden * (dims.get("char_embedding_dim", 0) + char_hidden)
+        largest = max({"hidden_dim": self.hidden_dim, **dims}.items(), key=lambda item: item[1])
+        arguments.parameter_bytes(f"{largest[0]}={largest[1]}", floats)
 
     def _validate_model_settings(self) -> None:
         if self.decoder not in ("crf", "softmax"):
@@ -135,7 +149,8 @@ class _ConfigMethods:
         for name in ("hidden_dim", "batch_size", "max_epochs"):
             if getattr(self, name) < 1:
                 raise EiwaError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("min_updates", "seed", "threads"):
+        arguments.seed("seed", self.seed)
+        for name in ("min_updates", "threads"):
             if getattr(self, name) < 0:
                 raise EiwaError(f"{name} must be at least 0, got {getattr(self, name)}")
         if self.patience < 1:  # 0 would train no epoch at all and save an untrained model

@@ -26,7 +26,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from eiwa import __version__
+from eiwa import __version__, arguments
 from eiwa.config import Config
 from eiwa.doc import Sentence, Span
 from eiwa.errors import EiwaError, ModelError
@@ -137,9 +137,7 @@ class Tagger:
         A text may be a whole document: it is split into sentences (`eiwa.tokenize.sentences`), which
         are tagged one by one, all texts' sentences in shared batches; with `split_sentences=False`
         each text is tagged as one sentence. See `pipe` for large inputs."""
-        if isinstance(texts, str):
-            texts = [texts]
-        return list(self.pipe(texts, batch_size, split_sentences=split_sentences))
+        return list(self.pipe(arguments.text_or_texts(texts), batch_size, split_sentences=split_sentences))
 
     def pipe(
         self, texts: Iterable[str], batch_size: int = 64, chunk_size: int = 1000, split_sentences: bool = True
@@ -148,9 +146,15 @@ class Tagger:
         results (memory stays bounded for a stream of any length)."""
         if isinstance(texts, str):
             raise EiwaError("pipe takes an iterable of texts; for one text use predict(text)")
-        iterator = iter(texts)
+        # Checked here, not when the generator is first advanced, so a bad call fails where it is made.
+        iterator = iter(arguments.text_or_texts(texts))
+        arguments.positive_int("batch_size", batch_size)
+        arguments.positive_int("chunk_size", chunk_size)
+        return self._pipe(iterator, batch_size, chunk_size, split_sentences)
+
+    def _pipe(self, iterator: Iterator, batch_size: int, chunk_size: int, split: bool) -> Iterator[Prediction]:
         chunks = iter(lambda: list(itertools.islice(iterator, chunk_size)), [])
-        prepare = functools.partial(self.prepare_documents, sentences=None, split_sentences=split_sentences)
+        prepare = functools.partial(self.prepare_documents, sentences=None, split_sentences=split)
         tag = functools.partial(self.tag_prepared, batch_size=batch_size)
         for tagged in one_ahead(chunks, prepare, tag):
             yield from (record for record, _ in tagged)
@@ -168,14 +172,14 @@ class Tagger:
         The sentences of all texts are tagged together, `batch_size` at a time. Returns, per text and
         in order, its result (entity and sentence offsets into the text) and its tokenized sentences
         (token offsets into each sentence's own text)."""
+        arguments.positive_int("batch_size", batch_size)
         return self.tag_prepared(self.prepare_documents(texts, sentences, split_sentences), batch_size)
 
     def prepare_documents(self, texts, sentences=None, split_sentences: bool = True) -> Documents:
         """`tag_documents`' first half: the texts checked, split into sentences, tokenized and encoded,
         all that comes before the model (Python work, which `one_ahead` overlaps with the model's)."""
         for text in texts:
-            if not isinstance(text, str):
-                raise EiwaError(f"texts must be strings, got {type(text).__name__}")
+            arguments.text_item(text)
         if sentences is not None and len(sentences) != len(texts):
             raise EiwaError(f"sentences must list the spans of each text: {len(sentences)} for {len(texts)} texts")
         if sentences is None:
@@ -257,7 +261,7 @@ class Tagger:
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> Tagger:
-        directory = resolve_model(name_or_path)
+        directory = resolve_model(arguments.model_name(name_or_path))
         meta = read_meta(directory)
         try:
             config = Config.from_dict(read_json(directory / "config.json"), str(directory / "config.json")).validate()

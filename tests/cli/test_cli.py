@@ -177,7 +177,15 @@ def test_cv_json_on_a_small_synthetic_dataset(runner, tmp_path):
     assert "seed 1 fold 1/2" in result.stderr
 
 
-@pytest.mark.parametrize("arguments, fragment", [(["--seeds", "1,x"], "--seeds"), (["--folds", "50"], "--folds")])
+@pytest.mark.parametrize(
+    "arguments, fragment",
+    [
+        (["--seeds", "1,x"], "--seeds"),
+        (["--folds", "50"], "--folds"),
+        (["--seeds", f"1,{2**70}"], f"--seeds must be in [0, 2^32), got {2**70}"),
+        (["--seeds", "-1"], "--seeds must be in [0, 2^32), got -1"),
+    ],
+)
 def test_cv_bad_arguments_exit_2(runner, tmp_path, arguments, fragment):
     data = write_conll(tmp_path / "small.conll", synthetic_tagged(10))
     result = runner.invoke(cli, ["cv", "--data", str(data), *arguments])

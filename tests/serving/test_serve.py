@@ -281,3 +281,29 @@ def test_sigterm_stops_the_server_gracefully(server):  # last: it stops the modu
     output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "Shutting down" in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    "limits, fragment",
+    [
+        ({"timeout_s": float("nan")}, "timeout_s must be a finite number, got nan"),
+        ({"timeout_s": float("inf")}, "timeout_s must be a finite number, got inf"),
+        ({"max_wait_ms": float("inf")}, "max_wait_ms must be a finite number, got inf"),
+        ({"max_wait_ms": -1.0}, "max_wait_ms must be at least 0, got -1.0"),
+        ({"max_batch": 0}, "max_batch must be at least 1, got 0"),
+    ],
+)
+def test_limits_refuse_nan_infinities_and_sizes_below_one(limits, fragment):
+    from eiwa.errors import EiwaError
+
+    with pytest.raises(EiwaError, match=f"^{re.escape(fragment)}$"):
+        Limits(**limits)
+
+
+@pytest.mark.parametrize("option", ["--timeout", "--max-wait-ms"])
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_serve_refuses_nan_and_infinite_times_before_loading_anything(runner, option, value):
+    from eiwa.cli import cli
+
+    result = runner.invoke(cli, ["serve", "no-such-model", option, value])
+    assert result.exit_code == 2 and f"{value!r} is not a finite number" in result.output

@@ -81,3 +81,12 @@ def test_without_splitting_the_doc_is_one_sentence_and_gets_no_boundaries(tiny_m
     splitting = spacy.blank("en")
     splitting.add_pipe("eiwa", config={"model": str(tiny_model_dir)})
     assert [len(list(d.sents)) for d in splitting.pipe(["", " \n", TWO_SENTENCES])] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("batch_size", [0, -1])
+def test_a_batch_size_below_one_is_refused_when_the_component_is_added(tiny_model_dir, batch_size):
+    from eiwa.errors import EiwaError
+
+    nlp = spacy.blank("en")
+    with pytest.raises(EiwaError, match=f"^batch_size must be at least 1, got {batch_size}$"):
+        nlp.add_pipe("eiwa", config={"model": str(tiny_model_dir), "batch_size": batch_size})

@@ -125,6 +125,7 @@ def test_a_run_adds_its_overrides_after_the_files_own():
         ({"data": {"format": "conll", "folds": 0}}, "x.toml: [data]: folds must be an integer of at least 2"),
         ({"data": {"format": "conll", "folds": True}}, "x.toml: [data]: folds must be an integer of at least 2"),
         ({"data": {"lang": "ja"}}, "x.toml: [data]: missing 'format'"),
+        ({"seeds": [1, 2**70]}, "x.toml: seeds must be a non-empty list of integers in [0, 2^32)"),
         ({"grid": [{"modules": ["none"]}]}, "x.toml: grid 1: missing 'name'"),
         ({"grid": [{"name": "g", "sizes": [-1]}]}, "x.toml: grid 'g': sizes must be a list of integers of at least 0"),
         ({"source": {"label_map": "auto"}}, "x.toml: [source]: missing 'model'"),

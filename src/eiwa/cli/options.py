@@ -7,6 +7,7 @@ import functools
 
 import click
 
+from eiwa import arguments
 from eiwa.config import DEFAULT_RECIPES, INPUTS, default_recipe, recipe_summaries
 from eiwa.errors import EiwaError
 from eiwa.readers import READERS, infer_format
@@ -134,7 +135,7 @@ def model_options(function):
                 help=f"Token features, comma-separated: {', '.join(feature_names())} "
                 "(default char,word; a recipe may set its own).",
             ),
-            click.option("--seed", type=click.IntRange(min=0), help="Random seed (default 1)."),
+            click.option("--seed", type=click.IntRange(0, arguments.SEED_LIMIT - 1), help="Random seed (default 1)."),
             click.option(
                 "--config",
                 "config_path",
@@ -311,9 +312,7 @@ def parse_seeds(text: str) -> list[int]:
         raise EiwaError(f"--seeds expects comma-separated integers, got {text!r}") from None
     if not seeds:
         raise EiwaError("--seeds is empty")
-    if min(seeds) < 0:
-        raise EiwaError(f"--seeds must be integers of at least 0, got {text!r}")
-    return seeds
+    return [arguments.seed("--seeds", seed) for seed in seeds]
 
 
 def print_scores(title: str, scores: Scores) -> None:

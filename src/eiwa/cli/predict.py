@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from eiwa.arguments import FiniteFloatRange
 from eiwa.cli import cli, lasting_objects
 from eiwa.cli.options import device_option, get_console, ray_option, text_input_options
 from eiwa.errors import EiwaError
@@ -49,7 +50,7 @@ ONEDNN_CACHE_CAPACITY = "32"
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option(
     "--min-confidence",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=0.0,
     show_default=True,
     help="Leave out entities whose confidence (the model's probability of their tags) is lower.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 import numpy as np
 
+from eiwa.arguments import SEED_LIMIT, FiniteFloatRange
 from eiwa.cli import cli, lasting_objects
 from eiwa.cli.options import device_option, get_console, text_input_options
 from eiwa.doc import Sentence
@@ -39,10 +40,12 @@ SELECTION_FORMATS = ("label-studio", "doccano", "jsonl")
     show_default=True,
     help="; ".join(f"{s.name}: {s.help}" for s in STRATEGIES.values()) + ".",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="The random strategy's seed.")
+@click.option(
+    "--seed", type=click.IntRange(0, SEED_LIMIT - 1), default=0, show_default=True, help="The random strategy's seed."
+)
 @click.option(
     "--diversity",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     default=DIVERSITY,
     show_default=True,
     help="How much likeness to an already chosen text counts against a candidate (0: rank by uncertainty alone).",

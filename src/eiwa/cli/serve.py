@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from eiwa.arguments import FiniteFloatRange
 from eiwa.cli import cli
 from eiwa.cli.options import device_option
 from eiwa.errors import EiwaError
@@ -30,7 +31,7 @@ from eiwa.tagger import Tagger
 )
 @click.option(
     "--max-wait-ms",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     default=5.0,
     show_default=True,
     help="How long a model call waits for more requests to join it.",
@@ -41,7 +42,7 @@ from eiwa.tagger import Tagger
 @click.option(
     "--timeout",
     "timeout_s",
-    type=click.FloatRange(min=0.001),
+    type=FiniteFloatRange(min=0.001),
     default=30.0,
     show_default=True,
     help="Seconds before a request is answered 504.",

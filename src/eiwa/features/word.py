@@ -22,7 +22,7 @@ class WordFeature(Feature):
     settings = {
         "word_embedding_dim": Setting(int, 100, "size of a word's embedding", minimum=1, shapes_weights=True),
         "case_embedding_dim": Setting(
-            int, 10, "size of the casing embedding (casing is lost by lowercasing)", shapes_weights=True
+            int, 10, "size of the casing embedding (casing is lost by lowercasing)", minimum=0, shapes_weights=True
         ),
         "word_lowercase": Setting(bool, True, "lowercase words before looking them up", shapes_weights=True),
         "min_word_count": Setting(

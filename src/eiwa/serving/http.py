@@ -26,6 +26,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 
+from eiwa import arguments
 from eiwa.net import free_port
 from eiwa.serving.results import Prediction, to_json
 from eiwa.serving.writers import highlight, legend, page_head
@@ -43,6 +44,12 @@ class Limits:
     max_batch: int = 256  # texts per model call
     max_wait_ms: float = 5.0  # how long the batcher waits for more requests to join a call
     timeout_s: float = 30.0
+
+    def __post_init__(self):
+        for name in ("max_body_bytes", "max_texts", "max_chars", "max_batch"):
+            arguments.positive_int(name, getattr(self, name))
+        arguments.finite_number("max_wait_ms", self.max_wait_ms, low=0)
+        arguments.finite_number("timeout_s", self.timeout_s, low=0.001)
 
 
 @dataclass

@@ -32,6 +32,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
+from eiwa import arguments
 from eiwa.tagger import Tagger
 from eiwa.tokenize.sentences import sentence_spans, stripped, whole_text
 
@@ -42,8 +43,8 @@ if not Span.has_extension("eiwa_confidence"):
 class EiwaComponent:
     def __init__(self, nlp: Language, name: str, model: str, batch_size: int, overwrite: bool, split_sentences: bool):
         self.name = name
+        self.batch_size = arguments.positive_int("batch_size", batch_size)  # checked before the model loads
         self.tagger = Tagger.load(model)
-        self.batch_size = batch_size
         self.overwrite = overwrite
         self.split_sentences = split_sentences
 

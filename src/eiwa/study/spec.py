@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from eiwa.arguments import SEED_LIMIT
 from eiwa.config import Config, load_config
 from eiwa.errors import EiwaError
 
@@ -130,8 +131,8 @@ TOP_KEYS: Rules = {
     "name": (lambda v: _is_string(v) and bool(v), "a non-empty string"),
     "out": (_is_string, "a string"),
     "seeds": (
-        lambda v: isinstance(v, list) and bool(v) and all(_is_integer(s, 0) for s in v),
-        "a non-empty list of integers of at least 0",
+        lambda v: isinstance(v, list) and bool(v) and all(_is_integer(s, 0) and s < SEED_LIMIT for s in v),
+        "a non-empty list of integers in [0, 2^32)",
     ),
     "data": (lambda v: isinstance(v, dict), "a table"),
     "source": (lambda v: isinstance(v, dict), "a table"),
