@@ -25,7 +25,7 @@ from eiwa.errors import EiwaError
 from eiwa.persist.atomic import write_atomic
 from eiwa.tagger import Tagger
 from eiwa.training import distributed
-from eiwa.training.checkpoint import CHECKPOINT, read_checkpoint, write_checkpoint
+from eiwa.training.checkpoint import CHECKPOINT, data_fingerprint, read_checkpoint, write_checkpoint
 from eiwa.training.loop import Epoch, cap_warning, new_state, train_while_improving
 from eiwa.training.optim import make_optimizer
 from eiwa.training.progress import EpochBar
@@ -100,6 +100,7 @@ def train(
     out = Path(out) if out is not None else None
     vocabulary_sentences = [*train_sentences, *(unlabelled.sentences if unlabelled else ())]
     tagger, optimizer, state = _begin(config, vocabulary_sentences, out, resume, tagger, log, device)
+    _check_same_data(out, state, {"train": data_fingerprint(train_sentences), "dev": data_fingerprint(dev_sentences)})
     if not dev_sentences:
         raise EiwaError("no dev sentences for early stopping: give --dev or keep dev_fraction above 0")
     train_data = tagger.encoder.encode(train_sentences)
@@ -159,8 +160,26 @@ def _begin(
     tagger.to(device)
     optimizer = make_optimizer(tagger)
     if resume:
-        optimizer.load_state_dict(optimizer_state)
+        try:
+            optimizer.load_state_dict(optimizer_state)
+        except (ValueError, KeyError, TypeError) as error:
+            raise EiwaError(
+                f"{out / CHECKPOINT}: damaged checkpoint (state.optimizer_groups do not fit the model: {error}); "
+                "train again with --force"
+            ) from None
     return tagger, optimizer, state
+
+
+def _check_same_data(out: Path | None, state: dict, fingerprints: dict[str, str]) -> None:
+    """Record the data a run trains on; a resumed run must train on the same (a checkpoint written
+    before fingerprints were kept has none, and is resumed unchecked)."""
+    recorded = state.setdefault("data", fingerprints)
+    differ = [name for name in fingerprints if name in recorded and recorded[name] != fingerprints[name]]
+    if differ:
+        raise EiwaError(
+            f"--resume: the {' and '.join(differ)} data differ from those the checkpoint in {out} was trained on; "
+            "give the same --train/--dev, or start over with --force"
+        )
 
 
 def _copy_of_weights(tagger: Tagger) -> dict[str, torch.Tensor]:
