@@ -37,8 +37,7 @@ from eiwa.persist.atomic import dump_json, fault_point, read_json, replace_direc
 from eiwa.persist.model_dir import FORMAT, FORMAT_VERSION, checksums, is_model_directory, read_meta, resolve_model
 from eiwa.scoring import Scores, score
 from eiwa.serving.results import Entity, Prediction
-from eiwa.tokenize import tokenizer_for
-from eiwa.tokenize.sentences import document_spans
+from eiwa.tokenize import document_sentences
 
 
 class Tagger:
@@ -182,10 +181,7 @@ class Tagger:
             arguments.text_item(text)
         if sentences is not None and len(sentences) != len(texts):
             raise EiwaError(f"sentences must list the spans of each text: {len(sentences)} for {len(texts)} texts")
-        if sentences is None:
-            sentences = [document_spans(t, self.config.lang, split_sentences) for t in texts]
-        pieces = [text[start:end] for text, spans in zip(texts, sentences) for start, end in spans]
-        tokenized = tokenizer_for(self.config.lang).sentences(pieces)
+        sentences, tokenized = document_sentences(texts, self.config.lang, sentences, split_sentences)
         encoded = self.encoder.encode(tokenized, with_tags=False)
         return Documents(texts, sentences, tokenized, encoded)
 

@@ -19,8 +19,7 @@ from eiwa.errors import EiwaError
 from eiwa.selection.diversity import diverse_order
 from eiwa.selection.uncertainty import unit_uncertainty
 from eiwa.tagger import one_ahead
-from eiwa.tokenize import tokenizer_for
-from eiwa.tokenize.sentences import document_spans
+from eiwa.tokenize import document_sentences
 
 DIVERSITY = 1.0  # the default weight of likeness to what is already chosen (0: none)
 CANDIDATES_PER_PICK = 5  # diversity chooses among the 5n most uncertain units
@@ -71,9 +70,8 @@ class Pool:
         else:
             lang = self.tagger.config.lang
             texts = self.texts[start : start + CHUNK]
-            spans = [document_spans(text, lang, self.split_sentences) for text in texts]
-            pieces = [text[a:b] for text, found in zip(texts, spans) for a, b in found]
-            sentences, sizes = tokenizer_for(lang).sentences(pieces), list(map(len, spans))
+            spans, sentences = document_sentences(texts, lang, split=self.split_sentences)
+            sizes = list(map(len, spans))
         return sentences, sizes, self.tagger.encoder.encode(sentences, with_tags=False)
 
     def _score(self, prepared) -> np.ndarray:

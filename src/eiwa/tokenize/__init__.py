@@ -71,6 +71,19 @@ def composed_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
     return "".join(pieces), starts, ends
 
 
+def document_sentences(
+    texts: Sequence[str], lang: str, spans: Sequence | None = None, split: bool = True
+) -> tuple[list, list[Sentence]]:
+    """Each text's sentence spans (`spans` as given, else found: tokenize/sentences.py; `split` False:
+    the whole text) and those sentences tokenized in bulk, all texts' in order."""
+    from eiwa.tokenize.sentences import document_spans
+
+    if spans is None:
+        spans = [document_spans(text, lang, split) for text in texts]
+    pieces = [text[start:end] for text, found in zip(texts, spans) for start, end in found]
+    return list(spans), tokenizer_for(lang).sentences(pieces)
+
+
 _tokenizers: dict[str, RawTextTokenizer] = {}
 
 

@@ -111,14 +111,12 @@ class UnlabelledText:
     def sentences(self, lang: str) -> list[Sentence]:
         """The file's texts split into sentences and tokenized, as tagging would see them."""
         from eiwa.serving.predict import read_items
-        from eiwa.tokenize import tokenizer_for
-        from eiwa.tokenize.sentences import document_spans
+        from eiwa.tokenize import document_sentences
 
         texts = [
             text if isinstance(text, str) else text.text for text, _ in read_items(str(self.path), self.format, lang)
         ]
-        pieces = [text[start:end] for text in texts for start, end in document_spans(text, lang)]
-        return tokenizer_for(lang).sentences(pieces)
+        return document_sentences(texts, lang)[1]
 
     def load_teachers(self) -> list[Tagger]:
         return [Tagger.load(teacher) for teacher in self.teachers]

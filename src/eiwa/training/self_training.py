@@ -60,29 +60,20 @@ def train_with_unlabelled(
         history.append({"round": 0, "dev_f1": round(teachers[0].meta["training"]["best_dev_f1"], 4)})
     for number in range(1, config.self_training_rounds + 1):
         teaching = teach(teachers, unlabelled_sentences)
-        counts = teaching.counts(_student_tags(teachers[0], start, train_sentences, config), config)
+        student = rounds.run(number, resume, config, train_sentences, dev_sentences, _copy(start), teaching, options)
+        counts = teaching.counts(student.encoder.tags.items, config)
+        history.append({"round": number, "dev_f1": round(student.meta["training"]["best_dev_f1"], 4), **counts})
         log(
             f"round {number}: {len(teachers)} teacher(s) on {counts['sentences']} unlabelled sentences, "
-            f"{counts['kept']} kept as {config.pseudo_labels} targets, {counts['entities']} entities"
+            f"{counts['kept']} kept as {config.pseudo_labels} targets, {counts['entities']} entities; "
+            f"dev F1 {history[-1]['dev_f1']:.4f}"
         )
-        student = rounds.run(number, resume, config, train_sentences, dev_sentences, _copy(start), teaching, options)
-        history.append({"round": number, "dev_f1": round(student.meta["training"]["best_dev_f1"], 4), **counts})
-        log(f"round {number}: dev F1 {history[-1]['dev_f1']:.4f}")
         teachers = [student]
     return rounds.finish(history)
 
 
 def _copy(start: Tagger | None) -> Tagger | None:
     return copy.deepcopy(start) if start is not None else None
-
-
-def _student_tags(teacher: Tagger, start: Tagger | None, gold: Sequence[Sentence], config: Config) -> list[str]:
-    """The tags the student will have, for counting targets: its start's, else the gold data's types."""
-    if start is not None:
-        return start.encoder.tags.items
-    types = entity_types(gold) or teacher.entity_types
-    prefixes = ("B", "I", "E", "S") if config.tag_scheme == "bioes" else ("B", "I")
-    return ["O", *(f"{p}-{t}" for t in types for p in prefixes)]
 
 
 class _Rounds:

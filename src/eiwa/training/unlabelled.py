@@ -37,18 +37,17 @@ class Teaching:
 
     def for_student(self, student: Tagger, config: Config) -> Unlabelled:
         """The sentences encoded for `student`, with targets in its tags (`config.pseudo_labels`)."""
-        marginals = self.marginals_in(student.encoder.tags.items)
-        if config.pseudo_labels == "hard":
-            kept, targets = hard_targets(marginals, config.pseudo_label_threshold)
-        else:
-            kept, targets = np.arange(len(marginals)), marginals
+        kept, targets = self.targets_in(student.encoder.tags.items, config)
         sentences = [self.sentences[i] for i in kept]
-        return Unlabelled(
-            student.encoder.encode(sentences, with_tags=False),
-            [targets[i] for i in range(len(kept))] if config.pseudo_labels == "hard" else targets,
-            config.unlabelled_weight,
-            config.unlabelled_ratio,
-        )
+        encoded = student.encoder.encode(sentences, with_tags=False)
+        return Unlabelled(encoded, targets, config.unlabelled_weight, config.unlabelled_ratio)
+
+    def targets_in(self, tag_names: Sequence[str], config: Config) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The sentences kept (all, for soft targets) and their targets over `tag_names`."""
+        marginals = self.marginals_in(tag_names)
+        if config.pseudo_labels == "hard":
+            return hard_targets(marginals, config.pseudo_label_threshold)
+        return np.arange(len(marginals)), marginals
 
     def marginals_in(self, tag_names: Sequence[str]) -> list[np.ndarray]:
         """The teachers' averaged distributions per token over `tag_names`; a teacher's tags of
@@ -63,14 +62,11 @@ class Teaching:
 
     def counts(self, tag_names: Sequence[str], config: Config) -> dict:
         """What the round's targets hold: sentences, kept sentences (hard) and entities (expected, for soft)."""
-        marginals = self.marginals_in(tag_names)
+        kept, targets = self.targets_in(tag_names, config)
         starts = np.array([not (name.startswith(("I-", "E-")) or name == "O") for name in tag_names])
-        if config.pseudo_labels == "hard":
-            kept, targets = hard_targets(marginals, config.pseudo_label_threshold)
-            entities = sum(int(t[:, starts].sum()) for t in targets)
-            return {"sentences": len(marginals), "kept": len(kept), "entities": entities}
-        expected = float(sum(m[:, starts].sum() for m in marginals))
-        return {"sentences": len(marginals), "kept": len(marginals), "entities": round(expected, 1)}
+        entities = float(sum(t[:, starts].sum() for t in targets))
+        entities = int(round(entities)) if config.pseudo_labels == "hard" else round(entities, 1)
+        return {"sentences": len(self.sentences), "kept": len(kept), "entities": entities}
 
 
 def teach(teachers: Sequence[Tagger], sentences: Sequence[Sentence], batch_size: int = 64) -> Teaching:
