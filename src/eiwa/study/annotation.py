@@ -42,6 +42,7 @@ from eiwa.persist.atomic import atomic_text, write_atomic
 from eiwa.readers import read
 from eiwa.scoring import score
 from eiwa.study.folds import shared_split
+from eiwa.study.report import pooled_counts
 from eiwa.study.runner import append_record, read_finished
 from eiwa.study.stats import approximate_randomization, mean_std, micro_f1, sentence_counts
 from eiwa.tagger import Tagger
@@ -366,14 +367,10 @@ def summary(spec: AnnotationSpec) -> list[dict]:
 
 
 def paired(a: list[dict], b: list[dict]) -> tuple[float, float]:
-    """Mean F1 difference of two rows' runs (seed by seed) and the p of the approximate-randomization
-    test over their test sentences pooled across seeds."""
-
-    def pooled(runs):
-        return np.concatenate([np.asarray(r["sentence_counts"]) for r in runs])
-
-    difference = micro_f1(pooled(a)) - micro_f1(pooled(b))
-    return difference, approximate_randomization(pooled(a), pooled(b))
+    """The difference of two rows' micro F1 over their test sentences of all seeds pooled, and the p of
+    the paired approximate-randomization test over those sentences."""
+    a, b = pooled_counts(a), pooled_counts(b)
+    return micro_f1(a) - micro_f1(b), approximate_randomization(a, b)
 
 
 def write_annotation_report(spec: AnnotationSpec) -> Path:

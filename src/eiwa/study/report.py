@@ -107,16 +107,17 @@ def _runs_of(finished: dict[str, dict], cell: Cell, seeds: list[int]) -> list[di
     return runs if all(runs) else None
 
 
+def pooled_counts(runs: list[dict]) -> np.ndarray:
+    """The per-sentence counts of several runs' test sentences, one after another (seeds pooled)."""
+    return np.concatenate([np.asarray(r["sentence_counts"]) for r in runs])
+
+
 def _paired(runs: list[dict], other_runs: list[dict]) -> tuple[float, float, float]:
     """The other system's mean F1, the difference of means, and the paired approximate-randomization p
     over the test sentences of all seeds pooled."""
-
-    def pooled(records):
-        return np.concatenate([np.asarray(r["sentence_counts"]) for r in records])
-
     other_mean = statistics.fmean(r["f1"] for r in other_runs)
     difference = statistics.fmean(r["f1"] for r in runs) - other_mean
-    return other_mean, difference, approximate_randomization(pooled(runs), pooled(other_runs))
+    return other_mean, difference, approximate_randomization(pooled_counts(runs), pooled_counts(other_runs))
 
 
 def write_report(spec: ExperimentSpec, finished: dict[str, dict], out: Path) -> None:
