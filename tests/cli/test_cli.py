@@ -192,6 +192,14 @@ def test_cv_bad_arguments_exit_2(runner, tmp_path, arguments, fragment):
     assert_user_error(result, fragment)
 
 
+@pytest.mark.parametrize("command", ["train", "split", "quickstart"])
+@pytest.mark.parametrize("seed", [str(2**70), "-1"])
+def test_every_seed_option_is_range_checked_before_any_work(runner, command, seed):
+    result = runner.invoke(cli, [command, "--seed", seed])
+    assert result.exit_code == 2
+    assert "--seed" in result.output and "0<=x<=4294967295" in result.output
+
+
 # ----------------------------------------------------------------------------- predict
 
 

@@ -14,6 +14,9 @@ from eiwa.readers import READERS, infer_format
 from eiwa.scoring import Scores
 from eiwa.tagger import resolve_device
 
+# Seeds torch accepts: every command that takes --seed reads it with this type.
+SEED = click.IntRange(0, arguments.SEED_LIMIT - 1)
+
 
 @functools.cache
 def get_console():
@@ -135,7 +138,7 @@ def model_options(function):
                 help=f"Token features, comma-separated: {', '.join(feature_names())} "
                 "(default char,word; a recipe may set its own).",
             ),
-            click.option("--seed", type=click.IntRange(0, arguments.SEED_LIMIT - 1), help="Random seed (default 1)."),
+            click.option("--seed", type=SEED, help="Random seed (default 1)."),
             click.option(
                 "--config",
                 "config_path",

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from eiwa.cli import cli
-from eiwa.cli.options import QUIET_HELP, console, module_names
+from eiwa.cli.options import QUIET_HELP, SEED, console, module_names
 from eiwa.config import load_config
 from eiwa.crosslingual.starts import parse_modules
 from eiwa.study.quickstart import (
@@ -34,7 +34,7 @@ from eiwa.training.train import silent
     type=click.Path(file_okay=False),
     help="Where to save the Japanese model.",
 )
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--seed", type=SEED, default=1, show_default=True)
 @click.option("--source", default=SOURCE, show_default=True, help="English source model (directory or built-in name).")
 @click.option(
     "--modules",

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from eiwa.cli import cli
-from eiwa.cli.options import console, settled_format, split_columns
+from eiwa.cli.options import SEED, console, settled_format, split_columns
 from eiwa.study.split import split_file, splittable
 
 
@@ -38,7 +38,7 @@ class PartSize(click.ParamType):
 @click.option("--dev", type=PartSize(), help="Dev records: a count (100) or a fraction (0.1).")
 @click.option("--test", type=PartSize(), help="Test records: a count (100) or a fraction (0.1).")
 @click.option("--shuffle", is_flag=True, help="Shuffle the records (by --seed) before cutting; else file order.")
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed of --shuffle.")
+@click.option("--seed", type=SEED, default=1, show_default=True, help="Seed of --shuffle.")
 @click.option(
     "--columns",
     callback=split_columns,
