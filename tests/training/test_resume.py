@@ -100,6 +100,15 @@ def test_other_data_than_the_checkpoint_was_trained_on_is_refused(runner, run, w
     assert (out / CHECKPOINT).exists()
 
 
+def test_unlabelled_text_the_checkpoint_was_not_trained_with_is_refused(runner, run, tiny_model_dir):
+    data, dev, out = run
+    texts = out.parent / "unlabelled.txt"
+    texts.write_text("John Smith lives in Paris .\n", encoding="utf-8")
+    extra = ["--resume", "--unlabelled", str(texts), "--teacher", str(tiny_model_dir)]
+    assert_user_error(runner.invoke(cli, _train_args(data, dev, out, *extra)), "the unlabelled data differ")
+    assert (out / CHECKPOINT).exists()
+
+
 def _set(section, key, value):
     def edit(header):
         header[section][key] = value

@@ -164,7 +164,7 @@ def _check_fields(path: Path, header: dict) -> None:
     if not (isinstance(plain, dict) and all(k.isdigit() and isinstance(v, dict) for k, v in plain.items())):
         raise _bad_field(path, "state.optimizer_plain", "is not an object of objects by parameter index")
     data = state.get("data", {})
-    if not (isinstance(data, dict) and all(isinstance(v, str) for v in data.values())):
+    if not (isinstance(data, dict) and all(v is None or isinstance(v, str) for v in data.values())):
         raise _bad_field(path, "state.data", "is not an object of fingerprints")
 
 

@@ -100,7 +100,7 @@ def train(
     out = Path(out) if out is not None else None
     vocabulary_sentences = [*train_sentences, *(unlabelled.sentences if unlabelled else ())]
     tagger, optimizer, state = _begin(config, vocabulary_sentences, out, resume, tagger, log, device)
-    _check_same_data(out, state, {"train": data_fingerprint(train_sentences), "dev": data_fingerprint(dev_sentences)})
+    _check_same_data(out, state, _fingerprints(train_sentences, dev_sentences, unlabelled))
     if not dev_sentences:
         raise EiwaError("no dev sentences for early stopping: give --dev or keep dev_fraction above 0")
     train_data = tagger.encoder.encode(train_sentences)
@@ -170,7 +170,15 @@ def _begin(
     return tagger, optimizer, state
 
 
-def _check_same_data(out: Path | None, state: dict, fingerprints: dict[str, str]) -> None:
+def _fingerprints(train_sentences, dev_sentences, unlabelled: Teaching | None) -> dict[str, str | None]:
+    return {
+        "train": data_fingerprint(train_sentences),
+        "dev": data_fingerprint(dev_sentences),
+        "unlabelled": data_fingerprint(unlabelled.sentences) if unlabelled is not None else None,
+    }
+
+
+def _check_same_data(out: Path | None, state: dict, fingerprints: dict[str, str | None]) -> None:
     """Record the data a run trains on; a resumed run must train on the same (a checkpoint written
     before fingerprints were kept has none, and is resumed unchecked)."""
     recorded = state.setdefault("data", fingerprints)
@@ -178,7 +186,7 @@ def _check_same_data(out: Path | None, state: dict, fingerprints: dict[str, str]
     if differ:
         raise EiwaError(
             f"--resume: the {' and '.join(differ)} data differ from those the checkpoint in {out} was trained on; "
-            "give the same --train/--dev, or start over with --force"
+            "give the same --train/--dev/--unlabelled, or start over with --force"
         )
 
 
