@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
-from eiwa.scoring import Scores, score, score_tags
+from eiwa.scoring import Scores, score, score_tags, type_warnings
 
 TYPES = ("PER", "LOC", "ORG")
 TAGS = ["O"] + [f"{prefix}-{type_}" for prefix in "BIES" for type_ in TYPES]
@@ -131,3 +131,13 @@ def test_length_mismatch_raises():
         score_tags([["O"]], [["O"], ["O"]])
     with pytest.raises(ValueError, match="sentence 1"):
         score_tags([["O"], ["O", "B-PER"]], [["O"], ["O"]])
+
+
+def test_type_warnings_name_the_types_only_one_side_has():
+    assert type_warnings(["PER", "LOC"], ["LOC", "PER"]) == []
+    assert type_warnings([], ["PER"]) == []  # no gold entities: nothing to compare (read_gold refuses such data)
+    (none,) = type_warnings(["PSN"], ["PER", "LOC"])
+    assert none.startswith("none of the data's entity types (PSN) is one the model tags (LOC, PER): every score is 0")
+    only_data, only_model = type_warnings(["PER", "CITY"], ["PER", "LOC"])
+    assert only_data.startswith("the data's types CITY are not among the model's (LOC, PER)")
+    assert only_model.startswith("the model's types LOC do not occur in the data (CITY, PER)")

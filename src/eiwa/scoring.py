@@ -9,7 +9,7 @@ entities) is 0.0, as with seqeval's ``zero_division=0``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from eiwa.tags import spans_from_tags
@@ -26,13 +26,17 @@ class Scores:
     predicted: int
     gold: int
     per_type: dict[str, Scores] = field(default_factory=dict)  # empty in the per-type entries
+    # What makes the scores mean less than they seem (types the data and the model do not share).
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict; the per-type entries leave out their own (empty) ``per_type``."""
-        return {
+        """A JSON-ready dict; the per-type entries leave out their own (empty) ``per_type``;
+        ``warnings`` is there only when there is one."""
+        result = {
             **self._metrics(),
             "per_type": {type_: scores._metrics() for type_, scores in self.per_type.items()},
         }
+        return {**result, "warnings": list(self.warnings)} if self.warnings else result
 
     def _metrics(self) -> dict:
         return {
@@ -81,6 +85,32 @@ def score(gold: Sequence[Iterable[tuple]], predicted: Sequence[Iterable[tuple]])
     for type_ in sorted(gold_count.keys() | predicted_count.keys()):
         micro.per_type[type_] = _scores_from_counts(true_positives[type_], predicted_count[type_], gold_count[type_])
     return micro
+
+
+def type_warnings(data_types: Collection[str], model_types: Collection[str]) -> list[str]:
+    """What scoring data with `data_types` against a model that tags `model_types` cannot show: none
+    when they are the same; one line when they share none (every score is 0); otherwise a line for
+    the types only the data has (always missed) and one for those only the model has (always wrong)."""
+    data, model = sorted(set(data_types)), sorted(set(model_types))
+    if not data or data == model:
+        return []
+    if not set(data) & set(model):
+        return [
+            f"none of the data's entity types ({', '.join(data)}) is one the model tags ({', '.join(model)}): "
+            "every score is 0; evaluate a model trained on these types, or give the data the model's types"
+        ]
+    warnings = []
+    if only_data := [name for name in data if name not in model]:
+        warnings.append(
+            f"the data's types {', '.join(only_data)} are not among the model's ({', '.join(model)}): "
+            "their entities all count as missed"
+        )
+    if only_model := [name for name in model if name not in data]:
+        warnings.append(
+            f"the model's types {', '.join(only_model)} do not occur in the data ({', '.join(data)}): "
+            "each such entity it finds counts as wrong"
+        )
+    return warnings
 
 
 def score_tags(gold_tags: Sequence[Sequence[str]], predicted_tags: Sequence[Sequence[str]]) -> Scores:

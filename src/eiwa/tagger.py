@@ -35,7 +35,7 @@ from eiwa.inference import tag_encoded, token_marginals
 from eiwa.model import NERModel
 from eiwa.persist.atomic import dump_json, fault_point, read_json, replace_directory
 from eiwa.persist.model_dir import FORMAT, FORMAT_VERSION, checksums, is_model_directory, read_meta, resolve_model
-from eiwa.scoring import Scores, score
+from eiwa.scoring import Scores, score, type_warnings
 from eiwa.serving.results import Entity, Prediction
 from eiwa.tokenize import document_sentences
 
@@ -210,13 +210,17 @@ class Tagger:
     ) -> Scores:
         """Entity-level exact match on character spans against gold entities: of sentences, or of a
         data file read in `format` (default: the one its content shows; `read_options`: columns,
-        token_prefix; data None with format hironsan: the Hironsan corpus)."""
+        token_prefix; data None with format hironsan: the Hironsan corpus). The scores' `warnings` name
+        the entity types that the data and the model do not share."""
         if data is None or isinstance(data, (str, Path)):
             from eiwa.readers import read_gold
 
             data = read_gold(data, format, self.config.lang, **read_options).sentences
         predicted = self.tag_sentences(data, batch_size, encoded)
-        return score([[e.as_tuple() for e in s.entities] for s in data], [[e.as_tuple() for e in p] for p in predicted])
+        gold = [[e.as_tuple() for e in s.entities] for s in data]
+        scores = score(gold, [[e.as_tuple() for e in p] for p in predicted])
+        scores.warnings = type_warnings({span[2] for spans in gold for span in spans}, self.entity_types)
+        return scores
 
     # ------------------------------------------------------------------------- persistence
 

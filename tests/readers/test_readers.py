@@ -380,7 +380,7 @@ def test_read_dispatch_and_errors(tmp_path):
     assert read(path, "conll", "en").sentences[0].words == ["John"]
     with pytest.raises(EiwaError, match="needs a data path"):
         read(None, "conll", "en")
-    with pytest.raises(EiwaError, match="--lang ja"):
+    with pytest.raises(EiwaError, match="its language is ja, not en"):
         read(None, "hironsan", "en")
     with pytest.raises(EiwaError, match="unknown format"):
         read(path, "xml", "en")

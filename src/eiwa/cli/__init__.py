@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
+import os
 import signal
 import sys
 
@@ -81,6 +82,20 @@ class Group(click.Group):
             sys.exit(130)
         finally:
             signal.signal(signal.SIGTERM, previous)
+
+
+def utf8_texts(ctx, param, values: tuple[str, ...]) -> tuple[str, ...]:
+    """A click callback for text arguments: bytes of the command line that are not UTF-8 reach Python
+    as lone surrogates (os.fsdecode); they are refused as a file's invalid UTF-8 is, not tagged."""
+    for number, value in enumerate(values, start=1):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raw = os.fsencode(value[: error.start + 1])
+            raise EiwaError(
+                f"text argument {number}: invalid UTF-8 (byte 0x{raw[-1]:02x} after {value[: error.start]!r})"
+            ) from None
+    return values
 
 
 class Terminated(KeyboardInterrupt):

@@ -78,6 +78,8 @@ def cv(
         check_writable(out, "the cross-validation result")  # before the work, not after it
     if config_path:
         resolve_config(config_path)
+    if data_path is None and fmt is None:  # before the library's advice, which names train's --train
+        raise EiwaError("no data: give --data FILE (or --format hironsan for the installed Hironsan corpus)")
     log = silent if quiet else console.print
     data, lang = settle(Data(data_path, None, fmt, columns, token_prefix), lang, log)
     config = load_config(

@@ -8,7 +8,8 @@ import click
 
 from eiwa.cli import cli
 from eiwa.cli.options import console, data_options, device_option, print_scores, settled_format
-from eiwa.readers import raw_text, read_gold
+from eiwa.errors import EiwaError
+from eiwa.readers import raw_text, read_gold, reader_of
 from eiwa.tagger import Tagger
 
 
@@ -31,8 +32,16 @@ def evaluate(model, fmt, columns, token_prefix, data_path, as_json, device):
     """
     tagger = Tagger.load(model).to(device)
     fmt = settled_format(fmt, data_path)
+    corpus_lang = reader_of(fmt).lang
+    if corpus_lang and corpus_lang != tagger.config.lang:  # the reader's advice would name a language to give
+        raise EiwaError(
+            f"--format {fmt} is {corpus_lang} data and {model} tags {tagger.config.lang} text: "
+            f"evaluate a {corpus_lang} model on it"
+        )
     corpus = read_gold(data_path, fmt, tagger.config.lang, columns=columns, token_prefix=token_prefix)
     scores = tagger.evaluate(corpus.sentences)
+    for warning in scores.warnings:  # on stderr, as training warns, also with --json (whose object has them)
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         result = scores.to_dict()
         if raw_text(fmt):

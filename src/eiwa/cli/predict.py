@@ -9,7 +9,7 @@ import sys
 import click
 
 from eiwa.arguments import FiniteFloatRange
-from eiwa.cli import cli, lasting_objects
+from eiwa.cli import cli, lasting_objects, utf8_texts
 from eiwa.cli.options import device_option, get_console, ray_option, text_input_options
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import atomic_text, check_writable
@@ -28,7 +28,7 @@ ONEDNN_CACHE_CAPACITY = "32"
 
 @cli.command()
 @click.argument("model")
-@click.argument("texts", nargs=-1)
+@click.argument("texts", nargs=-1, callback=utf8_texts)
 @click.option(
     "--input",
     "input_path",

@@ -80,7 +80,7 @@ def read(path: str | Path | None, format: str | None = None, lang: str = "en", *
         format = infer_format(path)
     found = reader_of(format)
     if path is None and found.needs_path:
-        raise EiwaError(f"--format {format} needs a data path")
+        raise EiwaError(f"format {format} needs a data path")
     return found.read(path, lang, Options(**options))
 
 

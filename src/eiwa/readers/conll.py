@@ -48,7 +48,7 @@ def read_conll(
     if columns is not None:
         columns = list(columns)
         if "token" not in columns:
-            raise EiwaError(f"--columns must name a 'token' column, got {','.join(columns)}")
+            raise EiwaError(f"the CoNLL columns must include one named 'token', got {','.join(columns)}")
     sentences = [
         _conll_sentence(path, rows, columns, token_prefix, lang) for rows in _sentence_rows(path, text, columns)
     ]

@@ -120,6 +120,7 @@ def _line_records(path: str | Path, text: str) -> Iterator[tuple[int, object]]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
+            _refuse_spread_records(path, text)
             raise DataError(path, number, f"invalid JSON: {error.msg}") from None
         except RecursionError:
             raise DataError(path, number, "invalid JSON: nested too deeply") from None
@@ -132,6 +133,49 @@ def text_records(path: str | Path, what: str = "record") -> Iterator[tuple[int, 
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise DataError(path, line, f'each {what} must be an object with a "text" string')
         yield line, record
+
+
+class SpreadRecordsError(DataError):
+    """JSON that is valid, but with records spread over several lines where JSON Lines wants one a line."""
+
+
+def _refuse_spread_records(path: str | Path, text: str) -> None:
+    """Raises `SpreadRecordsError` when `text`, which is not JSON Lines, is JSON values one after the
+    other (a pretty-printed object, or several): "invalid JSON" would send the user looking for a
+    syntax error that is not there."""
+    values = _json_values(text)
+    spread = next(((start, end) for start, end in values if "\n" in text[start:end]), None)
+    if spread is None:
+        return
+    line = _LineCounter(text).at(spread[0])
+    if len(values) == 1:
+        kind = "object" if text[spread[0]] == "{" else "value"
+        raise SpreadRecordsError(
+            path,
+            line,
+            f"one JSON {kind} spread over {text.count(chr(10), *spread) + 1} lines; expected a JSON array of "
+            "records ([{...}, {...}]) or JSON Lines (one record a line)",
+        )
+    raise SpreadRecordsError(
+        path,
+        line,
+        f"a JSON record spread over several lines (of {len(values)} records); JSON Lines holds one record a "
+        "line (or put the records in a JSON array: [{...}, {...}])",
+    )
+
+
+def _json_values(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each of the JSON values that make up `text`; empty when `text` is not such a sequence."""
+    decoder, whitespace = json.JSONDecoder(), re.compile(r"\s*")
+    values, position = [], whitespace.match(text).end()
+    while position < len(text):
+        try:
+            _, end = decoder.raw_decode(text, position)
+        except (json.JSONDecodeError, RecursionError):
+            return []
+        values.append((position, end))
+        position = whitespace.match(text, end).end()
+    return values
 
 
 @dataclass(frozen=True)
@@ -172,6 +216,8 @@ def sample(path: str | Path) -> Sample:
             records.append((line, record))
             if len(records) == SAMPLE_RECORDS:
                 break
+    except SpreadRecordsError:
+        raise  # JSON for sure, but not laid out as records: say so rather than "cannot tell the format"
     except DataError:  # TOML's [[part]] starts with "[" too; it is not JSON
         pass
     if not records:

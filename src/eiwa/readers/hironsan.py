@@ -25,7 +25,7 @@ LABELS = {
 @reader("hironsan", help="the installed Hironsan corpus (no path needed)", needs_path=False, lang="ja", labels=LABELS)
 def _read(path: Path | None, lang: str, options: Options) -> Corpus:
     if lang != "ja":
-        raise EiwaError("--format hironsan is Japanese: use --lang ja")
+        raise EiwaError(f"the Hironsan corpus is Japanese: its language is ja, not {lang}")
     return read_hironsan()
 
 

@@ -169,8 +169,11 @@ def cross_validate_files(
     data, _ = settle(data, config.lang, log)
     train_view = data.read(data.train, config.lang, split_tokens=True).sentences
     test_view = data.read(data.train, config.lang, split_tokens=False).sentences if raw_text(data.format) else None
+    if len(train_view) < 2:
+        where = data.train or data.format
+        raise EiwaError(f"{where}: cross-validation needs at least 2 sentences, got {len(train_view)}")
     if folds < 2 or folds > len(train_view):
-        raise EiwaError(f"--folds must be between 2 and {len(train_view)}, got {folds}")
+        raise EiwaError(f"--folds must be between 2 and {len(train_view)} (the sentences), got {folds}")
     make_tagger = factory(start) if start is not None and start.sources else None
     return cross_validate(config, train_view, test_view, folds, seeds, make_tagger, log, device)
 

@@ -102,7 +102,10 @@ def train(
     tagger, optimizer, state = _begin(config, vocabulary_sentences, out, resume, tagger, log, device)
     _check_same_data(out, state, _fingerprints(train_sentences, dev_sentences, unlabelled))
     if not dev_sentences:
-        raise EiwaError("no dev sentences for early stopping: give --dev or keep dev_fraction above 0")
+        raise EiwaError(
+            f"no dev sentences for early stopping ({len(train_sentences)} training sentences): give dev data, "
+            "or more training data to set dev sentences aside from"
+        )
     train_data = tagger.encoder.encode(train_sentences)
     dev_data = tagger.encoder.encode(dev_sentences, with_tags=False)  # once: it is scored every epoch
     mixed = unlabelled.for_student(tagger, tagger.config) if unlabelled is not None else None
