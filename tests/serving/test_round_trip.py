@@ -1,11 +1,14 @@
 """What `eiwa predict` writes, eiwa's own readers read back (serving/writers.py): the same texts and
 entities, one record per input, empty and blank texts included; entity types with whitespace, which
-no CoNLL tag can hold, are refused by every reader and by the CoNLL writer."""
+no CoNLL tag can hold, are refused by every reader and by the CoNLL writer. The HTML page holds no
+character HTML forbids, one stand-in for each, and `--output` writes through a symbolic link."""
 
 from __future__ import annotations
 
 import bisect
+import html
 import json
+import re
 
 import numpy as np
 import pytest
@@ -17,7 +20,7 @@ from eiwa.errors import DataError, EiwaError
 from eiwa.readers.conll import read_conll
 from eiwa.readers.spans import read_doccano_records, read_label_studio_records, read_span_records
 from eiwa.serving.results import from_json
-from eiwa.serving.writers import WRITERS, TokenOffsets
+from eiwa.serving.writers import FORBIDDEN_IN_HTML, WRITERS, TokenOffsets
 from eiwa.tagger import Tagger
 from eiwa.tokenize import tokenizer_for
 
@@ -152,3 +155,38 @@ def test_types_with_whitespace_are_refused_by_every_reader(tmp_path, kind):
             read_conll(tmp_path / "data.conll")
     with pytest.raises(EiwaError, match="--output-format conll: .*holds whitespace"):
         WRITERS["conll"](None, ["PER", kind])
+
+
+def test_html_holds_no_character_html_forbids_and_keeps_offsets(runner, tiny_model_dir, tmp_path):
+    text = "John\x00 Smith\ud800 lives in \x7fParis\x85 \ufffe\x1b\U0010ffff. Mary\tis in Tokyo\r\n."
+    page = tmp_path / "out.html"
+    result = runner.invoke(
+        cli, ["predict", str(tiny_model_dir), text, "--output-format", "html", "--output", str(page)]
+    )
+    assert result.exit_code == 0, result.output
+    content = page.read_bytes().decode("utf-8")
+    assert not FORBIDDEN_IN_HTML.search(content) and "\\ud800" not in content and "\r" not in content
+    paragraph = content[content.index('<p class="text">') : content.index("</p>")]
+    shown = html.unescape(re.sub(r'<span class="label">.*?</span>|<[^>]+>', "", paragraph))
+    stand_ins = "John\u2400 Smith\ufffd lives in \u2421Paris\ufffd \ufffd\u241b\ufffd. Mary\tis in Tokyo\r\n."
+    assert shown == stand_ins and len(shown) == len(text)
+    [record] = Tagger.load(tiny_model_dir).predict(text)
+    assert record["entities"]
+    marked = [html.unescape(m) for m in re.findall(r'<mark class="entity"[^>]*>([^<]*)<span', paragraph)]
+    assert marked == [shown[e["start"] : e["end"]] for e in record["entities"]]
+
+
+def test_output_onto_a_symbolic_link_writes_the_file_it_names(runner, tiny_model_dir, tmp_path):
+    (tmp_path / "runs").mkdir()
+    target, link = tmp_path / "runs" / "tagged.jsonl", tmp_path / "latest.jsonl"
+    target.write_text("old\n", encoding="utf-8")
+    link.symlink_to(target)
+    result = runner.invoke(cli, ["predict", str(tiny_model_dir), "John lives in Paris", "--output", str(link)])
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and link.resolve() == target
+    assert json.loads(target.read_text(encoding="utf-8"))["text"] == "John lives in Paris"
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["tagged.jsonl"]
+    loop = tmp_path / "loop.jsonl"
+    loop.symlink_to(loop)
+    result = runner.invoke(cli, ["predict", str(tiny_model_dir), "John", "--output", str(loop)])
+    assert result.exit_code != 0 and "loop of symbolic links" in result.output.splitlines()[-1]

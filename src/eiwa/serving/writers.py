@@ -124,9 +124,10 @@ def _visible(match: re.Match) -> str:
 
 
 def escape(text: str) -> str:
-    """`text` as HTML text or attribute value: markup characters escaped, and each character HTML
-    forbids (NUL, other controls, lone surrogates, noncharacters) shown as one visible stand-in."""
-    return html.escape(FORBIDDEN_IN_HTML.sub(_visible, text))
+    """`text` as HTML text or attribute value: markup characters escaped, each character HTML forbids
+    (NUL, other controls, lone surrogates, noncharacters) shown as one visible stand-in, and a carriage
+    return as a reference (a raw one the browser would merge into the line feed after it)."""
+    return html.escape(FORBIDDEN_IN_HTML.sub(_visible, text)).replace("\r", "&#13;")
 
 
 def highlight(record: Prediction) -> str:
