@@ -121,6 +121,7 @@ def test_limits_give_clear_json_errors(tagger):
 def test_the_entity_view_keeps_the_limits_of_post(tagger):
     """GET /?text= (a line a text) is refused exactly as POST /v1/ner is: never cut short in silence."""
     app = create_app(tagger, Limits(max_body_bytes=2000, max_texts=3, max_chars=50))
+
     def view(lines):
         return get("/?" + urllib.parse.urlencode({"text": "\n".join(lines)}))
 
