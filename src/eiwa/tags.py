@@ -44,6 +44,17 @@ def parse_tag(tag: str) -> tuple[str, str | None]:
     return _PREFIXES[prefix], type_
 
 
+@lru_cache(maxsize=1024)
+def type_problem(type_: str) -> str | None:
+    """Why an entity type read from data cannot be used, or None: a type holding whitespace
+    (`PERSON NAME`) would make tags (`B-PERSON NAME`) that no CoNLL column can hold, so every
+    reader refuses it, rather than train a model whose output CoNLL tools cannot read back."""
+    if any(character.isspace() for character in type_):
+        renamed = "_".join(type_.split())
+        return f"entity type {type_!r} holds whitespace, which no CoNLL tag column can: rename it (e.g. {renamed})"
+    return None
+
+
 def spans_from_tags(tags: Sequence[str]) -> list[Span]:
     """Extract entity spans from tags in any mix of IOB1, IOB2 and BIOES.
 

@@ -428,6 +428,8 @@ def test_predict_output_formats_stdin_and_passthrough(runner, tiny_model_dir, tm
     # CoNLL: a token and its IOB2 tag a line
     conll = runner.invoke(cli, ["predict", str(tiny_model_dir), text, "--output-format", "conll"]).stdout
     rows = [row.split("\t") for row in conll.strip().splitlines()]
+    assert rows[:2] == [["-DOCSTART-", "O"], [""]]
+    rows = rows[2:]
     assert [token for token, _ in rows] == text.split()
     for entity in expected["entities"]:
         first = len(text[: entity["start"]].split())

@@ -1,18 +1,15 @@
 """Pre-annotations for Doccano and Label Studio (serving/writers.py): what eiwa writes, eiwa's
-readers read back as the same texts and entities."""
+readers read back as the same texts and entities (any record: tests/serving/test_round_trip.py)."""
 
 from __future__ import annotations
 
 import io
 import json
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from eiwa.cli import cli
 from eiwa.readers.spans import read_doccano_records, read_label_studio_records
 from eiwa.serving.predict import predict_items
-from eiwa.serving.writers import WRITERS, DoccanoWriter, LabelStudioWriter
+from eiwa.serving.writers import LabelStudioWriter
 from eiwa.tagger import Tagger
 
 TEXTS = ["John Smith lives in Paris.", "Mary works for Acme Corp in Tokyo. Tom lives in Osaka.", "", "Nothing."]
@@ -73,35 +70,3 @@ def test_predict_command_writes_either_format(runner, tiny_model_dir, tmp_path):
         assert result.exit_code == 0, result.output
     assert len((tmp_path / "out.doccano").read_text(encoding="utf-8").splitlines()) == 2
     assert len(json.loads((tmp_path / "out.label-studio").read_text(encoding="utf-8"))) == 2
-
-
-@st.composite
-def records(draw):
-    """A text and non-overlapping entities over it, as a prediction record."""
-    text = draw(st.text(st.sampled_from('東京aZ 。\n"\\'), min_size=1, max_size=20))
-    cuts = sorted(draw(st.sets(st.integers(0, len(text)), max_size=6)))
-    entities = [
-        {"start": a, "end": b, "type": draw(st.sampled_from(["PER", "組織名"])), "text": text[a:b], "confidence": 0.5}
-        for a, b in zip(cuts[::2], cuts[1::2])
-        if a < b
-    ]
-    return {"text": text, "entities": entities}
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(records(), min_size=1, max_size=4))
-def test_writers_round_trip_any_record(tmp_path_factory, batch):
-    folder = tmp_path_factory.mktemp("round-trip")
-    expected = [(r["text"], [(e["start"], e["end"], e["type"]) for e in r["entities"]]) for r in batch]
-    for name, reader in (("doccano", read_doccano_records), ("label-studio", None)):
-        path = folder / name
-        with open(path, "w", encoding="utf-8") as stream:
-            writer = WRITERS[name](stream, ["PER", "組織名"])
-            for record in batch:
-                writer.write(record)
-            writer.close()
-        if reader is None:
-            path.write_text(json.dumps([accepted(t) for t in json.loads(path.read_text("utf-8"))]), encoding="utf-8")
-            reader = read_label_studio_records
-        assert entities_of(reader(path, warn=print)) == expected
-    assert WRITERS["doccano"] is DoccanoWriter

@@ -1,5 +1,5 @@
 """`eiwa predict` on documents (serving/predict.py): texts split into sentences by default, offsets into
-the whole text, CoNLL output a block per sentence, and --no-split-sentences."""
+the whole text, CoNLL output a document per text and a block per sentence, and --no-split-sentences."""
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ def test_conll_output_has_a_block_per_sentence_and_reads_back(tiny_model_dir, tm
     stream = io.StringIO()
     assert predict_items(tagger, [(DOCUMENT, {}), ("Mary lives in Osaka.", {})], stream, "conll") == 2
     blocks = stream.getvalue().strip("\n").split("\n\n")
-    assert [block.splitlines()[0].split("\t")[0] for block in blocks] == ["John", "Mary", "Reuters", "Mary"]
+    firsts = [block.splitlines()[0].split("\t")[0] for block in blocks]
+    assert firsts == ["-DOCSTART-", "John", "Mary", "Reuters", "-DOCSTART-", "Mary"]
     path = tmp_path / "out.conll"
     path.write_text(stream.getvalue(), encoding="utf-8")
     sentences = read_conll(path).sentences
@@ -81,7 +82,8 @@ def test_conll_tags_cover_every_token_an_entity_overlaps():
     starts, ends = np.array(offsets, np.int64).T
     ConllWriter(stream, []).write(record, TokenOffsets(starts, ends))
     # "Corporation" is only partly inside the ORG entity and takes its tag; a blank line before "in".
-    assert stream.getvalue() == "Acme\tB-ORG\nCorporation\tI-ORG\n\nin\tO\nNew\tB-LOC\nYork\tI-LOC\n\n"
+    body = "Acme\tB-ORG\nCorporation\tI-ORG\n\nin\tO\nNew\tB-LOC\nYork\tI-LOC\n\n"
+    assert stream.getvalue() == "-DOCSTART-\tO\n\n" + body
 
 
 def test_predict_keeps_nothing_per_text(monkeypatch):

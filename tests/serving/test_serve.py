@@ -118,6 +118,24 @@ def test_limits_give_clear_json_errors(tagger):
         assert response.json()["error"]["status"] == status and response.json()["error"]["message"], name
 
 
+def test_the_entity_view_keeps_the_limits_of_post(tagger):
+    """GET /?text= (a line a text) is refused exactly as POST /v1/ner is: never cut short in silence."""
+    app = create_app(tagger, Limits(max_body_bytes=2000, max_texts=3, max_chars=50))
+
+    def view(lines):
+        return get("/?" + urllib.parse.urlencode({"text": "\n".join(lines)}))
+
+    texts = {"too many texts": ["a", "b", "c", "d"], "text too long": ["a" * 51], "too large": ["x" * 40] * 60}
+    posted = run(app, [post({"texts": lines}) for lines in texts.values()])
+    viewed = run(app, [view(lines) for lines in texts.values()])
+    for name, by_post, by_get in zip(texts, posted, viewed):
+        assert by_get.status_code == by_post.status_code and by_get.status_code in (413, 422), name
+        if by_get.status_code == 422:
+            assert by_get.json() == by_post.json(), name
+    (within,) = run(app, [view(["John Smith", "", "  ", "lives", "in Paris"])])  # blank lines are no texts
+    assert within.status_code == 200 and within.text.count('<p class="text">') == 3
+
+
 def test_a_request_past_the_timeout_is_answered_504(tagger, monkeypatch):
     slow = Tagger.load(tagger.origin)
     original = slow.tag_documents

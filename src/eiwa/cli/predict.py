@@ -37,15 +37,18 @@ ONEDNN_CACHE_CAPACITY = "32"
 )
 @text_input_options("The inputs' format")
 @click.option(
-    "--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write here (default, or -: standard output)."
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Write here (default, or -: standard output); a symbolic link is written through, to the file it names.",
 )
 @click.option(
     "--output-format",
     type=click.Choice(OUTPUT_FORMATS),
     default="jsonl",
     show_default=True,
-    help="jsonl: one JSON record a line; conll: token and IOB2 tag a line; html: one page with the "
-    "entities highlighted; doccano, label-studio: pre-annotations to import and correct (docs/ANNOTATION.md).",
+    help="jsonl: one JSON record a line; conll: a -DOCSTART- line a text, then token and IOB2 tag a line; "
+    "html: one page with the entities highlighted; doccano, label-studio: pre-annotations to import and "
+    "correct (docs/ANNOTATION.md).",
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option(

@@ -10,6 +10,9 @@
 * `lock`: an advisory lock beside an output path (`.<name>.lock`, there only while held); a second
   writer fails at once.
 
+A path that is a symbolic link is written through (`through_links`): the file or directory it
+names is replaced, atomically as any other, and the link stays.
+
 Temporary names start with `.<target name>.` and end in `.tmp`, `.new` or `.old`; leftovers of a
 killed process are removed by the next write to the same place (`clean_leftovers`). They live
 here, beside the swap that makes them, rather than in model_dir.py: the swap cleans up first.
@@ -68,10 +71,23 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def through_links(path: str | Path) -> Path:
+    """Where a write to `path` lands: a symbolic link (or a chain of them) is followed to the file or
+    directory it names, which is replaced while the link stays; a loop of links is an error."""
+    path = Path(path)
+    if not os.path.islink(path):
+        return path
+    target = Path(os.path.realpath(path))
+    if os.path.islink(target):
+        raise EiwaError(f"{path}: a loop of symbolic links; cannot write through it")
+    return target
+
+
 @contextlib.contextmanager
 def _replacing(path: Path) -> Iterator[str]:
-    """A temporary name beside `path` to write; when the block ends without error it is fsynced
-    and renamed over `path`, and on error removed."""
+    """A temporary name beside `path` (beside the file it links to, for a link) to write; when the
+    block ends without error it is fsynced and renamed over that file, and on error removed."""
+    path = through_links(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -227,7 +243,7 @@ def replace_directory(target: str | Path, fill: Callable[[Path], None], replacea
 
     An existing non-empty `target` must pass `replaceable` (it is an eiwa model): replacing
     deletes it, and a directory of other files is never deleted."""
-    target = Path(target)
+    target = through_links(target)
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -281,7 +297,7 @@ def lock(target: str | Path) -> Iterator[None]:
     held: it is removed on the way out, after success, an error or an interruption (Ctrl-C,
     SIGTERM). The kernel drops a flock when its holder dies, so the file a killed (SIGKILL) run
     leaves behind blocks no one, and the next writer removes it."""
-    target = Path(target)
+    target = through_links(target)
     try:
         import fcntl
     except ImportError:  # no flock (Windows): one writer at a time is then the user's to keep
@@ -336,8 +352,9 @@ def _same_file(handle: TextIO, path: Path) -> bool:
 def check_writable(path: str | Path, what: str = "output") -> None:
     """Fail before long work if `path` cannot be written: an existing directory must be writable,
     and so must the nearest existing parent of anything else (an existing file is overwritten;
-    click's path options already refuse a file where a directory is wanted)."""
-    path = Path(path)
+    click's path options already refuse a file where a directory is wanted). A link is checked where
+    it leads, as writing will go (`through_links`)."""
+    path = through_links(path)
     probe = path if path.is_dir() else path.parent
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent

@@ -10,7 +10,7 @@ from eiwa.doc import Corpus, Sentence, sentence_from_tags
 from eiwa.errors import DataError, EiwaError
 from eiwa.readers import Options, reader
 from eiwa.readers.files import Sample, read_text
-from eiwa.tags import parse_tag
+from eiwa.tags import parse_tag, type_problem
 
 # Columns are separated by ASCII spaces and tabs only: a full-width space (U+3000) can be a token.
 COLUMN_SEPARATOR = re.compile(r"[ \t]+")
@@ -99,9 +99,11 @@ def _conll_sentence(path, rows, columns, token_prefix, lang) -> Sentence:
         if tag_at is not None:
             tag = fields[tag_at]
             try:
-                parse_tag(tag)
+                kind = parse_tag(tag)[1]
             except ValueError as error:
                 raise DataError(path, number, f"unknown tag {tag!r}: {error}") from None
+            if kind is not None and type_problem(kind):
+                raise DataError(path, number, type_problem(kind))
             tags.append(tag)
         if reading_at is not None:
             reading = fields[reading_at]

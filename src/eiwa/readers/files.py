@@ -114,7 +114,8 @@ class _LineCounter:
 
 
 def _line_records(path: str | Path, text: str) -> Iterator[tuple[int, object]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only, as JSON Lines says: U+2028 or U+0085, which JSON leaves raw, is text.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

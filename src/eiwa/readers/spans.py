@@ -9,6 +9,7 @@ from eiwa.doc import Corpus, Span
 from eiwa.errors import DataError
 from eiwa.readers import Options, reader
 from eiwa.readers.files import Sample, json_records, text_records
+from eiwa.tags import type_problem
 from eiwa.tokenize import tokenizer_for
 
 
@@ -96,6 +97,8 @@ def _span_from_json(path, line, text, item) -> Span:
         raise DataError(path, line, f"entity needs integer start and end, got {item!r}")
     if not isinstance(kind, str) or not kind:
         raise DataError(path, line, f'entity needs a "type" string, got {item!r}')
+    if type_problem(kind):
+        raise DataError(path, line, type_problem(kind))
     if not 0 <= start < end <= len(text):
         raise DataError(path, line, f"span [{start}, {end}) out of range for a text of {len(text)} characters")
     return Span(start, end, kind)

@@ -6,7 +6,8 @@
     GET  /v1/models  the model's card: name, labels, training summary, eiwa version
     GET  /healthz    {"status": "ok"}
     GET  /           an HTML page: a form to paste text, the entities highlighted in place
-                     (server-rendered, so it works without JavaScript: GET /?text=...)
+                     (server-rendered, so it works without JavaScript: GET /?text=..., a line a
+                     text, under the same limits and with the same errors as POST /v1/ner)
     GET  /docs       OpenAPI documentation (Swagger UI; /redoc: ReDoc), its scripts served from here
 
 Concurrent requests are gathered into model batches: a request's texts join a queue, and one
@@ -20,7 +21,6 @@ that did not finish within `timeout_s`.
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations, and
 # `Request` is imported inside create_app (the serve extra is optional).
 import asyncio
-import html
 import json
 import logging
 import os
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from eiwa import arguments
 from eiwa.net import free_port
 from eiwa.serving.results import Prediction, to_json
-from eiwa.serving.writers import highlight, legend, page_head
+from eiwa.serving.writers import escape, highlight, legend, page_head
 from eiwa.tagger import Tagger
 from eiwa.tokenize.sentences import document_spans
 
@@ -115,6 +115,16 @@ class Batcher:
                 start += len(texts)
 
 
+def outside_limits(texts: list[str], limits: Limits) -> str | None:
+    """Why a request's texts are refused (too many, one too long), or None: one check for every route."""
+    if len(texts) > limits.max_texts:
+        return f"at most {limits.max_texts} texts a request, got {len(texts)}"
+    longest = max(map(len, texts), default=0)
+    if longest > limits.max_chars:
+        return f"at most {limits.max_chars} characters a text, got {longest}"
+    return None
+
+
 def tag_requests(tagger: Tagger, requests: list[tuple[list[str], bool, object]]) -> list[dict]:
     """The texts of several requests, each split into sentences or not as its request asked, tagged
     in one call (all their sentences in shared batches); results in order."""
@@ -141,9 +151,9 @@ def page(tagger: Tagger, text: str | None, records: list[dict] | None) -> str:
     shown = "".join(f'<p class="text">{highlight(record)}</p>' for record in records or [])
     return (
         page_head(f"eiwa: {tagger.origin}", tagger.config.lang, "textarea{width:100%;height:8em;font:inherit}")
-        + f"<h1>eiwa <small>{html.escape(str(tagger.origin))}</small></h1>"
+        + f"<h1>eiwa <small>{escape(str(tagger.origin))}</small></h1>"
         f'<form method="get" action="/"><textarea name="text" placeholder="Paste text: one sentence a line">'
-        f'{html.escape(text or "")}</textarea><br><button type="submit">Tag</button></form>'
+        f'{escape(text or "")}</textarea><br><button type="submit">Tag</button></form>'
         f'{legend(tagger.entity_types, tagger.label_meanings)}<div id="results">{shown}</div></body></html>'
     )
 
@@ -275,11 +285,8 @@ def create_app(tagger: Tagger, limits: Limits | None = None):
         texts = value["texts"] if "texts" in value else [value["text"]]
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             return error(422, '"texts" must be a list of strings and "text" a string')
-        if len(texts) > limits.max_texts:
-            return error(422, f"at most {limits.max_texts} texts a request, got {len(texts)}")
-        longest = max((len(t) for t in texts), default=0)
-        if longest > limits.max_chars:
-            return error(422, f"at most {limits.max_chars} characters a text, got {longest}")
+        if (refused := outside_limits(texts, limits)) is not None:
+            return error(422, refused)
         threshold = value.get("min_confidence", 0.0)
         if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 <= threshold <= 1:
             return error(422, '"min_confidence" must be a number in [0, 1]')
@@ -303,11 +310,14 @@ def create_app(tagger: Tagger, limits: Limits | None = None):
 
     @app.get("/", response_class=HTMLResponse, summary="The entity view")
     async def index(text: str | None = None):
+        """The page; `?text=` is tagged a line a text, under the limits of POST /v1/ner (the same errors)."""
         records = None
         if text:
-            lines = [line for line in text.splitlines() if line.strip()][: limits.max_texts]
-            if any(len(line) > limits.max_chars for line in lines):
-                return error(422, f"at most {limits.max_chars} characters a line")
+            if len(text.encode("utf-8", "surrogatepass")) > limits.max_body_bytes:
+                return error(413, f"the text is larger than {limits.max_body_bytes} bytes")
+            lines = [line for line in text.splitlines() if line.strip()]
+            if (refused := outside_limits(lines, limits)) is not None:
+                return error(422, refused)
             records = await tag(lines)
             if isinstance(records, JSONResponse):
                 return records

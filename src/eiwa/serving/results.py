@@ -57,9 +57,15 @@ class Prediction(TypedDict):
     sentences: NotRequired[list[SentenceSpan]]  # always in eiwa's results; absent in records of eiwa < 0.3
 
 
-def to_json(prediction: Prediction) -> str:
-    """One line of JSON; text UTF-8 cannot hold (a lone surrogate) is \\u-escaped (persist.json_text)."""
-    return json_text(prediction)
+# Line breaks to str.splitlines (and to JavaScript before ES2019) that JSON leaves raw inside strings.
+LINE_BREAKS_IN_STRINGS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def to_json(value) -> str:
+    """One line of JSON that stays one line to any line splitter: text UTF-8 cannot hold (a lone
+    surrogate) is \\u-escaped (persist.json_text), and so are U+0085, U+2028 and U+2029 (which JSON
+    allows raw, but str.splitlines breaks at); all read back as the same characters."""
+    return json_text(value).translate(LINE_BREAKS_IN_STRINGS)
 
 
 def from_json(line: str, origin: str = "<json>") -> Prediction:

@@ -8,18 +8,25 @@ language (the last three for the HTML page's legend and fonts) and its name (Lab
 tokens) pairs: the JSON-ready record (`results.Prediction`, with any `id`/`meta` of the input
 passed through) and, for a writer that `needs_tokens`, its tokens as offsets into the record's
 text (`TokenOffsets`; None for the others). A writer keeps nothing of a record once written.
+
+Every format but HTML reads back with eiwa's own readers as the same texts and entities, one
+record per input in input order, empty texts included (tests/serving/test_round_trip.py): JSONL
+with `results.from_json` and the `spans` reader, Doccano's with the `doccano` reader, Label
+Studio's once its predictions are accepted as annotations, CoNLL as the same tokens and tags.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from typing import NamedTuple, TextIO
 
 import numpy as np
 
-from eiwa.persist.atomic import json_text
+from eiwa.errors import EiwaError
 from eiwa.serving.colours import label_style
 from eiwa.serving.results import Prediction, to_json
+from eiwa.tags import type_problem
 
 OUTPUT_FORMATS = ("jsonl", "conll", "html", "doccano", "label-studio")
 
@@ -55,12 +62,25 @@ class JsonlWriter(LineWriter):
         self.stream.write(to_json(record) + "\n")
 
 
+# Starts each record of the CoNLL output, CoNLL-2003's document marker: eiwa's CoNLL reader,
+# conlleval and seqeval's readers skip it, and the i-th marker is the i-th input, empty or not.
+DOCUMENT_MARKER = "-DOCSTART-\tO\n\n"
+
+
 class ConllWriter(LineWriter):
-    """One token a line (`token<TAB>tag`, IOB2: B- at an entity's first token, I- after), a blank
-    line after each sentence (of a text's sentences too). A token only partly inside an entity takes
-    the entity's tag."""
+    """Each record as a document: a `-DOCSTART-` line (`DOCUMENT_MARKER`) and a blank line, then one
+    token a line (`token<TAB>tag`, IOB2: B- at an entity's first token, I- after), a blank line after
+    each sentence (of a text's sentences too). A token only partly inside an entity takes the
+    entity's tag. An empty or blank text is its marker alone, so the output stays aligned with the
+    input. A model whose entity types hold whitespace is refused: no CoNLL tag column can hold them."""
 
     needs_tokens = True
+
+    def __init__(self, stream: TextIO, labels: list[str], meanings=None, lang=None, model: str | None = None):
+        super().__init__(stream, labels)
+        problems = [problem for problem in map(type_problem, labels) if problem]
+        if problems:
+            raise EiwaError(f"--output-format conll: {problems[0]}; write jsonl, doccano or label-studio instead")
 
     def write(self, record: Prediction, tokens: TokenOffsets | None) -> None:
         text, (starts, ends) = record["text"], tokens
@@ -70,7 +90,7 @@ class ConllWriter(LineWriter):
         breaks = [s["start"] for s in record.get("sentences", [])[1:]]
         for index in np.flatnonzero(np.isin(starts, breaks)).tolist():
             lines[index] = "\n" + lines[index]
-        self.stream.write("\n".join(lines) + "\n\n")
+        self.stream.write(DOCUMENT_MARKER + ("\n".join(lines) + "\n\n" if lines else ""))
 
 
 def iob_tags(starts: np.ndarray, ends: np.ndarray, entities) -> list[str]:
@@ -85,20 +105,46 @@ def iob_tags(starts: np.ndarray, ends: np.ndarray, entities) -> list[str]:
     return tags
 
 
+# What HTML forbids in a page (the HTML standard's "control" and "noncharacter" code points, and lone
+# surrogates, which no encoding can hold); tab, line feed, form feed and carriage return are allowed.
+FORBIDDEN_IN_HTML = re.compile(
+    "[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17))
+    + "]"
+)
+
+
+def _visible(match: re.Match) -> str:
+    """One character for one: a C0 control or DEL as its Control Pictures symbol (NUL: ␀), anything
+    else forbidden as U+FFFD, so that the page holds exactly as many characters as the text."""
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)
+    return "\u2421" if code == 0x7F else "\ufffd"
+
+
+def escape(text: str) -> str:
+    """`text` as HTML text or attribute value: markup characters escaped, each character HTML forbids
+    (NUL, other controls, lone surrogates, noncharacters) shown as one visible stand-in, and a carriage
+    return as a reference (a raw one the browser would merge into the line feed after it)."""
+    return html.escape(FORBIDDEN_IN_HTML.sub(_visible, text)).replace("\r", "&#13;")
+
+
 def highlight(record: Prediction) -> str:
-    """The text as HTML, each entity a <mark> with its type and confidence, coloured by its type."""
+    """The text as HTML, each entity a <mark> with its type and confidence, coloured by its type.
+    Character for character the text (`escape`), so an entity's offsets still count its place."""
     text, parts, cursor = record["text"], [], 0
     for entity in sorted(record["entities"], key=lambda e: e["start"]):
-        parts.append(html.escape(text[cursor : entity["start"]]))
+        parts.append(escape(text[cursor : entity["start"]]))
         confidence = entity.get("confidence")
         title = entity["type"] + (f" {confidence:.2f}" if confidence is not None else "")
         parts.append(
-            f'<mark class="entity" data-type="{html.escape(entity["type"])}" title="{html.escape(title)}" '
-            f'style="{label_style(entity["type"])}">{html.escape(entity["text"])}'
-            f'<span class="label">{html.escape(title)}</span></mark>'
+            f'<mark class="entity" data-type="{escape(entity["type"])}" title="{escape(title)}" '
+            f'style="{label_style(entity["type"])}">{escape(entity["text"])}'
+            f'<span class="label">{escape(title)}</span></mark>'
         )
         cursor = entity["end"]
-    parts.append(html.escape(text[cursor:]))
+    parts.append(escape(text[cursor:]))
     return "".join(parts)
 
 
@@ -108,8 +154,8 @@ def legend(labels: list[str], meanings: dict[str, str] | None = None) -> str:
     for label in labels:
         meaning = (meanings or {}).get(label, "")
         items.append(
-            f'<li><mark class="key" style="{label_style(label)}">{html.escape(label)}</mark>'
-            + (f' <span class="meaning">{html.escape(meaning)}</span>' if meaning else "")
+            f'<li><mark class="key" style="{label_style(label)}">{escape(label)}</mark>'
+            + (f' <span class="meaning">{escape(meaning)}</span>' if meaning else "")
             + "</li>"
         )
     return f'<ul class="legend">{"".join(items)}</ul>'
@@ -134,10 +180,10 @@ p.text{{border-bottom:1px solid #eee;padding-bottom:.5em;overflow-wrap:anywhere}
 
 def page_head(title: str, lang: str | None, extra_style: str = "") -> str:
     """The start of a page, up to and including <body>."""
-    lang_attribute = f' lang="{html.escape(lang)}"' if lang else ""
+    lang_attribute = f' lang="{escape(lang)}"' if lang else ""
     return (
         f'<!DOCTYPE html>\n<html{lang_attribute}><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{escape(title)}</title>'
         f"<style>{STYLE}{extra_style}</style></head><body>"
     )
 
@@ -165,7 +211,7 @@ class DoccanoWriter(LineWriter):
         task = {k: record[k] for k in ("id", "meta") if k in record}
         task["text"] = record["text"]
         task["label"] = [[e["start"], e["end"], e["type"]] for e in record["entities"]]
-        self.stream.write(json_text(task) + "\n")
+        self.stream.write(to_json(task) + "\n")
 
 
 class LabelStudioWriter(LineWriter):
@@ -185,7 +231,7 @@ class LabelStudioWriter(LineWriter):
         stream.write("[")
 
     def write(self, record: Prediction, tokens: TokenOffsets | None = None) -> None:
-        self.stream.write((",\n" if self.count else "\n") + json_text(self.task(record, self.count)))
+        self.stream.write((",\n" if self.count else "\n") + to_json(self.task(record, self.count)))
         self.count += 1
 
     def task(self, record: Prediction, number: int) -> dict:
