@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
-import os
+import re
 import signal
 import sys
 
@@ -86,16 +86,18 @@ class Group(click.Group):
 
 def utf8_texts(ctx, param, values: tuple[str, ...]) -> tuple[str, ...]:
     """A click callback for text arguments: bytes of the command line that are not UTF-8 reach Python
-    as lone surrogates (os.fsdecode); they are refused as a file's invalid UTF-8 is, not tagged."""
+    as the surrogates U+DC80..U+DCFF (os.fsdecode); they are refused as a file's invalid UTF-8 is, not
+    tagged. Other lone surrogates can come only from Python callers, and are tagged like any text."""
     for number, value in enumerate(values, start=1):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raw = os.fsencode(value[: error.start + 1])
+        if escaped := _ESCAPED_BYTE.search(value):
             raise EiwaError(
-                f"text argument {number}: invalid UTF-8 (byte 0x{raw[-1]:02x} after {value[: error.start]!r})"
-            ) from None
+                f"text argument {number}: invalid UTF-8 "
+                f"(byte 0x{ord(escaped.group()) - 0xDC00:02x} after {value[: escaped.start()]!r})"
+            )
     return values
+
+
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 class Terminated(KeyboardInterrupt):
