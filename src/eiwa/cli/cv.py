@@ -49,6 +49,7 @@ def cv(
     fmt,
     columns,
     token_prefix,
+    allow_empty,
     source,
     modules,
     label_map,
@@ -79,7 +80,7 @@ def cv(
     if config_path:
         resolve_config(config_path)
     log = silent if quiet else console.print
-    data, lang = settle(Data(data_path, None, fmt, columns, token_prefix), lang, log)
+    data, lang = settle(Data(data_path, None, fmt, columns, token_prefix, allow_empty=allow_empty), lang, log)
     config = load_config(
         config_for(config_path, lang, log),
         list(overrides),

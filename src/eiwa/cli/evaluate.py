@@ -18,7 +18,7 @@ from eiwa.tagger import Tagger
 @click.option("--data", "data_path", type=click.Path(), help="Data to score (not needed for --format hironsan).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: precision, recall, f1, per_type.")
 @device_option
-def evaluate(model, fmt, columns, token_prefix, data_path, as_json, device):
+def evaluate(model, fmt, columns, token_prefix, allow_empty, data_path, as_json, device):
     """Score a model: entity-level exact match, micro and per type.
 
     MODEL is a model directory or the name of a built-in model. Raw-text data (spans, doccano,
@@ -31,7 +31,9 @@ def evaluate(model, fmt, columns, token_prefix, data_path, as_json, device):
     """
     tagger = Tagger.load(model).to(device)
     fmt = settled_format(fmt, data_path)
-    corpus = read_gold(data_path, fmt, tagger.config.lang, columns=columns, token_prefix=token_prefix)
+    corpus = read_gold(
+        data_path, fmt, tagger.config.lang, columns=columns, token_prefix=token_prefix, allow_empty=allow_empty
+    )
     scores = tagger.evaluate(corpus.sentences)
     if as_json:
         result = scores.to_dict()
