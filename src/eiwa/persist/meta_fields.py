@@ -90,13 +90,22 @@ META = Table(
 def check_meta(path: Path, meta: object) -> dict:
     """`meta` (meta.json's content, read from `path`) if every field eiwa reads has its shape; else a
     ModelError naming the first field that does not."""
-    problem = _problem(meta, META, "")
+    problem = misshapen(meta, META)
     if problem is not None:
-        where, expected, value = problem
-        if value is _MISSING:
-            raise ModelError(f"{path}: damaged: {where} is missing")
-        raise ModelError(f"{path}: damaged: {where or 'the file'} must be {expected}, got {_describe(value)}")
+        raise ModelError(f"{path}: damaged: {problem}")
     return meta
+
+
+def misshapen(value: object, shape: object, where: str = "") -> str | None:
+    """What is wrong with the first field of `value` (named under `where`) that does not have its
+    `shape`, in words; None when every field has it."""
+    problem = _problem(value, shape, where)
+    if problem is None:
+        return None
+    where, expected, found = problem
+    if found is _MISSING:
+        return f"{where} is missing"
+    return f"{where or 'the file'} must be {expected}, got {_describe(found)}"
 
 
 def _problem(value: object, shape: object, where: str) -> tuple[str, str, object] | None:
@@ -144,4 +153,4 @@ def _describe(value: object) -> str:
     return f"{text[:57]}... ({type(value).__name__})" if len(text) > 60 else f"{text} ({type(value).__name__})"
 
 
-__all__ = ["check_meta", "CARD", "TRAINING", "META"]
+__all__ = ["check_meta", "misshapen", "CARD", "TRAINING", "META"]
