@@ -13,6 +13,7 @@ line. A key the study does not read is refused, with the keys it knows.
     format = "hironsan"               # or spans / conll with path = "..." (columns, token_prefix for conll)
     protocol = "kfold"                # kfold (folds = 5) or split (the Stockmark rule: i % 10 == 8 dev, 9 test)
     folds = 5
+    allow_empty = false               # Label Studio: keep tasks nobody annotated (as eiwa train --allow-empty)
     [source]
     model = "conll03-en"
     label_map = "PER=PSN,LOC=LOC,ORG=ORG,MISC=ART"   # or auto (not for size 0)
