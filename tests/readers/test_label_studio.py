@@ -94,3 +94,12 @@ def test_evaluate_takes_allow_empty(runner, tmp_path):
     result = runner.invoke(cli, ["evaluate", str(model), "--data", str(path), "--allow-empty"])
     assert_user_error(result, "no gold entities")
     assert "--columns" not in result.stderr
+
+
+def test_training_data_reads_allow_empty_as_the_commands_pass_it(tmp_path):
+    from eiwa.training.run import Data
+
+    path = export(tmp_path, [ANNOTATED, *UNANNOTATED])
+    for allow_empty, count in ((False, 1), (True, 3)):
+        data = Data(path, format="label-studio", allow_empty=allow_empty)
+        assert len(data.read(path, "ja", split_tokens=True).sentences) == count
