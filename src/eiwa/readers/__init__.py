@@ -90,11 +90,13 @@ def read_gold(path: str | Path | None, format: str | None = None, lang: str = "e
     format = format or (infer_format(path) if path is not None else None)
     corpus = read(path, format, lang, **options)
     if not any(s.entities for s in corpus.sentences):
-        raise EiwaError(f"{path or format}: no gold entities to score against (every F1 would be 0){hint(format)}")
+        raise EiwaError(
+            f"{path or format}: no gold entities to score against (every F1 would be 0){no_entities_hint(format)}"
+        )
     return corpus
 
 
-def hint(format: str | None) -> str:
+def no_entities_hint(format: str | None) -> str:
     """What to check when a file holds no entities: the tag column, for the one format that has columns."""
     return "; is the tag column right (see --columns)?" if format == "conll" else ""
 
