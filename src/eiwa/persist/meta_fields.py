@@ -42,7 +42,7 @@ _WHAT = {str: "a string", int: "an integer", NUMBER: "a number", TEXT: "a non-em
 
 _RATES = {"precision": NUMBER, "recall": NUMBER, "f1": NUMBER}
 _SCORES = Table(
-    {**_RATES, "data": str, "sentences": int, "per_type": MapOf(Table({**_RATES, "gold": int}, tuple(_RATES)))},
+    {**_RATES, "data": str, "sentences": int, "per_type": MapOf(Table({**_RATES, "gold": int}, (*_RATES, "gold")))},
     ("data", "sentences", *_RATES),
 )
 CARD = Table(
