@@ -55,6 +55,7 @@ def train(
     columns: Sequence[str] | None = None,
     token_prefix: str | None = None,
     labels: str | Path | Mapping[str, str] | None = None,
+    allow_empty: bool = False,
     resume: bool = False,
     force: bool = False,
     device: str = "cpu",
@@ -64,9 +65,12 @@ def train(
 ) -> TrainResult:
     """Train a tagger from scratch on a data file (None with format hironsan: the installed Hironsan
     corpus) into `out`. `labels`: what each type means ({"PER": "person"} or a labels file),
-    recorded in the model. `unlabelled`: a file of texts (one a line) to learn from as well, taught
+    recorded in the model. `allow_empty`: keep Label Studio tasks nobody annotated (left out by
+    default). `unlabelled`: a file of texts (one a line) to learn from as well, taught
     by `teachers` (model names or paths; none: the model trained on the gold data first)."""
-    data, config = _settled(Data(train, dev, format, columns, token_prefix, labels), lang, config, settings, log)
+    data, config = _settled(
+        Data(train, dev, format, columns, token_prefix, labels, allow_empty), lang, config, settings, log
+    )
     return train_files(
         config,
         data,
@@ -94,6 +98,7 @@ def transfer(
     columns: Sequence[str] | None = None,
     token_prefix: str | None = None,
     labels: str | Path | Mapping[str, str] | None = None,
+    allow_empty: bool = False,
     force: bool = False,
     device: str = "cpu",
     log: Log = print,
@@ -106,11 +111,13 @@ def transfer(
     `modules`: `shared` (the default: every module the source can hand over), `auto` (chosen on dev),
     `none`, or a comma-separated subset; `label_map`: `PER=PSN,...`, a file, or None/`auto` (proposed
     from the data; the evidence goes to `log`, and `eiwa.crosslingual.label_map.propose_label_map`
-    returns it); `labels`, `unlabelled`, `teachers`: as for `train`. Without `train` but with
+    returns it); `labels`, `allow_empty`, `unlabelled`, `teachers`: as for `train`. Without `train` but with
     `unlabelled`, `dev` and an explicit `label_map`, the source teaches the text alone (zero-shot with
     unlabelled text: training.run.train_without_gold)."""
     text = _unlabelled(unlabelled, teachers)
-    data, lang, zero_shot = settle_transfer(Data(train, dev, format, columns, token_prefix, labels), lang, text, log)
+    data, lang, zero_shot = settle_transfer(
+        Data(train, dev, format, columns, token_prefix, labels, allow_empty), lang, text, log
+    )
     config = make_config(config if config is not None else default_recipe(lang), lang, settings)
     if source is None and not (source := DEFAULT_SOURCES.get(config.lang)):
         raise EiwaError(f"transfer to {config.lang} data needs a source model")
@@ -140,14 +147,18 @@ def cross_validate(
     label_map: str | None = None,
     columns: Sequence[str] | None = None,
     token_prefix: str | None = None,
+    allow_empty: bool = False,
     device: str = "cpu",
     log: Log = print,
 ) -> dict:
-    """k-fold cross-validation over seeds (the shared protocol): pooled scores per seed, F1 mean ± std."""
+    """k-fold cross-validation over seeds (the shared protocol): pooled scores per seed, F1 mean ± std
+    (`allow_empty`: as for `train`)."""
     from eiwa.study.cv import cross_validate_files
 
     start = Start.from_names(str(source), modules, label_map) if source else Start()
-    data, config = _settled(Data(data, None, format, columns, token_prefix), lang, config, settings, log)
+    data, config = _settled(
+        Data(data, None, format, columns, token_prefix, allow_empty=allow_empty), lang, config, settings, log
+    )
     return cross_validate_files(
         config,
         data,

@@ -69,6 +69,9 @@ def test_card_is_measured_written_and_shown(runner, model, tmp_path):
         (lambda s: "score = 1\n" + s, "unknown card field(s) score"),
         (lambda s: s.replace('attribution = "made by conftest.py"', ""), "data must be a table with"),
         (lambda s: s.replace("[labels]", "[labels"), "not valid TOML"),
+        # what meta.json is checked against on load: a card that would make the model unloadable is refused
+        (lambda s: s.replace('name = "tiny"', "name = 3"), "name must be a string, got 3 (int)"),
+        (lambda s: s + 'url = ["x"]\n', "data.url must be a string"),
     ],
 )
 def test_a_wrong_card_is_refused_and_the_model_kept(runner, model, tmp_path, change, message):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -45,12 +46,36 @@ def test_units_run_teachers_before_their_students_and_chains_apart(tmp_path):
 
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [('modules_ = "shared"', "unknown keys modules_"), ('"scratch-randum" = [100]', "unknown arms scratch-randum")],
+    [('modules_ = "shared"', "unknown key 'modules_'"), ('"scratch-randum" = [100]', "unknown arms scratch-randum")],
 )
 def test_a_misspelt_key_or_arm_is_refused_with_the_known_ones(tmp_path, extra, message):
     text = SPEC.replace("[arms]", f"{extra}\n[arms]") if extra.startswith("modules") else SPEC + extra + "\n"
     with pytest.raises(EiwaError, match=message):
         _spec(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("seeds = [1, -2]", "seeds must be a non-empty list of integers"),
+        ('seeds = "1"', "seeds must be a non-empty list of integers"),
+        ("source = 42", "source must be a non-empty string"),
+        ('set = "threads=1"', 'set must be a list of "key=value" strings'),
+        ("[zero_shot]\nmax_epoch = 3", "zero_shot must be a table of config settings"),
+        ('[variants]\nrounds2 = "self_training_rounds=2"', "variants must be a table of variant"),
+    ],
+)
+def test_a_misshapen_annotation_value_is_refused_in_one_line(tmp_path, line, message):
+    head, arms = SPEC.split("[arms]", 1)
+    key = line.split(" ", 1)[0]
+    head = "\n".join(kept for kept in head.splitlines() if not kept.startswith(f"{key} ="))
+    with pytest.raises(EiwaError, match=re.escape(message)):
+        _spec(tmp_path, f"{head}\n{line}\n[arms]{arms}")
+
+
+def test_an_arm_whose_sizes_are_not_integers_is_refused(tmp_path):
+    with pytest.raises(EiwaError, match="arms must be a table of arm = \\[sizes\\]"):
+        _spec(tmp_path, SPEC + '"zero-shot" = ["ten"]\n')
 
 
 def test_is_annotation_study_tells_arms_from_grids(tmp_path):

@@ -111,7 +111,8 @@ def test_a_run_adds_its_overrides_after_the_files_own():
         ({"seed": [1]}, "x.toml: unknown key 'seed' (known: name, out, seeds, data, source, train, grid)"),
         (
             {"data": {"format": "conll", "fold": 3}},
-            "x.toml: [data]: unknown key 'fold' (known: lang, format, path, columns, token_prefix, protocol, folds)",
+            "x.toml: [data]: unknown key 'fold' (known: lang, format, path, columns, token_prefix, protocol, folds, "
+            "allow_empty)",
         ),
         (
             {"grid": [{"name": "g", "size": [10]}]},
@@ -130,12 +131,36 @@ def test_a_run_adds_its_overrides_after_the_files_own():
         ({"grid": [{"name": "g", "sizes": [-1]}]}, "x.toml: grid 'g': sizes must be a list of integers of at least 0"),
         ({"source": {"label_map": "auto"}}, "x.toml: [source]: missing 'model'"),
         ({"train": {"set": "threads=1"}}, 'x.toml: [train]: set must be a list of "key=value" strings'),
+        ({"source": {"model": 42}}, "x.toml: [source]: model must be a string"),
+        (
+            {"grid": [{"name": "g", "module": ["char"]}]},
+            "x.toml: grid 'g': unknown key 'module' (known: name, modules, word_input, char_input, features, sizes)",
+        ),
+        ({"data": {"format": "conll", "lang": "fr"}}, "x.toml: [data]: lang must be en or ja"),
+        (
+            {"data": {"format": "csv"}},
+            "x.toml: [data]: format must be one of conll, spans, doccano, label-studio, hironsan, parts",
+        ),
+        ({"data": {"format": "conll", "allow_empty": "yes"}}, "x.toml: [data]: allow_empty must be true or false"),
+        (
+            {"grid": [{"name": "g", "word_input": ["latin"]}]},
+            "x.toml: grid 'g': word_input must be a list of native or romaji",
+        ),
     ],
 )
 def test_experiment_spec_refuses_unknown_keys_and_wrong_values_in_one_line(change, message):
     with pytest.raises(EiwaError) as raised:
         experiment_spec({**MINIMAL, **change}, "x.toml")
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize("out", ["taken", "taken/below"])
+def test_an_out_that_is_or_lies_under_a_file_is_refused(tmp_path, out):
+    (tmp_path / "taken").write_text("a file", encoding="utf-8")
+    path = tmp_path / "x.toml"
+    path.write_text(f'name = "x"\nout = "{tmp_path / out}"\n[data]\nformat = "conll"\n[[grid]]\nname = "g"\n')
+    with pytest.raises(EiwaError, match=f"out '.*{out}' cannot be a folder: .*taken is a file"):
+        load_experiment(path)
 
 
 # ----------------------------------------------------------------------------- cells and splits

@@ -49,6 +49,7 @@ def cv(
     fmt,
     columns,
     token_prefix,
+    allow_empty,
     source,
     modules,
     label_map,
@@ -81,7 +82,7 @@ def cv(
     if data_path is None and fmt is None:  # before the library's advice, which names train's --train
         raise EiwaError("no data: give --data FILE (or --format hironsan for the installed Hironsan corpus)")
     log = silent if quiet else console.print
-    data, lang = settle(Data(data_path, None, fmt, columns, token_prefix), lang, log)
+    data, lang = settle(Data(data_path, None, fmt, columns, token_prefix, allow_empty=allow_empty), lang, log)
     config = load_config(
         config_for(config_path, lang, log),
         list(overrides),

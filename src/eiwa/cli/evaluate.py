@@ -19,7 +19,7 @@ from eiwa.tagger import Tagger
 @click.option("--data", "data_path", type=click.Path(), help="Data to score (not needed for --format hironsan).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: precision, recall, f1, per_type.")
 @device_option
-def evaluate(model, fmt, columns, token_prefix, data_path, as_json, device):
+def evaluate(model, fmt, columns, token_prefix, allow_empty, data_path, as_json, device):
     """Score a model: entity-level exact match, micro and per type.
 
     MODEL is a model directory or the name of a built-in model. Raw-text data (spans, doccano,
@@ -38,7 +38,9 @@ def evaluate(model, fmt, columns, token_prefix, data_path, as_json, device):
             f"--format {fmt} is {corpus_lang} data and {model} tags {tagger.config.lang} text: "
             f"evaluate a {corpus_lang} model on it"
         )
-    corpus = read_gold(data_path, fmt, tagger.config.lang, columns=columns, token_prefix=token_prefix)
+    corpus = read_gold(
+        data_path, fmt, tagger.config.lang, columns=columns, token_prefix=token_prefix, allow_empty=allow_empty
+    )
     scores = tagger.evaluate(corpus.sentences)
     for warning in scores.warnings:  # on stderr, as training warns, also with --json (whose object has them)
         click.echo(f"warning: {warning}", err=True)

@@ -103,7 +103,7 @@ def _columns(text: str) -> int:
 @click.option("--test", "test_path", required=True, type=click.Path(dir_okay=False), help="Test data to score on.")
 @click.option("--dev", "dev_path", type=click.Path(dir_okay=False), help="Dev data to score on as well.")
 @data_options
-def card(model, source_path, test_path, dev_path, fmt, columns, token_prefix):
+def card(model, source_path, test_path, dev_path, fmt, columns, token_prefix, allow_empty):
     """Write a model card into a model directory (meta.json and MODEL_CARD.md).
 
     The scores are measured now, on --test (and --dev); the versions are the running ones.
@@ -118,7 +118,8 @@ def card(model, source_path, test_path, dev_path, fmt, columns, token_prefix):
     tagger = Tagger.load(model)
     source = read_card_source(source_path, tagger.entity_types)
     parts = {part: path for part, path in (("test", test_path), ("dev", dev_path)) if path is not None}
-    scores = measure_scores(tagger, parts, settled_format(fmt, test_path), columns=columns, token_prefix=token_prefix)
+    fmt = settled_format(fmt, test_path)
+    scores = measure_scores(tagger, parts, fmt, columns=columns, token_prefix=token_prefix, allow_empty=allow_empty)
     with lock(Path(model)):
         write_card(model, make_card(source, scores))
     console.print(f"card written to {Path(model) / 'MODEL_CARD.md'} and meta.json: test F1 {scores['test']['f1']:.4f}")

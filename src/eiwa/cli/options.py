@@ -110,6 +110,12 @@ def data_options(function):
                 "(default: first column token, last column tag).",
             ),
             click.option("--token-prefix", help="Prefix to strip from CoNLL tokens (WikiANN: 'en:')."),
+            click.option(
+                "--allow-empty",
+                is_flag=True,
+                help="Label Studio: keep tasks without an annotation (or with only cancelled ones) as texts "
+                "without entities; by default they are left out, and counted in a warning.",
+            ),
         ],
     )
 

@@ -48,6 +48,7 @@ def train(
     fmt,
     columns,
     token_prefix,
+    allow_empty,
     train_path,
     dev_path,
     out,
@@ -81,7 +82,7 @@ def train(
     if config_path:
         resolve_config(config_path)
     log = silent if quiet else console.print
-    data, lang = settle(Data(train_path, dev_path, fmt, columns, token_prefix, labels_path), lang, log)
+    data, lang = settle(Data(train_path, dev_path, fmt, columns, token_prefix, labels_path, allow_empty), lang, log)
     flags = dict(lang=lang, word_input=word_input, char_input=char_input, seed=seed, features=features)
     config = load_config(config_for(config_path, lang, log), list(overrides), **flags)
     output = Output(out, resume, force, asked_settings(config_path, overrides, **flags))
@@ -107,6 +108,7 @@ def transfer(
     fmt,
     columns,
     token_prefix,
+    allow_empty,
     source,
     modules,
     label_map,
@@ -151,7 +153,7 @@ def transfer(
         resolve_config(config_path)
     log = silent if quiet else console.print
     unlabelled = UnlabelledText.given(unlabelled_path, unlabelled_format, teachers)
-    given = Data(train_path, dev_path, fmt, columns, token_prefix, labels_path)
+    given = Data(train_path, dev_path, fmt, columns, token_prefix, labels_path, allow_empty)
     data, target_lang, zero_shot = settle_transfer(given, lang, unlabelled, log)
     if not resume and not source:
         if not (source := DEFAULT_SOURCES.get(target_lang)):

@@ -167,7 +167,8 @@ class Feature:
 
     @classmethod
     def from_json(cls, config: Config, data: dict) -> Feature:
-        return cls(config, {name: Vocab.from_json(v) for name, v in data.get("vocabs", {}).items()}, data.get("state"))
+        vocabs = {name: Vocab.from_json(v, f"{cls.name} {name}") for name, v in data.get("vocabs", {}).items()}
+        return cls(config, vocabs, data.get("state"))
 
 
 # ----------------------------------------------------------------------------- the registry's order and help

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from eiwa.features.base import FEATURES, Feature, classifier_order, module_order
-from eiwa.features.vocab import TagVocab
+from eiwa.features.vocab import TagVocab, check_strings
 from eiwa.persist.migrations import vocab_data
 from eiwa.tags import parse_tag, tags_from_spans
 
@@ -248,6 +248,7 @@ class Encoder:
 
     @classmethod
     def from_json(cls, config: Config, data: dict) -> Encoder:
+        check_strings(data["tags"], "tags", unique=False)
         for tag in data["tags"]:
             parse_tag(tag)  # a tag the decoder cannot read is a damaged file, found now, not mid-prediction
         tags = TagVocab(data["tags"], data.get("inherited_tags", ()))

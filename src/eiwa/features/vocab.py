@@ -53,8 +53,38 @@ class Vocab:
         return {"items": self.items[2:], "counts": self.counts, "inherited": self.inherited}
 
     @classmethod
-    def from_json(cls, data: dict) -> Vocab:
-        return cls(data["items"], data.get("counts"), data.get("inherited", 0))
+    def from_json(cls, data: dict, name: str = "vocabulary") -> Vocab:
+        """A saved vocabulary, checked: its ids are the rows of saved weights, so an item that is not a
+        string, or a repeated one (which would shift every later id), is refused by `name`."""
+        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+            raise ValueError(f"{name} must be an object with a list of items")
+        items = data["items"]
+        check_strings(items, name)
+        counts, inherited = data.get("counts"), data.get("inherited", 0)
+        if counts is not None and not (
+            isinstance(counts, list) and len(counts) == len(items) + 2 and all(_is_count(n) for n in counts)
+        ):
+            raise ValueError(f"{name}: counts must be a list of {len(items) + 2} non-negative integers")
+        if not (_is_count(inherited) and inherited <= len(items) + 2):
+            raise ValueError(f"{name}: inherited must be an integer in [0, {len(items) + 2}], got {inherited!r}")
+        return cls(items, counts, inherited)
+
+
+def check_strings(items: list, name: str, unique: bool = True) -> None:
+    """Refuse (ValueError naming `name` and the position) a non-string item, or with `unique` a repeated
+    one or one of the reserved entries."""
+    seen = {PAD, UNK} if unique else set()
+    for position, item in enumerate(items):
+        if not isinstance(item, str):
+            raise ValueError(f"{name}: item {position} is {item!r} ({type(item).__name__}), not a string")
+        if unique and item in seen:
+            again = "is reserved" if item in (PAD, UNK) else "is listed twice"
+            raise ValueError(f"{name}: item {position} ({item[:40]!r}) {again}")
+        seen.add(item)
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 class TagVocab:

@@ -18,6 +18,7 @@ from pathlib import Path
 from eiwa import __version__
 from eiwa.errors import ModelError
 from eiwa.persist.atomic import dump_json, fault_point, is_dir, read_json, recover, replace_directory
+from eiwa.persist.meta_fields import check_meta
 from eiwa.persist.migrations import READS_VERSIONS, recorded_checksums
 
 FORMAT = "eiwa-model"
@@ -60,6 +61,7 @@ def read_meta(directory: Path) -> dict:
             f"{directory}: model format version {meta.get('format_version')} is not supported "
             f"by eiwa {__version__} (it reads versions {', '.join(map(str, READS_VERSIONS))})"
         )
+    check_meta(directory / "meta.json", meta)  # outside the checksums: every field read is checked
     verify(directory, recorded_checksums(meta))
     return meta
 

@@ -27,6 +27,7 @@ class Options:
     token_prefix: str | None = None  # CoNLL: stripped from every token (WikiANN: "en:")
     split_tokens: bool = False  # raw text: split tokens at gold entity boundaries (training data)
     warn: Callable[[str], None] = lambda line: print(line, file=sys.stderr)  # notes that do not stop reading
+    allow_empty: bool = False  # Label Studio: keep tasks nobody annotated (as texts without entities)
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def reader(
 def read(path: str | Path | None, format: str | None = None, lang: str = "en", **options) -> Corpus:
     """A corpus in any registered format (None: the one the file's content shows); `path` is not
     needed for the installed Hironsan corpus. Options (see `Options`): columns, token_prefix,
-    split_tokens, warn."""
+    split_tokens, warn, allow_empty."""
     if format is None:
         if path is None:
             raise EiwaError("give a data path, or the format (hironsan: the installed Hironsan corpus)")
@@ -86,13 +87,18 @@ def read(path: str | Path | None, format: str | None = None, lang: str = "en", *
 
 def read_gold(path: str | Path | None, format: str | None = None, lang: str = "en", **options) -> Corpus:
     """A corpus to score against: as `read`, refused when it holds no gold entity (every F1 would be 0)."""
+    format = format or (infer_format(path) if path is not None else None)
     corpus = read(path, format, lang, **options)
     if not any(s.entities for s in corpus.sentences):
         raise EiwaError(
-            f"{path or format}: no gold entities to score against (every F1 would be 0); "
-            "is the tag column right (see --columns)?"
+            f"{path or format}: no gold entities to score against (every F1 would be 0){no_entities_hint(format)}"
         )
     return corpus
+
+
+def no_entities_hint(format: str | None) -> str:
+    """What to check when a file holds no entities: the tag column, for the one format that has columns."""
+    return "; is the tag column right (see --columns)?" if format == "conll" else ""
 
 
 def raw_text(format: str) -> bool:

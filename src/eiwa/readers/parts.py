@@ -73,6 +73,7 @@ def _read_part(part: dict, name: str, path: Path, lang: str, options: Options) -
         token_prefix=part.get("token_prefix"),
         split_tokens=options.split_tokens,
         warn=options.warn,
+        allow_empty=options.allow_empty,
     )
     if part.get("pos") == "missing":
         corpus.sentences = [_without_pos(s) for s in corpus.sentences]

@@ -58,7 +58,8 @@ def _read_doccano(path: Path, lang: str, options: Options) -> Corpus:
     detect=_looks_like_label_studio,
 )
 def _read_label_studio(path: Path, lang: str, options: Options) -> Corpus:
-    return read_spans(path, lang, options.split_tokens, read_label_studio_records(path, options.warn))
+    records = read_label_studio_records(path, options.warn, keep_unannotated=options.allow_empty)
+    return read_spans(path, lang, options.split_tokens, records)
 
 
 def read_span_records(path: str | Path) -> list[tuple[str, list[Span], str]]:
@@ -185,36 +186,68 @@ def _doccano_entities(path, line, text, record) -> list[Span]:
     return entities
 
 
-def read_label_studio_records(path: str | Path, warn=print) -> list[tuple[str, list[Span], str]]:
+def read_label_studio_records(
+    path: str | Path, warn=print, keep_unannotated: bool = True
+) -> list[tuple[str, list[Span], str]]:
     """A Label Studio JSON export: a list of tasks `{"data": {"text": ...}, "annotations":
     [{"result": [{"type": "labels", "value": {"start", "end", "text", "labels": [type]}}]}]}`.
-    The first annotation that is not cancelled is read; `predictions` are not gold and are skipped."""
-    records, seen = [], {}
-    for line, task in json_records(path):
+    The first annotation that is not cancelled is read; `predictions` are not gold and are skipped.
+    A task without such an annotation is a text nobody labelled: without `keep_unannotated` it is left
+    out, and the count said in a warning (as data, it would teach that its names are not entities)."""
+    records, seen, skipped, lines = [], {}, 0, set()
+    for index, (line, task) in enumerate(json_records(path), start=1):
+        where = _Task(path, line if line not in lines else None, index, task)  # a one-line export: all on line 1
+        lines.add(line)
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
-            raise DataError(path, line, 'each Label Studio task must be an object with a "data" object')
+            raise where.error('each Label Studio task must be an object with a "data" object')
         for key in task:
             seen.setdefault(key, line)
         texts = [v for v in task["data"].values() if isinstance(v, str)]
         text = task["data"].get("text", texts[0] if len(texts) == 1 else None)
         if not isinstance(text, str):
-            raise DataError(path, line, 'the task\'s data has no "text" string')
-        records.append((text, _label_studio_entities(path, line, text, task), f"{path}:{line}"))
+            raise where.error('the task\'s data has no "text" string')
+        annotation = _first_annotation(where, task)
+        if annotation is None and not keep_unannotated:
+            skipped += 1
+            continue
+        records.append((text, _label_studio_entities(where, text, annotation or {}), f"{path}:{line}"))
+    if skipped:
+        warn(
+            f"{path}: left out {skipped} task(s) without an annotation or with only cancelled ones "
+            "(--allow-empty keeps them, as texts without entities)"
+        )
     if not records:
-        raise DataError(path, None, "no tasks found")
+        raise DataError(path, None, "no annotated tasks found" if skipped else "no tasks found")
     _report_unknown_keys(path, seen, LABEL_STUDIO_KEYS, warn)
     return records
 
 
-def _label_studio_entities(path, line, text, task) -> list[Span]:
-    """The spans of a task's first annotation that is not cancelled."""
+class _Task:
+    """Where a Label Studio task is, for its errors: its place in the file (1-based), its id, and the
+    line it begins on (None where that says nothing: tasks sharing one line)."""
+
+    def __init__(self, path, line: int | None, index: int, task):
+        self.path, self.line = path, line
+        task_id = task.get("id") if isinstance(task, dict) else None
+        self.label = f"task {index}" + (f" (id {task_id!r})" if task_id is not None else "")
+
+    def error(self, message: str) -> DataError:
+        return DataError(self.path, self.line, f"{self.label}: {message}")
+
+
+def _first_annotation(where: _Task, task: dict) -> dict | None:
+    """The task's first annotation that is not cancelled; None when it has none."""
     annotations = task.get("annotations", task.get("completions", []))
     if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
-        raise DataError(path, line, '"annotations" must be a list of objects')
-    chosen = next((a for a in annotations if not a.get("was_cancelled")), {"result": []})
-    results = chosen.get("result", [])
+        raise where.error('"annotations" must be a list of objects')
+    return next((a for a in annotations if not a.get("was_cancelled")), None)
+
+
+def _label_studio_entities(where: _Task, text: str, annotation: dict) -> list[Span]:
+    """The spans of one annotation's results."""
+    results = annotation.get("result", [])
     if not isinstance(results, list):
-        raise DataError(path, line, '"result" must be a list')
+        raise where.error('"result" must be a list')
     entities = []
     for result in results:
         value = result.get("value") if isinstance(result, dict) else None
@@ -222,14 +255,17 @@ def _label_studio_entities(path, line, text, task) -> list[Span]:
             continue  # not a span (a choice, a relation): nothing for NER
         labels = value.get("labels", value.get("hypertextlabels"))
         if not (isinstance(labels, list) and len(labels) == 1 and isinstance(labels[0], str)):
-            raise DataError(path, line, f"a span needs exactly one label, got {labels!r}")
-        span = _span_from_json(path, line, text, {"start": value["start"], "end": value["end"], "type": labels[0]})
+            raise where.error(f"a span needs exactly one label, got {labels!r}")
+        try:
+            span = _span_from_json(
+                where.path, where.line, text, {"start": value["start"], "end": value.get("end"), "type": labels[0]}
+            )
+        except DataError as error:
+            raise where.error(error.message) from None
         if isinstance(value.get("text"), str) and value["text"] != text[span.start : span.end]:
-            raise DataError(
-                path,
-                line,
+            raise where.error(
                 f"span [{span.start}, {span.end}) reads {text[span.start : span.end]!r}, "
-                f"the export says {value['text']!r}",
+                f"the export says {value['text']!r}"
             )
         entities.append(span)
     return entities

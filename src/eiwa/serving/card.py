@@ -19,6 +19,7 @@ from pathlib import Path
 from eiwa import __version__
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import atomic_text, lock, read_json, write_json
+from eiwa.persist.meta_fields import CARD, misshapen
 from eiwa.persist.model_dir import read_meta, resolve_model
 
 CARD_FILE = "MODEL_CARD.md"
@@ -61,6 +62,8 @@ def read_card_source(path: str | Path, entity_types: list[str]) -> dict:
         raise EiwaError(f"{path}: commands must be a list of the commands that made the model")
     if not isinstance(source["seed"], int) or isinstance(source["seed"], bool):
         raise EiwaError(f"{path}: seed must be an integer")
+    if problem := misshapen(source, CARD):  # what meta.json will be checked against when the model loads
+        raise EiwaError(f"{path}: {problem}")
     return source
 
 

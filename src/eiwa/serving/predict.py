@@ -54,7 +54,10 @@ def read_items(path: str, input_format: str, lang: str, columns=None, token_pref
             (record["text"], {k: record[k] for k in ("id", "meta") if k in record})
             for _, record in text_records(readable(path))
         )
-    corpus = read(readable(path), format=input_format, lang=lang, columns=columns, token_prefix=token_prefix)
+    # Every text is an input here, annotated or not (allow_empty).
+    corpus = read(
+        readable(path), format=input_format, lang=lang, columns=columns, token_prefix=token_prefix, allow_empty=True
+    )
     # A raw-text format's texts are tokenized again as any text would be; CoNLL keeps its tokens.
     return ((s.text if raw_text(input_format) else s, {}) for s in corpus.sentences)
 

@@ -72,14 +72,10 @@ class AnnotationSpec:
 
     @classmethod
     def read(cls, path: str | Path) -> AnnotationSpec:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise EiwaError(f"{path}: {error}") from None
-        known = {"name", "out", "path", "seeds", "source", "label_map", "modules", "config", "set", "arms", "zero_shot"}
-        known.add("variants")
-        if unknown := set(data) - known:
-            raise EiwaError(f"{path}: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+        from eiwa.study.spec import annotation_values, check_out, read_toml
+
+        data = annotation_values(read_toml(Path(path)), path)
+        check_out(data.get("out", f"results/{data['name']}"), path)
         variants = {"hard": ("pseudo_labels=hard",), **{k: tuple(v) for k, v in data.get("variants", {}).items()}}
         unknown_arms = [arm for arm in data.get("arms", {}) if _runner_of(arm, variants) is None]
         if unknown_arms:

@@ -58,6 +58,7 @@ class Study:
             columns=data.columns,
             token_prefix=data.token_prefix,
             split_tokens=split_tokens,
+            allow_empty=data.allow_empty,
         ).sentences
 
     def check(self, cell: Cell) -> None:

@@ -13,6 +13,7 @@ line. A key the study does not read is refused, with the keys it knows.
     format = "hironsan"               # or spans / conll with path = "..." (columns, token_prefix for conll)
     protocol = "kfold"                # kfold (folds = 5) or split (the Stockmark rule: i % 10 == 8 dev, 9 test)
     folds = 5
+    allow_empty = false               # Label Studio: keep tasks nobody annotated (as eiwa train --allow-empty)
     [source]
     model = "conll03-en"
     label_map = "PER=PSN,LOC=LOC,ORG=ORG,MISC=ART"   # or auto (not for size 0)
@@ -38,16 +39,18 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from eiwa.arguments import SEED_LIMIT
-from eiwa.config import Config, load_config
+from eiwa.config import INPUTS, Config, load_config
 from eiwa.errors import EiwaError
+from eiwa.readers import READERS
 
 SCRATCH = "none"  # the modules of a cell trained from scratch
 PROTOCOLS = ("kfold", "split")
+LANGUAGES = ("en", "ja")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class DataSpec:
     token_prefix: str | None = None
     protocol: str = "kfold"
     folds: int = 5
+    allow_empty: bool = False  # Label Studio: keep tasks nobody annotated
 
 
 @dataclass(frozen=True)
@@ -143,21 +147,55 @@ TOP_KEYS: Rules = {
     ),
 }
 DATA_KEYS: Rules = {
-    "lang": (_is_string, "a string"),
-    "format": (_is_string, "a string"),
+    "lang": (lambda v: v in LANGUAGES, " or ".join(LANGUAGES)),
+    "format": (lambda v: v in READERS, f"one of {', '.join(READERS)}"),
     "path": (_is_string, "a string"),
     "columns": (_is_strings, "a list of strings"),
     "token_prefix": (_is_string, "a string"),
     "protocol": (lambda v: v in PROTOCOLS, " or ".join(PROTOCOLS)),
     "folds": (lambda v: _is_integer(v, 2), "an integer of at least 2"),
+    "allow_empty": (lambda v: isinstance(v, bool), "true or false"),
 }
 SOURCE_KEYS: Rules = {"model": (_is_string, "a string"), "label_map": (_is_string, "a string")}
 TRAIN_KEYS: Rules = {"config": (_is_string, "a string"), "set": (_is_strings, 'a list of "key=value" strings')}
+_STRINGS: tuple[Callable[[Any], bool], str] = (_is_strings, "a list of strings")
+_INPUTS: tuple[Callable[[Any], bool], str] = (
+    lambda v: _is_strings(v) and set(v) <= set(INPUTS),
+    f"a list of {' or '.join(INPUTS)}",
+)
 GRID_KEYS: Rules = {
     "name": (_is_string, "a string"),
-    **{key: (_is_strings, "a list of strings") for key in ("modules", "word_input", "char_input", "features")},
+    "modules": _STRINGS,
+    "word_input": _INPUTS,
+    "char_input": _INPUTS,
+    "features": _STRINGS,
     "sizes": (lambda v: isinstance(v, list) and all(_is_integer(n, 0) for n in v), "a list of integers of at least 0"),
 }
+
+# An annotation study's file (study/annotation.py): one table, with [arms], [variants] and [zero_shot].
+ANNOTATION_KEYS: Rules = {
+    **{key: (lambda v: _is_string(v) and bool(v), "a non-empty string") for key in ("name", "path", "source")},
+    **{key: (_is_string, "a string") for key in ("out", "label_map", "modules", "config")},
+    "seeds": TOP_KEYS["seeds"],
+    "set": TRAIN_KEYS["set"],
+    "arms": (
+        lambda v: isinstance(v, dict) and all(GRID_KEYS["sizes"][0](sizes) for sizes in v.values()),
+        "a table of arm = [sizes] (integers of at least 0)",
+    ),
+    "variants": (
+        lambda v: isinstance(v, dict) and all(_is_strings(values) for values in v.values()),
+        'a table of variant = ["key=value", ...]',
+    ),
+    "zero_shot": (
+        lambda v: isinstance(v, dict) and set(v) <= {f.name for f in fields(Config)},
+        "a table of config settings",
+    ),
+}
+
+
+def annotation_values(values: dict, path: str | Path) -> dict:
+    """An annotation study file's parsed contents, every key known and every value of its shape."""
+    return _checked(values, ANNOTATION_KEYS, path, "", required=("name", "path", "source", "label_map", "arms"))
 
 
 def read_toml(path: Path) -> dict:
@@ -174,7 +212,16 @@ def read_toml(path: Path) -> dict:
 
 def load_experiment(path: str | Path) -> ExperimentSpec:
     path = Path(path)
-    return experiment_spec(read_toml(path), path)
+    spec = experiment_spec(read_toml(path), path)
+    check_out(spec.out, path)
+    return spec
+
+
+def check_out(out: str | Path, path: str | Path) -> None:
+    """Refuse an `out` folder that cannot be one: it, or a folder above it, is a file."""
+    for folder in (Path(out), *Path(out).parents):
+        if folder.exists() and not folder.is_dir():
+            raise EiwaError(f"{path}: out {str(out)!r} cannot be a folder: {folder} is a file")
 
 
 def experiment_spec(values: dict, path: str | Path = "experiment") -> ExperimentSpec:

@@ -26,7 +26,7 @@ from eiwa.doc import Sentence, entity_types
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import check_writable, lock, read_json, write_json
 from eiwa.persist.migrations import check_resumable
-from eiwa.readers import infer_format, label_meanings, read, reader_of, sample_text
+from eiwa.readers import infer_format, label_meanings, no_entities_hint, read, reader_of, sample_text
 from eiwa.readers.files import sample
 from eiwa.tagger import Tagger
 from eiwa.tokenize.script import JAPANESE_SHARE, japanese_share, language_of
@@ -48,12 +48,19 @@ class Data:
     columns: Sequence[str] | None = None
     token_prefix: str | None = None
     labels: str | Path | Mapping[str, str] | None = None  # what its types mean: a labels file or a mapping
+    allow_empty: bool = False  # keep Label Studio tasks nobody annotated
 
     def read(self, path: str | Path | None, lang: str, split_tokens: bool):
         if self.format is None:
             raise EiwaError("the data's format is not settled: call eiwa.training.run.settle first")
         return read(
-            path, self.format, lang, columns=self.columns, token_prefix=self.token_prefix, split_tokens=split_tokens
+            path,
+            self.format,
+            lang,
+            columns=self.columns,
+            token_prefix=self.token_prefix,
+            split_tokens=split_tokens,
+            allow_empty=self.allow_empty,
         )
 
 
@@ -415,7 +422,7 @@ def training_data(
     else:
         raise EiwaError("no dev data for early stopping: give --dev or keep dev_fraction above 0")
     if not any(s.entities for s in sentences):
-        raise EiwaError("the training data has no entities: is the tag column right (see --columns)?")
+        raise EiwaError(f"the training data has no entities{no_entities_hint(data.format)}")
     if config.honorifics:  # after the dev split: dev stays as the data has it
         sentences = add_honorifics(sentences, config.honorifics, config.seed, log)
     return sentences, dev
