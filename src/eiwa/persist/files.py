@@ -1,8 +1,8 @@
 """Reading files: the one place where the operating system's refusals become one-line errors.
 
 Every file eiwa reads (data, configs, model files, checkpoints, resources) is opened inside
-`reading(path)`, or checked by `readable(path)` when a library opens it itself. An OSError (no such
-file, permission denied, a directory, a symbolic link loop, a name too long, ...) becomes an error
+`reading(path)`, or checked by `readable_file(path)` when a library opens it itself. An OSError (no
+such file, permission denied, a directory, a symbolic link loop, a name too long, ...) becomes an error
 of the caller's kind (`EiwaError`, `DataError`, `ModelError`) that names the file and says in words
 what is wrong. `read_bytes` and `read_text` are the common cases; `what_is_there` says what stands
 where a file is wanted, for messages that must tell "missing" from "a directory" or "a link loop".
@@ -36,11 +36,11 @@ def reason(error: OSError) -> str:
     return _REASONS.get(error.errno) or error.strerror or str(error)
 
 
-def make_error(kind: type[EiwaError], path: str | Path, message: str) -> EiwaError:
-    """An error of `kind` whose message starts with `path` (DataError takes the path itself)."""
+def make_error(kind: type[EiwaError], path: str | Path, message: str, line: int | None = None) -> EiwaError:
+    """An error of `kind` whose message starts with `path` and `line` (DataError takes them itself)."""
     if issubclass(kind, DataError):
-        return kind(path, None, message)
-    return kind(f"{path}: {message}")
+        return kind(path, line, message)
+    return kind(f"{path}{'' if line is None else f':{line}'}: {message}")
 
 
 @contextlib.contextmanager
@@ -66,7 +66,7 @@ def read_bytes(path: str | Path, kind: type[EiwaError] = EiwaError, what: str = 
         return readable.read_bytes()
 
 
-def readable(path: str | Path, kind: type[EiwaError] = EiwaError, what: str = "file") -> Path:
+def readable_file(path: str | Path, kind: type[EiwaError] = EiwaError, what: str = "file") -> Path:
     """`path`, opened for reading once: for libraries that open files themselves (safetensors, numpy)
     and report the system's errors wrongly (safetensors calls a symbolic link loop "no such file")."""
     with reading(path, kind, what) as found, open(found, "rb"):
@@ -80,7 +80,7 @@ def read_text(path: str | Path, kind: type[EiwaError] = EiwaError, what: str = "
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise make_error(kind, f"{path}:{line}", f"invalid UTF-8 (byte {error.start})") from None
+        raise make_error(kind, path, f"invalid UTF-8 (byte {error.start})", line) from None
 
 
 def what_is_there(path: str | Path) -> str | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from eiwa import __version__
 from eiwa.errors import ModelError
 from eiwa.persist.atomic import dump_json, fault_point, half_swapped, is_dir, read_json, replace_directory
-from eiwa.persist.files import readable, reading, what_is_there
+from eiwa.persist.files import readable_file, reading, what_is_there
 from eiwa.persist.migrations import READS_VERSIONS, recorded_checksums
 
 FORMAT = "eiwa-model"
@@ -77,7 +77,7 @@ def rewrite_model(directory: Path, change: Callable[[dict, dict, dict], bool]) -
 
     directory = Path(directory)
     meta = read_meta(directory)
-    weights = load_file(readable(directory / "model.safetensors", ModelError))
+    weights = load_file(readable_file(directory / "model.safetensors", ModelError))
     vocab, config = read_json(directory / "vocab.json"), read_json(directory / "config.json")
     if not change(weights, vocab, config):
         return False
