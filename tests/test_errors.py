@@ -62,7 +62,7 @@ def test_very_deep_nesting_is_a_data_error_not_a_recursion_error(runner, tmp_pat
     [
         ("[1, 2]", "found list"),
         ('{"a": ' * 50_000 + "1" + "}" * 50_000, "nested too deeply"),
-        (b"\xff\xfe{}", "not UTF-8"),
+        (b"\xff\xfe{}", "invalid UTF-8"),
     ],
 )
 def test_a_config_file_of_the_wrong_shape(runner, conll, tmp_path, text, message):
@@ -104,7 +104,7 @@ def test_an_unknown_tag_in_vocab_json(tiny_model_dir, tmp_path):
 
 @pytest.mark.parametrize(
     "content, message",
-    [(b'{"PER": 5}', "expected a target type"), (b"PER=\xff\xfe", "cannot read"), (b"[1]", "SOURCE=TARGET")],
+    [(b'{"PER": 5}', "expected a target type"), (b"PER=\xff\xfe", "invalid UTF-8"), (b"[1]", "SOURCE=TARGET")],
 )
 def test_a_label_map_file_of_the_wrong_shape(runner, tiny_model_dir, conll, tmp_path, content, message):
     path = tmp_path / "labels.txt"

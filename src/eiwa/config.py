@@ -24,6 +24,7 @@ from pathlib import Path
 from eiwa import arguments, features
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import is_file
+from eiwa.persist.files import read_text
 from eiwa.persist.migrations import config_values
 
 INPUTS = ("native", "romaji")
@@ -282,7 +283,7 @@ def recipe_summaries() -> dict[str, str]:
     """Each recipe shipped with eiwa and its one-line summary (the first comment line of its file)."""
     summaries = {}
     for name in builtin_configs():
-        first = (BUILTIN_CONFIGS / f"{name}.toml").read_text(encoding="utf-8").splitlines()[0]
+        first = read_text(BUILTIN_CONFIGS / f"{name}.toml", EiwaError, "config file").splitlines()[0]
         summaries[name] = first.removeprefix("#").strip()
     return summaries
 
@@ -302,12 +303,7 @@ def resolve_config(name_or_path: str | Path) -> Path:
 def read_config_values(name_or_path: str | Path) -> dict:
     """The settings a TOML or JSON config file (or built-in recipe) gives, as written."""
     path = resolve_config(name_or_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise EiwaError(f"{path}: cannot read config: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise EiwaError(f"{path}: invalid config: not UTF-8 ({error})") from None
+    text = read_text(path, EiwaError, "config file")
     try:
         values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:

@@ -34,6 +34,7 @@ from eiwa.features.encoder import Encoded, Encoder
 from eiwa.inference import tag_encoded, token_marginals
 from eiwa.model import NERModel
 from eiwa.persist.atomic import dump_json, fault_point, read_json, replace_directory
+from eiwa.persist.files import readable_file, what_is_there
 from eiwa.persist.model_dir import FORMAT, FORMAT_VERSION, checksums, is_model_directory, read_meta, resolve_model
 from eiwa.scoring import Scores, score, type_warnings
 from eiwa.serving.results import Entity, Prediction
@@ -278,10 +279,10 @@ class Tagger:
         return tagger
 
     def load_weights(self, path: Path) -> None:
-        if not path.exists():
-            raise ModelError(f"{path}: missing")
+        if found := what_is_there(path):
+            raise ModelError(f"{path}: {found}")
         try:
-            weights = load_file(path)
+            weights = load_file(readable_file(path, ModelError))
         except (SafetensorError, OSError) as error:
             raise ModelError(f"{path}: damaged weights file ({error})") from None
         expected = self.model.state_dict()

@@ -602,7 +602,7 @@ def test_cli_report_only_before_any_run(runner, tmp_path, tiny_model_dir):
 @pytest.mark.parametrize(
     "content, fragment",
     [
-        (None, "cannot read"),
+        (None, "no such experiment file"),
         ("name = \n", "invalid TOML"),
         ('name = "x"\n[data]\nformat = "conll"\n', "missing 'grid'"),
         ('name = "x"\n[data]\nprotocol = "random"\n[[grid]]\nname = "g"\n', "protocol must be kfold or split"),

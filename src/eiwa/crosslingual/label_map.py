@@ -33,6 +33,7 @@ from eiwa.config import Config
 from eiwa.doc import Sentence, entity_types
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import is_file
+from eiwa.persist.files import read_text
 from eiwa.tagger import Tagger
 
 LabelMap = dict[str, list[str]]  # source type -> target types
@@ -114,10 +115,7 @@ def parse_label_map(spec: str, source_types: Sequence[str], target_types: Sequen
 
 
 def _pairs_in_file(path: Path) -> list[tuple[str, str]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise EiwaError(f"{path}: cannot read the label map ({error})") from None
+    text = read_text(path, EiwaError, "label map")
     if text.lstrip().startswith("{"):
         return _pairs_in_json(path, text)
     return [

@@ -40,6 +40,7 @@ from eiwa.gazetteer.names import (
     noise,
 )
 from eiwa.persist.atomic import write_atomic
+from eiwa.persist.files import readable_file
 from eiwa.resources.cache import cache_dir
 from eiwa.resources.jmdict import INSTALL_HINT, connect_read_only, installed_database
 
@@ -91,7 +92,7 @@ def _connect(database: Path, scratch: Path, log: Callable[[str], None]) -> Itera
             started = time.perf_counter()
             fd, name = tempfile.mkstemp(dir=scratch, prefix="jamdict-", suffix=".db.tmp")
             unpacked = Path(name)
-            with os.fdopen(fd, "wb") as out, lzma.open(database) as packed:
+            with os.fdopen(fd, "wb") as out, lzma.open(readable_file(database)) as packed:
                 shutil.copyfileobj(packed, out, length=1 << 20)
             log(f"gazetteer: unpacked {database.name} in {time.perf_counter() - started:.1f} s")
             database = unpacked

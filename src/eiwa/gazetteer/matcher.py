@@ -30,6 +30,7 @@ from eiwa.errors import EiwaError
 from eiwa.gazetteer.build import CacheNotWritable, build_cache, cached_files, compile_names
 from eiwa.gazetteer.hashing import FORMAT, HASH, NameTable, keys_and_masks, span_keys
 from eiwa.gazetteer.names import DEFAULT_MAX_TOKENS, GROUP_BIT, GROUPS, groups_of_mask, noise
+from eiwa.persist.files import readable_file
 
 TAGS = ("O", "B", "I", "E", "S")
 O, B, I, E, S = range(len(TAGS))  # noqa: E741 (the tag letters themselves)
@@ -56,7 +57,7 @@ def _rebuild_it(path: Path, problem: str) -> EiwaError:
 
 def _read_table(path: Path) -> NameTable:
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with np.load(readable_file(path, EiwaError, "gazetteer table"), allow_pickle=False) as archive:
             meta = json.loads(archive["meta"].tobytes().decode())
             if meta.get("format") != FORMAT or meta.get("groups") != list(GROUPS) or meta.get("hash") != HASH:
                 raise _rebuild_it(path, "was compiled by another version of eiwa")
@@ -238,7 +239,7 @@ class Gazetteer:
             return
         if table.path is None:
             raise EiwaError("gazetteer: this table holds the names' keys only, not their spellings")
-        with np.load(table.path, allow_pickle=False) as archive:
+        with np.load(readable_file(table.path, EiwaError, "gazetteer table"), allow_pickle=False) as archive:
             text = archive["names_tsv"].tobytes().decode()
         for line in text.splitlines():
             name, _, groups = line.partition("\t")

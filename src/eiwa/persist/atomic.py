@@ -6,7 +6,7 @@
   with one atomic exchange (Linux `renameat2(RENAME_EXCHANGE)`), so that at every instant the
   path holds the complete old model or the complete new one. Where the exchange is missing
   (other systems, some file systems) it falls back to two renames, and `recover` undoes a crash
-  between them on the next read or write.
+  between them on the next write (a reader reports it).
 * `lock`: an advisory lock beside an output path (`.<name>.lock`, there only while held); a second
   writer fails at once.
 
@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TextIO
 
 from eiwa.errors import EiwaError, ModelError
+from eiwa.persist.files import read_bytes, reason
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -150,11 +151,7 @@ def read_json(path: str | Path, shape: type | None = dict):
     """A JSON document; a missing or damaged file, or one whose top level is not `shape`, is a ModelError."""
     path = Path(path)
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"{path}: missing") from None
-    except OSError as error:
-        raise ModelError(f"{path}: cannot read: {error.strerror}") from None
+        value = json.loads(read_bytes(path, ModelError).decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ModelError(f"{path}: damaged ({error})") from None
     except RecursionError:
@@ -195,13 +192,23 @@ def _leftovers(target: Path) -> list[Path]:
     ]
 
 
+def half_swapped(target: Path) -> Path | None:
+    """The old model that a crash between the two renames of the fallback swap left beside `target`
+    (which is then missing), or None."""
+    try:
+        if target.exists() or target.is_symlink():
+            return None
+        old = sorted(p for p in _leftovers(target) if p.name.endswith(".old") and (p / "meta.json").exists())
+    except (OSError, ValueError):  # no such directory can be there
+        return None
+    return old[-1] if old else None
+
+
 def recover(target: Path) -> None:
-    """Undo a crash between the two renames of the fallback swap: put the old model back."""
-    if target.exists():
-        return
-    old = sorted(p for p in _leftovers(target) if p.name.endswith(".old") and (p / "meta.json").exists())
-    if old:
-        os.rename(old[-1], target)
+    """Undo a crash between the two renames of the fallback swap: put the old model back. Only a
+    writer does this (`clean_leftovers`); a reader reports it (`model_dir.resolve_model`)."""
+    if (old := half_swapped(target)) is not None:
+        os.rename(old, target)
 
 
 def clean_leftovers(target: Path) -> None:
@@ -243,7 +250,7 @@ def replace_directory(target: str | Path, fill: Callable[[Path], None], replacea
 
     An existing non-empty `target` must pass `replaceable` (it is an eiwa model): replacing
     deletes it, and a directory of other files is never deleted."""
-    target = through_links(target)
+    target = directory_to_write(target)
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -291,13 +298,14 @@ def replace_directory(target: str | Path, fill: Callable[[Path], None], replacea
 
 @contextlib.contextmanager
 def lock(target: str | Path) -> Iterator[None]:
-    """Hold an advisory lock on `target` while writing it; a second writer fails at once.
+    """Hold an advisory lock on `target` while writing it; a second writer fails at once. Once held,
+    an old model that an interrupted swap left beside `target` is put back (`recover`).
 
     The lock is `flock` on the file `.<name>.lock` beside `target`, which exists only while it is
     held: it is removed on the way out, after success, an error or an interruption (Ctrl-C,
     SIGTERM). The kernel drops a flock when its holder dies, so the file a killed (SIGKILL) run
     leaves behind blocks no one, and the next writer removes it."""
-    target = through_links(target)
+    target = directory_to_write(target)
     try:
         import fcntl
     except ImportError:  # no flock (Windows): one writer at a time is then the user's to keep
@@ -306,6 +314,7 @@ def lock(target: str | Path) -> Iterator[None]:
     path = target.parent / f".{target.name}.lock"
     handle = _take_lock(target, path, fcntl)
     try:
+        recover(target)  # the writer, now alone, puts back what an interrupted save left
         yield
     finally:
         # Removed while still held: a writer that opened the file before sees it gone and starts over.
@@ -347,6 +356,25 @@ def _same_file(handle: TextIO, path: Path) -> bool:
         return False
     held = os.fstat(handle.fileno())
     return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
+def directory_to_write(path: str | Path, what: str = "output") -> Path:
+    """The directory that saving to `path` replaces: the path with every symbolic link in it followed,
+    as `replace_directory` and `lock` use it. A link loop, or a name no file can have, is an error."""
+    path = Path(path)
+    try:
+        return path.resolve()
+    except RuntimeError:  # how Python before 3.13 reports a symbolic link loop
+        raise EiwaError(f"{path}: cannot write {what} here (a symbolic link loop)") from None
+    except OSError as error:
+        raise EiwaError(f"{path}: cannot write {what} here ({reason(error)})") from None
+    except ValueError:
+        raise EiwaError(f"{str(path)[:80]!r}: cannot write {what} here (the name holds a NUL)") from None
+
+
+def check_writable_directory(path: str | Path, what: str = "output") -> None:
+    """`check_writable` for a directory output, resolved exactly as saving it will be."""
+    check_writable(directory_to_write(path, what), what)
 
 
 def check_writable(path: str | Path, what: str = "output") -> None:

@@ -10,14 +10,14 @@ silent nonsense. Older format versions are read through `eiwa.persist.migrations
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from eiwa import __version__
 from eiwa.errors import ModelError
-from eiwa.persist.atomic import dump_json, fault_point, is_dir, read_json, recover, replace_directory
+from eiwa.persist.atomic import dump_json, fault_point, half_swapped, is_dir, read_json, replace_directory
+from eiwa.persist.files import readable_file, reading, what_is_there
 from eiwa.persist.meta_fields import check_meta
 from eiwa.persist.migrations import READS_VERSIONS, recorded_checksums
 
@@ -29,7 +29,7 @@ _MODEL_FILES = ("model.safetensors", "config.json", "vocab.json")  # what meta.j
 
 
 def file_digest(path: Path) -> str:
-    with open(path, "rb") as handle:
+    with reading(path, ModelError), open(path, "rb") as handle:
         return "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
 
 
@@ -45,8 +45,8 @@ def verify(directory: Path, recorded: dict) -> None:
         if not (isinstance(digest, str) and name in _MODEL_FILES):
             raise ModelError(f"{directory / 'meta.json'}: damaged (files lists {name[:40]!r}: {str(digest)[:40]!r})")
         path = directory / name
-        if not path.is_file():
-            raise ModelError(f"{path}: missing (meta.json lists it)")
+        if found := what_is_there(path):
+            raise ModelError(f"{path}: {found} (meta.json lists it)")
         if file_digest(path) != digest:
             raise ModelError(f"{path}: damaged (its checksum differs from the one in meta.json)")
 
@@ -56,9 +56,12 @@ def read_meta(directory: Path) -> dict:
     meta = read_json(directory / "meta.json")
     if meta.get("format") != FORMAT:
         raise ModelError(f"{directory}: not an eiwa model (meta.json has no format {FORMAT!r})")
-    if meta.get("format_version") not in READS_VERSIONS:
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelError(f"{directory / 'meta.json'}: damaged (format_version must be an integer, found {version!r})")
+    if version not in READS_VERSIONS:
         raise ModelError(
-            f"{directory}: model format version {meta.get('format_version')} is not supported "
+            f"{directory}: model format version {version} is not supported "
             f"by eiwa {__version__} (it reads versions {', '.join(map(str, READS_VERSIONS))})"
         )
     check_meta(directory / "meta.json", meta)  # outside the checksums: every field read is checked
@@ -76,7 +79,7 @@ def rewrite_model(directory: Path, change: Callable[[dict, dict, dict], bool]) -
 
     directory = Path(directory)
     meta = read_meta(directory)
-    weights = load_file(directory / "model.safetensors")
+    weights = load_file(readable_file(directory / "model.safetensors", ModelError))
     vocab, config = read_json(directory / "vocab.json"), read_json(directory / "config.json")
     if not change(weights, vocab, config):
         return False
@@ -100,8 +103,8 @@ def rewrite_model(directory: Path, change: Callable[[dict, dict, dict], bool]) -
 def is_model_directory(path: Path) -> bool:
     """Whether `path` holds an eiwa model (so that saving over it may replace it)."""
     try:
-        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        meta = read_json(path / "meta.json")
+    except ModelError:
         return False
     return isinstance(meta, dict) and meta.get("format") == FORMAT
 
@@ -115,10 +118,11 @@ def builtin_models() -> list[str]:
 def resolve_model(name_or_path: str | Path) -> Path:
     """A model directory, or the name of a model shipped with eiwa."""
     path = Path(name_or_path)
-    try:
-        recover(path)  # a crash inside a fallback swap left the old model beside it
-    except (OSError, ValueError):
-        pass
+    if (old := half_swapped(path)) is not None:  # recovered by the next writer, not by a reader
+        raise ModelError(
+            f"{path}: missing, but an interrupted save left the model at {old}: "
+            f"rename it back (mv {old} {path}) or save the model again"
+        )
     if is_dir(path):
         if not (path / "meta.json").exists():
             raise ModelError(

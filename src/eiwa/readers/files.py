@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eiwa.errors import DataError
+from eiwa.persist.files import read_bytes
 
 # tomllib ends its messages with where the error is: "Invalid value (at line 3, column 7)".
 TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
@@ -25,15 +26,7 @@ def read_text(path: str | Path) -> str:
 
 def read_utf8(path: str | Path, what: str = "file") -> str:
     """A UTF-8 file's text, without a byte-order mark; `what` names the file in the errors."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(path, None, f"no such {what}") from None
-    except IsADirectoryError:
-        raise DataError(path, None, f"is a directory, expected a {what}") from None
-    except (OSError, ValueError) as error:
-        raise DataError(path, None, f"cannot read: {getattr(error, 'strerror', None) or error}") from None
+    data = read_bytes(path, DataError, what)
     bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     try:
         return data[bom:].decode("utf-8")

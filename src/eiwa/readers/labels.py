@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from eiwa.errors import DataError
+from eiwa.persist.files import read_text
 
 CONLL2003 = {
     "PER": "person: names of people, real or fictional",
@@ -64,12 +65,7 @@ def read_label_meanings(source: str | Path | Mapping[str, str], types: Sequence[
     if isinstance(source, Mapping):
         return _checked(dict(source), types, "labels", {})
     path = Path(source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(path, None, "no such labels file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(path, None, f"cannot read the labels file ({error})") from None
+    text = read_text(path, DataError, "labels file")
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

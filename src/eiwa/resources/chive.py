@@ -21,6 +21,7 @@ import functools
 import hashlib
 import importlib.util
 import json
+import os
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from eiwa.errors import EiwaError, ModelError
+from eiwa.persist.files import read_bytes, read_text, readable_file
 
 LICENCE = "chiVe vectors (Works Applications), Apache-2.0, via the ja-ginza package's vocab/ folder"
 INSTALL_HINT = "pip install 'eiwa[vectors]'"
@@ -145,17 +147,16 @@ class VectorTable:
         for name in _FILES:
             if not (folder / name).is_file():
                 raise EiwaError(f"vectors: {folder} has no '{name}' file (a spaCy vocab folder needs vectors, key2row)")
+        settings = folder / "vectors.cfg"
         try:
-            mode = json.loads((folder / "vectors.cfg").read_text()).get("mode", "default")
-        except FileNotFoundError:
-            mode = "default"
-        except (OSError, ValueError, AttributeError) as exc:
+            mode = json.loads(read_text(settings)).get("mode", "default") if os.path.lexists(settings) else "default"
+        except (ValueError, AttributeError) as exc:
             raise EiwaError(f"vectors: cannot read {folder / 'vectors.cfg'}: {exc}") from None
         if mode != "default":
             raise EiwaError(f"vectors: {folder} holds {mode} vectors; only a key -> row table can be used")
         try:
-            data = np.load(folder / "vectors", mmap_mode="r", allow_pickle=False)
-            keys, key_rows = _read_uint_map((folder / "key2row").read_bytes())
+            data = np.load(readable_file(folder / "vectors"), mmap_mode="r", allow_pickle=False)
+            keys, key_rows = _read_uint_map(read_bytes(folder / "key2row"))
         except (OSError, ValueError, EOFError) as exc:
             raise EiwaError(f"vectors: cannot read the spaCy vectors in {folder}: {exc}") from None
         if data.ndim != 2:

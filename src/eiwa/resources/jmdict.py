@@ -12,6 +12,7 @@ import unicodedata
 from pathlib import Path
 
 from eiwa.errors import EiwaError
+from eiwa.persist.files import readable_file
 
 INSTALL_HINT = "pip install 'eiwa[gazetteer]'"
 
@@ -32,7 +33,7 @@ def installed_database(needed_for: str) -> tuple[Path, str]:
 
 def connect_read_only(path: str | Path) -> sqlite3.Connection:
     """A connection that cannot change the database (the installed package's file is shared)."""
-    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    return sqlite3.connect(f"{readable_file(path).resolve().as_uri()}?mode=ro", uri=True)
 
 
 def plain_gloss(gloss: str | None) -> str:

@@ -9,6 +9,7 @@ import numpy as np
 
 from eiwa.errors import DataError
 from eiwa.features.vocab import normalize_word
+from eiwa.persist.files import readable_file
 
 
 @functools.cache  # read once per process: the vocabulary and the initial rows both need it
@@ -16,11 +17,7 @@ def read_vectors(path: str | Path, lowercase: bool, limit: int) -> tuple[list[st
     """A word2vec/fastText text file (optional 'count dim' header line): words and their vectors."""
     words, rows, dim = [], [], None
     seen = set()
-    try:
-        handle = open(path, "rb")
-    except OSError as error:
-        raise DataError(path, None, f"cannot read vectors: {error.strerror}") from None
-    with handle:
+    with open(readable_file(path, DataError, "vectors file"), "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
                 line = raw.decode("utf-8")

@@ -19,6 +19,7 @@ from pathlib import Path
 from eiwa import __version__
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import atomic_text, lock, read_json, write_json
+from eiwa.persist.files import read_text
 from eiwa.persist.meta_fields import CARD, misshapen
 from eiwa.persist.model_dir import read_meta, resolve_model
 
@@ -32,12 +33,9 @@ def read_card_source(path: str | Path, entity_types: list[str]) -> dict:
     """The hand-written part of a card, checked: every field present and every label of the model
     (and no other) explained."""
     path = Path(path)
+    text = read_text(path, EiwaError, "card file")
     try:
-        source = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EiwaError(f"{path}: no such card file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise EiwaError(f"{path}: cannot read: {error}") from None
+        source = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise EiwaError(f"{path}: not valid TOML ({error})") from None
     missing = [name for name in _REQUIRED if name not in source]

@@ -25,6 +25,7 @@ import numpy as np
 
 from eiwa.doc import Sentence, TokenColumns
 from eiwa.errors import DataError, EiwaError
+from eiwa.persist.files import readable_file
 from eiwa.readers import raw_text, read
 from eiwa.readers.files import text_records
 from eiwa.serving.results import Prediction
@@ -248,10 +249,7 @@ def readable(path: str) -> str:
 def read_lines(path: str) -> Iterator[str]:
     """The lines of a text file or of standard input, read as they come (a bad byte names its line)."""
     name = "<stdin>" if path == "-" else path
-    try:
-        stream = sys.stdin.buffer if path == "-" else open(Path(path), "rb")  # noqa: SIM115 (closed below)
-    except OSError as error:
-        raise DataError(path, None, f"cannot read: {error.strerror}") from None
+    stream = sys.stdin.buffer if path == "-" else open(readable_file(path, DataError), "rb")  # noqa: SIM115 (closed below)
     with contextlib.closing(stream) if path != "-" else contextlib.nullcontext(stream):
         for number, raw in enumerate(stream, start=1):
             try:

@@ -39,6 +39,7 @@ from eiwa.crosslingual.starts import parse_start_modules
 from eiwa.doc import Sentence, entity_types
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import atomic_text, write_atomic
+from eiwa.persist.files import read_text
 from eiwa.readers import read
 from eiwa.scoring import score
 from eiwa.study.folds import shared_split
@@ -102,8 +103,8 @@ class AnnotationSpec:
 def is_annotation_study(path: str | Path) -> bool:
     """Whether an experiment file describes an annotation study (it has [arms]) rather than grids."""
     try:
-        return "arms" in tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return "arms" in tomllib.loads(read_text(path, EiwaError, "experiment file"))
+    except (EiwaError, tomllib.TOMLDecodeError):
         return False  # the grid reader says what is wrong with it
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from eiwa.doc import entity_types
 from eiwa.errors import EiwaError
+from eiwa.persist.files import read_text
 from eiwa.readers import raw_text, read
 from eiwa.scoring import score
 from eiwa.serving.bulk import import_ray, start_ray
@@ -187,7 +188,7 @@ def read_finished(path: Path) -> dict[str, dict]:
     """The records of cells.jsonl by key (a later record of a key wins)."""
     finished = {}
     if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in read_text(path, EiwaError, "results file").splitlines():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:

@@ -46,6 +46,7 @@ from typing import Any
 from eiwa.arguments import SEED_LIMIT
 from eiwa.config import INPUTS, Config, load_config
 from eiwa.errors import EiwaError
+from eiwa.persist.files import read_text
 from eiwa.readers import READERS
 
 SCRATCH = "none"  # the modules of a cell trained from scratch
@@ -200,12 +201,9 @@ def annotation_values(values: dict, path: str | Path) -> dict:
 
 def read_toml(path: Path) -> dict:
     """A TOML file's contents; an unreadable or invalid file is one EiwaError naming it."""
+    text = read_text(path, EiwaError, "experiment file")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise EiwaError(f"{path}: cannot read: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise EiwaError(f"{path}: not UTF-8 ({error})") from None
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise EiwaError(f"{path}: invalid TOML: {error}") from None
 

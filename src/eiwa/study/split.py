@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eiwa.errors import DataError, EiwaError
-from eiwa.persist.atomic import check_writable, json_text, write_atomic
+from eiwa.persist.atomic import check_writable_directory, json_text, write_atomic
 from eiwa.readers import READERS, reader_of
 from eiwa.readers.conll import COLUMN_SEPARATOR, read_conll
 from eiwa.readers.files import read_text, read_toml
@@ -85,7 +85,7 @@ def split_file(
     items = [(k, record) for k, source in enumerate(sources) for record in source.records]
     chosen = part_positions(len(items), dev, test, shuffle, seed)
     directory = Path(out_dir)
-    check_writable(directory, "the split")
+    check_writable_directory(directory, "the split")
     directory.mkdir(parents=True, exist_ok=True)
     files = {name: _write_part(directory, name, sources, [items[i] for i in chosen[name]]) for name in PARTS}
     counts = {name: len(chosen[name]) for name in PARTS}

@@ -24,6 +24,7 @@ from eiwa.doc import Sentence
 from eiwa.errors import EiwaError
 from eiwa.features.encoder import Encoder
 from eiwa.persist.atomic import fault_point, json_text
+from eiwa.persist.files import readable_file
 from eiwa.persist.migrations import checkpoint_state
 from eiwa.tagger import Tagger
 
@@ -105,7 +106,7 @@ def _optimizer_state(tensors: dict[str, torch.Tensor], groups: list, plain: dict
 
 def _header(path: Path) -> dict:
     try:
-        with safe_open(path, "pt") as handle:
+        with safe_open(readable_file(path, EiwaError, "checkpoint"), "pt") as handle:
             metadata = handle.metadata() or {}
         header = {key: json.loads(value) for key, value in metadata.items() if key != _CHECKSUM}
     except (SafetensorError, OSError, ValueError) as error:

@@ -24,7 +24,7 @@ from eiwa.build import Start, describe_start, starts
 from eiwa.config import Config
 from eiwa.doc import Sentence, entity_types
 from eiwa.errors import EiwaError
-from eiwa.persist.atomic import check_writable, lock, read_json, write_json
+from eiwa.persist.atomic import check_writable_directory, lock, read_json, write_json
 from eiwa.persist.migrations import check_resumable
 from eiwa.readers import infer_format, label_meanings, no_entities_hint, read, reader_of, sample_text
 from eiwa.readers.files import sample
@@ -161,7 +161,7 @@ def train_files(
             raise EiwaError("under torchrun, leave out --nproc: torchrun starts the processes")
         with distributed.joined(str(device)) as (group, local_device):
             if group.leader:
-                check_writable(directory, "the model")
+                check_writable_directory(directory, "the model")
             leader_log = log if group.leader else (lambda _: None)
             with lock(directory) if group.leader else contextlib.nullcontext():
                 if unlabelled is not None:
@@ -172,7 +172,7 @@ def train_files(
                 if group.leader:
                     record_label_meanings(directory, result.tagger)
                 return result
-    check_writable(directory, "the model")
+    check_writable_directory(directory, "the model")
     with lock(directory):
         result = _train_locked(config, data, output, start, device, nproc, progress, log, unlabelled)
         record_label_meanings(directory, result.tagger)
@@ -279,7 +279,7 @@ def train_without_gold(
     dev_data, _ = settle(replace(data, train=data.dev), config.lang, log)
     dev = dev_data.read(data.dev, config.lang, split_tokens=False).sentences
     directory = Path(output.directory)
-    check_writable(directory, "the model")
+    check_writable_directory(directory, "the model")
     with lock(directory):
         check_output(directory, config, output)
         sentences = unlabelled.sentences(config.lang)

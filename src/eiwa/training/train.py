@@ -23,6 +23,7 @@ from eiwa.config import Config
 from eiwa.doc import Sentence
 from eiwa.errors import EiwaError
 from eiwa.persist.atomic import write_atomic
+from eiwa.persist.files import readable_file
 from eiwa.tagger import Tagger
 from eiwa.training import distributed
 from eiwa.training.checkpoint import CHECKPOINT, data_fingerprint, read_checkpoint, write_checkpoint
@@ -200,7 +201,7 @@ def _copy_of_weights(tagger: Tagger) -> dict[str, torch.Tensor]:
 def _best_so_far(tagger: Tagger, out: Path | None, resume: bool) -> dict[str, torch.Tensor]:
     """The weights to end with if no epoch improves: those a resumed run saved, else the start's."""
     if resume and out is not None and (out / "model.safetensors").exists():
-        return load_file(out / "model.safetensors")
+        return load_file(readable_file(out / "model.safetensors"))
     return _copy_of_weights(tagger)
 
 
