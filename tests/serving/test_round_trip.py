@@ -189,4 +189,4 @@ def test_output_onto_a_symbolic_link_writes_the_file_it_names(runner, tiny_model
     loop = tmp_path / "loop.jsonl"
     loop.symlink_to(loop)
     result = runner.invoke(cli, ["predict", str(tiny_model_dir), "John", "--output", str(loop)])
-    assert result.exit_code != 0 and "loop of symbolic links" in result.output.splitlines()[-1]
+    assert result.exit_code != 0 and "a symbolic link loop" in result.output.splitlines()[-1]

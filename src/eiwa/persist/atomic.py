@@ -80,7 +80,7 @@ def through_links(path: str | Path) -> Path:
         return path
     target = Path(os.path.realpath(path))
     if os.path.islink(target):
-        raise EiwaError(f"{path}: a loop of symbolic links; cannot write through it")
+        raise EiwaError(f"{path}: cannot write here (a symbolic link loop)")
     return target
 
 
