@@ -8,7 +8,8 @@
   (other systems, some file systems) it falls back to two renames, and `recover` undoes a crash
   between them on the next read or write.
 * `lock`: an advisory lock beside an output path (`.<name>.lock`, there only while held); a second
-  writer fails at once.
+  writer fails at once. `held_locks` lists this process's, so that processes it starts can hold them too.
+* `signals_deferred`: SIGINT and SIGTERM wait until a write is done (every write above defers them).
 
 Temporary names start with `.<target name>.` and end in `.tmp`, `.new` or `.old`; leftovers of a
 killed process are removed by the next write to the same place (`clean_leftovers`). They live
@@ -30,6 +31,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
@@ -71,7 +73,14 @@ def _fsync_path(path: Path) -> None:
 @contextlib.contextmanager
 def _replacing(path: Path) -> Iterator[str]:
     """A temporary name beside `path` to write; when the block ends without error it is fsynced
-    and renamed over `path`, and on error removed."""
+    and renamed over `path`, and on error removed. A signal waits until then (`signals_deferred`)."""
+    with signals_deferred():
+        with _replacing_now(path) as temporary:
+            yield temporary
+
+
+@contextlib.contextmanager
+def _replacing_now(path: Path) -> Iterator[str]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -226,8 +235,12 @@ def replace_directory(target: str | Path, fill: Callable[[Path], None], replacea
     """Build a new directory with fill(staging), then swap it in for `target` as a whole.
 
     An existing non-empty `target` must pass `replaceable` (it is an eiwa model): replacing
-    deletes it, and a directory of other files is never deleted."""
-    target = Path(target)
+    deletes it, and a directory of other files is never deleted. A signal waits until it is done."""
+    with signals_deferred():
+        _replace_directory_now(Path(target), fill, replaceable)
+
+
+def _replace_directory_now(target: Path, fill: Callable[[Path], None], replaceable: Callable[[Path], bool]) -> None:
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -270,7 +283,50 @@ def replace_directory(target: str | Path, fill: Callable[[Path], None], replacea
         raise
 
 
+# ----------------------------------------------------------------------------- signals
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_deferring = False
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM received in the block take effect when it ends, as they would have then.
+
+    A write interrupted midway would be undone by its own cleanup, but a signal landing inside that
+    cleanup (or between creating a temporary file and guarding it) left the file behind. Only the
+    main thread receives signals, so elsewhere (and inside an outer deferral) this does nothing."""
+    global _deferring
+    if _deferring or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.getsignal(number) for number in _STOP_SIGNALS}
+    if any(handler is None for handler in previous.values()):  # set outside Python: cannot be restored
+        yield
+        return
+    caught: list[int] = []
+    for number in _STOP_SIGNALS:
+        signal.signal(number, lambda received, _frame: caught.append(received))
+    _deferring = True
+    try:
+        yield
+    finally:
+        _deferring = False
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
 # ----------------------------------------------------------------------------- locks
+
+_held: list[TextIO] = []
+
+
+def held_locks() -> tuple[int, ...]:
+    """The file descriptors of the locks this process holds: a process it starts to write the same
+    output can hold them too (distributed.py), so that a lock outlives no writer."""
+    return tuple(handle.fileno() for handle in _held)
 
 
 @contextlib.contextmanager
@@ -289,9 +345,11 @@ def lock(target: str | Path) -> Iterator[None]:
         return
     path = target.parent / f".{target.name}.lock"
     handle = _take_lock(target, path, fcntl)
+    _held.append(handle)
     try:
         yield
     finally:
+        _held.remove(handle)
         # Removed while still held: a writer that opened the file before sees it gone and starts over.
         path.unlink(missing_ok=True)
         fcntl.flock(handle, fcntl.LOCK_UN)
