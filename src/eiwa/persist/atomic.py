@@ -8,7 +8,8 @@
   (other systems, some file systems) it falls back to two renames, and `recover` undoes a crash
   between them on the next write (a reader reports it).
 * `lock`: an advisory lock beside an output path (`.<name>.lock`, there only while held); a second
-  writer fails at once.
+  writer fails at once. `held_locks` lists this process's, so that processes it starts can hold them too.
+* `signals_deferred`: SIGINT and SIGTERM wait until a write is done (every write above defers them).
 
 A path that is a symbolic link is written through (`through_links`): the file or directory it
 names is replaced, atomically as any other, and the link stays.
@@ -33,6 +34,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
@@ -87,25 +89,41 @@ def through_links(path: str | Path) -> Path:
 @contextlib.contextmanager
 def _replacing(path: Path) -> Iterator[str]:
     """A temporary name beside `path` (beside the file it links to, for a link) to write; when the
-    block ends without error it is fsynced and renamed over that file, and on error removed."""
+    block ends without error it is fsynced and renamed over that file, and on error removed. A signal
+    waits while the file is made, renamed or removed (`signals_deferred`), not while the block
+    writes: a long `predict --output` stops on Ctrl-C at once."""
     path = through_links(path)
+    temporary = None
+    try:
+        with signals_deferred():
+            temporary = _temporary_beside(path)
+        yield temporary
+        with signals_deferred():
+            _put_in_place(temporary, path)
+    except BaseException:
+        if temporary is not None:
+            with signals_deferred():
+                if os.path.exists(temporary):
+                    os.unlink(temporary)
+        raise
+
+
+def _temporary_beside(path: Path) -> str:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as error:
         raise EiwaError(f"{path}: cannot write: {error.strerror}") from None
     os.close(handle)
-    try:
-        yield temporary
-        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes files private; saved files should not be
-        _fsync_path(Path(temporary))
-        fault_point(f"rename {path.name}")
-        os.replace(temporary, path)
-        _fsync_path(path.parent)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    return temporary
+
+
+def _put_in_place(temporary: str, path: Path) -> None:
+    os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes files private; saved files should not be
+    _fsync_path(Path(temporary))
+    fault_point(f"rename {path.name}")
+    os.replace(temporary, path)
+    _fsync_path(path.parent)
 
 
 def write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
@@ -249,8 +267,12 @@ def replace_directory(target: str | Path, fill: Callable[[Path], None], replacea
     """Build a new directory with fill(staging), then swap it in for `target` as a whole.
 
     An existing non-empty `target` must pass `replaceable` (it is an eiwa model): replacing
-    deletes it, and a directory of other files is never deleted."""
-    target = directory_to_write(target)
+    deletes it, and a directory of other files is never deleted. A signal waits until it is done."""
+    with signals_deferred():
+        _replace_directory_now(directory_to_write(target), fill, replaceable)
+
+
+def _replace_directory_now(target: Path, fill: Callable[[Path], None], replaceable: Callable[[Path], bool]) -> None:
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -293,7 +315,50 @@ def replace_directory(target: str | Path, fill: Callable[[Path], None], replacea
         raise
 
 
+# ----------------------------------------------------------------------------- signals
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_deferring = False
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM received in the block take effect when it ends, as they would have then.
+
+    A write interrupted midway would be undone by its own cleanup, but a signal landing inside that
+    cleanup (or between creating a temporary file and guarding it) left the file behind. Only the
+    main thread receives signals, so elsewhere (and inside an outer deferral) this does nothing."""
+    global _deferring
+    if _deferring or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.getsignal(number) for number in _STOP_SIGNALS}
+    if any(handler is None for handler in previous.values()):  # set outside Python: cannot be restored
+        yield
+        return
+    caught: list[int] = []
+    for number in _STOP_SIGNALS:
+        signal.signal(number, lambda received, _frame: caught.append(received))
+    _deferring = True
+    try:
+        yield
+    finally:
+        _deferring = False
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
 # ----------------------------------------------------------------------------- locks
+
+_held: list[TextIO] = []
+
+
+def held_locks() -> tuple[int, ...]:
+    """The file descriptors of the locks this process holds: a process it starts to write the same
+    output can hold them too (distributed.py), so that a lock outlives no writer."""
+    return tuple(handle.fileno() for handle in _held)
 
 
 @contextlib.contextmanager
@@ -313,10 +378,12 @@ def lock(target: str | Path) -> Iterator[None]:
         return
     path = target.parent / f".{target.name}.lock"
     handle = _take_lock(target, path, fcntl)
+    _held.append(handle)
     try:
         recover(target)  # the writer, now alone, puts back what an interrupted save left
         yield
     finally:
+        _held.remove(handle)
         # Removed while still held: a writer that opened the file before sees it gone and starts over.
         path.unlink(missing_ok=True)
         fcntl.flock(handle, fcntl.LOCK_UN)

@@ -11,20 +11,42 @@ process takes the same optimizer step, so the weights stay identical without bei
 scoring, logging and every file write happen on rank 0 alone; the others wait for its dev F1.
 What differs from one process: dropout draws (each rank has its own stream), and rounding in the
 summed gradients, so results match a single-process run within noise, not bit for bit.
+
+Stopping (`--nproc`): SIGTERM or SIGINT to the launching process is passed on to every rank; a rank
+so told keeps going to its next update, where the ranks' stop requests travel with the batch sizes
+they already sum, so all of them stop at the same update (`Stopped`) and none is left waiting.
+The checkpoint of the last finished epoch is then what `--resume` continues from. A rank that
+dies ends the others, and the ranks die with the launching process (a parent-death signal);
+they hold its output lock as their own, so the lock lasts as long as the last of them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import multiprocessing.connection
 import os
+import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
+from eiwa.errors import EiwaError
 from eiwa.net import free_port
+from eiwa.persist.atomic import held_locks, signals_deferred
+
+STOPPED = 143  # a rank's exit status after it stopped on request, at the same update as the others
+GRACE_SECONDS = 3.0  # after one rank's death, how long the others may take to end on their own
+_stop_signal: int | None = None  # set in a rank by SIGTERM or SIGINT
+
+
+class Stopped(Exception):
+    """Raised in every rank at the same update once any rank was asked to stop."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +73,14 @@ class Group:
             parameter.grad = flat[offset : offset + size].view_as(grad).clone()
             offset += size
 
+    def whole_batch(self, share: int) -> float:
+        """The global batch's size, from this process's `share` of it. The processes' stop requests
+        are summed with it, so that if any was asked to stop, all raise `Stopped` here together."""
+        whole, stops = self.sum(share, float(_stop_signal is not None))
+        if stops:
+            raise Stopped()
+        return whole
+
     def sum(self, *values: float) -> list[float]:
         tensor = torch.tensor(values, dtype=torch.float64, device=_device_of_backend())
         dist.all_reduce(tensor)
@@ -73,11 +103,23 @@ def current() -> Group | None:
     return None
 
 
-def _worker(rank: int, world: int, port: int, device: str, function: Callable, args: tuple, kwargs: dict) -> None:
+def _worker(
+    rank: int, world: int, port: int, device: str, function: Callable, args: tuple, kwargs: dict, parent: int, *locks
+) -> None:
+    """One rank. `locks`: the launcher's lock files, open here too (`_Inherited`), held until this exits."""
+    for number in (signal.SIGTERM, signal.SIGINT):
+        if signal.getsignal(number) is not signal.SIG_IGN:  # ignored by the launcher's own starter: stays so
+            signal.signal(number, _stop_at_next_update)
+    _die_with(parent)
     backend = "nccl" if device.startswith("cuda") else "gloo"
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # loopback: the processes are on this machine
     dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    function(*args, **{**kwargs, "device": f"cuda:{rank}" if backend == "nccl" else device})
+    try:
+        function(*args, **{**kwargs, "device": f"cuda:{rank}" if backend == "nccl" else device})
+    except Stopped:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(STOPPED)
     _leave()
     # Skip the interpreter's teardown: in CI a finished rank still aborted there now and then
     # (SIGABRT, "terminate called without an active exception": a native thread destroyed while
@@ -85,6 +127,21 @@ def _worker(rank: int, world: int, port: int, device: str, function: Callable, a
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def _stop_at_next_update(number: int, _frame) -> None:
+    global _stop_signal
+    _stop_signal = number
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when its launcher dies (Linux: PR_SET_PDEATHSIG), so that no
+    rank trains on as an orphan; a launcher already gone ends it at once."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _leave() -> None:
@@ -120,16 +177,120 @@ def joined(device: str) -> Iterator[tuple[Group, str]]:
 def run(nproc: int, function: Callable, *args, device: str = "cpu", **kwargs) -> None:
     """Call `function(*args, **kwargs, device=...)` in `nproc` new processes forming one group on
     this machine (spawned: a fork of a process that has used torch's thread pools can hang); on
-    CUDA, process r uses GPU r. An error in any process is raised here."""
+    CUDA, process r uses GPU r. An error in any process is raised here, and ends the others.
+
+    A KeyboardInterrupt here (Ctrl-C; the CLI turns SIGTERM into one) asks every process to stop at
+    its next update (`Stopped`) and is raised again once they have; a second one kills them. This
+    returns or raises only when every process has ended."""
     import torch.multiprocessing as mp
 
-    mp.start_processes(
-        _worker,
-        args=(nproc, free_port(), device, function, args, kwargs),
-        nprocs=nproc,
-        join=True,
-        start_method="spawn",
-    )
+    context = None
+    try:
+        with signals_deferred():  # a signal while starting them waits until every one can be told
+            context = mp.start_processes(
+                _worker,
+                args=(nproc, free_port(), device, function, args, kwargs, os.getpid(), *map(_Inherited, held_locks())),
+                nprocs=nproc,
+                join=False,
+                start_method="spawn",
+            )
+        stopped = _wait(context.processes, context.error_files)
+    except KeyboardInterrupt:
+        if context is None or _stop_all(context.processes):
+            raise
+        return  # they had finished before the request reached them: the model is whole
+    except BaseException:
+        if context is not None:
+            _kill(context.processes)
+        raise
+    if stopped:
+        raise EiwaError("a signal to one of the training processes stopped them all; continue with --resume")
 
 
-__all__ = ["Group", "current", "joined", "launched_by_torchrun", "run"]
+def _stop_all(processes) -> bool:
+    """Tell every process to stop at its next update and wait until they have (a second interrupt:
+    kill them); whether they had all finished instead. However they end, they are gone after this."""
+    for process in processes:
+        if process.is_alive():
+            os.kill(process.pid, signal.SIGTERM)
+    try:
+        _wait(processes, None, stopping=True)
+    finally:
+        _kill(processes)
+    return any(process.exitcode != 0 for process in processes)
+
+
+def _wait(processes, error_files, stopping: bool = False) -> bool:
+    """Wait until every process has ended; whether they stopped on request. A process that failed
+    ends the others (after `GRACE_SECONDS` to end on their own) and is raised as an EiwaError,
+    unless `stopping`, when any end will do."""
+    waiting = {process.sentinel: rank for rank, process in enumerate(processes)}
+    stopped = False
+    while waiting:
+        for sentinel in multiprocessing.connection.wait(list(waiting)):
+            rank = waiting.pop(sentinel)
+            processes[rank].join()
+            code = processes[rank].exitcode
+            stopped = stopped or code == STOPPED
+            if code not in (0, STOPPED) and not stopping:
+                _kill(processes, GRACE_SECONDS)
+                raise _failure(rank, len(processes), code, error_files[rank] if error_files else None)
+    return stopped
+
+
+def _kill(processes, grace: float = 0.0) -> None:
+    """End every process still running, after waiting up to `grace` seconds for them to end."""
+    deadline = time.monotonic() + grace
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+        process.join()
+
+
+def _failure(rank: int, world: int, code: int, error_file: str | None) -> EiwaError:
+    """The error a failed process gave (its last line: an EiwaError's own message), or how it died."""
+    what = f"training process {rank} of {world}"
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else f"signal {-code}"
+        return EiwaError(
+            f"{what} was killed ({name}); the others were ended; --resume continues from the last checkpoint"
+        )
+    last = _last_line(error_file)
+    if last.startswith("eiwa.errors."):
+        return EiwaError(last.split(": ", 1)[-1])
+    return EiwaError(f"{what} failed (exit status {code}){': ' + last if last else ''}; the others were ended")
+
+
+def _last_line(error_file: str | None) -> str:
+    """The last line of the traceback torch's launcher saved for a failed process ('' if none)."""
+    import pickle
+
+    try:
+        with open(error_file, "rb") as handle:
+            text = pickle.load(handle)
+    except (OSError, TypeError, EOFError, pickle.UnpicklingError):
+        return ""
+    lines = str(text).strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+class _Inherited:
+    """An open file descriptor that a spawned process receives as its own, open on the same file:
+    a lock held on it stays held while either process lives. Spawning passes the descriptor over."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def __reduce__(self):
+        from multiprocessing.reduction import DupFd
+
+        return _received, (DupFd(self.fd),)
+
+
+def _received(duplicate) -> int:
+    return duplicate.detach()
+
+
+__all__ = ["Group", "Stopped", "current", "joined", "launched_by_torchrun", "run"]

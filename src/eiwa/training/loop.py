@@ -200,7 +200,8 @@ def _step(
     if group is None:
         loss.backward()
     else:  # the global batch's mean loss: each share weighted by its size
-        share, whole = len(batch.indices), group.sum(len(batch.indices))[0]
+        share = len(batch.indices)
+        whole = group.whole_batch(share)  # raises Stopped in every process once any is told to stop
         (loss * (share * group.world / whole)).backward()
         group.average_gradients(parameters)
     if config.clip > 0:
