@@ -702,3 +702,117 @@ def test_spacy_component(blank_nlp, tiny_model_dir, config, texts, pipe_batch_si
             assert [doc.text for doc in docs] == texts
     finally:
         blank_nlp.remove_pipe("eiwa")
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(tmp_path_factory):
+    """(train-command arguments, model directory) of a one-epoch run stopped right after writing its
+    checkpoint: `--resume` reads and checks everything, then has no epoch left to train (quick)."""
+    from click.testing import CliRunner
+    from helpers import TINY_SET, synthetic_tagged, write_conll
+
+    from eiwa.cli import cli
+    from eiwa.training import train as train_module
+    from eiwa.training.checkpoint import CHECKPOINT
+
+    root = tmp_path_factory.mktemp("fuzz-checkpoint")
+    data = write_conll(root / "train.conll", synthetic_tagged(8, seed=7))
+    dev = write_conll(root / "dev.conll", synthetic_tagged(4, seed=8))
+    arguments = ["train", "--train", str(data), "--dev", str(dev), "--quiet", *TINY_SET, "--set", "max_epochs=1"]
+    after_epoch = train_module._ModelWriter.after_epoch
+
+    def stop_after_the_first(writer, improved):
+        after_epoch(writer, improved)
+        raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train_module._ModelWriter, "after_epoch", stop_after_the_first)
+        result = CliRunner().invoke(cli, [*arguments, "--out", str(root / "m")])
+    assert result.exit_code == 130, result.output
+    assert (root / "m" / CHECKPOINT).exists()
+    return arguments, root / "m"
+
+
+def _header_paths(value, prefix=()) -> list[tuple]:
+    """Every field of a checkpoint header (nested objects and lists, three levels deep) as a key path."""
+    if len(prefix) == 3:
+        return []
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    paths = []
+    for key, child in children:
+        paths += [(*prefix, key), *_header_paths(child, (*prefix, key))]
+    return paths
+
+
+def _edit_header(header: dict, edit: tuple) -> None:
+    """Set, drop or add the field that `edit` picks (by its index among the header's fields)."""
+    kind, index, key, value = edit
+    paths = _header_paths(header)
+    *parents, last = paths[index % len(paths)]
+    holder = header
+    for name in parents:
+        holder = holder[name]
+    if kind == "set":
+        holder[last] = value
+    elif kind == "drop":
+        del holder[last]
+    elif isinstance(holder, dict):  # add a field beside it
+        holder[key] = value
+    else:
+        holder.append(value)
+
+
+HEADER_EDIT = st.tuples(
+    st.sampled_from(["set", "drop", "add"]),
+    st.integers(0, 10**4),
+    st.text(max_size=8) | st.sampled_from(["epoch", "history", "data", "lr", "params", "train"]),
+    JSON | ARGUMENT.filter(lambda value: not isinstance(value, bytes)),
+)
+BYTE_EDIT = st.tuples(st.sampled_from(["flip", "truncate"]), st.integers(0, 10**6), st.integers(0, 255))
+
+
+@FUZZ
+@given(st.lists(HEADER_EDIT, max_size=3), st.lists(BYTE_EDIT, max_size=2), st.sampled_from([False, False, True]))
+def test_checkpoint_headers(interrupted_run, header_edits, byte_edits, keep_checksum):
+    """A checkpoint whose header fields are set to other types and values, dropped or added (with its
+    checksum, or without as an older checkpoint), and whose bytes are flipped or cut: read, and resumed."""
+    from click.testing import CliRunner
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from eiwa.cli import cli
+    from eiwa.training.checkpoint import CHECKPOINT, checkpoint_config, read_checkpoint
+
+    counted("checkpoint", header_edits, byte_edits, keep_checksum)
+    arguments, model = interrupted_run
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "m"
+        shutil.copytree(model, out)
+        path = out / CHECKPOINT
+        tensors = load_file(path)
+        with safe_open(path, "pt") as handle:
+            metadata = handle.metadata()
+        header = {key: json.loads(value) for key, value in metadata.items() if key != "checksum"}
+        for edit in header_edits:
+            _edit_header(header, edit)
+        rewritten = {key: json.dumps(value) for key, value in header.items()}
+        save_file(
+            tensors, path, metadata={**rewritten, **({"checksum": metadata["checksum"]} if keep_checksum else {})}
+        )
+        for kind, offset, flip in byte_edits:
+            data = bytearray(path.read_bytes())
+            if kind == "flip" and data:
+                data[offset % len(data)] ^= flip or 1
+            else:
+                data = data[: offset % (len(data) + 1)]
+            path.write_bytes(bytes(data))
+        expect_only_eiwa_errors(lambda: read_checkpoint(path))
+        expect_only_eiwa_errors(lambda: checkpoint_config(path))
+        result = CliRunner().invoke(cli, [*arguments, "--out", str(out), "--resume"])
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            expect_only_eiwa_errors(functools.partial(_raise, result.exception))
+        else:
+            assert result.exit_code in (0, 2), result.output
