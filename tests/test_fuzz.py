@@ -275,6 +275,106 @@ def test_experiment_file(spec):
         cells_of(loaded.grids)
 
 
+# Where an experiment edit applies: the top level, [data], [source], [train] or the first [[grid]].
+EXPERIMENT_TABLES = {
+    "": ["name", "out", "seeds", "data", "source", "train", "grid"],
+    "data": ["lang", "format", "path", "columns", "token_prefix", "protocol", "folds"],
+    "source": ["model", "label_map"],
+    "train": ["config", "set"],
+    "grid": ["name", "modules", "sizes", "features", "word_input", "char_input"],
+}
+# Every TOML type (floats with nan and inf, dates), and values that are right in one place but not another.
+TOML_ANY = st.one_of(
+    TOML_VALUE,
+    st.floats(),
+    st.dates(),
+    st.datetimes(),
+    st.sampled_from(
+        ["two", "kfold", "split", "none", "char,word", "auto", "PER=PER", "conll", "en", "ja", 42, 0, 1, 2, -1, 2**40]
+    ),
+    st.sampled_from([[], [0], [1, 2**40], ["x=1"], ["hidden_dim=4"], ["seed=99999999999999"], [2**33]]),
+)
+EXPERIMENT_EDIT = st.tuples(
+    st.sampled_from(sorted(EXPERIMENT_TABLES)),
+    st.integers(0, 50),
+    st.sampled_from(["set", "misspell", "drop"]),
+    TOML_ANY,
+)
+# `out` as a new folder, an existing file, a folder below a file, or an existing folder with a file in
+# place of its records.
+EXPERIMENT_OUT = st.sampled_from(["new", "file", "below a file", "records are a folder"])
+
+
+def _experiment(scratch: Path, out_kind: str, data: Path, model: Path) -> dict:
+    """A valid experiment on `data` (CoNLL) from `model`, with `out` in `scratch` as `out_kind` says."""
+    out = {"new": scratch / "out", "file": scratch / "a-file", "below a file": scratch / "a-file" / "out"}
+    (scratch / "a-file").write_text("not a folder", encoding="utf-8")
+    (scratch / "with-records" / "cells.jsonl").mkdir(parents=True)
+    return {
+        "name": "fuzz",
+        "out": str(out.get(out_kind, scratch / "with-records")),
+        "seeds": [1],
+        "data": {"lang": "en", "format": "conll", "path": str(data), "protocol": "kfold", "folds": 2},
+        "source": {"model": str(model), "label_map": "PER=PER,LOC=LOC,ORG=ORG"},
+        "train": {"config": "small-data", "set": ["max_epochs=1"]},
+        "grid": [{"name": "g", "modules": ["none", "char"], "sizes": [0, 4]}],
+    }
+
+
+def _edit_experiment(values: dict, edit: tuple) -> None:
+    """Set a known key to a generated value, put it under a misspelt name, or drop it."""
+    table, index, kind, value = edit
+    holder = values if not table else values.get(table)
+    holder = holder[0] if isinstance(holder, list) and holder else holder
+    if not isinstance(holder, dict):
+        return
+    key = EXPERIMENT_TABLES[table][index % len(EXPERIMENT_TABLES[table])]
+    if kind == "set":
+        holder[key] = value
+    elif kind == "drop":
+        holder.pop(key, None)
+    else:  # a typo: a letter dropped or doubled, a plural, a capital
+        typo = [key[:-1], key + "s", key + key[-1], key.capitalize(), key.replace("_", "-")][index % 5]
+        if typo != key:
+            holder[typo] = holder.pop(key, value)
+
+
+@pytest.fixture(scope="module")
+def experiment_inputs(tmp_path_factory, tiny_model_dir):
+    from helpers import synthetic_tagged, write_conll
+
+    root = tmp_path_factory.mktemp("fuzz-experiment")
+    return write_conll(root / "data.conll", synthetic_tagged(8, seed=3)), tiny_model_dir
+
+
+@FUZZ
+@given(st.lists(EXPERIMENT_EDIT, max_size=3), EXPERIMENT_OUT)
+def test_experiment_values(experiment_inputs, edits, out_kind):
+    """A valid experiment with misspelt keys and values of the wrong type at every level, and `out`
+    where no folder can be: checked, then run with no cell to train (it reads the data and the source,
+    checks every cell, and writes the report)."""
+    from eiwa.study.grid import cells_of
+    from eiwa.study.runner import Study, run_experiment
+    from eiwa.study.spec import experiment_spec
+
+    counted("experiment values", edits, out_kind)
+    with tempfile.TemporaryDirectory() as scratch:
+        values = _experiment(Path(scratch), out_kind, *experiment_inputs)
+        for edit in edits:
+            _edit_experiment(values, edit)
+        spec = expect_only_eiwa_errors(lambda: experiment_spec(values))
+        if spec is None:
+            return
+        cells = expect_only_eiwa_errors(lambda: cells_of(spec.grids))
+        if cells is None or not Path(spec.out).resolve().is_relative_to(Path(scratch).resolve()):
+            return  # generated paths are not written to (they may point anywhere)
+        study = expect_only_eiwa_errors(lambda: Study(spec))
+        if study is not None:
+            for cell in cells:
+                expect_only_eiwa_errors(functools.partial(study.check, cell))
+        expect_only_eiwa_errors(lambda: run_experiment(spec, log=lambda line: None, cells=[]))
+
+
 @FUZZ
 @given(TEXT | JSON.map(json.dumps), st.booleans())
 def test_label_map(spec, as_file):
