@@ -24,6 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=12000, help="generated inputs per target")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "fuzz.json")
+    parser.add_argument("-k", dest="targets", help="only the targets this pytest -k expression selects")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         counts = Path(scratch) / "counts.json"
@@ -37,7 +38,10 @@ def main() -> None:
         }
         started = time.perf_counter()
         run = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py"],
+            [
+                *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py"),
+                *(("-k", args.targets) if args.targets else ()),
+            ],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -49,6 +53,7 @@ def main() -> None:
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
     result = {
         "examples_per_target": args.examples,
+        "targets": args.targets or "all",
         "inputs": per_target,
         "total_inputs": sum(per_target.values()),
         "pytest": summary,
