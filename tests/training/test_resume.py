@@ -130,6 +130,8 @@ def _set(section, key, value):
         (lambda header: header.update(state=[1]), "state"),
         (lambda header: header.update(vocab="words"), "vocab"),
         (lambda header: header.update(config=None), "config"),
+        (lambda header: header["vocab"]["tags"].append(3), "vocab"),
+        (lambda header: header["vocab"]["features"]["word"].update(vocabs=5), "vocab"),
     ],
 )
 def test_a_hand_edited_header_is_refused_naming_the_field(runner, run, edit, field):

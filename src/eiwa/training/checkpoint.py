@@ -79,10 +79,12 @@ def read_checkpoint(path: Path) -> tuple[Tagger, dict, dict]:
     try:
         tensors = load_file(path)
         config = Config.from_dict(header["config"], str(path)).validate()
-        encoder = Encoder.from_json(config, header["vocab"])
     except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:
         raise _damaged(path, error) from None
-    tagger = Tagger.create(config, encoder)
+    try:  # the vocabularies are read as a model directory's are: a value of the wrong shape fails in there
+        tagger = Tagger.create(config, Encoder.from_json(config, header["vocab"]))
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
+        raise _bad_field(path, "vocab", f"cannot be read ({type(error).__name__}: {error})") from None
     weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     _check_shapes(path, tagger.model.state_dict(), weights)
     _check_digest(path, tensors)
