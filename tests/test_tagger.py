@@ -658,6 +658,11 @@ def test_a_long_document_is_tagged_to_its_end(tiny_model_dir):
         (lambda t: t.predict(RAW_TEXTS, batch_size=-1), "batch_size must be at least 1, got -1"),
         (lambda t: t.predict(RAW_TEXTS, batch_size=0), "batch_size must be at least 1, got 0"),
         (lambda t: t.tag_documents(RAW_TEXTS, batch_size=0), "batch_size must be at least 1, got 0"),
+        (lambda t: t.tag_documents("John"), "tag_documents takes a list of texts"),
+        (lambda t: t.tag_documents(None), "got None"),
+        (lambda t: t.evaluate(synthetic_sentences(2), batch_size=0), "batch_size must be at least 1, got 0"),
+        (lambda t: t.marginals(synthetic_sentences(2), batch_size=None), "batch_size must be an integer, got None"),
+        (lambda t: t.evaluate(3), "data must be a list of Sentences, a data file's path or None, got int"),
     ],
 )
 def test_predict_and_pipe_refuse_bad_arguments_when_called(tiny_model_dir, call, fragment):

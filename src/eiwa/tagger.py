@@ -102,6 +102,7 @@ class Tagger:
     def marginals(self, sentences: Sequence[Sentence], batch_size: int = 64, encoded: Encoded | None = None):
         """P(tag) of every token of each sentence: [tokens, tags] float32 arrays, the tags in the
         order of `encoder.tags.items` (the CRF's exact marginals)."""
+        arguments.positive_int("batch_size", batch_size)
         if encoded is None:
             encoded = self.encoder.encode(sentences, with_tags=False)
         was_training = self.model.training
@@ -122,6 +123,7 @@ class Tagger:
 
         `encoded` is these sentences already encoded by this tagger's encoder (training scores
         the same dev set every epoch and encodes it once)."""
+        arguments.positive_int("batch_size", batch_size)
         if encoded is None:
             encoded = self.encoder.encode(sentences, with_tags=False)
         token_spans = self.tag_encoded(encoded, batch_size, confidence)
@@ -172,6 +174,9 @@ class Tagger:
         The sentences of all texts are tagged together, `batch_size` at a time. Returns, per text and
         in order, its result (entity and sentence offsets into the text) and its tokenized sentences
         (token offsets into each sentence's own text)."""
+        if isinstance(texts, str):
+            raise EiwaError("tag_documents takes a list of texts; for one text use predict(text)")
+        texts = list(arguments.text_or_texts(texts))
         arguments.positive_int("batch_size", batch_size)
         return self.tag_prepared(self.prepare_documents(texts, sentences, split_sentences), batch_size)
 
@@ -217,6 +222,8 @@ class Tagger:
             from eiwa.readers import read_gold
 
             data = read_gold(data, format, self.config.lang, **read_options).sentences
+        elif not (isinstance(data, Sequence) and all(isinstance(s, Sentence) for s in data)):
+            raise EiwaError(f"data must be a list of Sentences, a data file's path or None, got {type(data).__name__}")
         predicted = self.tag_sentences(data, batch_size, encoded)
         gold = [[e.as_tuple() for e in s.entities] for s in data]
         scores = score(gold, [[e.as_tuple() for e in p] for p in predicted])

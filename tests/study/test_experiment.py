@@ -163,6 +163,14 @@ def test_an_out_that_is_or_lies_under_a_file_is_refused(tmp_path, out):
         load_experiment(path)
 
 
+@pytest.mark.parametrize("out", ["taken", "taken/below"])
+def test_a_spec_given_in_python_with_a_file_for_out_is_refused_when_run(tmp_path, out):
+    (tmp_path / "taken").write_text("a file", encoding="utf-8")
+    spec = experiment_spec({**MINIMAL, "out": str(tmp_path / out)}, "x.toml")
+    with pytest.raises(EiwaError, match="cannot (be|make) the results folder"):
+        run_experiment(spec, log=lambda line: None, cells=[])
+
+
 # ----------------------------------------------------------------------------- cells and splits
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from eiwa.doc import entity_types
 from eiwa.errors import EiwaError
-from eiwa.persist.files import read_text
+from eiwa.persist.files import read_text, reason
 from eiwa.readers import raw_text, read
 from eiwa.scoring import score
 from eiwa.serving.bulk import import_ray, start_ray
@@ -136,8 +136,7 @@ def run_experiment(
     With `workers` > 1 the (cell, seed) runs go to that many processes (each loads the study
     once); with `ray_address`, to Ray tasks. Use `--set threads=1` so that parallel runs do not
     oversubscribe the cores."""
-    out = Path(spec.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _results_folder(Path(spec.out))
     records = out / RECORDS
     finished = read_finished(records)
     study = Study(spec)
@@ -179,6 +178,17 @@ def _pending_runs(
                 continue
             pending[key] = (cell, seed)
     return list(pending.values())
+
+
+def _results_folder(out: Path) -> Path:
+    """The study's folder, made if need be; a file in its place, or above it, is one line."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise EiwaError(f"{out}: cannot be the results folder: a file is there") from None
+    except OSError as error:
+        raise EiwaError(f"{out}: cannot make the results folder ({reason(error)})") from None
+    return out
 
 
 # ----------------------------------------------------------------------------- the records file
