@@ -198,7 +198,7 @@ def _check_data(train, dev, format, columns, token_prefix, labels, allow_empty) 
     arguments.strings("columns", columns, optional=True)
     arguments.optional_text("token_prefix", token_prefix)
     if not isinstance(labels, Mapping):
-        arguments.path("labels", labels, optional=True)
+        arguments.path("labels", labels, optional=True, kind="a labels file's path or a mapping")
     else:
         arguments.string_mapping("labels", labels)
     arguments.flag("allow_empty", allow_empty)
