@@ -69,3 +69,27 @@ def test_transfer_and_cross_validate(data, tmp_path, tiny_model_dir):
 def test_a_setting_that_does_not_exist_is_a_user_error(data, tmp_path):
     with pytest.raises(EiwaError, match="unknown setting"):
         eiwa.train(data[0], out=tmp_path / "m", settings={"hidden_size": 3})
+
+
+@pytest.mark.parametrize(
+    "function, argument, value",
+    [("train", "train", 4), ("train", "dev", 1), ("train", "out", -2), ("train", "config", {}),
+     ("train", "settings", float("nan")), ("train", "settings", "x"), ("train", "format", {}),
+     ("train", "lang", {}), ("train", "columns", True), ("train", "columns", [0]),
+     ("train", "token_prefix", -1.0), ("train", "labels", 4), ("train", "device", {}), ("train", "device", None),
+     ("train", "device", b"cpu"), ("train", "resume", "yes"), ("train", "log", "print"),
+     ("transfer", "modules", 3), ("transfer", "label_map", 1), ("transfer", "teachers", 2),
+     ("cross_validate", "folds", 2.0), ("cross_validate", "seeds", 1), ("cross_validate", "seeds", [-1]),
+     ("cross_validate", "source", b"model")],
+)  # fmt: skip
+def test_an_argument_of_the_wrong_type_is_refused_by_name_before_any_work(data, tmp_path, function, argument, value):
+    data_argument = "data" if function == "cross_validate" else "train"
+    call = {data_argument: data[0], "log": lambda _: None, argument: value}
+    if function != "cross_validate":
+        call.setdefault("out", tmp_path / "m")
+    positional = (str(tmp_path / "no-such-model"),) if function == "transfer" else ()  # the source, never loaded
+    with pytest.raises(EiwaError, match=f"^{argument} must") as raised:
+        getattr(eiwa, function)(*positional, **call)
+    message = str(raised.value)
+    assert "\n" not in message and (isinstance(value, list) or f"({type(value).__name__})" in message)
+    assert not (tmp_path / "m").exists()

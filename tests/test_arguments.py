@@ -95,3 +95,37 @@ def test_the_click_type_refuses_what_floatrange_lets_through(text):
     result = click.testing.CliRunner().invoke(command, ["--x", text])
     assert result.exit_code == 2 and "not a finite number" in result.output
     assert click.testing.CliRunner().invoke(command, ["--x", "0.5"]).output == "0.5\n"
+
+
+@pytest.mark.parametrize("value", ["data.conll", Path("data.conll")])
+def test_path_accepts_text_paths(value):
+    assert arguments.path("train", value) == value
+
+
+@pytest.mark.parametrize(
+    "value, fragment",
+    [(4, "a path (str or pathlib.Path), got 4 (int)"), (b"x.conll", "got b'x.conll' (bytes)"),
+     ("", "empty path"), ("a\x00b", "NUL character"), (None, "got None (NoneType)")],
+)  # fmt: skip
+def test_path_refuses_what_is_not_a_text_path(value, fragment):
+    with pytest.raises(EiwaError, match="^train must") as raised:
+        arguments.path("train", value)
+    assert fragment in str(raised.value)
+
+
+def test_optional_checks_accept_none_and_refuse_the_wrong_type():
+    assert arguments.path("dev", None, optional=True) is None
+    assert arguments.optional_text("lang", None) is None
+    assert arguments.strings("columns", ("token", "tag")) == ["token", "tag"]
+    assert arguments.string_mapping("labels", {"PER": "person"}) == {"PER": "person"}
+    for check, value in [
+        (lambda v: arguments.optional_text("lang", v, empty=False), " "),
+        (lambda v: arguments.optional_text("lang", v), {}),
+        (lambda v: arguments.strings("columns", v), "token,tag"),
+        (lambda v: arguments.strings("columns", v), [0]),
+        (lambda v: arguments.string_mapping("labels", v), {1: "x"}),
+        (lambda v: arguments.flag("force", v), 1),
+        (lambda v: arguments.function("log", v), "print"),
+    ]:
+        with pytest.raises(EiwaError, match=r"^(lang|columns|labels|force|log) must"):
+            check(value)

@@ -18,10 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from eiwa import arguments
 from eiwa.build import Start
 from eiwa.config import DEFAULT_SOURCES, Config, default_recipe, load_config
 from eiwa.crosslingual.starts import DEFAULT_MODULES
 from eiwa.errors import EiwaError
+from eiwa.tagger import resolve_device
 from eiwa.training.run import Data, Output, UnlabelledText, settle, settle_transfer, train_files, train_without_gold
 from eiwa.training.train import TrainResult
 
@@ -32,6 +34,7 @@ def make_config(
     config: Config | str | Path | None = None, lang: str | None = None, settings: Mapping[str, object] | None = None
 ) -> Config:
     """A validated config: defaults, a recipe or file (or a given Config), then `lang` and `settings`."""
+    _check_config(config, lang, settings)
     base = replace(config) if isinstance(config, Config) else load_config(config)
     values = {**base.to_dict(), **({"lang": lang} if lang else {}), **dict(settings or {})}
     return Config.from_dict(values, "settings").validate()
@@ -39,6 +42,7 @@ def make_config(
 
 def _settled(data: Data, lang, config, settings, log, fallback="en") -> tuple[Data, Config]:
     """The data's format and language where left out, and the config (the language's recipe by default)."""
+    _check_config(config, lang, settings)
     data, lang = settle(data, lang, log, fallback)
     return data, make_config(config if config is not None else default_recipe(lang), lang, settings)
 
@@ -68,6 +72,9 @@ def train(
     recorded in the model. `allow_empty`: keep Label Studio tasks nobody annotated (left out by
     default). `unlabelled`: a file of texts (one a line) to learn from as well, taught
     by `teachers` (model names or paths; none: the model trained on the gold data first)."""
+    _check_data(train, dev, format, columns, token_prefix, labels, allow_empty)
+    arguments.path("out", out)
+    _check_run(device, log, resume=resume, force=force)
     data, config = _settled(
         Data(train, dev, format, columns, token_prefix, labels, allow_empty), lang, config, settings, log
     )
@@ -114,6 +121,11 @@ def transfer(
     returns it); `labels`, `allow_empty`, `unlabelled`, `teachers`: as for `train`. Without `train` but with
     `unlabelled`, `dev` and an explicit `label_map`, the source teaches the text alone (zero-shot with
     unlabelled text: training.run.train_without_gold)."""
+    _check_data(train, dev, format, columns, token_prefix, labels, allow_empty)
+    arguments.path("out", out)
+    _check_run(device, log, force=force)
+    _check_start(source, modules, label_map)
+    _check_config(config, lang, settings)
     text = _unlabelled(unlabelled, teachers)
     data, lang, zero_shot = settle_transfer(
         Data(train, dev, format, columns, token_prefix, labels, allow_empty), lang, text, log
@@ -130,7 +142,9 @@ def transfer(
 def _unlabelled(unlabelled, teachers) -> UnlabelledText | None:
     if isinstance(unlabelled, UnlabelledText):
         return unlabelled
-    return UnlabelledText.given(unlabelled, "txt", [teachers] if isinstance(teachers, (str, Path)) else teachers)
+    arguments.path("unlabelled", unlabelled, optional=True)
+    teachers = arguments.paths("teachers", teachers)
+    return UnlabelledText.given(unlabelled, "txt", teachers)
 
 
 def cross_validate(
@@ -155,6 +169,12 @@ def cross_validate(
     (`allow_empty`: as for `train`)."""
     from eiwa.study.cv import cross_validate_files
 
+    _check_data(data, None, format, columns, token_prefix, None, allow_empty)
+    _check_run(device, log)
+    _check_start(source, modules, label_map)
+    _check_config(config, lang, settings)
+    arguments.int_in_range("folds", folds, 2)
+    arguments.seeds("seeds", seeds)
     start = Start.from_names(str(source), modules, label_map) if source else Start()
     data, config = _settled(
         Data(data, None, format, columns, token_prefix, allow_empty=allow_empty), lang, config, settings, log
@@ -168,3 +188,39 @@ def cross_validate(
         log,
         device,
     )
+
+
+def _check_data(train, dev, format, columns, token_prefix, labels, allow_empty) -> None:
+    """Refuse data arguments of the wrong type before anything is read (each error names the argument)."""
+    arguments.path("train", train, optional=True)
+    arguments.path("dev", dev, optional=True)
+    arguments.optional_text("format", format, empty=False)
+    arguments.strings("columns", columns, optional=True)
+    arguments.optional_text("token_prefix", token_prefix)
+    if not isinstance(labels, Mapping):
+        arguments.path("labels", labels, optional=True, kind="a labels file's path or a mapping")
+    else:
+        arguments.string_mapping("labels", labels)
+    arguments.flag("allow_empty", allow_empty)
+
+
+def _check_run(device, log, **flags) -> None:
+    """The device, the log and the flags given by name."""
+    resolve_device(device)
+    arguments.function("log", log)
+    for name, value in flags.items():
+        arguments.flag(name, value)
+
+
+def _check_start(source, modules, label_map) -> None:
+    arguments.path("source", source, optional=True, kind="a model's name or directory")
+    arguments.optional_text("modules", modules, empty=False)
+    arguments.optional_text("label_map", label_map)
+
+
+def _check_config(config, lang, settings) -> None:
+    """`config` a Config, recipe name or file; `lang` a string; `settings` a mapping by setting name."""
+    if not isinstance(config, Config):
+        arguments.path("config", config, optional=True, kind="a Config, a recipe's name or a config file's path")
+    arguments.optional_text("lang", lang, empty=False)
+    arguments.string_mapping("settings", settings, optional=True)

@@ -7,7 +7,8 @@ and the value it refused, so every entry point refuses the same things with the 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import click
@@ -100,6 +101,95 @@ def model_name(value) -> str | Path:
     if isinstance(value, Path) or (isinstance(value, str) and value.strip()):
         return value
     raise EiwaError(f"expected a model name or a model directory's path, got {_describe(value)}")
+
+
+def path(name: str, value, optional: bool = False, kind: str | None = None) -> str | os.PathLike | None:
+    """A file or directory's path: a non-empty string or an `os.PathLike` of text, without NUL
+    characters (None too where `optional`). Bytes are refused: eiwa's paths are text. `kind` says
+    what the argument is where "a path" would not (e.g. a model's name or directory)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, os.PathLike):
+        text = os.fspath(value)
+        if not isinstance(text, str):
+            raise EiwaError(f"{name} must be a path of text, got {_describe(value)}")
+    elif isinstance(value, str):
+        text = value
+    else:
+        kind = kind or "a path (str or pathlib.Path)"
+        raise EiwaError(f"{name} must be {kind}{' or None' if optional else ''}, got {_describe(value)}")
+    if not text.strip():
+        raise EiwaError(f"{name} must not be an empty path, got {_describe(value)}")
+    if "\x00" in text:
+        raise EiwaError(f"{name} must not contain a NUL character, got {_describe(value)}")
+    return value
+
+
+def paths(name: str, value) -> list:
+    """One path or a list or tuple of paths, as a list."""
+    if isinstance(value, (str, os.PathLike)):
+        return [path(name, value)]
+    if not isinstance(value, (list, tuple)):
+        raise EiwaError(f"{name} must be a path or a list of paths, got {_describe(value)}")
+    return [path(name, item) for item in value]
+
+
+def seeds(name: str, value) -> list[int]:
+    """A non-empty list or tuple of seeds."""
+    if not isinstance(value, (list, tuple)) or not value:
+        raise EiwaError(f"{name} must be a non-empty list of integers, got {_describe(value)}")
+    return [seed(name, item) for item in value]
+
+
+def optional_text(name: str, value, empty: bool = True) -> str | None:
+    """None or a string (a non-blank one unless `empty`)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise EiwaError(f"{name} must be a string or None, got {_describe(value)}")
+    if not empty and not value.strip():
+        raise EiwaError(f"{name} must not be empty, got {_describe(value)}")
+    return value
+
+
+def flag(name: str, value) -> bool:
+    """True or False, nothing that merely tests as one."""
+    if not isinstance(value, bool):
+        raise EiwaError(f"{name} must be True or False, got {_describe(value)}")
+    return value
+
+
+def strings(name: str, value, optional: bool = False) -> list[str] | None:
+    """A list or tuple of non-empty strings (None too where `optional`); one string alone is refused,
+    since it would be read letter by letter."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) and item for item in value):
+        raise EiwaError(f"{name} must be a list of non-empty strings, got {_describe(value)}")
+    return list(value)
+
+
+def string_mapping(name: str, value, optional: bool = False) -> Mapping | None:
+    """A mapping whose keys are strings (None too where `optional`); its values are checked by its user."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
+        raise EiwaError(f"{name} must be a mapping with string keys, got {_describe(value)}")
+    return value
+
+
+def device_name(name: str, value) -> str:
+    """A device's name (its value is checked by `eiwa.tagger.resolve_device`)."""
+    if not isinstance(value, str):
+        raise EiwaError(f"{name} must be cpu, cuda, cuda:N, auto or a torch.device, got {_describe(value)}")
+    return value
+
+
+def function(name: str, value) -> Callable:
+    """Something callable, such as a log function."""
+    if not callable(value):
+        raise EiwaError(f"{name} must be callable, got {_describe(value)}")
+    return value
 
 
 def parameter_bytes(what: str, count: int, bytes_per_parameter: int = 4) -> int:

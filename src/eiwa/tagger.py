@@ -365,6 +365,7 @@ def resolve_device(name: str | torch.device = "cpu") -> torch.device:
     """`cpu`, `cuda` (or `cuda:N`), or `auto` (CUDA when PyTorch sees a GPU, else the CPU)."""
     if isinstance(name, torch.device):
         return name
+    arguments.device_name("device", name)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
