@@ -13,7 +13,6 @@ final weights equal the reference's. Prints a Markdown table (docs/RELIABILITY.m
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import signal
 import subprocess
@@ -28,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers import TINY_SET, synthetic_tagged, write_conll  # noqa: E402
 
 from eiwa.errors import EiwaError  # noqa: E402
+from eiwa.persist.atomic import is_locked  # noqa: E402
 from eiwa.tagger import Tagger  # noqa: E402
 from eiwa.training.checkpoint import CHECKPOINT, read_checkpoint  # noqa: E402
 
@@ -70,21 +70,6 @@ def checkpoint_epoch(out: Path) -> int | None:
         return None
 
 
-def lock_held(out: Path) -> bool:
-    """Whether some process holds the output's lock (tried without taking it over or removing it)."""
-    try:
-        handle = open(out.parent / f".{out.name}.lock", encoding="utf-8")
-    except FileNotFoundError:
-        return False
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
-
-
 def interrupt(data, out: Path, epochs: int, after: int, target: str, number: int) -> dict:
     restore = (lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) if number == signal.SIGINT else None
     process = subprocess.Popen(command(data, out, epochs), stderr=subprocess.PIPE, text=True, preexec_fn=restore)
@@ -95,7 +80,7 @@ def interrupt(data, out: Path, epochs: int, after: int, target: str, number: int
     killed = time.monotonic()
     held_while_ranks_ran = True
     while any(alive(pid) for pid in ranks):
-        held_while_ranks_ran &= lock_held(out) or not any(alive(pid) for pid in ranks)
+        held_while_ranks_ran &= is_locked(out) or not any(alive(pid) for pid in ranks)
         time.sleep(0.01)
     gone_after = time.monotonic() - killed
     _, stderr = process.communicate(timeout=120)

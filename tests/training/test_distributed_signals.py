@@ -4,7 +4,6 @@ and the output lock stays held until the last of them has ended."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import subprocess
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 from helpers import TINY_SET, synthetic_tagged, write_conll
 
-from eiwa.persist.atomic import lock
+from eiwa.persist.atomic import is_locked, lock
 from eiwa.tagger import Tagger
 from eiwa.training.checkpoint import CHECKPOINT, read_checkpoint
 
@@ -78,21 +77,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _lock_held(out: Path) -> bool:
-    """Whether a process holds the output's lock, tried without taking it over or removing it."""
-    try:
-        handle = open(out.parent / f".{out.name}.lock", encoding="utf-8")
-    except FileNotFoundError:
-        return False
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
-
-
 def _left_whole(out: Path) -> int:
     """The epoch of the checkpoint left behind; the model beside it loads, and no temporary file is left."""
     Tagger.load(out)
@@ -126,10 +110,10 @@ def test_the_death_of_the_launcher_ends_every_rank_and_the_lock_lasts_until_then
     deadline = time.monotonic() + 30
     while any(_alive(pid) for pid in ranks):
         # an immediate --resume is refused for as long as a rank runs
-        assert _lock_held(out) or not any(_alive(pid) for pid in ranks)
+        assert is_locked(out) or not any(_alive(pid) for pid in ranks)
         assert time.monotonic() < deadline, "the ranks outlived their launcher"
         time.sleep(0.01)
-    while _lock_held(out):  # released as each rank's last thread exits, just after it stops running
+    while is_locked(out):  # released as each rank's last thread exits, just after it stops running
         assert time.monotonic() < deadline, "the lock outlived the ranks"
         time.sleep(0.01)
     with lock(out):  # a new run may now write

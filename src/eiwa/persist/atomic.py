@@ -390,6 +390,27 @@ def lock(target: str | Path) -> Iterator[None]:
         handle.close()
 
 
+def is_locked(target: str | Path) -> bool:
+    """Whether some process holds `target`'s lock, tried without taking it over or removing it (for
+    tests and tools; a writer trying to take the lock at that very moment would be refused)."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    target = directory_to_write(target)
+    try:
+        handle = open(target.parent / f".{target.name}.lock", encoding="utf-8")
+    except FileNotFoundError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
 def _take_lock(target: Path, path: Path, fcntl) -> TextIO:
     """The open, flocked lock file `path`, holding this process's id; an error if another holds it."""
     while True:
