@@ -70,8 +70,9 @@ def train(
     """Train a tagger from scratch on a data file (None with format hironsan: the installed Hironsan
     corpus) into `out`. `labels`: what each type means ({"PER": "person"} or a labels file),
     recorded in the model. `allow_empty`: keep Label Studio tasks nobody annotated (left out by
-    default). `unlabelled`: a file of texts (one a line) to learn from as well, taught
-    by `teachers` (model names or paths; none: the model trained on the gold data first)."""
+    default). `unlabelled`: a file of texts to learn from as well (one a line; JSON Lines or CoNLL where
+    named .jsonl or .conll), taught by `teachers` (model names or paths; none: the model trained on
+    the gold data first)."""
     _check_data(train, dev, format, columns, token_prefix, labels, allow_empty)
     arguments.path("out", out)
     _check_run(device, log, resume=resume, force=force)

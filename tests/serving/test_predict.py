@@ -138,3 +138,16 @@ def test_caches_on_the_tagging_path_are_bounded():
     assert len(caches) >= 8
     unbounded = [name for name, cache in caches.items() if not cache.cache_info().maxsize]
     assert not unbounded
+
+
+def test_a_file_named_jsonl_or_conll_is_read_in_that_format_unless_told(tmp_path):
+    from eiwa.serving.predict import read_items
+
+    records = tmp_path / "docs.jsonl"
+    records.write_text('{"text": "John lives in Paris .", "id": 7}\n', encoding="utf-8")
+    assert list(read_items(str(records), None, "en")) == [("John lives in Paris .", {"id": 7})]
+    assert [text for text, _ in read_items(str(records), "txt", "en")] == ['{"text": "John lives in Paris .", "id": 7}']
+    tokens = tmp_path / "docs.conll"
+    tokens.write_text("John\nlives\n", encoding="utf-8")
+    [(sentence, _)] = read_items(str(tokens), None, "en")
+    assert [token.text for token in sentence.tokens] == ["John", "lives"]

@@ -254,9 +254,8 @@ def text_input_options(what: str):
                     "--format",
                     "input_format",
                     type=click.Choice(input_formats()),
-                    default="txt",
-                    show_default=True,
-                    help=f'{what}: txt, one text a line (read as it comes); jsonl, objects with a "text" field '
+                    help=f"{what} (default: jsonl or conll for a file named so, else txt): txt, one text a line "
+                    '(read as it comes); jsonl, objects with a "text" field '
                     '(their "id" and "meta" are passed through); conll, tokens in the first column (or '
                     "--columns); spans, doccano, label-studio: the texts of such a file (its entities are ignored).",
                 ),
@@ -299,9 +298,8 @@ def unlabelled_options(function):
             click.option(
                 "--unlabelled-format",
                 type=click.Choice(input_formats()),
-                default="txt",
-                show_default=True,
-                help="Format of --unlabelled (as eiwa predict's --input-format; txt: one text a line).",
+                help="Format of --unlabelled (as eiwa predict's --input-format: by default jsonl or conll for a "
+                "file named so, else txt, one text a line).",
             ),
             click.option(
                 "--teacher",

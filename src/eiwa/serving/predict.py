@@ -46,8 +46,19 @@ def input_formats() -> tuple[str, ...]:
     return (*LINE_FORMATS, *(name for name in READERS if name not in ("hironsan", "parts")))
 
 
-def read_items(path: str, input_format: str, lang: str, columns=None, token_prefix=None) -> Iterator[Item]:
-    """The inputs of a file (or `-`, standard input) in `input_format`, lazily where the format allows."""
+# A file of texts whose format is not given is read as its name says, and as text otherwise.
+FORMATS_BY_SUFFIX = {".jsonl": "jsonl", ".conll": "conll"}
+
+
+def format_of_name(path: str) -> str:
+    """The input format a file's name shows (.jsonl, .conll), else txt (standard input too)."""
+    return FORMATS_BY_SUFFIX.get(Path(path).suffix.lower(), "txt") if path != "-" else "txt"
+
+
+def read_items(path: str, input_format: str | None, lang: str, columns=None, token_prefix=None) -> Iterator[Item]:
+    """The inputs of a file (or `-`, standard input) in `input_format` (None: as its name shows,
+    `format_of_name`), lazily where the format allows."""
+    input_format = input_format or format_of_name(path)
     if input_format == "txt":
         return ((line, {}) for line in read_lines(path))
     if input_format == "jsonl":
@@ -213,7 +224,7 @@ def predict_file(
     tagger: Tagger,
     path: str,
     stream: TextIO,
-    input_format: str = "txt",
+    input_format: str | None = None,
     output_format: str = "jsonl",
     batch_size: int = 64,
     min_confidence: float = 0.0,
@@ -223,8 +234,8 @@ def predict_file(
     workers: int = 1,
     ray_address: str | None = None,
 ) -> int:
-    """Tag every input of `path` (or `-`) into `stream`; returns how many were written (`workers`,
-    `ray_address`: as for predict_items)."""
+    """Tag every input of `path` (or `-`) into `stream`, read in `input_format` (None: as the file's
+    name shows, else txt); returns how many were written (`workers`, `ray_address`: as for predict_items)."""
     items = read_items(path, input_format, tagger.config.lang, columns, token_prefix)
     return predict_items(
         tagger, items, stream, output_format, batch_size, min_confidence, split_sentences, workers, ray_address

@@ -103,11 +103,11 @@ class UnlabelledText:
     model trained on the gold data, self-training)."""
 
     path: str | Path
-    format: str = "txt"
+    format: str | None = None  # None: as the file's name shows (serving.predict.format_of_name)
     teachers: Sequence[str | Path] = ()
 
     @classmethod
-    def given(cls, path, format: str = "txt", teachers: Sequence = ()) -> UnlabelledText | None:
+    def given(cls, path, format: str | None = None, teachers: Sequence = ()) -> UnlabelledText | None:
         """From the options of the CLI and the API: None without a path; teachers alone are refused."""
         if path is None:
             if teachers:
