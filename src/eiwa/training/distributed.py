@@ -264,7 +264,8 @@ def _failure(rank: int, world: int, code: int, error_file: str | None) -> EiwaEr
 
 
 def _last_line(error_file: str | None) -> str:
-    """The last line of the traceback torch's launcher saved for a failed process ('' if none)."""
+    """The last line of the traceback torch's launcher saved for a failed process ('' if none). torch
+    writes it pickled (a str) to a temporary file of its own; eiwa's files hold no pickles."""
     import pickle
 
     try:
