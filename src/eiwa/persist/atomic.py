@@ -8,8 +8,10 @@
   (other systems, some file systems) it falls back to two renames, and `recover` undoes a crash
   between them on the next write (a reader reports it).
 * `lock`: an advisory lock beside an output path (`.<name>.lock`, there only while held); a second
-  writer fails at once. `held_locks` lists this process's, so that processes it starts can hold them too.
-* `signals_deferred`: SIGINT and SIGTERM wait until a write is done (every write above defers them).
+  writer fails at once. `held_locks` lists this process's, so that processes it starts can hold them too;
+  `is_locked` tells whether anyone holds one.
+* `signals_deferred`: SIGINT and SIGTERM wait until a step that must not be cut is done (making,
+  renaming or removing a temporary file; a directory swap), not while a stream is written.
 
 A path that is a symbolic link is written through (`through_links`): the file or directory it
 names is replaced, atomically as any other, and the link stays.
