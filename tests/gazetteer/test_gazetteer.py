@@ -523,6 +523,9 @@ def test_a_cache_that_cannot_be_written_is_compiled_into_memory(fake_db, tmp_pat
 def test_damaged_or_missing_cache_files(cache, tmp_path):
     with pytest.raises(EiwaError, match="no such cache file"):
         Gazetteer.load(tmp_path / "absent.npz")
+    (tmp_path / "loop.npz").symlink_to("loop.npz")
+    with pytest.raises(EiwaError, match="loop.npz: cannot read the cache file: it is a symbolic link loop"):
+        Gazetteer.load(tmp_path / "loop.npz")
     damaged = tmp_path / "damaged.npz"
     damaged.write_bytes(b"not a zip file")
     with pytest.raises(EiwaError, match="rebuild it"):

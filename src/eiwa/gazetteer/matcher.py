@@ -30,7 +30,7 @@ from eiwa.errors import EiwaError
 from eiwa.gazetteer.build import CacheNotWritable, build_cache, cached_files, compile_names
 from eiwa.gazetteer.hashing import FORMAT, HASH, NameTable, keys_and_masks, span_keys
 from eiwa.gazetteer.names import DEFAULT_MAX_TOKENS, GROUP_BIT, GROUPS, groups_of_mask, noise
-from eiwa.persist.files import readable_file
+from eiwa.persist.files import readable_file, reason
 
 TAGS = ("O", "B", "I", "E", "S")
 O, B, I, E, S = range(len(TAGS))  # noqa: E741 (the tag letters themselves)
@@ -139,8 +139,10 @@ class Gazetteer:
         path = Path(path)
         try:
             stat = path.stat()
-        except OSError:
+        except FileNotFoundError:
             raise EiwaError(f"gazetteer: {path}: no such cache file (`eiwa gazetteer build` makes it)") from None
+        except OSError as error:
+            raise EiwaError(f"gazetteer: {path}: cannot read the cache file: {reason(error)}") from None
         key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
         with _LOAD_LOCK:
             table = _LOADED.get(key)
