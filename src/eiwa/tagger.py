@@ -216,8 +216,8 @@ class Tagger:
     ) -> Scores:
         """Entity-level exact match on character spans against gold entities: of sentences, or of a
         data file read in `format` (default: the one its content shows; `read_options`: columns,
-        token_prefix; data None with format hironsan: the Hironsan corpus). The scores' `warnings` name
-        the entity types that the data and the model do not share."""
+        token_prefix, allow_empty; data None with format hironsan: the Hironsan corpus). The scores'
+        `warnings` name the entity types that the data and the model do not share."""
         if data is None or isinstance(data, (str, Path)):
             from eiwa.readers import read_gold
 
