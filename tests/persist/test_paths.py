@@ -90,6 +90,22 @@ def test_what_stands_in_place_of_the_weights_is_named_not_called_missing(tiny_mo
         Tagger.load(copy)
 
 
+@pytest.mark.parametrize(
+    "make, said",
+    [
+        (lambda p: p.symlink_to(p.name), "a symbolic link loop"),
+        (lambda p: p.symlink_to("nothing"), "a symbolic link to nothing"),
+        (lambda p: p.write_text("x"), "a file"),
+    ],
+)
+def test_what_stands_in_place_of_a_model_directory_is_named(tmp_path, make, said):
+    make(tmp_path / "m")
+    with pytest.raises(ModelError, match=f"^{tmp_path / 'm'}: not a model directory: {said}$"):
+        resolve_model(tmp_path / "m")
+    with pytest.raises(ModelError, match="no such model directory or built-in model"):
+        resolve_model(tmp_path / "absent")
+
+
 def test_a_string_format_version_must_be_an_integer(tiny_model_dir, tmp_path):
     copy = _copy(tiny_model_dir, tmp_path)
     meta = json.loads((copy / "meta.json").read_text(encoding="utf-8"))

@@ -131,5 +131,8 @@ def resolve_model(name_or_path: str | Path) -> Path:
         return path
     if str(name_or_path) in builtin_models():
         return BUILTIN_DIR / str(name_or_path)
+    there = what_is_there(path)
+    if there != "missing":  # something stands there: say what, rather than that nothing does
+        raise ModelError(f"{path}: not a model directory: {there or 'a file'}")
     known = ", ".join(builtin_models()) or "none"
     raise ModelError(f"{name_or_path}: no such model directory or built-in model (built-in: {known})")
