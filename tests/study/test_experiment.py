@@ -137,6 +137,12 @@ def test_a_run_adds_its_overrides_after_the_files_own():
             "x.toml: grid 'g': unknown key 'module' (known: name, modules, word_input, char_input, features, sizes)",
         ),
         ({"data": {"format": "conll", "lang": "fr"}}, "x.toml: [data]: lang must be en or ja"),
+        ({"data": {"format": "conll", "lang": []}}, "x.toml: [data]: lang must be en or ja"),
+        ({"data": {"format": "conll", "protocol": {}}}, "x.toml: [data]: protocol must be kfold or split"),
+        (
+            {"data": {"format": ["conll"]}},
+            "x.toml: [data]: format must be one of conll, spans, doccano, label-studio, hironsan, parts",
+        ),
         (
             {"data": {"format": "csv"}},
             "x.toml: [data]: format must be one of conll, spans, doccano, label-studio, hironsan, parts",

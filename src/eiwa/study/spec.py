@@ -148,12 +148,12 @@ TOP_KEYS: Rules = {
     ),
 }
 DATA_KEYS: Rules = {
-    "lang": (lambda v: v in LANGUAGES, " or ".join(LANGUAGES)),
-    "format": (lambda v: v in READERS, f"one of {', '.join(READERS)}"),
+    "lang": (lambda v: _is_string(v) and v in LANGUAGES, " or ".join(LANGUAGES)),
+    "format": (lambda v: _is_string(v) and v in READERS, f"one of {', '.join(READERS)}"),
     "path": (_is_string, "a string"),
     "columns": (_is_strings, "a list of strings"),
     "token_prefix": (_is_string, "a string"),
-    "protocol": (lambda v: v in PROTOCOLS, " or ".join(PROTOCOLS)),
+    "protocol": (lambda v: _is_string(v) and v in PROTOCOLS, " or ".join(PROTOCOLS)),
     "folds": (lambda v: _is_integer(v, 2), "an integer of at least 2"),
     "allow_empty": (lambda v: isinstance(v, bool), "true or false"),
 }
