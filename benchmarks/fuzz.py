@@ -1,6 +1,6 @@
 """The long fuzz run (issue 12): tests/test_fuzz.py's targets with many generated inputs each.
 
-    .venv/bin/python benchmarks/fuzz.py --examples 12000     # about 108,000 inputs over 9 targets
+    .venv/bin/python benchmarks/fuzz.py --examples 3000     # 54,300 inputs over 19 targets, about 27 minutes
 
 Property, for every input: no exception but EiwaError, and every predicted span slices the input.
 Writes benchmarks/results/fuzz.json (or --output): inputs per target, total, seconds, and each distinct
