@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=12000, help="generated inputs per target")
+    parser.add_argument("--examples", type=int, default=3000, help="generated inputs per target")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "fuzz.json")
     parser.add_argument("-k", dest="targets", help="only the targets this pytest -k expression selects")
     args = parser.parse_args()
