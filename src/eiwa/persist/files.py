@@ -73,14 +73,17 @@ def readable_file(path: str | Path, kind: type[EiwaError] = EiwaError, what: str
         return found
 
 
-def read_text(path: str | Path, kind: type[EiwaError] = EiwaError, what: str = "file") -> str:
-    """A UTF-8 file's text; bytes that are not UTF-8 are an error naming the file and line."""
+def read_text(path: str | Path, kind: type[EiwaError] = EiwaError, what: str = "file", drop_bom: bool = False) -> str:
+    """A UTF-8 file's text (without a leading byte-order mark, with `drop_bom`); bytes that are not
+    UTF-8 are an error naming the file and line."""
     data = read_bytes(path, kind, what)
+    start = 3 if drop_bom and data.startswith(b"\xef\xbb\xbf") else 0
     try:
-        return data.decode("utf-8")
+        return data[start:].decode("utf-8")
     except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise make_error(kind, path, f"invalid UTF-8 (byte {error.start})", line) from None
+        position = start + error.start
+        line = data[:position].count(b"\n") + 1
+        raise make_error(kind, path, f"invalid UTF-8 (byte {position})", line) from None
 
 
 def what_is_there(path: str | Path) -> str | None:

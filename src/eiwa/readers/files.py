@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eiwa.errors import DataError
-from eiwa.persist.files import read_bytes
+from eiwa.persist.files import read_text as persisted_text
 
 # tomllib ends its messages with where the error is: "Invalid value (at line 3, column 7)".
 TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
@@ -26,14 +26,7 @@ def read_text(path: str | Path) -> str:
 
 def read_utf8(path: str | Path, what: str = "file") -> str:
     """A UTF-8 file's text, without a byte-order mark; `what` names the file in the errors."""
-    data = read_bytes(path, DataError, what)
-    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    try:
-        return data[bom:].decode("utf-8")
-    except UnicodeDecodeError as error:
-        position = bom + error.start
-        line = data[:position].count(b"\n") + 1
-        raise DataError(path, line, f"invalid UTF-8 (byte {position})") from None
+    return persisted_text(path, DataError, what, drop_bom=True)
 
 
 def read_toml(path: str | Path, what: str = "file") -> dict:
