@@ -80,12 +80,7 @@ def through_links(path: str | Path) -> Path:
     """Where a write to `path` lands: a symbolic link (or a chain of them) is followed to the file or
     directory it names, which is replaced while the link stays; a loop of links is an error."""
     path = Path(path)
-    if not os.path.islink(path):
-        return path
-    target = Path(os.path.realpath(path))
-    if os.path.islink(target):
-        raise EiwaError(f"{path}: cannot write here (a symbolic link loop)")
-    return target
+    return directory_to_write(path) if os.path.islink(path) else path
 
 
 @contextlib.contextmanager
